@@ -1,0 +1,220 @@
+"""Django settings for options-helper.
+
+Everything comes from the environment (a ``.env`` file is read when present). The embedded default is a
+SQLite metadata DB plus a DuckDB warehouse under ``OPTIONS_HELPER_DATA_DIR``; ``DATABASE_URL`` switches the
+metadata DB to PostgreSQL and ``REDIS_URL`` the django-q2 broker to Redis. Development conveniences
+(DEBUG, a throwaway secret key, permissive hosts) only apply when DEBUG is on.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+load_dotenv(BASE_DIR / ".env")
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+DEBUG = env_bool("DJANGO_DEBUG", True)
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off.")
+    SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"  # noqa: S105
+
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+# --- Product paths and defaults (SPEC §1.3) -------------------------------------------------------
+DATA_DIR = Path(os.environ.get("OPTIONS_HELPER_DATA_DIR") or BASE_DIR / "data").resolve()
+WAREHOUSE_PATH = Path(
+    os.environ.get("OPTIONS_HELPER_DUCKDB_PATH") or DATA_DIR / "warehouse" / "options.duckdb"
+).resolve()
+REPORTS_DIR = DATA_DIR / "reports"
+DEFAULT_PROVIDER = os.environ.get("OPTIONS_HELPER_PROVIDER", "demo")
+MARKET_TIME_ZONE = os.environ.get("OPTIONS_HELPER_TIMEZONE", "America/New_York")
+HEALTH_TOKEN = os.environ.get("OPTIONS_HELPER_HEALTH_TOKEN", "")
+FILES_PROVIDER_DIR = os.environ.get("OPTIONS_HELPER_FILES_DIR", "")
+
+# How long a reader waits for the warehouse writer before giving up with "warehouse busy".
+WAREHOUSE_READ_TIMEOUT_S = float(os.environ.get("OPTIONS_HELPER_WAREHOUSE_READ_TIMEOUT", "10"))
+# How long a writer waits for the cross-process writer lock.
+WAREHOUSE_WRITE_TIMEOUT_S = float(os.environ.get("OPTIONS_HELPER_WAREHOUSE_WRITE_TIMEOUT", "120"))
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_tables2",
+    "django_q",
+    "apps.ledger",
+    "apps.market",
+    "apps.analytics",
+    "apps.portfolio",
+    "apps.pipeline",
+    "apps.portal",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "optionshelper.urls"
+WSGI_APPLICATION = "optionshelper.wsgi.application"
+ASGI_APPLICATION = "optionshelper.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Databases -----------------------------------------------------------------------------------
+DEFAULT_SQLITE_URL = f"sqlite:///{DATA_DIR / 'optionshelper.sqlite3'}"
+DATABASE_URL = os.environ.get("DATABASE_URL") or DEFAULT_SQLITE_URL
+_default_db = dj_database_url.parse(DATABASE_URL, conn_max_age=0)
+if _default_db["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets readers and one writer work at once; IMMEDIATE takes the write lock at BEGIN so two
+    # writers queue on the busy timeout instead of failing with "database is locked" mid-transaction.
+    _default_db["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;"
+        ),
+    }
+    _default_db["TEST"] = {"NAME": str(DATA_DIR / "test-optionshelper.sqlite3")}
+else:
+    _default_db["CONN_HEALTH_CHECKS"] = True
+
+DATABASES = {
+    "default": _default_db,
+    "warehouse": {
+        "ENGINE": "optionshelper.duckdb_backend",
+        "NAME": str(WAREHOUSE_PATH),
+        "TEST": {"NAME": str(WAREHOUSE_PATH.with_name("test-options.duckdb"))},
+    },
+}
+DATABASE_ROUTERS = ["optionshelper.routers.WarehouseRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Auth ----------------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT") or BASE_DIR / "staticfiles")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+# --- Cache (shared so django-q2's qinfo/qmonitor see every cluster) ---------------------------------
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "optionshelper_cache",
+        }
+    }
+
+# --- django-q2 (SPEC §10) ------------------------------------------------------------------------
+JOB_TIMEOUT_S = int(os.environ.get("OPTIONS_HELPER_JOB_TIMEOUT", "3600"))
+Q_CLUSTER = {
+    "name": "optionshelper",
+    "workers": int(os.environ.get("Q_WORKERS", "2")),
+    "timeout": JOB_TIMEOUT_S,
+    # retry must exceed timeout, or a long job would be handed to a second worker while still running.
+    "retry": JOB_TIMEOUT_S + 600,
+    "max_attempts": 1,
+    "catch_up": False,
+    "save_limit": 1000,
+    "ack_failures": True,
+    "label": "Background tasks",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+# --- Security (production values when DEBUG is off) ----------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+if not DEBUG:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", True)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("OPTIONS_HELPER_LOG_LEVEL", "WARNING")},
+}
