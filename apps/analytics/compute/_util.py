@@ -1,0 +1,69 @@
+"""Small normalisers shared by the compute modules (dates, JSON-safe numbers)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def to_date(value: Any) -> dt.date | None:
+    """A python ``date`` from a date, datetime, Timestamp, datetime64 or ISO string (None if NA)."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return pd.Timestamp(value).date()
+
+
+def date_series(values: pd.Series) -> pd.Series:
+    """Normalise a column of dates / datetime64 / strings to python ``date`` objects."""
+    stamps = pd.to_datetime(values, errors="coerce")
+    if getattr(stamps.dt, "tz", None) is not None:
+        stamps = stamps.dt.tz_localize(None)
+    out = pd.Series(stamps.dt.date, index=values.index, dtype=object)
+    return out.where(stamps.notna(), None)
+
+
+def day_numbers(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Days since the epoch as float (NaN for missing): cheap vectorised date arithmetic."""
+    stamps = pd.to_datetime(pd.Series(values), errors="coerce")
+    if getattr(stamps.dt, "tz", None) is not None:
+        stamps = stamps.dt.tz_localize(None)
+    days = stamps.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+    out = days.astype("int64").astype(float)
+    out[np.isnat(days)] = np.nan
+    return out
+
+
+def date_number(value: Any) -> float:
+    """Days since the epoch for one date-like value."""
+    day = to_date(value)
+    if day is None:
+        raise ValueError(f"not a date: {value!r}")
+    return float((day - dt.date(1970, 1, 1)).days)
+
+
+def clean(value: Any) -> Any:
+    """JSON-safe scalar: numpy scalars to python, NaN/inf/NA to None, Timestamps to dates."""
+    if value is None:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return None if pd.isna(value) else value.date()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if not isinstance(value, str | dt.date) and pd.isna(value):
+        return None
+    return value
+
+
+def clean_dict(values: dict[str, Any]) -> dict[str, Any]:
+    """:func:`clean` applied to every value of a dict."""
+    return {key: clean(value) for key, value in values.items()}

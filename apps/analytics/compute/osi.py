@@ -1,0 +1,90 @@
+"""OCC/OSI option contract symbols: ``ROOT`` + ``YYMMDD`` + ``C|P`` + strike x 1000 (8 digits).
+
+Providers disagree on padding (``AAPL  260417C00100000`` vs ``AAPL260417C00100000``), so parsing
+accepts both and never raises: unparseable input yields ``None`` / ``valid=False``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+_OSI_PATTERN = r"^\s*(?P<root>[A-Z0-9.]{1,6})\s*(?P<ymd>\d{6})(?P<cp>[CP])(?P<strike>\d{8})\s*$"
+_OSI_RE = re.compile(_OSI_PATTERN)
+
+
+@dataclass(frozen=True)
+class OsiContract:
+    """The four facts an OSI symbol encodes."""
+
+    root: str
+    expiry: dt.date
+    option_type: str  # 'call' | 'put'
+    strike: float
+
+
+def _as_date(value: dt.date | dt.datetime | str | pd.Timestamp) -> dt.date:
+    if isinstance(value, str):
+        return dt.date.fromisoformat(value[:10])
+    if isinstance(value, pd.Timestamp | dt.datetime):
+        return value.date()
+    return value
+
+
+def format_osi(
+    root: str, expiry: dt.date | str, option_type: str, strike: float
+) -> str:
+    """Build the compact (unpadded) OSI symbol, e.g. ``AAPL260417C00100000``."""
+    kind = option_type.strip().lower()
+    if kind not in ("call", "put", "c", "p"):
+        raise ValueError(f"option_type must be 'call' or 'put', got {option_type!r}")
+    thousandths = int(round(float(strike) * 1000))
+    if not 0 <= thousandths < 10**8:
+        raise ValueError(f"strike {strike!r} does not fit the 8-digit OSI field")
+    day = _as_date(expiry)
+    return f"{root.strip().upper()}{day:%y%m%d}{kind[0].upper()}{thousandths:08d}"
+
+
+def _expiry_from_ymd(ymd: str) -> dt.date | None:
+    try:
+        return dt.datetime.strptime(ymd, "%y%m%d").date()
+    except ValueError:
+        return None
+
+
+def parse_osi(sym: object) -> OsiContract | None:
+    """Parse one OSI symbol (compact or 21-char padded); ``None`` when it is not one."""
+    if not isinstance(sym, str):
+        return None
+    match = _OSI_RE.match(sym.upper())
+    if match is None:
+        return None
+    expiry = _expiry_from_ymd(match["ymd"])
+    if expiry is None:
+        return None
+    kind = "call" if match["cp"] == "C" else "put"
+    return OsiContract(match["root"], expiry, kind, int(match["strike"]) / 1000.0)
+
+
+def parse_osi_series(series: pd.Series) -> pd.DataFrame:
+    """Vectorised :func:`parse_osi`: columns root, expiry (dates), option_type, strike, valid.
+
+    Invalid rows carry missing values and ``valid=False`` so callers can filter or report them.
+    """
+    text = series.astype("string").str.upper()
+    parts = text.str.extract(_OSI_PATTERN)
+    expiry = pd.to_datetime(parts["ymd"], format="%y%m%d", errors="coerce")
+    valid = parts["root"].notna() & expiry.notna()
+    out = pd.DataFrame(index=series.index)
+    out["root"] = parts["root"].astype(object).where(valid, None)
+    out["expiry"] = pd.Series(expiry.dt.date, index=series.index).where(valid, None)
+    kinds = parts["cp"].astype(object).map({"C": "call", "P": "put"})
+    out["option_type"] = kinds.where(valid, None)
+    strike = pd.to_numeric(parts["strike"], errors="coerce") / 1000.0
+    out["strike"] = strike.where(valid, np.nan).astype(float)
+    out["valid"] = valid.astype(bool).to_numpy()
+    return out

@@ -1,0 +1,54 @@
+"""OSI symbol formatting and parsing (SPEC §3)."""
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from apps.analytics.compute.osi import OsiContract, format_osi, parse_osi, parse_osi_series
+
+
+def test_format_example() -> None:
+    assert format_osi("AAPL", dt.date(2026, 4, 17), "call", 100) == "AAPL260417C00100000"
+    assert format_osi("spxw", "2018-01-31", "put", 2700.5) == "SPXW180131P02700500"
+
+
+@pytest.mark.parametrize(
+    "root,expiry,kind,strike",
+    [("AAPL", dt.date(2026, 4, 17), "call", 100.0), ("VXX", dt.date(2016, 12, 16), "put", 22.5),
+     ("BRKB", dt.date(2030, 1, 18), "put", 0.5), ("X", dt.date(2025, 4, 17), "call", 99999.999)],
+)
+def test_round_trip(root: str, expiry: dt.date, kind: str, strike: float) -> None:
+    sym = format_osi(root, expiry, kind, strike)
+    assert parse_osi(sym) == OsiContract(root, expiry, kind, strike)
+
+
+def test_padded_form() -> None:
+    padded = "AAPL  260417C00100000"
+    assert len(padded) == 21
+    assert parse_osi(padded) == OsiContract("AAPL", dt.date(2026, 4, 17), "call", 100.0)
+
+
+@pytest.mark.parametrize("bad", ["", "AAPL", "AAPL261399C00100000", "AAPL260417X00100000",
+                                 "AAPL260417C0010000", None, 42])
+def test_unparseable(bad: object) -> None:
+    assert parse_osi(bad) is None
+
+
+def test_invalid_format_args() -> None:
+    with pytest.raises(ValueError):
+        format_osi("AAPL", dt.date(2026, 4, 17), "straddle", 100)
+
+
+def test_series() -> None:
+    series = pd.Series(["AAPL260417C00100000", "VXX   161216P00022500", "junk", None,
+                        "AAPL261399C00100000"])
+    out = parse_osi_series(series)
+    assert list(out.columns) == ["root", "expiry", "option_type", "strike", "valid"]
+    assert out["valid"].tolist() == [True, True, False, False, False]
+    assert out.loc[0, "root"] == "AAPL" and out.loc[1, "root"] == "VXX"
+    assert out.loc[1, "expiry"] == dt.date(2016, 12, 16)
+    assert out["option_type"].tolist()[:2] == ["call", "put"]
+    assert out["strike"].tolist()[:2] == [100.0, 22.5]
+    assert out.loc[2:, "strike"].isna().all()
+    assert out.loc[2:, "expiry"].isna().all()
