@@ -1,0 +1,1 @@
+"""Reads of the control plane (no writes here)."""

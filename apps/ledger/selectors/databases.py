@@ -1,0 +1,89 @@
+"""What the metadata DB and the warehouse look like, without creating either."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.executor import MigrationExecutor
+from django.db.utils import Error as DjangoDbError
+
+from apps.market import warehouse_schema
+from optionshelper import warehouse
+
+META_TABLES = (
+    "ledger_ingestionrun",
+    "ledger_ingestionrunasset",
+    "ledger_assetwatermark",
+    "ledger_assetcheck",
+    "analytics_optionsflow",
+)
+
+
+@dataclass
+class MetadataDbInfo:
+    engine: str
+    name: str
+    reachable: bool
+    applied_migrations: int = 0
+    pending_migrations: list[str] = field(default_factory=list)
+    meta_tables_present: bool = False
+    error: str = ""
+
+
+@dataclass
+class WarehouseInfo:
+    path: str
+    exists: bool
+    schema_version: int | None
+    latest_version: int
+    busy: bool = False
+    error: str = ""
+
+
+def _sqlite_file_missing(settings_dict: dict) -> bool:
+    name = str(settings_dict["NAME"])
+    return name != ":memory:" and not name.startswith("file:") and not Path(name).exists()
+
+
+def metadata_db_info() -> MetadataDbInfo:
+    connection = connections[DEFAULT_DB_ALIAS]
+    engine = connection.vendor
+    name = str(connection.settings_dict["NAME"])
+    if engine == "sqlite" and _sqlite_file_missing(connection.settings_dict):
+        return MetadataDbInfo(engine, name, reachable=False, error="database file does not exist")
+    try:
+        tables = set(connection.introspection.table_names())
+        executor = MigrationExecutor(connection)
+        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        applied = len(executor.loader.applied_migrations)
+    except DjangoDbError as exc:
+        return MetadataDbInfo(engine, name, reachable=False, error=str(exc).splitlines()[0])
+    return MetadataDbInfo(
+        engine,
+        name,
+        reachable=True,
+        applied_migrations=applied,
+        pending_migrations=[f"{m.app_label}.{m.name}" for m, _ in plan],
+        meta_tables_present=all(t in tables for t in META_TABLES),
+    )
+
+
+def warehouse_info() -> WarehouseInfo:
+    path = warehouse.warehouse_path()
+    info = WarehouseInfo(
+        path=str(path),
+        exists=path.exists(),
+        schema_version=None,
+        latest_version=warehouse_schema.LATEST_VERSION,
+    )
+    if not info.exists:
+        return info
+    try:
+        info.schema_version = warehouse_schema.schema_version()
+    except warehouse.WarehouseBusy as exc:
+        info.busy, info.error = True, str(exc)
+    except Exception as exc:  # a corrupt or foreign file must still give a one-line answer
+        info.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    return info

@@ -1,0 +1,1 @@
+"""Writes to the control plane. Only this package writes ledger rows."""

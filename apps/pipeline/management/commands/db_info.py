@@ -1,0 +1,38 @@
+"""Print the metadata DB and warehouse versions without creating anything."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand
+
+from apps.ledger.selectors.databases import metadata_db_info, warehouse_info
+from apps.market import warehouse_schema
+
+
+class Command(BaseCommand):
+    help = "Show database engines, migration state and the warehouse schema version (read-only)."
+
+    def handle(self, *args, **options):
+        meta = metadata_db_info()
+        self.stdout.write(f"metadata DB: {meta.engine} {meta.name}")
+        if not meta.reachable:
+            self.stdout.write(f"  not reachable: {meta.error} — run `python manage.py db_init`")
+        else:
+            self.stdout.write(
+                f"  migrations: {meta.applied_migrations} applied, "
+                f"{len(meta.pending_migrations)} pending"
+            )
+            for name in meta.pending_migrations:
+                self.stdout.write(f"    pending {name}")
+        wh = warehouse_info()
+        self.stdout.write(f"warehouse: {wh.path}")
+        if not wh.exists:
+            self.stdout.write("  does not exist — run `python manage.py db_init`")
+            return
+        if wh.error:
+            self.stdout.write(f"  {wh.error}")
+            return
+        self.stdout.write(
+            f"  schema version {wh.schema_version} (latest {warehouse_schema.LATEST_VERSION})"
+        )
+        for version, applied_at, description in warehouse_schema.applied_migrations():
+            self.stdout.write(f"    {version:>3}  {applied_at:%Y-%m-%d %H:%M:%S}  {description}")

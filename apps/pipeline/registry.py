@@ -1,0 +1,155 @@
+"""The one registry of jobs, assets and their dependencies (SPEC §5).
+
+Pure data plus small queries over it. ``run_daily``, the scheduler, the gap planner, freshness and the
+health page all read this module; nothing else spells a job or asset name's dependencies.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import cache
+
+
+@dataclass(frozen=True)
+class AssetSpec:
+    key: str
+    kind: str  # table | file | view
+    job: str  # the job that produces it
+    upstream: tuple[str, ...] = ()
+    per_symbol: bool = True  # scope is a symbol; otherwise always "ALL"
+    deadline: dt.time = dt.time(18, 30)  # market time after which the last session is expected
+    stale_after: int = 1  # sessions behind before "warning"
+    error_after: int = 3  # sessions behind before "degraded"
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    name: str
+    description: str
+    timeout_s: int = 3600  # a started run with an older heartbeat is abandoned
+
+    @property
+    def assets(self) -> tuple[AssetSpec, ...]:
+        return tuple(asset for asset in ASSETS if asset.job == self.name)
+
+    @property
+    def per_symbol(self) -> bool:
+        return any(asset.per_symbol for asset in self.assets)
+
+
+JOBS: tuple[JobSpec, ...] = (
+    JobSpec("ingest_candles", "Daily candles per symbol", timeout_s=1800),
+    JobSpec("ingest_options_bars", "Option contracts and daily option bars", timeout_s=3600),
+    JobSpec("snapshot_options", "Full option-chain snapshot with greeks and IV", timeout_s=3600),
+    JobSpec("compute_flow", "Options flow from day-over-day open-interest changes", timeout_s=1800),
+    JobSpec("compute_derived", "Derived volatility and positioning metrics", timeout_s=1800),
+    JobSpec("build_briefing", "Daily briefing (Markdown + JSON)", timeout_s=900),
+    JobSpec("build_dashboard", "The portal home page's stored view model", timeout_s=600),
+)
+PIPELINE_JOB = "run_daily"
+
+ASSETS: tuple[AssetSpec, ...] = (
+    AssetSpec("candles_daily", "table", "ingest_candles"),
+    AssetSpec("option_contracts", "table", "ingest_options_bars"),
+    AssetSpec("option_bars", "table", "ingest_options_bars"),
+    AssetSpec("options_snapshots", "table", "snapshot_options", upstream=("candles_daily",)),
+    AssetSpec("options_flow", "table", "compute_flow", upstream=("options_snapshots",)),
+    AssetSpec(
+        "derived_daily", "table", "compute_derived", upstream=("options_snapshots", "candles_daily")
+    ),
+    AssetSpec(
+        "briefing_markdown",
+        "file",
+        "build_briefing",
+        upstream=("options_flow", "derived_daily"),
+        per_symbol=False,
+        deadline=dt.time(19, 0),
+    ),
+    AssetSpec(
+        "briefing_json",
+        "file",
+        "build_briefing",
+        upstream=("options_flow", "derived_daily"),
+        per_symbol=False,
+        deadline=dt.time(19, 0),
+    ),
+    AssetSpec(
+        "dashboard_view",
+        "view",
+        "build_dashboard",
+        upstream=("briefing_json",),
+        per_symbol=False,
+        deadline=dt.time(19, 0),
+    ),
+)
+
+JOB_NAMES: tuple[str, ...] = tuple(job.name for job in JOBS) + (PIPELINE_JOB,)
+ASSET_KEYS: tuple[str, ...] = tuple(asset.key for asset in ASSETS)
+ALL_SCOPE = "ALL"
+
+
+class UnknownName(KeyError):
+    """A job or asset name that the registry does not know."""
+
+
+@cache
+def _jobs_by_name() -> dict[str, JobSpec]:
+    return {job.name: job for job in JOBS}
+
+
+@cache
+def _assets_by_key() -> dict[str, AssetSpec]:
+    return {asset.key: asset for asset in ASSETS}
+
+
+def job(name: str) -> JobSpec:
+    try:
+        return _jobs_by_name()[name]
+    except KeyError:
+        raise UnknownName(f"unknown job {name!r}; known: {', '.join(JOB_NAMES)}") from None
+
+
+def asset(key: str) -> AssetSpec:
+    try:
+        return _assets_by_key()[key]
+    except KeyError:
+        raise UnknownName(f"unknown asset {key!r}; known: {', '.join(ASSET_KEYS)}") from None
+
+
+def job_timeout_s(name: str) -> int:
+    """The heartbeat timeout of a job; the pipeline itself may run as long as all its jobs."""
+    if name == PIPELINE_JOB:
+        return sum(spec.timeout_s for spec in JOBS)
+    return job(name).timeout_s
+
+
+def upstream_jobs(name: str) -> tuple[str, ...]:
+    """Jobs whose assets the given job reads, in pipeline order."""
+    needed = {up for spec in job(name).assets for up in spec.upstream}
+    producers = {asset(key).job for key in needed} - {name}
+    return tuple(spec.name for spec in JOBS if spec.name in producers)
+
+
+def downstream_assets(key: str) -> tuple[str, ...]:
+    """Every asset that (transitively) depends on ``key``, in pipeline order."""
+    found: set[str] = set()
+    frontier = [key]
+    while frontier:
+        current = frontier.pop()
+        for spec in ASSETS:
+            if current in spec.upstream and spec.key not in found:
+                found.add(spec.key)
+                frontier.append(spec.key)
+    return tuple(k for k in ASSET_KEYS if k in found)
+
+
+def pipeline_order() -> tuple[str, ...]:
+    """Jobs in dependency order (the registry lists them that way; verified here)."""
+    seen: set[str] = set()
+    for spec in JOBS:
+        missing = [up for up in upstream_jobs(spec.name) if up not in seen]
+        if missing:
+            raise AssertionError(f"registry order: {spec.name} listed before {missing}")
+        seen.add(spec.name)
+    return tuple(spec.name for spec in JOBS)
