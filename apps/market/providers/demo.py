@@ -1,0 +1,564 @@
+"""The offline, deterministic demo provider (the default).
+
+Why it exists: a fresh machine with no network and no vendor account must still show every page
+and metric with meaningful numbers. So the synthetic market is built to look like a real one:
+
+* NYSE sessions only (``apps.market.calendar``); nothing before ``EPOCH``, nothing after the last
+  completed session.
+* One price path per symbol, seeded from a sha256 of the symbol (never ``hash()``, which changes
+  per process) and generated from the fixed ``EPOCH`` over a fixed number of draws, so the same
+  symbol and date always give the same numbers whatever range was asked for. The path is a
+  mean-reverting log price around a drifting trend, with fat-tailed shocks, Markov volatility
+  regimes (calm / normal / stressed) and quarterly earnings jumps. Levels are anchored so that
+  familiar tickers trade near familiar prices around ``ANCHOR``.
+* Weekly (Friday) expiries ~8 weeks out and standard monthlies (``calendar.monthly_expiry``) ~1
+  year out. Strikes are tiered (fine near the money, coarser in the wings) and, like a real
+  exchange, strikes are *added* as the underlying wanders and never removed; each strike's listing
+  day is computed, so new listings start with zero open interest.
+* Black–Scholes prices (r = q = 0, matching the IV solver's default rate) on an IV surface with put
+  skew, a smile, a regime-driven term structure and an earnings bump. ~5% of contracts have no
+  vendor IV so the solver gets exercised.
+* Quotes with spreads that widen for cheap and far-OTM options (some zero bids), open interest that
+  builds with age and follows the money (so day-over-day OI both builds and unwinds), volume, and
+  daily option bars derived from the same model.
+
+Per-contract, per-day noise comes from a vectorised integer hash of (symbol, contract, date), not
+from a stateful RNG, so any subset of contracts or dates reproduces the same values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+from scipy.signal import lfilter
+from scipy.special import ndtr
+
+from apps.market import calendar
+
+from .base import (
+    BAR_COLUMNS,
+    CHAIN_COLUMNS,
+    HISTORY_COLUMNS,
+    ChainSnapshot,
+    MarketDataProvider,
+    NoDataError,
+    ProviderError,
+    empty_frame,
+    normalise_symbol,
+)
+from .osi import format_osi_columns, parse_osi_columns
+
+EPOCH = dt.date(2015, 1, 2)
+ANCHOR = dt.date(2025, 1, 2)
+_DRAWS = 9000  # fixed so the path prefix never depends on how far the calendar reaches
+_WEEKLY_DAYS = 56
+_MONTHLY_DAYS = 380
+_SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
+_INCREMENTS = np.array([0.5, 1.0, 2.0, 2.5, 5.0, 10.0, 25.0, 50.0])
+_ETFS = frozenset({"SPY", "QQQ", "IWM", "DIA", "TLT", "GLD", "XLF", "EEM"})
+
+# symbol: (price near ANCHOR, annual base vol, liquidity multiplier)
+DEMO_SYMBOL_PARAMS: dict[str, tuple[float, float, float]] = {
+    "AAPL": (240.0, 0.27, 4.0),
+    "MSFT": (420.0, 0.24, 2.5),
+    "SPY": (590.0, 0.15, 6.0),
+    "QQQ": (510.0, 0.20, 4.0),
+    "NVDA": (135.0, 0.50, 5.0),
+    "AMZN": (220.0, 0.32, 3.0),
+    "TSLA": (400.0, 0.58, 5.0),
+    "META": (600.0, 0.38, 2.5),
+    "GOOGL": (190.0, 0.30, 2.5),
+    "IWM": (225.0, 0.21, 3.0),
+    "AMD": (120.0, 0.50, 3.0),
+    "JPM": (240.0, 0.24, 1.5),
+}
+DEMO_SYMBOLS: tuple[str, ...] = tuple(DEMO_SYMBOL_PARAMS)
+
+_M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def _seed(symbol: str) -> int:
+    """A stable 63-bit seed: identical across processes, machines and Python versions."""
+    return int.from_bytes(hashlib.sha256(symbol.encode()).digest()[:8], "big") >> 1
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser on uint64 arrays: a cheap, well-spread stateless hash."""
+    with np.errstate(over="ignore"):
+        z = x.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def _uniform(key: np.ndarray, salt: int) -> np.ndarray:
+    """Deterministic U[0,1) per key and salt."""
+    with np.errstate(over="ignore"):
+        h = _mix(key ^ _mix(np.asarray([salt], dtype=np.uint64)))
+    return (h >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
+def _normal(key: np.ndarray, salt: int) -> np.ndarray:
+    """Deterministic standard normal per key (inverse-CDF of the hashed uniform)."""
+    from scipy.special import ndtri
+
+    return ndtri(np.clip(_uniform(key, salt), 1e-12, 1 - 1e-12))
+
+
+def _bs(s, k, t, vol, call) -> np.ndarray:
+    """Vectorised Black–Scholes with r = q = 0 (t > 0, vol > 0 assumed by the caller)."""
+    sqt = vol * np.sqrt(t)
+    d1 = (np.log(s / k) + 0.5 * sqt * sqt) / sqt
+    d2 = d1 - sqt
+    c = s * ndtr(d1) - k * ndtr(d2)
+    p = k * ndtr(-d2) - s * ndtr(-d1)
+    return np.where(call, c, p)
+
+
+@dataclass(frozen=True)
+class _Model:
+    """Everything about one symbol that does not depend on the contract."""
+
+    symbol: str
+    seed: int
+    base_vol: float
+    liquidity: float
+    is_etf: bool
+    days: np.ndarray  # int64 day numbers (days since 1970-01-01) of sessions from EPOCH
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+    vol: np.ndarray  # annualised regime volatility per session
+    earnings: np.ndarray  # int64 day numbers of earnings sessions (empty for ETFs)
+
+    def index_of(self, day: dt.date) -> int:
+        """Position of a session in the model arrays (the session must exist)."""
+        return int(np.searchsorted(self.days, _day_number(day)))
+
+
+def _day_number(day: dt.date) -> int:
+    return (day - dt.date(1970, 1, 1)).days
+
+
+def _params(symbol: str, seed: int) -> tuple[float, float, float]:
+    """Familiar tickers get familiar levels; any other symbol gets a hashed default."""
+    if symbol in DEMO_SYMBOL_PARAMS:
+        return DEMO_SYMBOL_PARAMS[symbol]
+    rng = np.random.default_rng(seed ^ 0x5EED)
+    level = float(np.exp(rng.uniform(np.log(12.0), np.log(350.0))))
+    return round(level, 2), float(rng.uniform(0.2, 0.6)), float(rng.uniform(0.3, 1.2))
+
+
+def _regimes(rng: np.random.Generator) -> np.ndarray:
+    """Smoothed volatility multipliers from Markov-ish regime spells (calm/normal/stressed)."""
+    spells = rng.geometric(1 / 45, size=600)
+    states = rng.choice(3, size=600, p=[0.35, 0.45, 0.20])
+    mult = np.repeat(np.array([0.75, 1.0, 1.8])[states], spells)[:_DRAWS]
+    return lfilter([0.12], [1.0, -0.88], mult, zi=[0.88 * mult[0]])[0]
+
+
+def _earnings_days(symbol: str, seed: int, last_day: int) -> np.ndarray:
+    """Quarterly earnings ~3-6 weeks into Jan/Apr/Jul/Oct, snapped to a session."""
+    if symbol in _ETFS:
+        return np.array([], dtype=np.int64)
+    offset = 20 + seed % 21
+    out = []
+    for year in range(EPOCH.year, EPOCH.year + 36):
+        for month in (1, 4, 7, 10):
+            day = calendar.next_session(dt.date(year, month, 1) + dt.timedelta(days=offset - 1))
+            out.append(_day_number(day))
+    arr = np.array(out, dtype=np.int64)
+    return arr[arr <= last_day]
+
+
+@lru_cache(maxsize=1024)
+def _model(symbol: str) -> _Model:
+    """Build (once per process) the deterministic path for one symbol."""
+    seed = _seed(symbol)
+    level, base_vol, liquidity = _params(symbol, seed)
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((5, _DRAWS))
+    tails = rng.standard_t(5, _DRAWS) * np.sqrt(3 / 5)
+    mult = _regimes(rng)
+    sessions = calendar.sessions_between(EPOCH, dt.date(2060, 1, 1))[:_DRAWS]
+    days = np.array([_day_number(d) for d in sessions], dtype=np.int64)
+    n = len(days)
+    earnings = _earnings_days(symbol, seed, int(days[-1]))
+    vol = base_vol * mult[:n]
+    daily = vol / np.sqrt(252)
+    shocks = tails[:n] * daily
+    shocks[np.isin(days, earnings)] *= 3.0
+    x = lfilter([1.0], [1.0, -(1 - np.log(2) / 380)], shocks)
+    anchor = int(np.searchsorted(days, _day_number(calendar.session_on_or_before(ANCHOR))))
+    drift = (0.04 if symbol in _ETFS else 0.07) / 252
+    close = np.round(level * np.exp(drift * (np.arange(n) - anchor) + x - x[anchor]), 2)
+    prev = np.concatenate([[close[0]], close[:-1]])
+    opn = np.round(prev * np.exp(0.3 * daily * z[0, :n]), 2)
+    high = np.round(np.maximum(opn, close) * np.exp(0.5 * daily * np.abs(z[1, :n])), 2)
+    low = np.round(np.minimum(opn, close) * np.exp(-0.5 * daily * np.abs(z[2, :n])), 2)
+    volume = np.round(liquidity * 8e6 * mult[:n] ** 1.3 * np.exp(0.35 * z[3, :n]))
+    return _Model(symbol, seed, base_vol, liquidity, symbol in _ETFS, days,
+                  opn, high, low, close, volume, vol, earnings)
+
+
+def _increment(spot: float) -> float:
+    """Strike spacing near the money: the smallest listed increment >= 0.8% of spot."""
+    pos = int(np.searchsorted(_INCREMENTS, spot * 0.009))
+    return float(_INCREMENTS[min(pos, len(_INCREMENTS) - 1)])
+
+
+@dataclass(frozen=True)
+class _Expiry:
+    day: int  # day number of the expiry session
+    index: int  # session index of the expiry in the model
+    listed: int  # session index of its listing day
+    monthly: bool
+
+
+def _expiries(model: _Model, i: int) -> list[_Expiry]:
+    """Expiries listed at session i: weeklies ~8 weeks out and monthlies ~1 year out."""
+    today = dt.date(1970, 1, 1) + dt.timedelta(days=int(model.days[i]))
+    monthly = set()
+    for step in range(14):
+        y, m = divmod(today.month - 1 + step, 12)
+        e = calendar.monthly_expiry(today.year + y, m + 1)
+        if today < e <= today + dt.timedelta(days=_MONTHLY_DAYS):
+            monthly.add(e)
+    weekly = set()
+    friday = today + dt.timedelta(days=(4 - today.weekday()) % 7 or 7)
+    while friday <= today + dt.timedelta(days=_WEEKLY_DAYS):
+        e = friday if calendar.is_session(friday) else calendar.previous_session(friday)
+        if e > today:
+            weekly.add(e)
+        friday += dt.timedelta(days=7)
+    return [_make_expiry(model, e, e in monthly) for e in sorted(monthly | weekly)]
+
+
+def _make_expiry(model: _Model, day: dt.date, monthly: bool) -> _Expiry:
+    life = _MONTHLY_DAYS if monthly else _WEEKLY_DAYS
+    num = _day_number(day)
+    listed = int(np.searchsorted(model.days, num - life))
+    return _Expiry(num, int(np.searchsorted(model.days, num)), listed, monthly)
+
+
+def _tiers(model: _Model, exp: _Expiry, i: int, inc: float):
+    """(spacing, lower band, upper band) per tier over sessions listed..i (bands only widen)."""
+    window = model.close[exp.listed : i + 1]
+    runmin, runmax = np.minimum.accumulate(window), np.maximum.accumulate(window)
+    life = (exp.day - model.days[exp.listed]) / 365.0
+    sd = min(model.base_vol, 0.45) * np.sqrt(max(life, 1 / 52))
+    return [
+        (inc, runmin - 14 * inc, runmax + 14 * inc),
+        (2 * inc, runmin * np.exp(-1.5 * sd), runmax * np.exp(1.2 * sd)),
+        (4 * inc, runmin * np.exp(-3.0 * sd), runmax * np.exp(2.2 * sd)),
+    ]
+
+
+def _births(tiers, strikes: np.ndarray, listed: int) -> np.ndarray:
+    """Session index on which each strike was first listed (large when never)."""
+    best = np.full(strikes.shape, np.iinfo(np.int64).max // 2, dtype=np.int64)
+    for spacing, lo, hi in tiers:
+        on_grid = np.isclose(np.round(strikes / spacing) * spacing, strikes)
+        first_lo = np.searchsorted(-lo, -strikes, side="left")
+        first_hi = np.searchsorted(hi, strikes, side="left")
+        first = np.maximum(first_lo, first_hi)
+        ok = on_grid & (first < len(lo))
+        best = np.where(ok, np.minimum(best, first + listed), best)
+    return best
+
+
+def _strike_grid(model: _Model, exp: _Expiry, i: int) -> tuple[np.ndarray, np.ndarray]:
+    """Strikes listed for an expiry at session i, with each strike's listing session."""
+    inc = _increment(float(model.close[exp.listed]))
+    tiers = _tiers(model, exp, i, inc)
+    cands = [
+        np.arange(np.ceil(max(lo[-1], spacing) / spacing), np.floor(hi[-1] / spacing) + 1)
+        * spacing
+        for spacing, lo, hi in tiers
+    ]
+    strikes = np.unique(np.round(np.concatenate(cands), 4))
+    births = _births(tiers, strikes, exp.listed)
+    keep = births <= i
+    return strikes[keep], births[keep]
+
+
+def _contract_keys(model: _Model, exp_day, strike, call) -> np.ndarray:
+    """A uint64 identity per contract for the stateless hash."""
+    with np.errstate(over="ignore"):
+        k = (np.asarray(exp_day, dtype=np.uint64) << np.uint64(40)) ^ (
+            np.rint(np.asarray(strike) * 1000).astype(np.uint64) << np.uint64(1)
+        )
+        return _mix(k ^ np.asarray(call, dtype=np.uint64) ^ np.uint64(model.seed))
+
+
+def _day_keys(ckeys: np.ndarray, day) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        return _mix(ckeys ^ (np.asarray(day, dtype=np.uint64) * np.uint64(0x9E3779B1)))
+
+
+def _surface(model: _Model, i, t, s, strike, exp_day) -> tuple[np.ndarray, np.ndarray]:
+    """Model IV and standardised moneyness for aligned (session, contract) arrays."""
+    regime = model.vol[i]
+    long_run = model.base_vol * 1.05
+    atm = long_run + (regime - long_run) * np.exp(-t / 0.3)
+    atm = _earnings_bump(model, i, atm, t, exp_day)
+    k = np.clip(np.log(strike / s) / (atm * np.sqrt(t)), -5, 5)
+    skew = 0.16 if model.is_etf else 0.09
+    iv = atm * (1 - skew * k + 0.035 * k * k)
+    return np.clip(iv, 0.35 * atm, 3.5 * atm), k
+
+
+def _earnings_bump(model: _Model, i, atm, t, exp_day) -> np.ndarray:
+    """Add an earnings move's variance to expiries that span the next earnings date."""
+    if not len(model.earnings):
+        return atm
+    day = model.days[i]
+    nxt = model.earnings[np.minimum(np.searchsorted(model.earnings, day, side="right"),
+                                    len(model.earnings) - 1)]
+    spans = (nxt > day) & (nxt <= exp_day)
+    move = 0.6 * model.base_vol / np.sqrt(252) * 3.0
+    return np.where(spans, np.sqrt(atm * atm + move * move / t), atm)
+
+
+def _rows(model: _Model, i: np.ndarray, exp_day: np.ndarray, strike: np.ndarray,
+          call: np.ndarray, birth: np.ndarray) -> dict[str, np.ndarray]:
+    """The model for aligned (session index, contract) arrays: theo, IV, OI, volume, noise keys."""
+    day = model.days[i]
+    t = (exp_day - day) / 365.0
+    s = model.close[i]
+    iv, k = _surface(model, i, t, s, strike, exp_day)
+    ckeys = _contract_keys(model, exp_day, strike, call)
+    dkeys = _day_keys(ckeys, day)
+    theo = _bs(s, strike, t, iv, call)
+    oi, volume = _activity(model, i, birth, t, k, ckeys, dkeys)
+    return {"t": t, "s": s, "iv": iv, "k": k, "theo": theo, "oi": oi, "volume": volume,
+            "ckeys": ckeys, "dkeys": dkeys}
+
+
+def _activity(model: _Model, i, birth, t, k, ckeys, dkeys) -> tuple[np.ndarray, np.ndarray]:
+    """Open interest (builds with age, follows the money) and the day's volume."""
+    popularity = np.exp(0.6 * _normal(ckeys, 1)) * np.exp(-0.5 * (k / 1.3) ** 2)
+    target = model.liquidity * 2500 * popularity / (1 + 1.5 * t)
+    age = i - birth
+    ramp = 1 - np.exp(-age / 12.0)
+    oi = np.floor(target * ramp * (1 + 0.25 * (_uniform(dkeys, 2) - 0.5)))
+    traded = _uniform(dkeys, 3) > np.clip(0.12 + 0.22 * np.abs(k), 0, 0.97)
+    turnover = 0.06 * (1 + 3 * np.exp(-t * 30)) * np.exp(0.8 * _normal(dkeys, 4))
+    volume = np.where(traded, np.ceil(target * turnover * (0.3 + ramp)), 0.0)
+    return oi, volume
+
+
+def _quotes(theo: np.ndarray, model: _Model, i, dkeys) -> tuple[np.ndarray, np.ndarray]:
+    """Bid/ask around the model price: wider for cheap options and in stressed regimes."""
+    stress = np.sqrt(model.vol[i] / model.base_vol)
+    width = (0.02 + 0.055 * theo**0.75) * stress * np.exp(0.25 * _normal(dkeys, 5))
+    tick = np.where(theo + width / 2 < 3.0, 0.01, 0.05)
+    ask = np.maximum(np.ceil((theo + width / 2) / tick) * tick, 0.01)
+    bid = np.maximum(np.floor((theo - width / 2) / tick) * tick, 0.0)
+    bid = np.minimum(bid, ask - tick)
+    return np.round(np.maximum(bid, 0.0), 2), np.round(ask, 2)
+
+
+class DemoProvider(MarketDataProvider):
+    """Synthetic, deterministic, offline market data (see the module docstring)."""
+
+    name = "demo"
+    supports_option_bars = True
+
+    def __init__(self, *, missing_iv_fraction: float = 0.05) -> None:
+        self.missing_iv_fraction = missing_iv_fraction
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _model(self, symbol: str) -> _Model:
+        symbol = normalise_symbol(symbol)
+        if not _SYMBOL_RE.match(symbol):
+            raise ProviderError(symbol, "not a valid ticker symbol")
+        return _model(symbol)
+
+    def _session_index(self, model: _Model, as_of: dt.date | None) -> int:
+        day = calendar.market_date_for(as_of)
+        if day < EPOCH:
+            raise NoDataError(model.symbol, f"demo data starts {EPOCH.isoformat()}")
+        return model.index_of(day)
+
+    # -- interface ---------------------------------------------------------------------------
+    def get_history(self, symbol: str, start: dt.date, end: dt.date) -> pd.DataFrame:
+        """Candles for sessions in [start, end] (clamped to EPOCH..last completed session)."""
+        model = self._model(symbol)
+        end = min(end, calendar.last_completed_session())
+        lo = np.searchsorted(model.days, _day_number(max(start, EPOCH)))
+        hi = np.searchsorted(model.days, _day_number(end), side="right")
+        if hi <= lo:
+            return empty_frame(HISTORY_COLUMNS)
+        sl = slice(lo, hi)
+        frame = pd.DataFrame({
+            "date": pd.to_datetime(model.days[sl], unit="D").date,
+            "open": model.open[sl], "high": model.high[sl], "low": model.low[sl],
+            "close": model.close[sl], "adj_close": model.close[sl],
+            "volume": model.volume[sl], "dividends": 0.0, "splits": 0.0,
+            "vwap": np.round((model.high[sl] + model.low[sl] + 2 * model.close[sl]) / 4, 4),
+            "trade_count": np.round(model.volume[sl] / 140.0),
+        })
+        return frame.loc[:, list(HISTORY_COLUMNS)]
+
+    def get_quote(self, symbol: str, *, as_of: dt.date | None = None) -> float:
+        """Close of the market date for ``as_of``."""
+        model = self._model(symbol)
+        return float(model.close[self._session_index(model, as_of)])
+
+    def list_option_expiries(self, symbol: str, *, as_of: dt.date | None = None) -> list[dt.date]:
+        model = self._model(symbol)
+        i = self._session_index(model, as_of)
+        return [_to_date(e.day) for e in _expiries(model, i)]
+
+    def get_option_chain(
+        self, symbol: str, expiry: dt.date, *, as_of: dt.date | None = None
+    ) -> pd.DataFrame:
+        model = self._model(symbol)
+        i = self._session_index(model, as_of)
+        wanted = [e for e in _expiries(model, i) if e.day == _day_number(expiry)]
+        if not wanted:
+            return empty_frame(CHAIN_COLUMNS)
+        return self._chain(model, i, wanted)
+
+    def get_chain_snapshot(self, symbol: str, *, as_of: dt.date | None = None) -> ChainSnapshot:
+        """All expiries generated in one vectorised block (no per-expiry provider calls)."""
+        model = self._model(symbol)
+        i = self._session_index(model, as_of)
+        chain = self._chain(model, i, _expiries(model, i))
+        return ChainSnapshot(model.symbol, _to_date(model.days[i]), float(model.close[i]),
+                             chain, self.name)
+
+    def next_earnings(self, symbol: str, *, as_of: dt.date | None = None) -> dt.date | None:
+        """The next quarterly earnings session strictly after the market date (None for ETFs)."""
+        model = self._model(symbol)
+        day = model.days[self._session_index(model, as_of)]
+        pos = int(np.searchsorted(model.earnings, day, side="right"))
+        return _to_date(model.earnings[pos]) if pos < len(model.earnings) else None
+
+    def get_option_bars(
+        self, contract_symbols: list[str], start: dt.date, end: dt.date
+    ) -> pd.DataFrame:
+        """Daily bars (sessions with trades only) derived from the same model as the chains."""
+        parsed = parse_osi_columns(pd.Series(list(contract_symbols), dtype=object))
+        parsed["contract_symbol"] = list(contract_symbols)
+        parsed = parsed.dropna(subset=["root", "expiry"])
+        end = min(end, calendar.last_completed_session())
+        frames = [
+            self._bars_for_root(root, grp, start, end) for root, grp in parsed.groupby("root")
+        ]
+        frames = [f for f in frames if len(f)]
+        if not frames:
+            return empty_frame(BAR_COLUMNS)
+        out = pd.concat(frames, ignore_index=True)
+        return out.sort_values(["contract_symbol", "date"], kind="stable").reset_index(drop=True)
+
+    # -- chain construction ------------------------------------------------------------------
+    def _chain(self, model: _Model, i: int, expiries: list[_Expiry]) -> pd.DataFrame:
+        grids = [(e, *_strike_grid(model, e, i)) for e in expiries]
+        exp_day = np.concatenate([np.full(len(k), e.day) for e, k, _ in grids]).astype(np.int64)
+        strike = np.concatenate([k for _, k, _ in grids])
+        birth = np.concatenate([b for _, _, b in grids])
+        n = len(strike)
+        exp_day, strike, birth = np.tile(exp_day, 2), np.tile(strike, 2), np.tile(birth, 2)
+        call = np.repeat([True, False], n)
+        idx = np.full(len(strike), i)
+        m = _rows(model, idx, exp_day, strike, call, birth)
+        return self._chain_frame(model, i, exp_day, strike, call, m)
+
+    def _chain_frame(self, model, i, exp_day, strike, call, m) -> pd.DataFrame:
+        bid, ask = _quotes(m["theo"], model, i, m["dkeys"])
+        last, last_at = _last_trades(model, i, m, bid, ask)
+        iv = np.round(m["iv"] * (1 + 0.01 * _normal(m["dkeys"], 6)), 4)
+        iv = np.where(_uniform(m["ckeys"], 7) < self.missing_iv_fraction, np.nan, iv)
+        expiry = pd.to_datetime(exp_day, unit="D")
+        root = model.symbol.replace(".", "").replace("-", "")[:6]
+        otype = np.where(call, "call", "put")
+        frame = pd.DataFrame({
+            "contract_symbol": format_osi_columns(root, pd.Series(expiry),
+                                                  pd.Series(otype), pd.Series(strike)),
+            "option_type": otype, "expiry": expiry.date, "strike": strike,
+            "bid": bid, "ask": ask, "last": last, "last_trade_at": last_at,
+            "volume": m["volume"], "open_interest": m["oi"], "implied_vol": iv,
+        })
+        frame = frame.sort_values(["expiry", "strike", "option_type"], kind="stable")
+        return frame.reset_index(drop=True)
+
+    # -- option bars -------------------------------------------------------------------------
+    def _bars_for_root(self, root: str, grp: pd.DataFrame, start: dt.date,
+                       end: dt.date) -> pd.DataFrame:
+        model = self._model(root)
+        lo = int(np.searchsorted(model.days, _day_number(max(start, EPOCH))))
+        hi = int(np.searchsorted(model.days, _day_number(end), side="right"))
+        frames = [self._bars_for_expiry(model, exp, g, lo, hi)
+                  for exp, g in grp.groupby("expiry")]
+        frames = [f for f in frames if len(f)]
+        return pd.concat(frames, ignore_index=True) if frames else empty_frame(BAR_COLUMNS)
+
+    def _bars_for_expiry(self, model: _Model, expiry: dt.date, grp: pd.DataFrame,
+                         lo: int, hi: int) -> pd.DataFrame:
+        exp = _make_expiry(model, expiry, calendar.is_monthly_expiry(expiry))
+        if exp.index >= len(model.days) or model.days[exp.index] != exp.day:
+            return empty_frame(BAR_COLUMNS)  # not an expiry session of this market
+        last_i = min(exp.index - 1, len(model.days) - 1)
+        strikes = grp["strike"].to_numpy(float)
+        births = _births(_tiers(model, exp, last_i, _increment(float(model.close[exp.listed]))),
+                         strikes, exp.listed)
+        sessions = np.arange(lo, min(hi, exp.index))
+        nc, ns = len(strikes), len(sessions)
+        ci, idx = np.repeat(np.arange(nc), ns), np.tile(sessions, nc)
+        alive = idx >= births[ci]
+        ci, idx = ci[alive], idx[alive]
+        call = (grp["option_type"].to_numpy() == "call")[ci]
+        m = _rows(model, idx, np.full(len(idx), exp.day), strikes[ci], call, births[ci])
+        return _bar_frame(model, grp["contract_symbol"].to_numpy()[ci], idx, strikes[ci],
+                          call, m)
+
+
+def _bar_frame(model: _Model, symbols, idx, strike, call, m) -> pd.DataFrame:
+    """OHLC from the model price at the underlying's open and close, plus hashed range."""
+    traded = m["volume"] > 0
+    opn = _bs(model.open[idx], strike, m["t"] + 0.6 / 365, m["iv"], call)
+    close = m["theo"]
+    spread = 0.5 + np.abs(_normal(m["dkeys"], 8))
+    high = np.maximum(opn, close) * (1 + 0.04 * spread)
+    low = np.minimum(opn, close) * (1 - 0.04 * spread)
+    frame = pd.DataFrame({
+        "contract_symbol": symbols, "date": pd.to_datetime(model.days[idx], unit="D").date,
+        "open": _cents(opn), "high": _cents(high), "low": _cents(low), "close": _cents(close),
+        "volume": m["volume"],
+        "vwap": np.round(low + (high - low) * (0.3 + 0.4 * _uniform(m["dkeys"], 9)), 4),
+        "trade_count": np.ceil(m["volume"] / (3 + 12 * _uniform(m["dkeys"], 10))),
+    })
+    return frame.loc[traded, list(BAR_COLUMNS)].reset_index(drop=True)
+
+
+def _cents(x: np.ndarray) -> np.ndarray:
+    return np.maximum(np.round(x, 2), 0.01)
+
+
+def _last_trades(model: _Model, i: int, m, bid, ask) -> tuple[np.ndarray, pd.Series]:
+    """Last price/time: today for traded contracts, a stale earlier print, or none at all."""
+    close_at = pd.Timestamp(calendar.session_close(_to_date(model.days[i])))
+    traded = m["volume"] > 0
+    u = _uniform(m["dkeys"], 11)
+    fresh = np.clip(np.round(m["theo"] * (1 + 0.04 * (u - 0.5)), 2), bid, np.maximum(ask, bid))
+    stale = np.round(m["theo"] * (1 + 0.3 * (u - 0.5)), 2)
+    never = ~traded & (m["oi"] <= 0)
+    last = np.where(traded, fresh, np.where(never, np.nan, np.maximum(stale, 0.01)))
+    minutes = np.where(traded, np.floor(u * 390), np.floor(1 + u * 8) * 1440)
+    stamps = close_at - pd.to_timedelta(minutes, unit="m")
+    stamps = pd.Series(stamps).where(~never, pd.NaT)
+    return np.maximum(last, 0.01, where=~np.isnan(last), out=last.copy()), stamps.to_numpy()
+
+
+def _to_date(day_number) -> dt.date:
+    return dt.date(1970, 1, 1) + dt.timedelta(days=int(day_number))
