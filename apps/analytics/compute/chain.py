@@ -174,14 +174,14 @@ def _totals(df: pd.DataFrame) -> dict[str, Any]:
 def summarize_chain(chain: pd.DataFrame, *, spot: float, as_of: dt.date) -> dict[str, Any]:
     """All §6.5 chain metrics for one snapshot, JSON-safe (None where unknown).
 
-    Keys: contracts, total_call_oi, total_put_oi, total_call_volume, total_put_volume, pc_oi,
+    Keys: spot, contracts, total_call_oi, total_put_oi, total_call_volume, total_put_volume, pc_oi,
     pc_vol, call_wall, put_wall, max_pain, max_pain_expiry, gamma_peak_strike, near_expiry,
     atm_strike_near, atm_iv_near, em_near_pct (fraction of spot), skew_near_pp, iv_term_slope,
     next_expiry.
     """
     as_of = to_date(as_of)
     df = _prep(chain, as_of)
-    out = _totals(df)
+    out = {"spot": float(spot), **_totals(df)}
     out.update(_walls(df, spot))
     mp_expiry = max_pain_expiry(list(df["expiry"].dropna().unique()), as_of)
     out["max_pain_expiry"] = mp_expiry
