@@ -9,6 +9,7 @@ metadata DB to PostgreSQL and ``REDIS_URL`` the django-q2 broker to Redis. Devel
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -109,6 +110,7 @@ TEMPLATES = [
 ]
 
 # --- Databases -----------------------------------------------------------------------------------
+_TEST_DIR = Path(tempfile.gettempdir())
 DEFAULT_SQLITE_URL = f"sqlite:///{DATA_DIR / 'optionshelper.sqlite3'}"
 DATABASE_URL = os.environ.get("DATABASE_URL") or DEFAULT_SQLITE_URL
 _default_db = dj_database_url.parse(DATABASE_URL, conn_max_age=0)
@@ -122,7 +124,8 @@ if _default_db["ENGINE"] == "django.db.backends.sqlite3":
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;"
         ),
     }
-    _default_db["TEST"] = {"NAME": str(DATA_DIR / "test-optionshelper.sqlite3")}
+    # A file (not :memory:) so the multi-process tests can share it; per pytest process.
+    _default_db["TEST"] = {"NAME": str(_TEST_DIR / f"test-metadata-{os.getpid()}.sqlite3")}
 else:
     _default_db["CONN_HEALTH_CHECKS"] = True
 
@@ -131,7 +134,7 @@ DATABASES = {
     "warehouse": {
         "ENGINE": "optionshelper.duckdb_backend",
         "NAME": str(WAREHOUSE_PATH),
-        "TEST": {"NAME": str(WAREHOUSE_PATH.with_name("test-options.duckdb"))},
+        "TEST": {"NAME": str(_TEST_DIR / f"test-warehouse-{os.getpid()}.duckdb")},
     },
 }
 DATABASE_ROUTERS = ["optionshelper.routers.WarehouseRouter"]
@@ -170,7 +173,9 @@ STORAGES = {
 # --- Cache (shared so django-q2's qinfo/qmonitor see every cluster) ---------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
 else:
     CACHES = {
         "default": {
@@ -216,5 +221,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("OPTIONS_HELPER_LOG_LEVEL", "WARNING")},
+    "root": {
+        "handlers": ["console"],
+        "level": os.environ.get("OPTIONS_HELPER_LOG_LEVEL", "WARNING"),
+    },
 }

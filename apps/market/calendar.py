@@ -73,7 +73,9 @@ def next_session(day: dt.date) -> dt.date:
 
 def sessions_strictly_between(earlier: dt.date, later: dt.date) -> list[dt.date]:
     """Sessions after ``earlier`` and before ``later``: the sessions a pair of snapshots skips."""
-    return sessions_between(_as_date(earlier) + dt.timedelta(days=1), _as_date(later) - dt.timedelta(days=1))
+    return sessions_between(
+        _as_date(earlier) + dt.timedelta(days=1), _as_date(later) - dt.timedelta(days=1)
+    )
 
 
 def session_close(day: dt.date) -> dt.datetime:

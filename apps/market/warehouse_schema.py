@@ -106,7 +106,9 @@ def _applied_versions(connection: duckdb.DuckDBPyConnection) -> set[int]:
     ).fetchone()[0]
     if not exists:
         return set()
-    return {row[0] for row in connection.execute("SELECT version FROM schema_migrations").fetchall()}
+    return {
+        row[0] for row in connection.execute("SELECT version FROM schema_migrations").fetchall()
+    }
 
 
 def schema_version() -> int | None:

@@ -61,7 +61,9 @@ class Position(models.Model):
 
     position_id = models.CharField(max_length=64, unique=True)
     symbol = models.CharField(max_length=10, validators=[validate_symbol])
-    cost_basis = models.FloatField(null=True, blank=True, help_text="premium per share (single-leg)")
+    cost_basis = models.FloatField(
+        null=True, blank=True, help_text="premium per share (single-leg)"
+    )
     net_debit = models.FloatField(
         null=True, blank=True, help_text="total dollars (multi-leg); a credit is negative"
     )

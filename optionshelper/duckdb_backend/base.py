@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import types
 from collections.abc import Iterable, Sequence
 from typing import Any
+
+import duckdb
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.client import BaseDatabaseClient
@@ -15,6 +18,25 @@ from optionshelper import warehouse
 from .creation import DatabaseCreation
 from .introspection import DatabaseIntrospection
 from .operations import DatabaseOperations
+
+
+# DuckDB's DB-API exception classes, which Django maps onto its own (DuckDB has no InterfaceError).
+_DBAPI = types.SimpleNamespace(
+    **{
+        name: getattr(duckdb, name, duckdb.Error)
+        for name in (
+            "DataError",
+            "OperationalError",
+            "IntegrityError",
+            "InternalError",
+            "ProgrammingError",
+            "NotSupportedError",
+            "DatabaseError",
+            "InterfaceError",
+            "Error",
+        )
+    }
+)
 
 
 def _to_qmark(sql: str, params: Sequence[Any] | None) -> str:
@@ -112,6 +134,7 @@ class DatabaseClient(BaseDatabaseClient):
 
 
 class DatabaseWrapper(BaseDatabaseWrapper):
+    Database = _DBAPI
     vendor = "duckdb"
     display_name = "DuckDB"
     data_types: dict[str, str] = {
@@ -179,6 +202,4 @@ class DatabaseWrapper(BaseDatabaseWrapper):
         return True
 
     def get_database_version(self) -> tuple[int, ...]:
-        import duckdb
-
         return tuple(int(part) for part in duckdb.__version__.split(".")[:3] if part.isdigit())

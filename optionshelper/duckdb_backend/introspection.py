@@ -26,14 +26,16 @@ class DatabaseIntrospection(BaseDatabaseIntrospection):
         "VARCHAR": "TextField",
     }
 
+    def django_table_names(self, only_existing=False, include_views=True):
+        """No Django model lives in the warehouse, so ``flush`` has nothing to do here."""
+        return []
+
     def get_table_list(self, cursor):
         cursor.execute(
             "SELECT table_name, table_type FROM information_schema.tables "
             "WHERE table_schema = 'main' ORDER BY table_name"
         )
-        return [
-            TableInfo(name, "v" if kind == "VIEW" else "t") for name, kind in cursor.fetchall()
-        ]
+        return [TableInfo(name, "v" if kind == "VIEW" else "t") for name, kind in cursor.fetchall()]
 
     def get_table_description(self, cursor, table_name):
         cursor.execute(

@@ -444,4 +444,8 @@ def job_run(
     counts = logger.partition_counts()
     status = decide_status(ok=counts[0], failed=counts[1])
     _close_run(run, status=status, error=None, counts=counts)
-    outcome.status, outcome.exit_code, outcome.counts = run.status, exit_code_for(run.status), counts
+    outcome.status, outcome.exit_code, outcome.counts = (
+        run.status,
+        exit_code_for(run.status),
+        counts,
+    )

@@ -1,0 +1,146 @@
+"""Warehouse migrations, the DuckDB shim and the concurrency rules of SPEC §1.4."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import duckdb
+import pytest
+from django.core.management import call_command
+from django.db import connections
+
+from apps.market import warehouse_schema
+from optionshelper import warehouse
+from tests.support import start_worker
+
+
+def _tables(path) -> set[str]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return {row[0] for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    finally:
+        con.close()
+
+
+def test_fresh_migration_creates_every_spec_table(isolated_data_dir):
+    assert warehouse_schema.schema_version() is None
+    applied = warehouse_schema.migrate()
+    assert applied == [m.version for m in warehouse_schema.MIGRATIONS]
+    tables = _tables(warehouse.warehouse_path())
+    assert {
+        "candles_daily",
+        "option_contracts",
+        "option_bars",
+        "option_bars_meta",
+        "options_snapshot_headers",
+        "options_chain",
+        "derived_daily",
+        "schema_migrations",
+    } <= tables
+    assert warehouse_schema.schema_version() == warehouse_schema.LATEST_VERSION
+
+
+def test_upgrade_from_an_older_version_keeps_data(isolated_data_dir):
+    warehouse_schema.migrate(target=1)
+    assert warehouse_schema.schema_version() == 1
+    assert "derived_daily" not in _tables(warehouse.warehouse_path())
+    with warehouse.transaction() as con:
+        con.execute(
+            "INSERT INTO candles_daily (symbol, date, close, provider, updated_at) "
+            "VALUES ('AAPL', DATE '2024-01-02', 185.6, 'demo', now())"
+        )
+    assert warehouse_schema.migrate() == [2, 3]
+    assert warehouse.fetch_all("SELECT symbol, close FROM candles_daily") == [("AAPL", 185.6)]
+    assert warehouse_schema.migrate() == []
+
+
+@pytest.mark.django_db
+def test_db_init_is_safe_to_repeat(isolated_data_dir, capsys):
+    call_command("db_init")
+    first = capsys.readouterr().out
+    call_command("db_init")
+    second = capsys.readouterr().out
+    assert "applied now: 1, 2, 3" in first
+    assert "up to date" in second
+    assert f"schema version {warehouse_schema.LATEST_VERSION}" in second
+    assert [row[0] for row in warehouse_schema.applied_migrations()] == [1, 2, 3]
+
+
+@pytest.mark.django_db
+def test_db_info_creates_nothing(isolated_data_dir, capsys):
+    call_command("db_info")
+    out = capsys.readouterr().out
+    assert "does not exist" in out
+    assert not warehouse.warehouse_path().exists()
+    assert not warehouse.warehouse_path().parent.exists()
+
+
+def test_reading_a_missing_warehouse_is_a_clear_error(isolated_data_dir):
+    with pytest.raises(warehouse.WarehouseMissing, match="db_init"):
+        warehouse.fetch_all("SELECT 1")
+    assert not warehouse.warehouse_path().exists()
+
+
+@pytest.mark.django_db(databases=["default", "warehouse"])
+def test_shim_gives_cursors_and_introspection(warehouse_db):
+    conn = connections["warehouse"]
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT %s + 1, 'a%%b'", [41])
+        assert cursor.fetchone() == (42, "a%b")
+    with conn.cursor() as cursor:
+        tables = {t.name for t in conn.introspection.get_table_list(cursor)}
+        columns = [c.name for c in conn.introspection.get_table_description(cursor, "candles_daily")]
+    assert "options_chain" in tables
+    assert columns[:3] == ["symbol", "date", "open"]
+
+
+def test_reader_times_out_with_warehouse_busy_while_a_writer_holds_the_lock(warehouse_db):
+    entered, release = threading.Event(), threading.Event()
+
+    def hold_writer():
+        with warehouse.write():
+            entered.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=hold_writer)
+    holder.start()
+    entered.wait(5)
+    try:
+        with pytest.raises(warehouse.WarehouseBusy, match="warehouse busy"):
+            with warehouse.read(timeout_s=0.3):
+                pass
+    finally:
+        release.set()
+        holder.join()
+    with warehouse.read(timeout_s=1) as con:  # free again
+        assert con.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_transaction_rolls_back_on_error(warehouse_db):
+    with pytest.raises(RuntimeError):
+        with warehouse.transaction() as con:
+            con.execute(
+                "INSERT INTO candles_daily (symbol, date, close, provider, updated_at) "
+                "VALUES ('X', DATE '2024-01-02', 1, 'demo', now())"
+            )
+            raise RuntimeError("boom")
+    assert warehouse.fetch_all("SELECT count(*) FROM candles_daily") == [(0,)]
+
+
+@pytest.mark.slow
+def test_concurrent_writers_and_a_reader_see_no_lock_errors(warehouse_db):
+    """Two writer processes loop short transactions while a third reads through the shim 200 times."""
+    writer_a = start_worker("warehouse-writer", "AAA", "150")
+    reader = start_worker("warehouse-reader", "200")
+    writer_b = start_worker("warehouse-writer", "BBB", "150")
+    results = {}
+    for name, proc in (("a", writer_a), ("reader", reader), ("b", writer_b)):
+        out, err = proc.communicate(timeout=240)
+        assert proc.returncode == 0, err
+        results[name] = json.loads(out.strip().splitlines()[-1])
+    assert results["reader"]["errors"] == []
+    assert results["reader"]["reads"] == 200
+    assert results["a"] == {"writes": 150, "errors": []}
+    assert results["b"] == {"writes": 150, "errors": []}
+    assert warehouse.fetch_all("SELECT count(*) FROM candles_daily") == [(300,)]

@@ -1,0 +1,95 @@
+"""Database constraints on the control-plane vocabularies, and monotonic watermarks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.ledger.models import AssetCheck, AssetWatermark, IngestionRun, IngestionRunAsset
+from apps.ledger.services.runs import market_ts, watermark_advance
+from tests.support import start_worker
+
+pytestmark = pytest.mark.django_db
+
+
+def _run(**overrides) -> IngestionRun:
+    now = timezone.now()
+    fields = {
+        "job_name": "ingest_candles",
+        "triggered_by": "cli",
+        "started_at": now,
+        "heartbeat_at": now,
+    }
+    fields.update(overrides)
+    return IngestionRun.objects.create(**fields)
+
+
+@pytest.mark.parametrize(
+    "overrides", [{"status": "done"}, {"triggered_by": "cron"}], ids=["status", "triggered_by"]
+)
+def test_run_rejects_unknown_vocabulary(overrides):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        _run(**overrides)
+
+
+def test_asset_event_and_check_reject_unknown_vocabulary():
+    run = _run()
+    now = timezone.now()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        IngestionRunAsset.objects.create(
+            run=run, asset_key="candles_daily", asset_kind="table", partition_key="AAPL",
+            status="ok", started_at=now,
+        )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        AssetCheck.objects.create(
+            run=run, asset_key="candles_daily", check_name="x", severity="fatal",
+            status="pass", checked_at=now,
+        )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        AssetCheck.objects.create(
+            run=run, asset_key="candles_daily", check_name="x", severity="error",
+            status="passed", checked_at=now,
+        )
+
+
+def test_asset_event_is_unique_per_run_asset_partition():
+    run = _run()
+    now = timezone.now()
+    fields = dict(run=run, asset_key="candles_daily", asset_kind="table", partition_key="AAPL",
+                  status="success", started_at=now)
+    IngestionRunAsset.objects.create(**fields)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        IngestionRunAsset.objects.create(**fields)
+
+
+def test_watermark_only_moves_forward():
+    def current():
+        return AssetWatermark.objects.get(asset_key="candles_daily", scope_key="AAPL").watermark_ts
+
+    assert watermark_advance(asset_key="candles_daily", scope_key="AAPL",
+                             watermark_ts=market_ts(dt.date(2024, 3, 1)))
+    assert not watermark_advance(asset_key="candles_daily", scope_key="AAPL",
+                                 watermark_ts=market_ts(dt.date(2024, 2, 1)))
+    assert current().date() == dt.date(2024, 3, 1)
+    assert watermark_advance(asset_key="candles_daily", scope_key="AAPL",
+                             watermark_ts=market_ts(dt.date(2024, 3, 4)))
+    assert current().date() == dt.date(2024, 3, 4)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_two_processes_never_move_a_watermark_backwards():
+    first = start_worker("watermark", "1", "150")
+    second = start_worker("watermark", "2", "150")
+    results = []
+    for proc in (first, second):
+        out, err = proc.communicate(timeout=240)
+        assert proc.returncode == 0, err
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    assert all(r["regressions"] == 0 for r in results)
+    final = AssetWatermark.objects.get(asset_key="candles_daily", scope_key="AAPL")
+    assert final.watermark_ts.date().isoformat() == max(r["max_written"] for r in results)

@@ -1,0 +1,112 @@
+"""The run logger: statuses, errors, stack hashes, redaction, leases and abandonment."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from apps.ledger.models import IngestionRun, IngestionRunAsset, JobLease
+from apps.ledger.services.errors import canonical_args, stack_hash
+from apps.ledger.services.housekeeping import abandon_stale_runs
+from apps.ledger.services.runs import JobAlreadyRunning, RunOutcome, job_run
+
+pytestmark = pytest.mark.django_db
+
+
+def _job(outcome: RunOutcome, *, fail: set[str], ok: set[str], **kwargs) -> None:
+    with job_run(job_name="ingest_candles", outcome=outcome, **kwargs) as log:
+        for symbol in sorted(ok):
+            log.asset_succeeded("candles_daily", symbol, rows_inserted=3)
+            log.advance_watermark("candles_daily", symbol, dt.date(2024, 1, 2))
+        for symbol in sorted(fail):
+            log.asset_failed("candles_daily", symbol, RuntimeError("provider down"))
+
+
+def test_all_partitions_ok_is_success():
+    outcome = RunOutcome()
+    _job(outcome, ok={"AAPL", "MSFT"}, fail=set(), args={"symbol": ["AAPL", "MSFT"]})
+    run = IngestionRun.objects.get()
+    assert (run.status, outcome.exit_code) == ("success", 0)
+    assert (run.partitions_ok, run.partitions_failed) == (2, 0)
+    assert run.ended_at and run.duration_ms is not None and run.pid and run.hostname
+    assert not JobLease.objects.exists()
+
+
+def test_some_failed_is_partial_and_all_failed_is_failed():
+    partial, failed = RunOutcome(), RunOutcome()
+    _job(partial, ok={"AAPL"}, fail={"MSFT"})
+    _job(failed, ok=set(), fail={"MSFT"}, as_of=dt.date(2024, 1, 3))
+    assert (partial.status, partial.exit_code) == ("partial", 1)
+    assert (failed.status, failed.exit_code) == ("failed", 1)
+    event = IngestionRunAsset.objects.filter(status="failed").first()
+    assert event.extra["error"] == "provider down"
+
+
+def test_exception_fails_the_run_with_error_fields():
+    outcome = RunOutcome()
+    with pytest.raises(ValueError), job_run(job_name="compute_flow", outcome=outcome):
+        raise ValueError("bad thing 123")
+    run = IngestionRun.objects.get()
+    assert run.status == "failed" and outcome.exit_code == 1
+    assert run.error_type == "ValueError" and run.error_message == "bad thing 123"
+    assert len(run.error_stack_hash) == 64
+
+
+def _raise(message: str) -> BaseException:
+    try:
+        raise KeyError(message)
+    except KeyError as exc:
+        return exc
+
+
+def _raise_moved(message: str) -> BaseException:
+
+    try:
+
+        raise KeyError(message)
+    except KeyError as exc:
+        return exc
+
+
+def test_stack_hash_ignores_messages_but_not_functions():
+    assert stack_hash(_raise("id 1")) == stack_hash(_raise("id 2"))
+    assert stack_hash(_raise("id 1")) != stack_hash(_raise_moved("id 1"))  # another function
+
+
+def test_args_are_canonical_and_redacted(monkeypatch):
+    monkeypatch.setenv("APCA_API_SECRET_KEY", "sup3rsecretvalue")
+    args = canonical_args({"symbol": ["B", "A"], "api_key": "x", "note": "sup3rsecretvalue!"})
+    assert args == {"api_key": "***", "note": "***!", "symbol": ["B", "A"]}
+
+
+def test_no_ledger_writes_nothing():
+    outcome = RunOutcome()
+    _job(outcome, ok={"AAPL"}, fail=set(), ledger=False)
+    assert outcome.exit_code == 0
+    assert not IngestionRun.objects.exists()
+
+
+def test_second_copy_of_the_same_partition_refuses_to_start():
+    with job_run(job_name="snapshot_options", as_of=dt.date(2024, 1, 2), symbols=["AAPL"]):
+        with pytest.raises(JobAlreadyRunning, match="already running"):
+            with job_run(job_name="snapshot_options", as_of=dt.date(2024, 1, 2), symbols=["AAPL"]):
+                pass
+        # another partition is fine
+        with job_run(job_name="snapshot_options", as_of=dt.date(2024, 1, 2), symbols=["MSFT"]):
+            pass
+    assert IngestionRun.objects.filter(status="success").count() == 2
+
+
+def test_stale_heartbeat_is_abandoned_and_frees_the_partition():
+    old = timezone.now() - dt.timedelta(hours=5)
+    stale = IngestionRun.objects.create(
+        job_name="compute_flow", triggered_by="cli", started_at=old, heartbeat_at=old
+    )
+    JobLease.objects.create(job_name="compute_flow", lease_key="latest|ALL", run=stale, acquired_at=old)
+    assert [r.pk for r in abandon_stale_runs()] == [stale.pk]
+    stale.refresh_from_db()
+    assert stale.status == "abandoned"
+    with job_run(job_name="compute_flow"):
+        pass
