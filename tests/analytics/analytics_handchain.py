@@ -1,7 +1,6 @@
 """A hand-built enriched-chain scenario with known answers, shared by the analytics tests."""
 
 import datetime as dt
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,7 +12,6 @@ AS_OF = dt.date(2025, 1, 2)  # Thursday
 SPOT = 101.0
 NEAR, MONTHLY, NEXT = dt.date(2025, 1, 10), dt.date(2025, 1, 17), dt.date(2025, 2, 21)
 STRIKES = [90.0, 95.0, 100.0, 105.0, 110.0]
-REALDATA = Path(__file__).resolve().parents[2].parent / "shared" / "realdata" / "options"
 
 # (expiry, type, strike) -> open interest; everything else gets 1
 OI = {

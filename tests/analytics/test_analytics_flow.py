@@ -5,11 +5,11 @@ prior OI per pair, row keys built with f-strings) and compared with compute_flow
 """
 
 import datetime as dt
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from analytics_realdata import load_vxx_raw
 
 from apps.analytics.compute.flow import (
     classify_flow,
@@ -19,23 +19,12 @@ from apps.analytics.compute.flow import (
 )
 from apps.analytics.compute.greeks import enrich_chain
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-VXX_FILE = REPO_ROOT.parent / "shared" / "realdata" / "options" / "deltaneutral_VXX_2016-12.csv"
 MODES = ["contract", "strike", "expiry", "expiry-strike"]
-COLUMNS = {"optionroot": "contract_symbol", "type": "option_type", "expiration": "expiry",
-           "quotedate": "snapshot_date", "underlying_last": "spot",
-           "openinterest": "open_interest", "impliedvol": "implied_vol"}
 
 
 @pytest.fixture(scope="module")
 def vxx() -> pd.DataFrame:
-    if not VXX_FILE.exists():
-        pytest.skip(f"real-data fixture not present: {VXX_FILE} (shared/ is a sibling of the repo)")
-    raw = pd.read_csv(VXX_FILE, skipinitialspace=True).rename(columns=COLUMNS)
-    raw["snapshot_date"] = pd.to_datetime(raw["snapshot_date"], format="%m/%d/%Y").dt.date
-    expiry = pd.to_datetime(raw["expiry"], format="%m/%d/%Y")
-    saturday = expiry.dt.day_of_week == 5  # vendor stores monthlies on the Saturday
-    raw["expiry"] = (expiry - pd.to_timedelta(saturday.astype(int), unit="D")).dt.date
+    raw = load_vxx_raw()
     chains = [
         enrich_chain(day, spot=float(day["spot"].iloc[0]), as_of=date, risk_free_rate=0.01)
         for date, day in raw.groupby("snapshot_date")

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from analytics_realdata import load_vxx_raw
 
 from apps.analytics.compute.greeks import (
     bs_greeks,
@@ -168,3 +169,18 @@ def test_quote_quality_is_json_safe() -> None:
     empty = quote_quality(chain.iloc[0:0])
     assert empty == {"contracts": 0, "missing_bid_ask_share": None, "median_spread_pct": None,
                      "missing_iv_share": None}
+
+
+def test_solved_iv_close_to_vendor_on_real_vxx() -> None:
+    """Solving every IV from the mid lands within ~1-2 vol points of the vendor's OTM IVs."""
+    raw = load_vxx_raw()
+    day = raw[raw["snapshot_date"] == dt.date(2016, 12, 15)].reset_index(drop=True)
+    spot = float(day["spot"].iloc[0])
+    out = enrich_chain(day.assign(implied_vol=np.nan), spot=spot, as_of=dt.date(2016, 12, 15),
+                       risk_free_rate=0.01)
+    otm = np.where(out["option_type"] == "call", out["strike"] > spot, out["strike"] < spot)
+    vendor = day["implied_vol"]
+    usable = otm & (out["iv_source"] == "solved") & vendor.between(0.05, 3.0) & (out["bid"] > 0)
+    assert usable.sum() > 300
+    assert (out["implied_vol"] - vendor)[usable].abs().median() < 0.02
+    assert set(out["iv_source"]) <= {"solved", "missing"}
