@@ -2,7 +2,8 @@
 
 import pandas as pd
 import pytest
-from analytics_handchain import hand_chain_enriched
+
+from tests.analytics.analytics_handchain import hand_chain_enriched
 
 
 @pytest.fixture

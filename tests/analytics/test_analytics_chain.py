@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from analytics_handchain import AS_OF, MONTHLY, NEAR, NEXT, OI, SPOT, STRIKES, smile_iv
 
 from apps.analytics.compute.chain import (
     iv_smile,
@@ -18,6 +17,16 @@ from apps.analytics.compute.chain import (
     term_structure,
 )
 from apps.analytics.compute.greeks import bs_greeks
+from tests.analytics.analytics_handchain import (
+    AS_OF,
+    MONTHLY,
+    NEAR,
+    NEXT,
+    OI,
+    SPOT,
+    STRIKES,
+    smile_iv,
+)
 
 
 def _mini(rows: list[tuple[str, float, float]], expiry: dt.date) -> pd.DataFrame:

@@ -6,7 +6,6 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from analytics_handchain import AS_OF, NEAR, SPOT
 
 from apps.analytics.compute.chain import summarize_chain
 from apps.analytics.compute.derived import (
@@ -15,6 +14,7 @@ from apps.analytics.compute.derived import (
     iv_percentile_and_rank,
     realized_vol,
 )
+from tests.analytics.analytics_handchain import AS_OF, NEAR, SPOT
 
 
 def test_realized_vol_known_series() -> None:

@@ -9,7 +9,6 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
-from analytics_realdata import load_vxx_raw
 
 from apps.analytics.compute.flow import (
     classify_flow,
@@ -18,6 +17,7 @@ from apps.analytics.compute.flow import (
     top_rows,
 )
 from apps.analytics.compute.greeks import enrich_chain
+from tests.analytics.analytics_realdata import load_vxx_raw
 
 MODES = ["contract", "strike", "expiry", "expiry-strike"]
 

@@ -7,7 +7,6 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from analytics_realdata import load_vxx_raw
 
 from apps.analytics.compute.greeks import (
     bs_greeks,
@@ -17,6 +16,7 @@ from apps.analytics.compute.greeks import (
     implied_vol,
     quote_quality,
 )
+from tests.analytics.analytics_realdata import load_vxx_raw
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)

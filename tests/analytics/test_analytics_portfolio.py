@@ -5,10 +5,17 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
-from analytics_handchain import AS_OF, MONTHLY, NEAR, SPOT, build_hand_chain, smile_iv
 
 from apps.analytics.compute.greeks import bs_greeks, bs_price
 from apps.analytics.compute.portfolio import portfolio_greeks, stress_table, value_legs
+from tests.analytics.analytics_handchain import (
+    AS_OF,
+    MONTHLY,
+    NEAR,
+    SPOT,
+    build_hand_chain,
+    smile_iv,
+)
 
 LEGS = pd.DataFrame([
     {"position_id": 1, "symbol": "test", "side": "long", "option_type": "call", "expiry": NEAR,
