@@ -33,6 +33,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -545,7 +546,7 @@ def _cents(x: np.ndarray) -> np.ndarray:
     return np.maximum(np.round(x, 2), 0.01)
 
 
-def _last_trades(model: _Model, i: int, m, bid, ask) -> tuple[np.ndarray, pd.Series]:
+def _last_trades(model: _Model, i: int, m, bid, ask) -> tuple[np.ndarray, Any]:
     """Last price/time: today for traded contracts, a stale earlier print, or none at all."""
     close_at = pd.Timestamp(calendar.session_close(_to_date(model.days[i])))
     traded = m["volume"] > 0
@@ -556,8 +557,8 @@ def _last_trades(model: _Model, i: int, m, bid, ask) -> tuple[np.ndarray, pd.Ser
     last = np.where(traded, fresh, np.where(never, np.nan, np.maximum(stale, 0.01)))
     minutes = np.where(traded, np.floor(u * 390), np.floor(1 + u * 8) * 1440)
     stamps = close_at - pd.to_timedelta(minutes, unit="m")
-    stamps = pd.Series(stamps).where(~never, pd.NaT)
-    return np.maximum(last, 0.01, where=~np.isnan(last), out=last.copy()), stamps.to_numpy()
+    stamps = pd.Series(stamps).mask(never)
+    return np.maximum(last, 0.01, where=~np.isnan(last), out=last.copy()), stamps.array
 
 
 def _to_date(day_number) -> dt.date:
