@@ -156,7 +156,7 @@ def _mdy(values: pd.Series) -> pd.Series:
 
 def _friday_if_saturday(expiry: pd.Series) -> pd.Series:
     """Vendors store monthly expiries as the Saturday after; OCC's date is the Friday."""
-    return expiry - pd.to_timedelta((expiry.dt.weekday == 5).astype(int), unit="D")
+    return expiry - pd.to_timedelta((expiry.dt.day_of_week == 5).astype(int), unit="D")
 
 
 def _expiry_from_osi(symbols: pd.Series, fallback: pd.Series) -> pd.Series:
