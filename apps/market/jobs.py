@@ -1,0 +1,287 @@
+"""The producer jobs: ingest_candles, ingest_options_bars, snapshot_options (SPEC §6.2).
+
+Each job loops over symbols (one partition each). Per symbol it reads what is stored (selectors),
+fetches only what is missing from the provider, validates it, computes in memory, and lands it with
+one short write (stores). A symbol's failure is recorded on its own and the others go on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import pandas as pd
+
+from apps.analytics.compute import greeks
+from apps.ledger.services.runs import market_ts
+from apps.market import calendar, selectors, stores
+from apps.market.providers.base import MarketDataProvider, NoDataError, UnsupportedByProvider
+from apps.market.providers.registry import get_provider
+from apps.market.providers.validation import validate_chain, validate_history
+from apps.pipeline.jobs import JobParams, JobResult, PartitionResult
+from apps.pipeline.progress import progress
+
+DEFAULT_CANDLE_LOOKBACK_DAYS = 400
+DEFAULT_BAR_LOOKBACK_DAYS = 30
+BAR_BATCH = 500
+
+
+def _for_each_symbol(
+    params: JobParams,
+    log,
+    *,
+    job: str,
+    asset_key: str,
+    work: Callable[[str], PartitionResult],
+) -> list[PartitionResult]:
+    """Run ``work`` per symbol; a provider/no-data/unsupported outcome or an error stays per symbol."""
+    results = []
+    for symbol in progress(params.symbols, desc=job):
+        started = dt.datetime.now(dt.UTC)
+        try:
+            result = work(symbol)
+        except NoDataError as exc:
+            log.asset_skipped(
+                asset_key, symbol, "no_data", started_at=started, extra={"detail": exc.cause}
+            )
+            result = PartitionResult(symbol, "skipped", detail=f"no_data: {exc.cause}")
+        except UnsupportedByProvider as exc:
+            log.asset_skipped(
+                asset_key,
+                symbol,
+                "unsupported_by_provider",
+                started_at=started,
+                extra={"detail": exc.cause},
+            )
+            result = PartitionResult(symbol, "skipped", detail="unsupported_by_provider")
+        except Exception as exc:  # one symbol's failure must not stop the others
+            log.asset_failed(asset_key, symbol, exc, started_at=started)
+            result = PartitionResult(symbol, "failed", detail=f"{type(exc).__name__}: {exc}")
+        results.append(result)
+    return results
+
+
+# --- ingest_candles ------------------------------------------------------------------------------
+
+
+def _has_corporate_action(frame: pd.DataFrame) -> bool:
+    actions = frame[["dividends", "splits"]].fillna(0.0)
+    return bool(
+        (actions["dividends"] > 0).any()
+        or ((actions["splits"] > 0) & (actions["splits"] != 1)).any()
+    )
+
+
+def _ingest_candles_symbol(
+    symbol: str, *, provider: MarketDataProvider, market_date: dt.date, lookback_days: int, log
+) -> PartitionResult:
+    started = dt.datetime.now(dt.UTC)
+    last = selectors.latest_candle_date(symbol)
+    if last is not None and last >= market_date:
+        log.asset_succeeded("candles_daily", symbol, started_at=started, extra={"up_to_date": True})
+        log.advance_watermark("candles_daily", symbol, last)
+        return PartitionResult(symbol, "success", detail="up to date", market_date=last)
+    start = last + dt.timedelta(days=1) if last else market_date - dt.timedelta(days=lookback_days)
+    frame = validate_history(symbol, provider.get_history(symbol, start, market_date))
+    if frame.empty:
+        raise NoDataError(symbol, f"no candles between {start} and {market_date}")
+    replace_all = last is not None and _has_corporate_action(frame)
+    if replace_all:  # adjusted history changed: fetch and replace everything we hold
+        first = selectors.first_candle_date(symbol) or start
+        frame = validate_history(symbol, provider.get_history(symbol, first, market_date))
+    stats = stores.candles_write(
+        symbol=symbol, frame=frame, provider=provider.name, replace_all=replace_all
+    )
+    newest = max(frame["date"])
+    log.asset_succeeded(
+        "candles_daily",
+        symbol,
+        started_at=started,
+        rows_inserted=stats.inserted,
+        rows_updated=stats.updated,
+        rows_deleted=stats.deleted,
+        min_event_ts=_ts(min(frame["date"])),
+        max_event_ts=_ts(newest),
+        extra={"refetched_all": replace_all} if replace_all else None,
+    )
+    log.advance_watermark("candles_daily", symbol, newest)
+    return PartitionResult(symbol, "success", rows=stats.written, market_date=newest)
+
+
+def ingest_candles(params: JobParams, *, log) -> JobResult:
+    provider = get_provider(params.provider)
+    market_date = calendar.market_date_for(params.as_of)
+    lookback = int(params.options.get("lookback_days") or DEFAULT_CANDLE_LOOKBACK_DAYS)
+    partitions = _for_each_symbol(
+        params,
+        log,
+        job="ingest_candles",
+        asset_key="candles_daily",
+        work=lambda s: _ingest_candles_symbol(
+            s, provider=provider, market_date=market_date, lookback_days=lookback, log=log
+        ),
+    )
+    return JobResult("ingest_candles", market_date, partitions, {"provider": provider.name})
+
+
+# --- ingest_options_bars -------------------------------------------------------------------------
+
+
+def _bars_meta(
+    contracts: list[str], bars: pd.DataFrame, *, provider: str, start, end
+) -> pd.DataFrame:
+    """Per contract: what this fetch covered (rows, dates), so the next run resumes after it."""
+    now = dt.datetime.now(dt.UTC)
+    counts = bars.groupby("contract_symbol").size() if not bars.empty else pd.Series(dtype="int64")
+    meta = pd.DataFrame({"contract_symbol": contracts})
+    meta["provider"] = provider
+    meta["status"] = "ok"
+    meta["rows"] = meta["contract_symbol"].map(counts).fillna(0).astype("int64")
+    meta["start_date"] = start
+    meta["end_date"] = end
+    meta["last_success_at"] = now
+    meta["last_attempt_at"] = now
+    meta["last_error"] = None
+    meta["error_count"] = 0
+    return meta
+
+
+def _ingest_bars_symbol(
+    symbol: str, *, provider: MarketDataProvider, market_date: dt.date, lookback_days: int, log
+) -> PartitionResult:
+    started = dt.datetime.now(dt.UTC)
+    if not provider.supports_option_bars:
+        for asset_key in ("option_contracts", "option_bars"):
+            log.asset_skipped(asset_key, symbol, "unsupported_by_provider", started_at=started)
+        return PartitionResult(symbol, "skipped", detail="unsupported_by_provider")
+    contracts = provider.list_option_contracts(symbol, as_of=market_date)
+    contract_stats = stores.contracts_write(frame=contracts, provider=provider.name)
+    log.asset_succeeded(
+        "option_contracts",
+        symbol,
+        started_at=started,
+        rows_inserted=contract_stats.inserted,
+        rows_updated=contract_stats.updated,
+    )
+    coverage = selectors.bar_coverage(symbol, provider.name)
+    coverage = coverage[coverage["contract_symbol"].isin(set(contracts["contract_symbol"]))]
+    default_start = market_date - dt.timedelta(days=lookback_days)
+    resume_from = pd.to_datetime(coverage["end_date"]) + pd.Timedelta(days=1)
+    coverage["fetch_from"] = resume_from.fillna(pd.Timestamp(default_start)).dt.date
+    todo = coverage[coverage["fetch_from"] <= market_date]
+    written = inserted = updated = 0
+    for fetch_from, group in todo.groupby("fetch_from"):
+        names = list(group["contract_symbol"])
+        for offset in range(0, len(names), BAR_BATCH):
+            batch = names[offset : offset + BAR_BATCH]
+            bars = provider.get_option_bars(batch, fetch_from, market_date)
+            stats = stores.bars_write(frame=bars, provider=provider.name)
+            stores.bars_meta_write(
+                frame=_bars_meta(
+                    batch, bars, provider=provider.name, start=fetch_from, end=market_date
+                )
+            )
+            inserted, updated, written = (
+                inserted + stats.inserted,
+                updated + stats.updated,
+                written + stats.written,
+            )
+            log.heartbeat()
+    newest = selectors.latest_bar_date(symbol, provider.name)
+    log.asset_succeeded(
+        "option_bars",
+        symbol,
+        started_at=started,
+        rows_inserted=inserted,
+        rows_updated=updated,
+        max_event_ts=_ts(newest) if newest else None,
+        extra={"contracts_fetched": int(len(todo))},
+    )
+    if newest:
+        log.advance_watermark("option_bars", symbol, newest)
+    return PartitionResult(symbol, "success", rows=written, market_date=newest)
+
+
+def ingest_options_bars(params: JobParams, *, log) -> JobResult:
+    provider = get_provider(params.provider)
+    market_date = calendar.market_date_for(params.as_of)
+    lookback = int(params.options.get("lookback_days") or DEFAULT_BAR_LOOKBACK_DAYS)
+    partitions = _for_each_symbol(
+        params,
+        log,
+        job="ingest_options_bars",
+        asset_key="option_bars",
+        work=lambda s: _ingest_bars_symbol(
+            s, provider=provider, market_date=market_date, lookback_days=lookback, log=log
+        ),
+    )
+    return JobResult("ingest_options_bars", market_date, partitions, {"provider": provider.name})
+
+
+# --- snapshot_options ----------------------------------------------------------------------------
+
+
+def _snapshot_symbol(
+    symbol: str, *, provider: MarketDataProvider, as_of: dt.date | None, rate: float, log
+) -> PartitionResult:
+    started = dt.datetime.now(dt.UTC)
+    snapshot = provider.get_chain_snapshot(symbol, as_of=as_of)
+    chain = validate_chain(symbol, snapshot.chain)
+    enriched = greeks.enrich_chain(
+        chain, spot=snapshot.spot, as_of=snapshot.snapshot_date, risk_free_rate=rate
+    )
+    quality = greeks.quote_quality(enriched)
+    meta = {
+        "iv_sources": enriched["iv_source"].value_counts().to_dict(),
+        "expiries": int(enriched["expiry"].nunique()),
+        "next_earnings": _iso(provider.next_earnings(symbol, as_of=snapshot.snapshot_date)),
+    }
+    stats = stores.snapshot_write(
+        symbol=symbol,
+        snapshot_date=snapshot.snapshot_date,
+        provider=provider.name,
+        spot=snapshot.spot,
+        risk_free_rate=rate,
+        chain=enriched,
+        quote_quality=quality,
+        meta=meta,
+    )
+    log.asset_succeeded(
+        "options_snapshots",
+        symbol,
+        started_at=started,
+        rows_inserted=stats.inserted,
+        rows_updated=stats.updated,
+        rows_deleted=stats.deleted,
+        max_event_ts=_ts(snapshot.snapshot_date),
+        extra={"snapshot_date": snapshot.snapshot_date.isoformat(), "contracts": len(enriched)},
+    )
+    log.advance_watermark("options_snapshots", symbol, snapshot.snapshot_date)
+    return PartitionResult(
+        symbol, "success", rows=len(enriched), market_date=snapshot.snapshot_date
+    )
+
+
+def snapshot_options(params: JobParams, *, log) -> JobResult:
+    provider = get_provider(params.provider)
+    rate = float(params.options.get("risk_free_rate") or 0.0)
+    partitions = _for_each_symbol(
+        params,
+        log,
+        job="snapshot_options",
+        asset_key="options_snapshots",
+        work=lambda s: _snapshot_symbol(
+            s, provider=provider, as_of=params.as_of, rate=rate, log=log
+        ),
+    )
+    dates = [p.market_date for p in partitions if p.market_date]
+    market_date = max(dates) if dates else calendar.market_date_for(params.as_of)
+    return JobResult("snapshot_options", market_date, partitions, {"provider": provider.name})
+
+
+def _ts(day: dt.date | None) -> dt.datetime | None:
+    return market_ts(day) if day else None
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day else None

@@ -1,0 +1,121 @@
+"""Reads of market data from the warehouse; each function is one short read-only query."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from optionshelper import warehouse
+
+
+def _dates(rows: list[tuple]) -> list[dt.date]:
+    return [row[0] for row in rows]
+
+
+def latest_candle_date(symbol: str) -> dt.date | None:
+    rows = warehouse.fetch_all("SELECT max(date) FROM candles_daily WHERE symbol = ?", [symbol])
+    return rows[0][0] if rows else None
+
+
+def first_candle_date(symbol: str) -> dt.date | None:
+    rows = warehouse.fetch_all("SELECT min(date) FROM candles_daily WHERE symbol = ?", [symbol])
+    return rows[0][0] if rows else None
+
+
+def candles(
+    symbol: str, *, start: dt.date | None = None, end: dt.date | None = None
+) -> pd.DataFrame:
+    return warehouse.fetch_df(
+        "SELECT * FROM candles_daily WHERE symbol = ? "
+        "AND date >= coalesce(?, DATE '1900-01-01') AND date <= coalesce(?, DATE '2999-12-31') "
+        "ORDER BY date",
+        [symbol, start, end],
+    )
+
+
+def closes_up_to(symbol: str, day: dt.date, *, limit: int = 400) -> pd.Series:
+    """The newest ``limit`` closes dated at or before ``day``, oldest first (no look-ahead)."""
+    frame = warehouse.fetch_df(
+        "SELECT date, close FROM (SELECT date, close FROM candles_daily "
+        "WHERE symbol = ? AND date <= ? ORDER BY date DESC LIMIT ?) ORDER BY date",
+        [symbol, day, limit],
+    )
+    return pd.Series(frame["close"].to_numpy(), index=list(frame["date"]), dtype="float64")
+
+
+def bar_coverage(underlying: str, provider: str) -> pd.DataFrame:
+    """Per contract of an underlying: the bar range already fetched (for resumable ingest)."""
+    return warehouse.fetch_df(
+        "SELECT c.contract_symbol, c.expiry, m.end_date, m.error_count "
+        "FROM option_contracts c LEFT JOIN option_bars_meta m "
+        "ON m.contract_symbol = c.contract_symbol AND m.provider = ? "
+        "WHERE c.underlying = ?",
+        [provider, underlying],
+    )
+
+
+def latest_bar_date(underlying: str, provider: str) -> dt.date | None:
+    rows = warehouse.fetch_all(
+        "SELECT max(b.date) FROM option_bars b JOIN option_contracts c USING (contract_symbol) "
+        "WHERE c.underlying = ? AND b.provider = ?",
+        [underlying, provider],
+    )
+    return rows[0][0] if rows else None
+
+
+# A (symbol, date) may hold snapshots from several providers; the newest write wins everywhere.
+_CURRENT_HEADERS = """
+    SELECT * FROM options_snapshot_headers WHERE symbol = ?
+    QUALIFY row_number() OVER (PARTITION BY symbol, snapshot_date ORDER BY updated_at DESC) = 1
+"""
+
+
+def snapshot_dates(symbol: str, *, up_to: dt.date | None = None) -> list[dt.date]:
+    """Stored snapshot dates of a symbol at or before ``up_to``, oldest first."""
+    return _dates(
+        warehouse.fetch_all(
+            f"SELECT snapshot_date FROM ({_CURRENT_HEADERS}) "
+            "WHERE snapshot_date <= coalesce(?, DATE '2999-12-31') ORDER BY snapshot_date",
+            [symbol, up_to],
+        )
+    )
+
+
+def snapshot_header(symbol: str, snapshot_date: dt.date) -> dict | None:
+    frame = warehouse.fetch_df(
+        f"SELECT * FROM ({_CURRENT_HEADERS}) WHERE snapshot_date = ?", [symbol, snapshot_date]
+    )
+    return None if frame.empty else frame.iloc[0].to_dict()
+
+
+def snapshot_chains(symbol: str, dates: list[dt.date]) -> pd.DataFrame:
+    """The chains of the given dates in one frame, with ``snapshot_date`` and ``spot`` columns."""
+    if not dates:
+        return pd.DataFrame()
+    return warehouse.fetch_df(
+        f"SELECT c.*, h.spot FROM ({_CURRENT_HEADERS}) h JOIN options_chain c "
+        "ON c.symbol = h.symbol AND c.snapshot_date = h.snapshot_date AND c.provider = h.provider "
+        "WHERE h.snapshot_date IN (SELECT unnest(?::DATE[])) ORDER BY c.snapshot_date",
+        [symbol, list(dates)],
+    )
+
+
+def derived_history(symbol: str, *, before: dt.date, limit: int = 252) -> pd.Series:
+    """atm_iv_near of the ``limit`` newest derived rows dated strictly before ``before``."""
+    frame = warehouse.fetch_df(
+        "SELECT date, atm_iv_near FROM (SELECT date, atm_iv_near FROM derived_daily "
+        "WHERE symbol = ? AND date < ? AND atm_iv_near IS NOT NULL ORDER BY date DESC LIMIT ?) "
+        "ORDER BY date",
+        [symbol, before, limit],
+    )
+    return pd.Series(frame["atm_iv_near"].to_numpy(), index=list(frame["date"]), dtype="float64")
+
+
+def derived_rows(symbols: list[str], *, day: dt.date) -> pd.DataFrame:
+    """The newest derived row per symbol at or before ``day``."""
+    return warehouse.fetch_df(
+        "SELECT * FROM derived_daily WHERE symbol IN (SELECT unnest(?::VARCHAR[])) AND date <= ? "
+        "QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY date DESC) = 1",
+        [symbols, day],
+    )

@@ -1,0 +1,145 @@
+"""Running one job: the single service behind the management commands, run_daily, tasks and admin.
+
+``execute_job`` opens the ledger run (``job_run``), calls the job function, runs the job's data-quality
+checks on what it wrote, and returns the run outcome plus the job's own result. Status and exit code
+are decided by the ledger context, never by parsing output.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import importlib.util
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from apps.ledger.services.runs import JobAlreadyRunning, RunOutcome, job_run
+from apps.pipeline import registry
+
+# The function that implements each job (imported lazily: the registry must stay import-light).
+JOB_FUNCTIONS: dict[str, str] = {
+    "ingest_candles": "apps.market.jobs.ingest_candles",
+    "ingest_options_bars": "apps.market.jobs.ingest_options_bars",
+    "snapshot_options": "apps.market.jobs.snapshot_options",
+    "compute_flow": "apps.analytics.jobs.compute_flow",
+    "compute_derived": "apps.analytics.jobs.compute_derived",
+    "build_briefing": "apps.analytics.jobs.build_briefing",
+    "build_dashboard": "apps.analytics.jobs.build_dashboard",
+}
+
+
+@dataclass(frozen=True)
+class JobParams:
+    """Everything a job run needs; ``as_of=None`` means "latest"."""
+
+    as_of: dt.date | None = None
+    symbols: tuple[str, ...] = ()
+    provider: str = "demo"
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def ledger_args(self, job_name: str) -> dict[str, Any]:
+        return {
+            "job": job_name,
+            "as_of": self.as_of.isoformat() if self.as_of else "latest",
+            "symbols": list(self.symbols),
+            "provider": self.provider,
+            **self.options,
+        }
+
+
+@dataclass
+class PartitionResult:
+    symbol: str
+    status: str  # success | failed | skipped
+    rows: int = 0
+    detail: str = ""
+    market_date: dt.date | None = None
+
+
+@dataclass
+class JobResult:
+    """What a job function returns: per-partition outcomes plus job-specific output."""
+
+    job_name: str
+    market_date: dt.date | None = None
+    partitions: list[PartitionResult] = field(default_factory=list)
+    output: dict[str, Any] = field(default_factory=dict)
+
+    def symbols_with(self, status: str) -> list[str]:
+        return [p.symbol for p in self.partitions if p.status == status]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["market_date"] = self.market_date.isoformat() if self.market_date else None
+        for partition in data["partitions"]:
+            day = partition["market_date"]
+            partition["market_date"] = day.isoformat() if day else None
+        return data
+
+
+@dataclass
+class JobExecution:
+    outcome: RunOutcome
+    result: JobResult | None
+    refused: str = ""  # set when another copy holds the partition
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.refused else self.outcome.exit_code
+
+
+def job_function(job_name: str):
+    module_name, _, attr = JOB_FUNCTIONS[job_name].rpartition(".")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def _run_checks(job_name: str, result: JobResult, log) -> None:
+    try:  # TEMP until checks land
+        from apps.ledger.checks import CheckScope, run_checks
+    except ImportError:
+        return
+
+    written = tuple(result.symbols_with("success"))
+    if not written and job_name not in {"build_briefing", "build_dashboard"}:
+        return
+    scope = CheckScope(
+        symbols=written,
+        market_date=result.market_date,
+        provider=result.output.get("provider"),
+        run_id=log.run_id or None,
+    )
+    log.record_checks(run_checks(job_name, scope=scope))
+
+
+def execute_job(
+    job_name: str,
+    params: JobParams,
+    *,
+    triggered_by: str = "cli",
+    parent_run_id: str = "",
+    ledger: bool = True,
+) -> JobExecution:
+    """Run one job inside its ledger run. Exceptions inside the job mark the run failed and propagate."""
+    spec = registry.job(job_name)
+    outcome = RunOutcome()
+    function = job_function(job_name)
+    try:
+        with job_run(
+            job_name=job_name,
+            triggered_by=triggered_by,
+            args=params.ledger_args(job_name),
+            provider=params.provider,
+            as_of=params.as_of,
+            symbols=list(params.symbols) if spec.per_symbol else None,
+            parent_run_id=parent_run_id,
+            ledger=ledger,
+            outcome=outcome,
+        ) as log:
+            if spec.per_symbol and not params.symbols:
+                log.asset_skipped(spec.assets[0].key, registry.ALL_SCOPE, "no_symbols")
+                return JobExecution(outcome, JobResult(job_name))
+            result = function(params, log=log)
+            _run_checks(job_name, result, log)
+    except JobAlreadyRunning as exc:
+        return JobExecution(outcome, None, refused=str(exc))
+    return JobExecution(outcome, result)
