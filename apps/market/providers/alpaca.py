@@ -81,8 +81,14 @@ def is_retryable(exc: BaseException) -> bool:
     return code is not None and (code == 429 or 500 <= code < 600)
 
 
-def with_backoff(fn: Callable[[], T], *, attempts: int = 5, sleep: Callable[[float], Any]
-                 = time.sleep, base_delay: float = 1.0, max_delay: float = 60.0) -> T:
+def with_backoff(
+    fn: Callable[[], T],
+    *,
+    attempts: int = 5,
+    sleep: Callable[[float], Any] = time.sleep,
+    base_delay: float = 1.0,
+    max_delay: float = 60.0,
+) -> T:
     """Call ``fn``; on 429/5xx wait (Retry-After, else 1, 2, 4, … s) and try again.
 
     Non-retryable errors and the last failure are re-raised unchanged so the caller can wrap
@@ -95,8 +101,7 @@ def with_backoff(fn: Callable[[], T], *, attempts: int = 5, sleep: Callable[[flo
             if attempt >= attempts or not is_retryable(exc):
                 raise
             delay = _retry_after(exc)
-            sleep(min(delay if delay is not None else base_delay * 2 ** (attempt - 1),
-                      max_delay))
+            sleep(min(delay if delay is not None else base_delay * 2 ** (attempt - 1), max_delay))
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -108,8 +113,11 @@ def _credentials() -> tuple[str, str, str | None]:
         raise ProviderConfigError(
             "*", f"alpaca credentials missing: set {' and '.join(missing)} in the environment"
         )
-    return (os.environ["APCA_API_KEY_ID"], os.environ["APCA_API_SECRET_KEY"],
-            os.environ.get("APCA_API_BASE_URL") or None)
+    return (
+        os.environ["APCA_API_KEY_ID"],
+        os.environ["APCA_API_SECRET_KEY"],
+        os.environ.get("APCA_API_BASE_URL") or None,
+    )
 
 
 def _default_clients() -> dict[str, Any]:
@@ -151,9 +159,14 @@ class AlpacaProvider(MarketDataProvider):
     name = "alpaca"
     supports_option_bars = True
 
-    def __init__(self, *, clients: dict[str, Any] | None = None,
-                 request_factory: Callable[..., Any] | None = None, attempts: int = 5,
-                 sleep: Callable[[float], Any] = time.sleep) -> None:
+    def __init__(
+        self,
+        *,
+        clients: dict[str, Any] | None = None,
+        request_factory: Callable[..., Any] | None = None,
+        attempts: int = 5,
+        sleep: Callable[[float], Any] = time.sleep,
+    ) -> None:
         self._clients = clients if clients is not None else _default_clients()
         self._request = request_factory or _alpaca_request
         self._attempts = attempts
@@ -168,8 +181,9 @@ class AlpacaProvider(MarketDataProvider):
         except Exception as exc:
             code = _status_code(exc)
             status = f"HTTP {code} " if code else ""
-            raise ProviderError(symbol, f"alpaca {what} failed: {status}{type(exc).__name__}: "
-                                f"{str(exc)[:200]}") from exc
+            raise ProviderError(
+                symbol, f"alpaca {what} failed: {status}{type(exc).__name__}: {str(exc)[:200]}"
+            ) from exc
 
     def _require_current(self, symbol: str, as_of: dt.date | None) -> dt.date:
         latest = calendar.market_date_for(None)
@@ -180,10 +194,15 @@ class AlpacaProvider(MarketDataProvider):
     # -- candles / quote ----------------------------------------------------------------------
     def get_history(self, symbol: str, start: dt.date, end: dt.date) -> pd.DataFrame:
         symbol = normalise_symbol(symbol)
-        request = self._request("StockBarsRequest", symbol_or_symbols=[symbol],
-                                start=_utc(start), end=_utc(end + dt.timedelta(days=1)))
-        barset = self._call(symbol, "stock bars",
-                            lambda: self._clients["stock"].get_stock_bars(request))
+        request = self._request(
+            "StockBarsRequest",
+            symbol_or_symbols=[symbol],
+            start=_utc(start),
+            end=_utc(end + dt.timedelta(days=1)),
+        )
+        barset = self._call(
+            symbol, "stock bars", lambda: self._clients["stock"].get_stock_bars(request)
+        )
         bars = _barset_frame(barset)
         if bars.empty:
             return empty_frame(HISTORY_COLUMNS)
@@ -202,8 +221,7 @@ class AlpacaProvider(MarketDataProvider):
         return float(hist["close"].iloc[-1])
 
     # -- contracts / chains -------------------------------------------------------------------
-    def list_option_contracts(self, symbol: str, *, as_of: dt.date | None = None
-                              ) -> pd.DataFrame:
+    def list_option_contracts(self, symbol: str, *, as_of: dt.date | None = None) -> pd.DataFrame:
         frame = self._contracts(normalise_symbol(symbol), as_of)
         return frame.loc[:, list(CONTRACT_COLUMNS)]
 
@@ -213,10 +231,18 @@ class AlpacaProvider(MarketDataProvider):
         rows: list[Any] = []
         token: str | None = None
         for _ in range(_MAX_PAGES):
-            request = self._request("GetOptionContractsRequest", underlying_symbols=[symbol],
-                                    expiration_date_gte=day, limit=10000, page_token=token)
-            page = self._call(symbol, "option contracts",
-                              lambda r=request: self._clients["trading"].get_option_contracts(r))
+            request = self._request(
+                "GetOptionContractsRequest",
+                underlying_symbols=[symbol],
+                expiration_date_gte=day,
+                limit=10000,
+                page_token=token,
+            )
+            page = self._call(
+                symbol,
+                "option contracts",
+                lambda r=request: self._clients["trading"].get_option_contracts(r),
+            )
             rows.extend(page.option_contracts or [])
             token = page.next_page_token
             if not token:
@@ -244,14 +270,16 @@ class AlpacaProvider(MarketDataProvider):
             raise NoDataError(symbol, "alpaca returned an empty option chain")
         return ChainSnapshot(symbol, day, self.get_quote(symbol, as_of=day), chain, self.name)
 
-    def _snapshot_chain(self, symbol: str, as_of: dt.date | None,
-                        expiry: dt.date | None) -> pd.DataFrame:
+    def _snapshot_chain(
+        self, symbol: str, as_of: dt.date | None, expiry: dt.date | None
+    ) -> pd.DataFrame:
         fields: dict[str, Any] = {"underlying_symbol": symbol}
         if expiry is not None:
             fields["expiration_date"] = expiry
         request = self._request("OptionChainRequest", **fields)
-        snaps = self._call(symbol, "option chain",
-                           lambda: self._clients["option"].get_option_chain(request))
+        snaps = self._call(
+            symbol, "option chain", lambda: self._clients["option"].get_option_chain(request)
+        )
         return chain_frame(snapshots_frame(snaps or {}), self._contracts(symbol, as_of))
 
     # -- bars ---------------------------------------------------------------------------------
@@ -260,16 +288,26 @@ class AlpacaProvider(MarketDataProvider):
     ) -> pd.DataFrame:
         if not contract_symbols:
             return empty_frame(BAR_COLUMNS)
-        request = self._request("OptionBarsRequest", symbol_or_symbols=list(contract_symbols),
-                                start=_utc(start), end=_utc(end + dt.timedelta(days=1)))
-        barset = self._call(contract_symbols[0], "option bars",
-                            lambda: self._clients["option"].get_option_bars(request))
+        request = self._request(
+            "OptionBarsRequest",
+            symbol_or_symbols=list(contract_symbols),
+            start=_utc(start),
+            end=_utc(end + dt.timedelta(days=1)),
+        )
+        barset = self._call(
+            contract_symbols[0],
+            "option bars",
+            lambda: self._clients["option"].get_option_bars(request),
+        )
         bars = _barset_frame(barset).rename(columns={"symbol": "contract_symbol"})
         if bars.empty:
             return empty_frame(BAR_COLUMNS)
         bars = bars[(bars["date"] >= start) & (bars["date"] <= end)]
-        return bars.loc[:, list(BAR_COLUMNS)].sort_values(["contract_symbol", "date"]
-                                                         ).reset_index(drop=True)
+        return (
+            bars.loc[:, list(BAR_COLUMNS)]
+            .sort_values(["contract_symbol", "date"])
+            .reset_index(drop=True)
+        )
 
 
 # -- payload → frame mappers (pure, vectorised after one attribute pass) --------------------
@@ -305,16 +343,18 @@ def contracts_frame(symbol: str, rows: list[Any]) -> pd.DataFrame:
     """OptionContract models → contract rows plus open_interest / close_price."""
     if not rows:
         return pd.DataFrame(columns=[*CONTRACT_COLUMNS, "open_interest", "close_price"])
-    frame = pd.DataFrame({
-        "contract_symbol": [_attr(r, "symbol") for r in rows],
-        "underlying": symbol,
-        "expiry": [pd.Timestamp(_attr(r, "expiration_date")).date() for r in rows],
-        "option_type": [_enum_text(_attr(r, "type")) for r in rows],
-        "strike": [_attr(r, "strike_price") for r in rows],
-        "multiplier": [_attr(r, "size") for r in rows],
-        "open_interest": [_attr(r, "open_interest") for r in rows],
-        "close_price": [_attr(r, "close_price") for r in rows],
-    })
+    frame = pd.DataFrame(
+        {
+            "contract_symbol": [_attr(r, "symbol") for r in rows],
+            "underlying": symbol,
+            "expiry": [pd.Timestamp(_attr(r, "expiration_date")).date() for r in rows],
+            "option_type": [_enum_text(_attr(r, "type")) for r in rows],
+            "strike": [_attr(r, "strike_price") for r in rows],
+            "multiplier": [_attr(r, "size") for r in rows],
+            "open_interest": [_attr(r, "open_interest") for r in rows],
+            "close_price": [_attr(r, "close_price") for r in rows],
+        }
+    )
     for col in ("strike", "multiplier", "open_interest", "close_price"):
         frame[col] = pd.to_numeric(frame[col], errors="coerce")
     frame["multiplier"] = frame["multiplier"].fillna(100).astype("int64")
@@ -326,16 +366,22 @@ def snapshots_frame(snaps: dict[str, Any]) -> pd.DataFrame:
     items = list(snaps.items())
     quotes = [_attr(s, "latest_quote") for _, s in items]
     trades = [_attr(s, "latest_trade") for _, s in items]
-    return pd.DataFrame({
-        "contract_symbol": [k for k, _ in items],
-        "bid": pd.to_numeric(pd.Series([_attr(q, "bid_price") for q in quotes], dtype=object)),
-        "ask": pd.to_numeric(pd.Series([_attr(q, "ask_price") for q in quotes], dtype=object)),
-        "last": pd.to_numeric(pd.Series([_attr(t, "price") for t in trades], dtype=object)),
-        "last_trade_at": pd.to_datetime(pd.Series([_attr(t, "timestamp") for t in trades],
-                                                  dtype=object), utc=True, errors="coerce"),
-        "implied_vol": pd.to_numeric(pd.Series([_attr(s, "implied_volatility")
-                                                for _, s in items], dtype=object)),
-    })
+    return pd.DataFrame(
+        {
+            "contract_symbol": [k for k, _ in items],
+            "bid": pd.to_numeric(pd.Series([_attr(q, "bid_price") for q in quotes], dtype=object)),
+            "ask": pd.to_numeric(pd.Series([_attr(q, "ask_price") for q in quotes], dtype=object)),
+            "last": pd.to_numeric(pd.Series([_attr(t, "price") for t in trades], dtype=object)),
+            "last_trade_at": pd.to_datetime(
+                pd.Series([_attr(t, "timestamp") for t in trades], dtype=object),
+                utc=True,
+                errors="coerce",
+            ),
+            "implied_vol": pd.to_numeric(
+                pd.Series([_attr(s, "implied_volatility") for _, s in items], dtype=object)
+            ),
+        }
+    )
 
 
 def chain_frame(snapshots: pd.DataFrame, contracts: pd.DataFrame) -> pd.DataFrame:
@@ -344,11 +390,16 @@ def chain_frame(snapshots: pd.DataFrame, contracts: pd.DataFrame) -> pd.DataFram
 
     merged = snapshots.merge(
         contracts[["contract_symbol", "expiry", "option_type", "strike", "open_interest"]],
-        on="contract_symbol", how="left")
+        on="contract_symbol",
+        how="left",
+    )
     parsed = parse_osi_columns(merged["contract_symbol"])
     for col in ("expiry", "option_type", "strike"):
         merged[col] = merged[col].where(merged[col].notna(), parsed[col])
     merged["volume"] = np.nan
     merged = merged.dropna(subset=["expiry", "option_type"])
-    return merged.loc[:, list(CHAIN_COLUMNS)].sort_values(
-        ["expiry", "strike", "option_type"]).reset_index(drop=True)
+    return (
+        merged.loc[:, list(CHAIN_COLUMNS)]
+        .sort_values(["expiry", "strike", "option_type"])
+        .reset_index(drop=True)
+    )

@@ -15,18 +15,49 @@ import numpy as np
 import pandas as pd
 
 HISTORY_COLUMNS: tuple[str, ...] = (
-    "date", "open", "high", "low", "close", "adj_close", "volume",
-    "dividends", "splits", "vwap", "trade_count",
+    "date",
+    "open",
+    "high",
+    "low",
+    "close",
+    "adj_close",
+    "volume",
+    "dividends",
+    "splits",
+    "vwap",
+    "trade_count",
 )
 CHAIN_COLUMNS: tuple[str, ...] = (
-    "contract_symbol", "option_type", "expiry", "strike", "bid", "ask", "last",
-    "last_trade_at", "volume", "open_interest", "implied_vol",
+    "contract_symbol",
+    "option_type",
+    "expiry",
+    "strike",
+    "bid",
+    "ask",
+    "last",
+    "last_trade_at",
+    "volume",
+    "open_interest",
+    "implied_vol",
 )
 CONTRACT_COLUMNS: tuple[str, ...] = (
-    "contract_symbol", "underlying", "expiry", "option_type", "strike", "multiplier",
+    "contract_symbol",
+    "underlying",
+    "expiry",
+    "option_type",
+    "strike",
+    "multiplier",
 )
 BAR_COLUMNS: tuple[str, ...] = (
-    "contract_symbol", "date", "open", "high", "low", "close", "volume", "vwap", "trade_count",
+    "contract_symbol",
+    "date",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "vwap",
+    "trade_count",
 )
 
 
@@ -123,9 +154,7 @@ class MarketDataProvider(ABC):
         spot = float(self.get_quote(symbol, as_of=snapshot_date))
         return ChainSnapshot(symbol, snapshot_date, spot, chain, self.name)
 
-    def list_option_contracts(
-        self, symbol: str, *, as_of: dt.date | None = None
-    ) -> pd.DataFrame:
+    def list_option_contracts(self, symbol: str, *, as_of: dt.date | None = None) -> pd.DataFrame:
         """Contract reference data, derived from the snapshot unless a vendor has a listing."""
         snap = self.get_chain_snapshot(symbol, as_of=as_of)
         return contracts_from_chain(snap.symbol, snap.chain)

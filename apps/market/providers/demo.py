@@ -206,8 +206,21 @@ def _model(symbol: str) -> _Model:
     high = np.round(np.maximum(opn, close) * np.exp(0.5 * daily * np.abs(z[1, :n])), 2)
     low = np.round(np.minimum(opn, close) * np.exp(-0.5 * daily * np.abs(z[2, :n])), 2)
     volume = np.round(liquidity * 8e6 * mult[:n] ** 1.3 * np.exp(0.35 * z[3, :n]))
-    return _Model(symbol, seed, base_vol, liquidity, symbol in _ETFS, days,
-                  opn, high, low, close, volume, vol, earnings)
+    return _Model(
+        symbol,
+        seed,
+        base_vol,
+        liquidity,
+        symbol in _ETFS,
+        days,
+        opn,
+        high,
+        low,
+        close,
+        volume,
+        vol,
+        earnings,
+    )
 
 
 def _increment(spot: float) -> float:
@@ -281,8 +294,7 @@ def _strike_grid(model: _Model, exp: _Expiry, i: int) -> tuple[np.ndarray, np.nd
     inc = _increment(float(model.close[exp.listed]))
     tiers = _tiers(model, exp, i, inc)
     cands = [
-        np.arange(np.ceil(max(lo[-1], spacing) / spacing), np.floor(hi[-1] / spacing) + 1)
-        * spacing
+        np.arange(np.ceil(max(lo[-1], spacing) / spacing), np.floor(hi[-1] / spacing) + 1) * spacing
         for spacing, lo, hi in tiers
     ]
     strikes = np.unique(np.round(np.concatenate(cands), 4))
@@ -322,15 +334,22 @@ def _earnings_bump(model: _Model, i, atm, t, exp_day) -> np.ndarray:
     if not len(model.earnings):
         return atm
     day = model.days[i]
-    nxt = model.earnings[np.minimum(np.searchsorted(model.earnings, day, side="right"),
-                                    len(model.earnings) - 1)]
+    nxt = model.earnings[
+        np.minimum(np.searchsorted(model.earnings, day, side="right"), len(model.earnings) - 1)
+    ]
     spans = (nxt > day) & (nxt <= exp_day)
     move = 0.6 * model.base_vol / np.sqrt(252) * 3.0
     return np.where(spans, np.sqrt(atm * atm + move * move / t), atm)
 
 
-def _rows(model: _Model, i: np.ndarray, exp_day: np.ndarray, strike: np.ndarray,
-          call: np.ndarray, birth: np.ndarray) -> dict[str, np.ndarray]:
+def _rows(
+    model: _Model,
+    i: np.ndarray,
+    exp_day: np.ndarray,
+    strike: np.ndarray,
+    call: np.ndarray,
+    birth: np.ndarray,
+) -> dict[str, np.ndarray]:
     """The model for aligned (session index, contract) arrays: theo, IV, OI, volume, noise keys."""
     day = model.days[i]
     t = (exp_day - day) / 365.0
@@ -340,8 +359,17 @@ def _rows(model: _Model, i: np.ndarray, exp_day: np.ndarray, strike: np.ndarray,
     dkeys = _day_keys(ckeys, day)
     theo = _bs(s, strike, t, iv, call)
     oi, volume = _activity(model, i, birth, t, k, ckeys, dkeys)
-    return {"t": t, "s": s, "iv": iv, "k": k, "theo": theo, "oi": oi, "volume": volume,
-            "ckeys": ckeys, "dkeys": dkeys}
+    return {
+        "t": t,
+        "s": s,
+        "iv": iv,
+        "k": k,
+        "theo": theo,
+        "oi": oi,
+        "volume": volume,
+        "ckeys": ckeys,
+        "dkeys": dkeys,
+    }
 
 
 def _activity(model: _Model, i, birth, t, k, ckeys, dkeys) -> tuple[np.ndarray, np.ndarray]:
@@ -400,14 +428,21 @@ class DemoProvider(MarketDataProvider):
         if hi <= lo:
             return empty_frame(HISTORY_COLUMNS)
         sl = slice(lo, hi)
-        frame = pd.DataFrame({
-            "date": pd.to_datetime(model.days[sl], unit="D").date,
-            "open": model.open[sl], "high": model.high[sl], "low": model.low[sl],
-            "close": model.close[sl], "adj_close": model.close[sl],
-            "volume": model.volume[sl], "dividends": 0.0, "splits": 0.0,
-            "vwap": np.round((model.high[sl] + model.low[sl] + 2 * model.close[sl]) / 4, 4),
-            "trade_count": np.round(model.volume[sl] / 140.0),
-        })
+        frame = pd.DataFrame(
+            {
+                "date": pd.to_datetime(model.days[sl], unit="D").date,
+                "open": model.open[sl],
+                "high": model.high[sl],
+                "low": model.low[sl],
+                "close": model.close[sl],
+                "adj_close": model.close[sl],
+                "volume": model.volume[sl],
+                "dividends": 0.0,
+                "splits": 0.0,
+                "vwap": np.round((model.high[sl] + model.low[sl] + 2 * model.close[sl]) / 4, 4),
+                "trade_count": np.round(model.volume[sl] / 140.0),
+            }
+        )
         return frame.loc[:, list(HISTORY_COLUMNS)]
 
     def get_quote(self, symbol: str, *, as_of: dt.date | None = None) -> float:
@@ -435,8 +470,9 @@ class DemoProvider(MarketDataProvider):
         model = self._model(symbol)
         i = self._session_index(model, as_of)
         chain = self._chain(model, i, _expiries(model, i))
-        return ChainSnapshot(model.symbol, _to_date(model.days[i]), float(model.close[i]),
-                             chain, self.name)
+        return ChainSnapshot(
+            model.symbol, _to_date(model.days[i]), float(model.close[i]), chain, self.name
+        )
 
     def next_earnings(self, symbol: str, *, as_of: dt.date | None = None) -> dt.date | None:
         """The next quarterly earnings session strictly after the market date (None for ETFs)."""
@@ -483,36 +519,50 @@ class DemoProvider(MarketDataProvider):
         expiry = pd.to_datetime(exp_day, unit="D")
         root = model.symbol.replace(".", "").replace("-", "")[:6]
         otype = np.where(call, "call", "put")
-        frame = pd.DataFrame({
-            "contract_symbol": format_osi_columns(root, pd.Series(expiry),
-                                                  pd.Series(otype), pd.Series(strike)),
-            "option_type": otype, "expiry": expiry.date, "strike": strike,
-            "bid": bid, "ask": ask, "last": last, "last_trade_at": last_at,
-            "volume": m["volume"], "open_interest": m["oi"], "implied_vol": iv,
-        })
+        frame = pd.DataFrame(
+            {
+                "contract_symbol": format_osi_columns(
+                    root, pd.Series(expiry), pd.Series(otype), pd.Series(strike)
+                ),
+                "option_type": otype,
+                "expiry": expiry.date,
+                "strike": strike,
+                "bid": bid,
+                "ask": ask,
+                "last": last,
+                "last_trade_at": last_at,
+                "volume": m["volume"],
+                "open_interest": m["oi"],
+                "implied_vol": iv,
+            }
+        )
         frame = frame.sort_values(["expiry", "strike", "option_type"], kind="stable")
         return frame.reset_index(drop=True)
 
     # -- option bars -------------------------------------------------------------------------
-    def _bars_for_root(self, root: str, grp: pd.DataFrame, start: dt.date,
-                       end: dt.date) -> pd.DataFrame:
+    def _bars_for_root(
+        self, root: str, grp: pd.DataFrame, start: dt.date, end: dt.date
+    ) -> pd.DataFrame:
         model = self._model(root)
         lo = int(np.searchsorted(model.days, _day_number(max(start, EPOCH))))
         hi = int(np.searchsorted(model.days, _day_number(end), side="right"))
-        frames = [self._bars_for_expiry(model, exp, g, lo, hi)
-                  for exp, g in grp.groupby("expiry")]
+        frames = [self._bars_for_expiry(model, exp, g, lo, hi) for exp, g in grp.groupby("expiry")]
         frames = [f for f in frames if len(f)]
         return pd.concat(frames, ignore_index=True) if frames else empty_frame(BAR_COLUMNS)
 
-    def _bars_for_expiry(self, model: _Model, expiry: dt.date, grp: pd.DataFrame,
-                         lo: int, hi: int) -> pd.DataFrame:
+    def _bars_for_expiry(
+        self, model: _Model, expiry: dt.date, grp: pd.DataFrame, lo: int, hi: int
+    ) -> pd.DataFrame:
         exp = _make_expiry(model, expiry, calendar.is_monthly_expiry(expiry))
         if exp.index >= len(model.days) or model.days[exp.index] != exp.day:
             return empty_frame(BAR_COLUMNS)  # not an expiry session of this market
         last_i = min(exp.index - 1, len(model.days) - 1)
         strikes = grp["strike"].to_numpy(float)
-        births = _births(_tiers(model, exp, last_i, _increment(float(model.close[exp.listed]))),
-                         strikes, exp.listed)
+        births = _births(
+            _tiers(model, exp, last_i, _increment(float(model.close[exp.listed]))),
+            strikes,
+            exp.listed,
+        )
         sessions = np.arange(lo, min(hi, exp.index))
         nc, ns = len(strikes), len(sessions)
         ci, idx = np.repeat(np.arange(nc), ns), np.tile(sessions, nc)
@@ -520,8 +570,7 @@ class DemoProvider(MarketDataProvider):
         ci, idx = ci[alive], idx[alive]
         call = (grp["option_type"].to_numpy() == "call")[ci]
         m = _rows(model, idx, np.full(len(idx), exp.day), strikes[ci], call, births[ci])
-        return _bar_frame(model, grp["contract_symbol"].to_numpy()[ci], idx, strikes[ci],
-                          call, m)
+        return _bar_frame(model, grp["contract_symbol"].to_numpy()[ci], idx, strikes[ci], call, m)
 
 
 def _bar_frame(model: _Model, symbols, idx, strike, call, m) -> pd.DataFrame:
@@ -532,13 +581,19 @@ def _bar_frame(model: _Model, symbols, idx, strike, call, m) -> pd.DataFrame:
     spread = 0.5 + np.abs(_normal(m["dkeys"], 8))
     high = np.maximum(opn, close) * (1 + 0.04 * spread)
     low = np.minimum(opn, close) * (1 - 0.04 * spread)
-    frame = pd.DataFrame({
-        "contract_symbol": symbols, "date": pd.to_datetime(model.days[idx], unit="D").date,
-        "open": _cents(opn), "high": _cents(high), "low": _cents(low), "close": _cents(close),
-        "volume": m["volume"],
-        "vwap": np.round(low + (high - low) * (0.3 + 0.4 * _uniform(m["dkeys"], 9)), 4),
-        "trade_count": np.ceil(m["volume"] / (3 + 12 * _uniform(m["dkeys"], 10))),
-    })
+    frame = pd.DataFrame(
+        {
+            "contract_symbol": symbols,
+            "date": pd.to_datetime(model.days[idx], unit="D").date,
+            "open": _cents(opn),
+            "high": _cents(high),
+            "low": _cents(low),
+            "close": _cents(close),
+            "volume": m["volume"],
+            "vwap": np.round(low + (high - low) * (0.3 + 0.4 * _uniform(m["dkeys"], 9)), 4),
+            "trade_count": np.ceil(m["volume"] / (3 + 12 * _uniform(m["dkeys"], 10))),
+        }
+    )
     return frame.loc[traded, list(BAR_COLUMNS)].reset_index(drop=True)
 
 

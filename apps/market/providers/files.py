@@ -172,48 +172,67 @@ def _read_csv(path: Path) -> pd.DataFrame:
 def _parse_deltaneutral(path: Path, symbol: str) -> tuple[pd.DataFrame, None]:
     raw = _read_csv(path)
     raw.columns = [c.strip() for c in raw.columns]
-    out = pd.DataFrame({
-        "quote_date": _mdy(raw["quotedate"]).dt.date,
-        "contract_symbol": raw["optionroot"].astype(str).str.strip(),
-        "option_type": raw["type"],
-        "expiry": _expiry_from_osi(raw["optionroot"], _mdy(raw["expiration"])),
-        "strike": raw["strike"], "bid": raw["bid"], "ask": raw["ask"], "last": raw["last"],
-        "last_trade_at": pd.NaT, "volume": raw["volume"],
-        "open_interest": raw["openinterest"], "implied_vol": raw["impliedvol"],
-        "spot": raw["underlying_last"],
-    })
+    out = pd.DataFrame(
+        {
+            "quote_date": _mdy(raw["quotedate"]).dt.date,
+            "contract_symbol": raw["optionroot"].astype(str).str.strip(),
+            "option_type": raw["type"],
+            "expiry": _expiry_from_osi(raw["optionroot"], _mdy(raw["expiration"])),
+            "strike": raw["strike"],
+            "bid": raw["bid"],
+            "ask": raw["ask"],
+            "last": raw["last"],
+            "last_trade_at": pd.NaT,
+            "volume": raw["volume"],
+            "open_interest": raw["openinterest"],
+            "implied_vol": raw["impliedvol"],
+            "spot": raw["underlying_last"],
+        }
+    )
     return out, None
 
 
 def _parse_deltaneutral_a(path: Path, symbol: str) -> tuple[pd.DataFrame, None]:
     raw = _read_csv(path)
     raw.columns = [c.strip() for c in raw.columns]
-    out = pd.DataFrame({
-        "quote_date": _mdy(raw["DataDate"]).dt.date,
-        "contract_symbol": raw["OptionSymbol"].astype(str).str.strip(),
-        "option_type": raw["Type"],
-        "expiry": _expiry_from_osi(raw["OptionSymbol"], _mdy(raw["Expiration"])),
-        "strike": raw["Strike"], "bid": raw["Bid"], "ask": raw["Ask"], "last": raw["Last"],
-        "last_trade_at": pd.NaT, "volume": raw["Volume"],
-        "open_interest": raw["OpenInterest"], "implied_vol": raw["IVMean"],
-        "spot": raw["UnderlyingPrice"],
-    })
+    out = pd.DataFrame(
+        {
+            "quote_date": _mdy(raw["DataDate"]).dt.date,
+            "contract_symbol": raw["OptionSymbol"].astype(str).str.strip(),
+            "option_type": raw["Type"],
+            "expiry": _expiry_from_osi(raw["OptionSymbol"], _mdy(raw["Expiration"])),
+            "strike": raw["Strike"],
+            "bid": raw["Bid"],
+            "ask": raw["Ask"],
+            "last": raw["Last"],
+            "last_trade_at": pd.NaT,
+            "volume": raw["Volume"],
+            "open_interest": raw["OpenInterest"],
+            "implied_vol": raw["IVMean"],
+            "spot": raw["UnderlyingPrice"],
+        }
+    )
     return out, None
 
 
 def _parse_yahoo(path: Path, symbol: str, spot: float | None = None) -> tuple[pd.DataFrame, None]:
     raw = _read_csv(path)
-    out = pd.DataFrame({
-        "quote_date": pd.to_datetime(raw["date_pulled"]).dt.date,
-        "contract_symbol": raw["contract_symbol"].astype(str).str.strip(),
-        "option_type": raw["type"].astype(str).str.upper().map({"C": "call", "P": "put"}),
-        "expiry": pd.to_datetime(raw["expiration"]).dt.date,
-        "strike": raw["strike"], "bid": raw["bid"], "ask": raw["ask"],
-        "last": raw["last_price"],
-        "last_trade_at": pd.to_datetime(raw["last_trade_date"], utc=True, errors="coerce"),
-        "volume": raw["volume"], "open_interest": raw["open_interest"],
-        "implied_vol": raw["implied_volatility"],
-    })
+    out = pd.DataFrame(
+        {
+            "quote_date": pd.to_datetime(raw["date_pulled"]).dt.date,
+            "contract_symbol": raw["contract_symbol"].astype(str).str.strip(),
+            "option_type": raw["type"].astype(str).str.upper().map({"C": "call", "P": "put"}),
+            "expiry": pd.to_datetime(raw["expiration"]).dt.date,
+            "strike": raw["strike"],
+            "bid": raw["bid"],
+            "ask": raw["ask"],
+            "last": raw["last_price"],
+            "last_trade_at": pd.to_datetime(raw["last_trade_date"], utc=True, errors="coerce"),
+            "volume": raw["volume"],
+            "open_interest": raw["open_interest"],
+            "implied_vol": raw["implied_volatility"],
+        }
+    )
     out["spot"] = np.nan
     for day, idx in out.groupby("quote_date").groups.items():
         out.loc[idx, "spot"] = spot if spot else infer_spot_from_parity(out.loc[idx], day)
@@ -224,15 +243,23 @@ def _parse_cboe(path: Path, symbol: str) -> tuple[pd.DataFrame, None]:
     raw = _read_csv(path)
     otype = raw["option_type"].astype(str).str.upper().map({"C": "call", "P": "put"})
     expiry = pd.to_datetime(raw["expiration"])
-    out = pd.DataFrame({
-        "quote_date": pd.to_datetime(raw["quote_date"]).dt.date,
-        "contract_symbol": format_osi_columns(raw["root"], expiry, otype, raw["strike"]),
-        "option_type": otype, "expiry": expiry.dt.date, "strike": raw["strike"],
-        "bid": raw["bid_eod"], "ask": raw["ask_eod"], "last": raw["close"],
-        "last_trade_at": pd.NaT, "volume": raw["trade_volume"],
-        "open_interest": raw["open_interest"], "implied_vol": np.nan,
-        "spot": (raw["underlying_bid_eod"] + raw["underlying_ask_eod"]) / 2,
-    })
+    out = pd.DataFrame(
+        {
+            "quote_date": pd.to_datetime(raw["quote_date"]).dt.date,
+            "contract_symbol": format_osi_columns(raw["root"], expiry, otype, raw["strike"]),
+            "option_type": otype,
+            "expiry": expiry.dt.date,
+            "strike": raw["strike"],
+            "bid": raw["bid_eod"],
+            "ask": raw["ask_eod"],
+            "last": raw["close"],
+            "last_trade_at": pd.NaT,
+            "volume": raw["trade_volume"],
+            "open_interest": raw["open_interest"],
+            "implied_vol": np.nan,
+            "spot": (raw["underlying_bid_eod"] + raw["underlying_ask_eod"]) / 2,
+        }
+    )
     return out, None
 
 
@@ -244,19 +271,37 @@ def _parse_lean(path: Path, symbol: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     spot = float(under["close"].iloc[0]) if len(under) else np.nan
     expiry = pd.to_datetime(rows["#expiry"].astype("int64").astype(str), format="%Y%m%d")
     otype = rows["right"].astype(str).str.upper().map({"C": "call", "P": "put"})
-    out = pd.DataFrame({
-        "quote_date": day,
-        "contract_symbol": format_osi_columns(symbol, expiry, otype, rows["strike"]).to_numpy(),
-        "option_type": otype.to_numpy(), "expiry": expiry.dt.date.to_numpy(),
-        "strike": rows["strike"].to_numpy(), "bid": np.nan, "ask": np.nan,
-        "last": rows["close"].to_numpy(), "last_trade_at": pd.NaT,
-        "volume": rows["volume"].to_numpy(), "open_interest": rows["open_interest"].to_numpy(),
-        "implied_vol": rows["implied_volatility"].to_numpy(), "spot": spot,
-    })
-    candle = pd.DataFrame({"date": [day], "open": under["open"].to_numpy(),
-                           "high": under["high"].to_numpy(), "low": under["low"].to_numpy(),
-                           "close": under["close"].to_numpy(),
-                           "volume": under["volume"].to_numpy()}) if len(under) else None
+    out = pd.DataFrame(
+        {
+            "quote_date": day,
+            "contract_symbol": format_osi_columns(symbol, expiry, otype, rows["strike"]).to_numpy(),
+            "option_type": otype.to_numpy(),
+            "expiry": expiry.dt.date.to_numpy(),
+            "strike": rows["strike"].to_numpy(),
+            "bid": np.nan,
+            "ask": np.nan,
+            "last": rows["close"].to_numpy(),
+            "last_trade_at": pd.NaT,
+            "volume": rows["volume"].to_numpy(),
+            "open_interest": rows["open_interest"].to_numpy(),
+            "implied_vol": rows["implied_volatility"].to_numpy(),
+            "spot": spot,
+        }
+    )
+    candle = (
+        pd.DataFrame(
+            {
+                "date": [day],
+                "open": under["open"].to_numpy(),
+                "high": under["high"].to_numpy(),
+                "low": under["low"].to_numpy(),
+                "close": under["close"].to_numpy(),
+                "volume": under["volume"].to_numpy(),
+            }
+        )
+        if len(under)
+        else None
+    )
     return out, candle
 
 
@@ -322,8 +367,9 @@ def _parse_native_candles(path: Path, symbol: str) -> tuple[None, pd.DataFrame]:
     return None, raw
 
 
-def write_chain_file(directory: str | Path, snapshot: ChainSnapshot, *, fmt: str = "parquet"
-                     ) -> Path:
+def write_chain_file(
+    directory: str | Path, snapshot: ChainSnapshot, *, fmt: str = "parquet"
+) -> Path:
     """Write a snapshot in the normalised layout (chains/SYMBOL/YYYY-MM-DD.fmt)."""
     folder = Path(directory) / "chains" / normalise_symbol(snapshot.symbol)
     folder.mkdir(parents=True, exist_ok=True)
@@ -334,8 +380,9 @@ def write_chain_file(directory: str | Path, snapshot: ChainSnapshot, *, fmt: str
     return path
 
 
-def write_candles_file(directory: str | Path, symbol: str, candles: pd.DataFrame, *,
-                       fmt: str = "parquet") -> Path:
+def write_candles_file(
+    directory: str | Path, symbol: str, candles: pd.DataFrame, *, fmt: str = "parquet"
+) -> Path:
     """Write candles in the normalised layout (candles/SYMBOL.fmt)."""
     folder = Path(directory) / "candles"
     folder.mkdir(parents=True, exist_ok=True)
@@ -358,11 +405,13 @@ class FilesProvider(MarketDataProvider):
     name = "files"
     supports_option_bars = False
 
-    def __init__(self, directory: str | Path, *, spot_overrides: dict[str, float] | None = None
-                 ) -> None:
+    def __init__(
+        self, directory: str | Path, *, spot_overrides: dict[str, float] | None = None
+    ) -> None:
         self.directory = Path(directory)
-        self.spot_overrides = {normalise_symbol(k): float(v)
-                               for k, v in (spot_overrides or {}).items()}
+        self.spot_overrides = {
+            normalise_symbol(k): float(v) for k, v in (spot_overrides or {}).items()
+        }
         self._index: dict[str, list[_Source]] | None = None
         self._data: dict[str, _SymbolData] = {}
 
@@ -417,11 +466,17 @@ class FilesProvider(MarketDataProvider):
                 chains.append(chain)
             if candle is not None and len(candle):
                 candles.append(candle)
-        chain_frame = (pd.concat(chains, ignore_index=True) if chains
-                       else pd.DataFrame(columns=["quote_date", *CHAIN_COLUMNS, "spot"]))
+        chain_frame = (
+            pd.concat(chains, ignore_index=True)
+            if chains
+            else pd.DataFrame(columns=["quote_date", *CHAIN_COLUMNS, "spot"])
+        )
         chain_frame = chain_frame.drop_duplicates(["quote_date", "contract_symbol"], keep="first")
-        candle_frame = (pd.concat(candles, ignore_index=True)
-                        .drop_duplicates("date", keep="first") if candles else None)
+        candle_frame = (
+            pd.concat(candles, ignore_index=True).drop_duplicates("date", keep="first")
+            if candles
+            else None
+        )
         return _SymbolData(chain_frame, candle_frame)
 
     def _parse(self, src: _Source) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
@@ -436,8 +491,10 @@ class FilesProvider(MarketDataProvider):
         except ProviderError:
             raise
         except Exception as exc:  # malformed vendor file: name it, keep the cause short
-            raise ProviderError(src.symbol, f"cannot parse {src.path.name} as {src.kind}: "
-                                f"{type(exc).__name__}: {exc}") from exc
+            raise ProviderError(
+                src.symbol,
+                f"cannot parse {src.path.name} as {src.kind}: {type(exc).__name__}: {exc}",
+            ) from exc
 
     # -- dates -------------------------------------------------------------------------------
     def available_dates(self, symbol: str) -> list[dt.date]:
@@ -510,12 +567,21 @@ def _spot_candles(chains: pd.DataFrame) -> pd.DataFrame | None:
         return None
     spots = chains.groupby("quote_date", sort=True)["spot"].first().dropna()
     values = spots.to_numpy(float)
-    return pd.DataFrame({"date": spots.index, "open": values, "high": values, "low": values,
-                         "close": values, "volume": np.nan})
+    return pd.DataFrame(
+        {
+            "date": spots.index,
+            "open": values,
+            "high": values,
+            "low": values,
+            "close": values,
+            "volume": np.nan,
+        }
+    )
 
 
-def _complete_history(real: pd.DataFrame | None, derived: pd.DataFrame | None
-                      ) -> pd.DataFrame | None:
+def _complete_history(
+    real: pd.DataFrame | None, derived: pd.DataFrame | None
+) -> pd.DataFrame | None:
     """Real candles win; derived ones only fill dates the real files do not cover."""
     frames = [f for f in (real, derived) if f is not None and len(f)]
     if not frames:

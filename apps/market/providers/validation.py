@@ -35,8 +35,10 @@ def _require(symbol: str, df: pd.DataFrame, required: tuple[str, ...], what: str
 
 def _to_date(values: pd.Series) -> pd.Series:
     """Dates as python datetime.date objects (what the warehouse layer expects)."""
-    if len(values) and isinstance(values.iloc[0], dt.date) and not isinstance(
-        values.iloc[0], dt.datetime
+    if (
+        len(values)
+        and isinstance(values.iloc[0], dt.date)
+        and not isinstance(values.iloc[0], dt.datetime)
     ):
         return values.astype(object)
     return pd.to_datetime(values, errors="coerce").dt.date.astype(object)

@@ -41,12 +41,21 @@ from .base import (
 )
 
 _HISTORY_RENAME = {
-    "Open": "open", "High": "high", "Low": "low", "Close": "close", "Adj Close": "adj_close",
-    "Volume": "volume", "Dividends": "dividends", "Stock Splits": "splits",
+    "Open": "open",
+    "High": "high",
+    "Low": "low",
+    "Close": "close",
+    "Adj Close": "adj_close",
+    "Volume": "volume",
+    "Dividends": "dividends",
+    "Stock Splits": "splits",
 }
 _CHAIN_RENAME = {
-    "contractSymbol": "contract_symbol", "lastTradeDate": "last_trade_at", "lastPrice": "last",
-    "openInterest": "open_interest", "impliedVolatility": "implied_vol",
+    "contractSymbol": "contract_symbol",
+    "lastTradeDate": "last_trade_at",
+    "lastPrice": "last",
+    "openInterest": "open_interest",
+    "impliedVolatility": "implied_vol",
 }
 
 
@@ -83,8 +92,9 @@ class YahooProvider(MarketDataProvider):
         except ProviderError:
             raise
         except Exception as exc:
-            raise ProviderError(symbol, f"yahoo {what} failed: {type(exc).__name__}: "
-                                f"{str(exc)[:200]}") from exc
+            raise ProviderError(
+                symbol, f"yahoo {what} failed: {type(exc).__name__}: {str(exc)[:200]}"
+            ) from exc
 
     def _require_current(self, symbol: str, as_of: dt.date | None) -> dt.date:
         latest = calendar.market_date_for(None)
@@ -95,9 +105,16 @@ class YahooProvider(MarketDataProvider):
     # -- candles / quote ----------------------------------------------------------------------
     def get_history(self, symbol: str, start: dt.date, end: dt.date) -> pd.DataFrame:
         symbol = normalise_symbol(symbol)
-        raw = self._call(symbol, "history", lambda: self._ticker(symbol).history(
-            start=start.isoformat(), end=(end + dt.timedelta(days=1)).isoformat(),
-            auto_adjust=False, actions=True))
+        raw = self._call(
+            symbol,
+            "history",
+            lambda: self._ticker(symbol).history(
+                start=start.isoformat(),
+                end=(end + dt.timedelta(days=1)).isoformat(),
+                auto_adjust=False,
+                actions=True,
+            ),
+        )
         if raw is None or len(raw) == 0:
             return empty_frame(HISTORY_COLUMNS)
         return history_from_yahoo(raw, start, end)
@@ -129,8 +146,11 @@ class YahooProvider(MarketDataProvider):
     ) -> pd.DataFrame:
         symbol = normalise_symbol(symbol)
         self._require_current(symbol, as_of)
-        raw = self._call(symbol, f"option_chain({expiry})",
-                         lambda: self._ticker(symbol).option_chain(expiry.isoformat()))
+        raw = self._call(
+            symbol,
+            f"option_chain({expiry})",
+            lambda: self._ticker(symbol).option_chain(expiry.isoformat()),
+        )
         return chain_from_yahoo(raw.calls, raw.puts, expiry)
 
     def snapshot_date_for(self, as_of: dt.date | None) -> dt.date:
@@ -150,8 +170,11 @@ def history_from_yahoo(raw: pd.DataFrame, start: dt.date, end: dt.date) -> pd.Da
     """Map Ticker.history output to HISTORY_COLUMNS (vectorised)."""
     frame = raw.rename(columns=_HISTORY_RENAME)
     index = pd.DatetimeIndex(raw.index)
-    frame["date"] = (index.tz_localize(None) if index.tz is None
-                     else index.tz_convert(calendar.MARKET_TZ).tz_localize(None)).date
+    frame["date"] = (
+        index.tz_localize(None)
+        if index.tz is None
+        else index.tz_convert(calendar.MARKET_TZ).tz_localize(None)
+    ).date
     if "adj_close" not in frame.columns:
         frame["adj_close"] = frame["close"]
     for col in HISTORY_COLUMNS:
@@ -162,8 +185,9 @@ def history_from_yahoo(raw: pd.DataFrame, start: dt.date, end: dt.date) -> pd.Da
     return frame.loc[keep].sort_values("date").reset_index(drop=True)
 
 
-def chain_from_yahoo(calls: pd.DataFrame | None, puts: pd.DataFrame | None,
-                     expiry: dt.date) -> pd.DataFrame:
+def chain_from_yahoo(
+    calls: pd.DataFrame | None, puts: pd.DataFrame | None, expiry: dt.date
+) -> pd.DataFrame:
     """Stack yfinance calls/puts into CHAIN_COLUMNS (vectorised)."""
     parts = []
     for frame, kind in ((calls, "call"), (puts, "put")):
