@@ -1,0 +1,112 @@
+"""Checks of ``option_bars`` (SPEC §7), grouped by underlying symbol.
+
+A bar's underlying comes from ``option_contracts`` (the root of an OSI symbol is not always the
+underlying, e.g. SPXW); bars whose contract is unknown fall back to the OSI root. ``scope.provider``,
+when given, limits the check to that provider's bars (provider is part of the bar's key).
+"Not increasing" has the same write-order meaning as for candles: within one write batch of a contract
+(rows sharing ``updated_at``), bars in storage order must have strictly increasing dates.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from apps.ledger.checks.base import (
+    ERROR,
+    CheckScope,
+    CheckSpec,
+    SymbolResult,
+    outcomes_for_symbols,
+    placeholders,
+)
+from apps.ledger.services.runs import CheckOutcome
+
+MONOTONIC = CheckSpec(
+    "option_bars_monotonic_ts", "option_bars", ERROR, "bars not increasing in date in write order"
+)
+NO_NEGATIVE = CheckSpec("option_bars_no_negative_prices", "option_bars", ERROR, "negative prices")
+DUPLICATE_PK = CheckSpec(
+    "option_bars_duplicate_pk", "option_bars", ERROR, "duplicate (contract, date, provider) keys"
+)
+
+# Doubled braces: the SQL below goes through str.format.
+_ROOT = r"regexp_extract(upper(b.contract_symbol), '^\s*([A-Z0-9.]{{1,6}})\s*\d{{6}}[CP]\d{{8}}\s*$', 1)"
+
+_BARS_CTE = f"""
+WITH bars AS (
+    SELECT coalesce(c.underlying, {_ROOT}) AS symbol, b.contract_symbol, b.date, b.provider,
+           b.open, b.high, b.low, b.close, b.vwap, b.updated_at, b.rowid AS rid
+    FROM option_bars b LEFT JOIN option_contracts c ON c.contract_symbol = b.contract_symbol
+    WHERE {{provider_filter}}
+), scoped AS (SELECT * FROM bars WHERE symbol IN ({{ph}}))
+"""
+
+_KEY = "contract_symbol || '|' || coalesce(strftime(date, '%Y-%m-%d'), 'NULL')"
+
+_DUPLICATE_SQL = f"""
+, keys AS (
+    SELECT symbol, contract_symbol, date, provider, count(*) AS n
+    FROM scoped GROUP BY ALL
+)
+SELECT symbol, sum(n)::BIGINT, count(*) FILTER (WHERE n > 1),
+       list_slice(list({_KEY} || '|' || provider ORDER BY contract_symbol, date)
+                  FILTER (WHERE n > 1), 1, 10)
+FROM keys GROUP BY symbol
+"""
+
+_MONOTONIC_SQL = f"""
+, ordered AS (
+    SELECT symbol, contract_symbol, date,
+           lag(date) OVER (PARTITION BY contract_symbol, provider, updated_at ORDER BY rid)
+               AS previous
+    FROM scoped
+), flagged AS (
+    SELECT *, previous IS NOT NULL AND date <= previous AS bad FROM ordered
+)
+SELECT symbol, count(*), count(*) FILTER (WHERE bad),
+       list_slice(list({_KEY} || ' after ' || strftime(previous, '%Y-%m-%d')
+                       ORDER BY contract_symbol, date) FILTER (WHERE bad), 1, 10)
+FROM flagged GROUP BY symbol
+"""
+
+_NEGATIVE_SQL = f"""
+, flagged AS (
+    SELECT *, open < 0 OR high < 0 OR low < 0 OR close < 0 OR vwap < 0 AS bad FROM scoped
+)
+SELECT symbol, count(*), count(*) FILTER (WHERE bad),
+       list_slice(list({_KEY} ORDER BY contract_symbol, date) FILTER (WHERE bad), 1, 10)
+FROM flagged GROUP BY symbol
+"""
+
+
+def _aggregate(
+    connection: duckdb.DuckDBPyConnection, tail_sql: str, scope: CheckScope
+) -> list[SymbolResult]:
+    symbols = scope.normalized_symbols
+    params: list[object] = []
+    provider_filter = "TRUE"
+    if scope.provider:
+        provider_filter, params = "b.provider = ?", [scope.provider]
+    sql = _BARS_CTE.format(provider_filter=provider_filter, ph=placeholders(symbols)) + tail_sql
+    rows = connection.execute(sql, [*params, *symbols]).fetchall()
+    return [
+        SymbolResult(symbol, count, bad, tuple(sample or ())) for symbol, count, bad, sample in rows
+    ]
+
+
+def _run(spec: CheckSpec, tail_sql: str):
+    def check(connection: duckdb.DuckDBPyConnection, scope: CheckScope) -> list[CheckOutcome]:
+        symbols = scope.normalized_symbols
+        results = _aggregate(connection, tail_sql, scope) if symbols else []
+        return outcomes_for_symbols(spec, symbols, results)
+
+    check.__name__ = f"check_{spec.name}"
+    check.__doc__ = f"Run ``{spec.name}`` over the scope symbols' bars in one query."
+    return check
+
+
+CHECKS = (
+    (MONOTONIC, _run(MONOTONIC, _MONOTONIC_SQL)),
+    (NO_NEGATIVE, _run(NO_NEGATIVE, _NEGATIVE_SQL)),
+    (DUPLICATE_PK, _run(DUPLICATE_PK, _DUPLICATE_SQL)),
+)
