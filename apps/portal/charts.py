@@ -1,0 +1,80 @@
+"""Chart specs for ``static/js/charts.js``: plain JSON (labels + named series), never NaN.
+
+Views build these and the template embeds them with ``json_script``; the script turns a spec into a
+Chart.js config, so no page carries its own JavaScript.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+
+def clean(value: Any) -> Any:
+    """JSON-safe scalar: NaN/inf → None, dates → ISO strings, numpy scalars → Python."""
+    if value is None:
+        return None
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    try:
+        import pandas as pd
+
+        if value is pd.NaT or (not isinstance(value, str) and pd.isna(value)):
+            return None
+        if isinstance(value, pd.Timestamp):
+            return value.date().isoformat()
+    except (TypeError, ValueError):
+        pass
+    return value
+
+
+def series(values: Iterable[Any]) -> list[Any]:
+    return [clean(v) for v in values]
+
+
+def chart(
+    kind: str,
+    labels: Iterable[Any],
+    datasets: Mapping[str, Iterable[Any]],
+    *,
+    title: str = "",
+    stacked: bool = False,
+    y_label: str = "",
+    axis: Mapping[str, str] | None = None,
+    kinds: Mapping[str, str] | None = None,
+    colors: Mapping[str, str | list[str]] | None = None,
+    horizontal: bool = False,
+) -> dict[str, Any]:
+    """One chart: ``kind`` line|bar|candles; ``axis`` maps a dataset to 'y2' for a second scale."""
+    axis, kinds, colors = axis or {}, kinds or {}, colors or {}
+    return {
+        "kind": kind,
+        "title": title,
+        "labels": series(labels),
+        "stacked": stacked,
+        "horizontal": horizontal,
+        "y_label": y_label,
+        "datasets": [
+            {
+                "label": name,
+                "data": series(values),
+                "axis": axis.get(name, "y"),
+                "kind": kinds.get(name, kind),
+                "color": colors.get(name),
+            }
+            for name, values in datasets.items()
+        ],
+    }
+
+
+def has_data(spec: Mapping[str, Any] | None) -> bool:
+    """True when a spec has at least one non-null point (empty charts show a note instead)."""
+    if not spec:
+        return False
+    return any(v is not None for ds in spec.get("datasets", []) for v in ds["data"])

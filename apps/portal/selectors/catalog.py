@@ -1,0 +1,221 @@
+"""The Data Explorer's catalog and paged previews (no free-form SQL).
+
+Names come only from the catalog: warehouse tables from the DuckDB shim's introspection (schema
+``warehouse``) and metadata tables from the default connection's introspection (schema ``meta``). A
+user's ``table`` parameter is only ever used as a dictionary key into that catalog; the SQL text is built
+from the catalog's own spelling of the name, quoted, and sort columns must be catalog columns too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.apps import apps
+from django.db import connections, models
+
+from optionshelper import warehouse
+
+WAREHOUSE = "warehouse"
+META = "meta"
+# Tables and columns that can hold secrets or session data never appear on a page (SPEC §11).
+HIDDEN_META_TABLES = frozenset({"django_session", "optionshelper_cache"})
+HIDDEN_COLUMNS = frozenset({"password", "session_key", "session_data"})
+EXPORT_MAX_ROWS = 100_000
+
+
+@dataclass(frozen=True)
+class CatalogColumn:
+    name: str
+    type: str
+    nullable: bool
+
+
+@dataclass
+class CatalogTable:
+    schema: str
+    name: str
+    columns: list[CatalogColumn]
+    row_count: int | None = None
+    kind: str = "table"
+    model: type[models.Model] | None = field(default=None, repr=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+def _quote(name: str) -> str:
+    """Quote a catalog identifier (it came from the catalog, the quote is belt and braces)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def warehouse_tables(*, with_counts: bool = True) -> list[CatalogTable]:
+    """Tables of the warehouse via the shim's introspection, plus row counts in one query."""
+    connection = connections["warehouse"]
+    with connection.cursor() as cursor:
+        infos = connection.introspection.get_table_list(cursor)
+        tables = [
+            CatalogTable(
+                WAREHOUSE,
+                info.name,
+                [
+                    CatalogColumn(c.name, str(c.type_code), bool(c.null_ok))
+                    for c in connection.introspection.get_table_description(cursor, info.name)
+                ],
+                kind="view" if info.type == "v" else "table",
+            )
+            for info in infos
+        ]
+    if with_counts and tables:
+        union = " UNION ALL ".join(
+            f"SELECT {i} AS i, count(*) AS n FROM {_quote(t.name)}" for i, t in enumerate(tables)
+        )
+        for i, n in warehouse.fetch_all(union):
+            tables[i].row_count = n
+    return tables
+
+
+def _models_by_table() -> dict[str, type[models.Model]]:
+    return {m._meta.db_table: m for m in apps.get_models(include_auto_created=True)}
+
+
+def meta_tables(*, with_counts: bool = True) -> list[CatalogTable]:
+    """Tables of the metadata DB via Django introspection (hidden tables left out)."""
+    connection = connections["default"]
+    by_table = _models_by_table()
+    tables: list[CatalogTable] = []
+    with connection.cursor() as cursor:
+        for info in connection.introspection.get_table_list(cursor):
+            if info.name in HIDDEN_META_TABLES or info.type != "t":
+                continue
+            description = connection.introspection.get_table_description(cursor, info.name)
+            columns = [
+                CatalogColumn(c.name, _meta_type(connection, c), bool(c.null_ok))
+                for c in description
+                if c.name not in HIDDEN_COLUMNS
+            ]
+            tables.append(CatalogTable(META, info.name, columns, model=by_table.get(info.name)))
+        if with_counts:
+            for table in tables:
+                cursor.execute(f"SELECT count(*) FROM {connection.ops.quote_name(table.name)}")
+                table.row_count = cursor.fetchone()[0]
+    return tables
+
+
+def _meta_type(connection, column) -> str:
+    try:
+        return connection.introspection.get_field_type(column.type_code, column)
+    except KeyError:
+        return str(column.type_code)
+
+
+def lookup(key: str) -> CatalogTable | None:
+    """The catalog entry for ``schema.name`` or None; the user's text is never used beyond this."""
+    schema, _, name = key.partition(".")
+    if schema == WAREHOUSE:
+        found = [t for t in warehouse_tables(with_counts=False) if t.name == name]
+    elif schema == META:
+        found = [t for t in meta_tables(with_counts=False) if t.name == name]
+    else:
+        return None
+    return found[0] if found else None
+
+
+class WarehouseRows:
+    """A lazy, queryset-like page source over one catalog table for django-tables2.
+
+    ``count()``, ``order_by()`` and slicing turn into ``count(*)`` and ``ORDER BY <catalog column>
+    LIMIT ? OFFSET ?``; iterating (CSV export) stops at :data:`EXPORT_MAX_ROWS`.
+    """
+
+    model = None
+
+    def __init__(self, table: CatalogTable, ordering: tuple[str, ...] = ()) -> None:
+        self.table = table
+        self.ordering = ordering
+        self._count: int | None = None
+
+    def count(self) -> int:
+        if self._count is None:
+            self._count = warehouse.fetch_all(f"SELECT count(*) FROM {_quote(self.table.name)}")[0][
+                0
+            ]
+        return self._count
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def order_by(self, *keys: str) -> WarehouseRows:
+        allowed = set(self.table.column_names)
+        kept = tuple(k for k in keys if k.lstrip("-") in allowed)
+        clone = WarehouseRows(self.table, kept)
+        clone._count = self._count
+        return clone
+
+    def _order_sql(self) -> str:
+        parts = [
+            f"{_quote(k.lstrip('-'))} {'DESC' if k.startswith('-') else 'ASC'} NULLS LAST"
+            for k in self.ordering
+        ]
+        return f" ORDER BY {', '.join(parts)}" if parts else ""
+
+    def _fetch(self, limit: int, offset: int) -> list[dict[str, Any]]:
+        names = self.table.column_names
+        select = ", ".join(_quote(n) for n in names)
+        rows = warehouse.fetch_all(
+            f"SELECT {select} FROM {_quote(self.table.name)}{self._order_sql()} LIMIT ? OFFSET ?",
+            [int(limit), int(offset)],
+        )
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def __getitem__(self, key: int | slice) -> Any:
+        if isinstance(key, slice):
+            start = key.start or 0
+            stop = key.stop if key.stop is not None else start + EXPORT_MAX_ROWS
+            return self._fetch(max(stop - start, 0), start)
+        return self._fetch(1, key)[0]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self._fetch(EXPORT_MAX_ROWS, 0))
+
+
+def meta_rows(table: CatalogTable):
+    """ORM rows of a metadata table (values keyed by column), or raw SQL for model-less tables."""
+    if table.model is not None:
+        by_column = {f.column: f.attname for f in table.model._meta.concrete_fields}
+        attnames = [by_column[c] for c in table.column_names if c in by_column]
+        return table.model._default_manager.values(*attnames).order_by()
+    return MetaRawRows(table)
+
+
+class MetaRawRows(WarehouseRows):
+    """Same paging for a metadata table without a model (e.g. a third-party table)."""
+
+    def count(self) -> int:
+        if self._count is None:
+            with connections["default"].cursor() as cursor:
+                cursor.execute(f"SELECT count(*) FROM {_quote(self.table.name)}")
+                self._count = cursor.fetchone()[0]
+        return self._count
+
+    def order_by(self, *keys: str) -> MetaRawRows:
+        clone = MetaRawRows(self.table, WarehouseRows.order_by(self, *keys).ordering)
+        clone._count = self._count
+        return clone
+
+    def _fetch(self, limit: int, offset: int) -> list[dict[str, Any]]:
+        names = self.table.column_names
+        select = ", ".join(_quote(n) for n in names)
+        with connections["default"].cursor() as cursor:
+            cursor.execute(
+                f"SELECT {select} FROM {_quote(self.table.name)}{self._order_sql()} "
+                "LIMIT %s OFFSET %s",
+                [int(limit), int(offset)],
+            )
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

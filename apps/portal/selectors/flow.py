@@ -1,0 +1,53 @@
+"""Options-flow reads from the metadata DB (OptionsFlowPartition / OptionsFlow), sorted in SQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import QuerySet
+
+from apps.analytics.models import OptionsFlow, OptionsFlowPartition
+
+
+def flow_symbols() -> list[str]:
+    return list(
+        OptionsFlowPartition.objects.order_by("symbol").values_list("symbol", flat=True).distinct()
+    )
+
+
+def flow_windows(symbol: str | None = None) -> list[int]:
+    qs = OptionsFlowPartition.objects.all()
+    if symbol:
+        qs = qs.filter(symbol=symbol)
+    return sorted(set(qs.values_list("window", flat=True).distinct()))
+
+
+def partitions(
+    *,
+    symbol: str,
+    group_by: str,
+    window: int,
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+) -> QuerySet[OptionsFlowPartition]:
+    """Partitions of one series (symbol, group_by, window) in a date range, oldest first."""
+    qs = OptionsFlowPartition.objects.filter(symbol=symbol, group_by=group_by, window=window)
+    if date_from:
+        qs = qs.filter(to_date__gte=date_from)
+    if date_to:
+        qs = qs.filter(to_date__lte=date_to)
+    return qs.order_by("to_date")
+
+
+def flow_rows(partition: OptionsFlowPartition) -> QuerySet[OptionsFlow]:
+    """Rows of one partition, biggest |ΔOI$| first by default (the table may re-sort in SQL)."""
+    return OptionsFlow.objects.filter(partition=partition).order_by("-delta_oi_notional")
+
+
+def top_rows(partition: OptionsFlowPartition, *, n: int = 10) -> dict[str, list[OptionsFlow]]:
+    """Largest building (positive ΔOI$) and unwinding (negative ΔOI$) rows of a partition."""
+    rows = OptionsFlow.objects.filter(partition=partition, delta_oi_notional__isnull=False)
+    return {
+        "building": list(rows.filter(delta_oi_notional__gt=0).order_by("-delta_oi_notional")[:n]),
+        "unwinding": list(rows.filter(delta_oi_notional__lt=0).order_by("delta_oi_notional")[:n]),
+    }

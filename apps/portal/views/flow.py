@@ -1,0 +1,87 @@
+"""Flow: net ΔOI$ / volume$ per partition over time, one partition's rows, top building/unwinding."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+
+from apps.analytics.models import OptionsFlowPartition
+from apps.portal import charts
+from apps.portal.forms import FlowForm
+from apps.portal.middleware import portal_view
+from apps.portal.selectors import flow as selectors
+from apps.portal.tables import FlowRowsTable
+from apps.portal.views._common import configure, export_or_none, page
+
+
+def series_chart(parts: list[OptionsFlowPartition]) -> dict[str, Any]:
+    return charts.chart(
+        "bar",
+        [p.to_date for p in parts],
+        {
+            "Net ΔOI $": [p.net_delta_oi_notional for p in parts],
+            "Volume $": [p.net_volume_notional for p in parts],
+        },
+        kinds={"Volume $": "line"},
+        axis={"Volume $": "y2"},
+        title="Partitions over time",
+    )
+
+
+def top_chart(partition: OptionsFlowPartition) -> dict[str, Any]:
+    top = selectors.top_rows(partition)
+    rows = top["building"] + top["unwinding"][::-1]
+    return charts.chart(
+        "bar",
+        [r.row_key for r in rows],
+        {"ΔOI $": [r.delta_oi_notional for r in rows]},
+        colors={
+            "ΔOI $": ["#2f855a" if (r.delta_oi_notional or 0) > 0 else "#c53030" for r in rows]
+        },
+        title="Top building (green) and unwinding (red)",
+        horizontal=True,
+    )
+
+
+def _chosen(parts: list[OptionsFlowPartition], wanted: int | None) -> OptionsFlowPartition | None:
+    if wanted is not None:
+        return next((p for p in parts if p.pk == wanted), None)
+    return parts[-1] if parts else None
+
+
+@portal_view("Flow")
+def flow(request: HttpRequest) -> HttpResponse:
+    symbols = selectors.flow_symbols()
+    form = FlowForm(request.GET or None, symbols=symbols)
+    context: dict[str, Any] = {"form": form, "known": symbols, "nav": "flow"}
+    if not symbols or (form.is_bound and not form.is_valid()):
+        return page(request, "portal/flow.html", context)
+    filters = {
+        "symbol": form.value("symbol"),
+        "group_by": form.value("group_by"),
+        "window": form.value("window"),
+        "date_from": form.value("date_from"),
+        "date_to": form.value("date_to"),
+    }
+    parts = list(selectors.partitions(**filters))
+    chosen = _chosen(parts, form.value("partition"))
+    if form.value("partition") is not None and chosen is None:
+        form.add_error("partition", "That partition is not in the selected series.")
+        return page(request, "portal/flow.html", context)
+    context.update(
+        filters=filters,
+        windows=selectors.flow_windows(filters["symbol"]),
+        partitions=parts[::-1],
+        chosen=chosen,
+        gap_partitions=[p for p in parts if p.gap_sessions],
+        series_chart=series_chart(parts) if parts else None,
+        data_as_of=parts[-1].to_date if parts else None,
+    )
+    if chosen is not None:
+        table = FlowRowsTable(selectors.flow_rows(chosen))
+        exported = export_or_none(request, {"rows": table}, f"flow-{chosen.symbol}")
+        if exported:
+            return exported
+        context.update(table=configure(request, table), top_chart=top_chart(chosen))
+    return page(request, "portal/flow.html", context)

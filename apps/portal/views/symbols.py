@@ -1,0 +1,103 @@
+"""Symbol Explorer: candles, the latest stored chain snapshot and a derived-history snippet."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pandas as pd
+from django.http import HttpRequest, HttpResponse
+
+from apps.analytics.compute import chain as chain_calc
+from apps.portal import charts
+from apps.portal.forms import SymbolForm
+from apps.portal.middleware import portal_view
+from apps.portal.selectors import market
+from apps.portal.views._common import page
+
+CANDLE_SESSIONS = 180
+STRIKE_BAND = 0.3  # OI chart shows strikes within ±30 % of spot
+
+
+def candle_chart(df: pd.DataFrame) -> dict[str, Any]:
+    return charts.chart(
+        "candles",
+        df["date"],
+        {"open": df["open"], "high": df["high"], "low": df["low"], "close": df["close"]},
+        title=f"Daily candles (last {len(df)} sessions)",
+    )
+
+
+def snapshot_charts(chain: pd.DataFrame, summary: dict, as_of: dt.date) -> dict[str, Any]:
+    """OI by strike, IV smile (near expiry) and term structure of one snapshot."""
+    spot = summary["spot"]
+    oi = chain_calc.oi_by_strike(chain)
+    oi = oi[(oi["strike"] >= spot * (1 - STRIKE_BAND)) & (oi["strike"] <= spot * (1 + STRIKE_BAND))]
+    near = summary.get("near_expiry") or min(
+        (e for e in pd.to_datetime(chain["expiry"]).dt.date if e >= as_of), default=None
+    )
+    out: dict[str, Any] = {
+        "oi": charts.chart(
+            "bar",
+            oi["strike"],
+            {"Call OI": oi["call_oi"], "Put OI": oi["put_oi"]},
+            title="Open interest by strike (all expiries)",
+            colors={"Call OI": "#2f855a", "Put OI": "#c53030"},
+        ),
+        "near_expiry": near,
+    }
+    if near is not None:
+        smile = chain_calc.iv_smile(chain, near)
+        smile = smile[(smile["strike"] >= spot * 0.7) & (smile["strike"] <= spot * 1.3)]
+        out["smile"] = charts.chart(
+            "line",
+            smile["strike"],
+            {"Call IV": smile["call_iv"], "Put IV": smile["put_iv"]},
+            title=f"IV smile, expiry {near}",
+            colors={"Call IV": "#2f855a", "Put IV": "#c53030"},
+        )
+    term = chain_calc.term_structure(chain, spot=spot, as_of=as_of)
+    out["term"] = charts.chart(
+        "line", term["expiry"], {"ATM IV": term["atm_iv"]}, title="ATM IV term structure"
+    )
+    return out
+
+
+def snapshot_context(symbol: str) -> dict[str, Any]:
+    header = market.latest_snapshot(symbol)
+    if header is None:
+        return {}
+    as_of = market._as_date(header["snapshot_date"])
+    chain = market.chain(symbol, as_of, header["provider"])
+    if chain.empty or header.get("spot") is None:
+        return {"header": header}
+    summary = chain_calc.summarize_chain(chain, spot=float(header["spot"]), as_of=as_of)
+    return {"header": header, "summary": summary, **snapshot_charts(chain, summary, as_of)}
+
+
+@portal_view("Symbol Explorer")
+def symbols(request: HttpRequest) -> HttpResponse:
+    known = market.known_symbols()
+    form = SymbolForm(request.GET or None, symbols=known)
+    context: dict[str, Any] = {"form": form, "known": known, "nav": "symbols"}
+    symbol = form.value("symbol")
+    if not known or (form.is_bound and not form.is_valid()):
+        return page(request, "portal/symbols.html", context)
+    candles = market.candles(symbol, sessions=CANDLE_SESSIONS)
+    snap = snapshot_context(symbol)
+    latest = candles["date"].max() if not candles.empty else None
+    derived = pd.DataFrame()
+    if latest is not None:
+        since = pd.Timestamp(latest).date() - dt.timedelta(days=30)
+        derived = market.derived_history(symbol, since=since).tail(10).iloc[::-1]
+    as_of_dates = [
+        d for d in (latest, snap.get("header", {}).get("snapshot_date")) if d is not None
+    ]
+    context.update(
+        symbol=symbol,
+        candle_chart=candle_chart(candles) if not candles.empty else None,
+        derived=[{k: charts.clean(v) for k, v in r.items()} for r in derived.to_dict("records")],
+        data_as_of=max(pd.Timestamp(d).date() for d in as_of_dates) if as_of_dates else None,
+        **snap,
+    )
+    return page(request, "portal/symbols.html", context)
