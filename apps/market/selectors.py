@@ -119,3 +119,11 @@ def derived_rows(symbols: list[str], *, day: dt.date) -> pd.DataFrame:
         "QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY date DESC) = 1",
         [symbols, day],
     )
+
+
+def derived_recent(symbol: str, *, up_to: dt.date, limit: int = 2) -> pd.DataFrame:
+    """The newest ``limit`` derived rows of a symbol at or before ``up_to``, newest first."""
+    return warehouse.fetch_df(
+        "SELECT * FROM derived_daily WHERE symbol = ? AND date <= ? ORDER BY date DESC LIMIT ?",
+        [symbol, up_to, limit],
+    )

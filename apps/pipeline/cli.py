@@ -156,6 +156,7 @@ class JobCommand(BaseCommand):
                 "run_id": outcome.run_id or None,
                 "status": outcome.status,
                 "exit_code": outcome.exit_code,
+                "error": outcome.error or None,
                 **(result.to_dict() if result else {}),
             }
             self.stdout.write(json.dumps(payload, default=json_default, indent=2))
@@ -164,6 +165,8 @@ class JobCommand(BaseCommand):
 
     def print_result(self, execution: JobExecution) -> None:
         outcome, result = execution.outcome, execution.result
+        if outcome.error:
+            self.stderr.write(f"{self.job_name} failed: {outcome.error}")
         for partition in result.partitions if result else []:
             detail = f"  {partition.detail}" if partition.detail else ""
             self.stdout.write(

@@ -10,11 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import importlib.util
+import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from apps.ledger.services.runs import JobAlreadyRunning, RunOutcome, job_run
 from apps.pipeline import registry
+
+logger = logging.getLogger("optionshelper.jobs")
 
 # The function that implements each job (imported lazily: the registry must stay import-light).
 JOB_FUNCTIONS: dict[str, str] = {
@@ -111,6 +114,18 @@ def _run_checks(job_name: str, result: JobResult, log) -> None:
     log.record_checks(run_checks(job_name, scope=scope))
 
 
+def _record_skipped(spec: registry.JobSpec, skipped: dict[str, str], log) -> None:
+    """Symbols the caller will not attempt (e.g. ``upstream_failed``) are recorded as skipped."""
+    for symbol, reason in skipped.items():
+        for asset in spec.assets:
+            if asset.per_symbol:
+                log.asset_skipped(asset.key, symbol, reason)
+
+
+def _skips(skipped: dict[str, str]) -> list[PartitionResult]:
+    return [PartitionResult(s, "skipped", detail=reason) for s, reason in skipped.items()]
+
+
 def execute_job(
     job_name: str,
     params: JobParams,
@@ -118,6 +133,7 @@ def execute_job(
     triggered_by: str = "cli",
     parent_run_id: str = "",
     ledger: bool = True,
+    skipped: dict[str, str] | None = None,
 ) -> JobExecution:
     """Run one job inside its ledger run. Exceptions inside the job mark the run failed and propagate."""
     spec = registry.job(job_name)
@@ -135,11 +151,18 @@ def execute_job(
             ledger=ledger,
             outcome=outcome,
         ) as log:
-            if spec.per_symbol and not params.symbols:
+            _record_skipped(spec, skipped or {}, log)
+            if spec.per_symbol and not params.symbols and not skipped:
                 log.asset_skipped(spec.assets[0].key, registry.ALL_SCOPE, "no_symbols")
                 return JobExecution(outcome, JobResult(job_name))
+            if spec.per_symbol and not params.symbols:
+                return JobExecution(outcome, JobResult(job_name, partitions=_skips(skipped)))
             result = function(params, log=log)
+            result.partitions += _skips(skipped or {})
             _run_checks(job_name, result, log)
     except JobAlreadyRunning as exc:
         return JobExecution(outcome, None, refused=str(exc))
+    except Exception:  # the run is already recorded as failed with its error and stack hash
+        logger.debug("job %s failed", job_name, exc_info=True)
+        return JobExecution(outcome, None)
     return JobExecution(outcome, result)

@@ -35,13 +35,15 @@ def test_percentile_and_rank_definitions() -> None:
     hist = pd.Series([0.2, 0.3, 0.4, 0.5])
     assert iv_percentile_and_rank(0.35, hist) == (50.0, pytest.approx(50.0))
     assert iv_percentile_and_rank(0.2, hist) == (0.0, 0.0)
-    assert iv_percentile_and_rank(0.6, hist)[0] == 100.0
+    assert iv_percentile_and_rank(0.6, hist) == (100.0, 100.0)  # a new high ranks 100
+    assert iv_percentile_and_rank(0.1, hist) == (0.0, 0.0)  # a new low ranks 0
     assert iv_percentile_and_rank(0.3, pd.Series([], dtype=float)) == (None, None)
     assert iv_percentile_and_rank(0.3, pd.Series([0.3, 0.3])) == (0.0, None)
     assert iv_percentile_and_rank(None, hist) == (None, None)
     # only the newest 252 values count
     long = pd.Series([10.0] * 10 + [0.1] * 252)
-    assert iv_percentile_and_rank(0.2, long) == (100.0, None)
+    assert iv_percentile_and_rank(0.2, long) == (100.0, 100.0)
+    assert iv_percentile_and_rank(0.1, long) == (0.0, None)
 
 
 def _iv_history(days: int) -> pd.Series:

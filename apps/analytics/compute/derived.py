@@ -53,15 +53,16 @@ def iv_percentile_and_rank(
     """Percentile and rank of ``value`` against ``history`` (the caller's prior values).
 
     percentile = share of history values strictly below ``value`` x 100 (so the lowest reading
-    ever is 0 and a value above all history is 100); rank = (value − min) / (max − min) x 100.
-    Only the newest 252 history values are used. None when value/history is missing, and rank is
-    None when max == min.
+    ever is 0 and a value above all history is 100); rank = (value − min) / (max − min) x 100,
+    where min and max span the history *and today's value*, so the rank stays within 0..100 (a new
+    high reads 100, a new low 0) and still uses nothing dated after the row. Only the newest 252
+    history values are used. None when value/history is missing, and rank is None when max == min.
     """
     hist = pd.to_numeric(history, errors="coerce").dropna().to_numpy(dtype=float)[-IV_HISTORY:]
     if value is None or not math.isfinite(value) or hist.size == 0:
         return None, None
     percentile = float((hist < value).mean() * 100.0)
-    low, high = hist.min(), hist.max()
+    low, high = min(hist.min(), value), max(hist.max(), value)
     rank = None if high == low else float((value - low) / (high - low) * 100.0)
     return percentile, rank
 

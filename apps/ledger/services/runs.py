@@ -129,6 +129,12 @@ class RunLogger:
     def __init__(self, run: IngestionRun) -> None:
         self.run = run
         self._last_heartbeat = time.monotonic()
+        self._children = {"ok": 0, "failed": 0}
+
+    def child_finished(self, status: str) -> None:
+        """A pipeline counts each child run as one partition: success is ok, anything else failed."""
+        self._children["ok" if status == RunStatus.SUCCESS else "failed"] += 1
+        self.heartbeat()
 
     @property
     def run_id(self) -> str:
@@ -243,7 +249,7 @@ class RunLogger:
         by_partition: dict[str, set[str]] = {}
         for partition, status in self.run.assets.values_list("partition_key", "status"):
             by_partition.setdefault(partition, set()).add(status)
-        ok = failed = skipped = 0
+        ok, failed, skipped = self._children["ok"], self._children["failed"], 0
         for statuses in by_partition.values():
             if AssetStatus.FAILED in statuses:
                 failed += 1
@@ -280,6 +286,9 @@ class NullRunLogger:
         return False
 
     def record_checks(self, outcomes: list[CheckOutcome]) -> None:
+        return None
+
+    def child_finished(self, status: str) -> None:
         return None
 
 

@@ -1,0 +1,338 @@
+"""Assembling the daily briefing from stored data, writing its files, and the dashboard view model.
+
+Reads only (selectors, flow rows, positions); the rendering is pure (``compute.briefing``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from django.utils import timezone
+
+from apps.analytics.compute import portfolio as portfolio_math
+from apps.analytics.compute.briefing import DISCLAIMER, SCHEMA_VERSION, render_markdown
+from apps.analytics.models import OptionsFlow, OptionsFlowPartition
+from apps.market import selectors
+from apps.portfolio.selectors import position_legs
+
+TOP_FLOW = 3
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe scalars: NaN → None, dates → ISO, numpy → Python."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat()
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if value is pd.NaT:
+        return None
+    return value
+
+
+def _derived(symbol: str, day: dt.date) -> tuple[dict, dict]:
+    """The derived row at ``day`` and the one before it (for the change section)."""
+    frame = selectors.derived_recent(symbol, up_to=day, limit=2)
+    rows = [_clean(r) for r in frame.to_dict("records")]
+    return (rows[0] if rows else {}), (rows[1] if len(rows) > 1 else {})
+
+
+def _flow_summary(symbol: str, day: dt.date) -> dict[str, Any]:
+    """Top building/unwinding strikes from the newest stored partition ending on ``day``."""
+    partition = (
+        OptionsFlowPartition.objects.filter(symbol=symbol, to_date=day)
+        .order_by("window", "-computed_at")
+        .first()
+    )
+    if partition is None:
+        return {"building": [], "unwinding": [], "gap_sessions": [], "window": None}
+    rows = pd.DataFrame(
+        OptionsFlow.objects.filter(partition=partition).values(
+            "option_type", "strike", "delta_oi", "delta_oi_notional"
+        )
+    )
+    by_strike = (
+        rows.groupby(["option_type", "strike"], as_index=False)[["delta_oi", "delta_oi_notional"]]
+        .sum()
+        .dropna(subset=["strike"])
+        if len(rows)
+        else pd.DataFrame(columns=["option_type", "strike", "delta_oi", "delta_oi_notional"])
+    )
+    building = by_strike[by_strike["delta_oi_notional"] > 0].nlargest(TOP_FLOW, "delta_oi_notional")
+    unwinding = by_strike[by_strike["delta_oi_notional"] < 0].nsmallest(
+        TOP_FLOW, "delta_oi_notional"
+    )
+    return {
+        "window": partition.window,
+        "net_delta_oi_notional": partition.net_delta_oi_notional,
+        "building": _clean(building.to_dict("records")),
+        "unwinding": _clean(unwinding.to_dict("records")),
+        "gap_sessions": list(partition.gap_sessions),
+    }
+
+
+def _change(today: dict, before: dict) -> dict[str, Any]:
+    fields = ("spot", "pc_oi", "pc_vol", "atm_iv_near", "em_near_pct")
+    change = {"previous_date": before.get("date")}
+    for name in fields:
+        a, b = today.get(name), before.get(name)
+        change[name] = None if a is None or b is None else a - b
+    return change
+
+
+def _warnings(header: dict, today: dict, flow: dict, market_date: dt.date) -> list[str]:
+    warnings = []
+    snapshot_date = header.get("snapshot_date")
+    if snapshot_date and snapshot_date < market_date.isoformat():
+        warnings.append(f"snapshot is from {snapshot_date}, older than {market_date}")
+    quality = header.get("quote_quality") or {}
+    missing = quality.get("missing_bid_ask_share")
+    if missing is not None and missing > 0.25:
+        warnings.append(f"{missing:.0%} of contracts have no two-sided quote")
+    if today.get("atm_iv_rank") is not None and today["atm_iv_rank"] >= 80:
+        warnings.append(f"ATM IV rank is high ({today['atm_iv_rank']:.0f})")
+    earnings = (header.get("meta") or {}).get("next_earnings")
+    if earnings and (dt.date.fromisoformat(earnings) - market_date).days <= 21:
+        warnings.append(f"earnings on {earnings}")
+    if flow.get("gap_sessions"):
+        warnings.append("flow window spans missing sessions: " + ", ".join(flow["gap_sessions"]))
+    if not today:
+        warnings.append("no derived metrics yet: run compute_derived")
+    return warnings
+
+
+def _header(symbol: str, market_date: dt.date) -> dict[str, Any]:
+    dates = selectors.snapshot_dates(symbol, up_to=market_date)
+    if not dates:
+        return {}
+    header = _clean(selectors.snapshot_header(symbol, dates[-1]) or {})
+    for key in ("quote_quality", "meta"):
+        if isinstance(header.get(key), str):
+            header[key] = json.loads(header[key])
+    return header
+
+
+def _symbol_report(symbol: str, market_date: dt.date) -> dict[str, Any]:
+    header = _header(symbol, market_date)
+    today, before = _derived(symbol, market_date)
+    flow = _flow_summary(symbol, market_date)
+    quality = header.get("quote_quality") or {}
+    share = quality.get("missing_bid_ask_share")
+    return {
+        "symbol": symbol,
+        "snapshot_date": header.get("snapshot_date"),
+        "overview": {
+            "spot": header.get("spot"),
+            "next_earnings": (header.get("meta") or {}).get("next_earnings"),
+            "missing_bid_ask_pct": None if share is None else share * 100,
+            "median_spread_pct": quality.get("median_spread_pct"),
+            "contracts": header.get("contracts"),
+        },
+        "volatility": {
+            k: today.get(k)
+            for k in (
+                "rv_20d",
+                "rv_60d",
+                "iv_rv_20d",
+                "atm_iv_percentile",
+                "atm_iv_rank",
+                "iv_term_slope",
+            )
+        },
+        "chain": {
+            k: today.get(k)
+            for k in (
+                "call_wall",
+                "put_wall",
+                "max_pain",
+                "max_pain_expiry",
+                "em_near_pct",
+                "atm_iv_near",
+                "skew_near_pp",
+                "gamma_peak_strike",
+                "pc_oi",
+                "pc_vol",
+            )
+        },
+        "change": _change(today, before),
+        "flow": flow,
+        "warnings": _warnings(header, today, flow, market_date),
+    }
+
+
+def _portfolio_report(market_date: dt.date) -> dict[str, Any]:
+    legs = pd.DataFrame(position_legs())
+    if legs.empty:
+        return {"positions": [], "greeks": {}, "stress": []}
+    chains, spots = {}, {}
+    for symbol in sorted(set(legs["symbol"])):
+        dates = selectors.snapshot_dates(symbol, up_to=market_date)
+        if dates:
+            chains[symbol] = selectors.snapshot_chains(symbol, dates[-1:])
+            spots[symbol] = float(chains[symbol]["spot"].iloc[0])
+    valued = portfolio_math.value_legs(legs, chains, spots, market_date)
+    positions = [
+        {
+            "position_id": row["position_id"],
+            "symbol": row["symbol"],
+            "side": row["side"],
+            "option_type": row["option_type"],
+            "expiry": row["expiry"],
+            "strike": row["strike"],
+            "contracts": row["contracts"],
+            "cost": row["cost_basis"],
+            "mark": row["mark"],
+            "pnl": row["pnl"],
+            "pnl_pct": row["pnl_pct"],
+            "spread_pct": row["spread_pct"],
+            "market_value": row["market_value"],
+        }
+        for row in valued.to_dict("records")
+    ]
+    return _clean(
+        {
+            "positions": positions,
+            "greeks": portfolio_math.portfolio_greeks(valued),
+            "stress": portfolio_math.stress_table(valued, spots, as_of=market_date).to_dict(
+                "records"
+            ),
+        }
+    )
+
+
+def assemble(*, symbols: list[str], market_date: dt.date) -> dict[str, Any]:
+    """The whole briefing as JSON-safe data (the .json file; the .md is rendered from it)."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "market_date": market_date.isoformat(),
+        "generated_at": timezone.now().isoformat(timespec="seconds"),
+        "disclaimer": DISCLAIMER,
+        "portfolio": _portfolio_report(market_date),
+        "symbols": [_symbol_report(symbol, market_date) for symbol in symbols],
+    }
+
+
+@dataclass(frozen=True)
+class BriefingPaths:
+    markdown: Path
+    json: Path
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    """Write beside the target and rename, so a reader never sees half a file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def write_files(report: dict[str, Any], *, directory: Path) -> BriefingPaths:
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = BriefingPaths(
+        markdown=directory / f"{report['market_date']}.md",
+        json=directory / f"{report['market_date']}.json",
+    )
+    _atomic_write(paths.json, json.dumps(report, indent=2, sort_keys=True, allow_nan=False))
+    _atomic_write(paths.markdown, render_markdown(report))
+    return paths
+
+
+def newest_json(directory: Path, *, up_to: dt.date | None = None) -> dict[str, Any] | None:
+    """The newest briefing JSON dated at or before ``up_to`` (file names are ISO dates)."""
+    if not directory.exists():
+        return None
+    candidates = sorted(
+        p for p in directory.glob("*.json") if up_to is None or p.stem <= up_to.isoformat()
+    )
+    if not candidates:
+        return None
+    report = json.loads(candidates[-1].read_text(encoding="utf-8"))
+    report["_paths"] = {
+        "markdown_path": str(candidates[-1].with_suffix(".md")),
+        "json_path": str(candidates[-1]),
+    }
+    return report
+
+
+def _overall_health() -> str:
+    from apps.ledger.selectors.health import asset_health_rows, overall_health
+
+    return overall_health(asset_health_rows())
+
+
+def _latest_jobs() -> list[dict[str, Any]]:
+    from apps.ledger.selectors.health import latest_runs_per_job
+
+    return [
+        {
+            "job_name": run.job_name,
+            "status": run.status,
+            "started_at": run.started_at.isoformat(),
+            "duration_ms": run.duration_ms,
+        }
+        for run in latest_runs_per_job()
+    ]
+
+
+def _portfolio_totals(portfolio: dict[str, Any]) -> dict[str, Any]:
+    positions = portfolio.get("positions") or []
+    value = sum(p.get("market_value") or 0.0 for p in positions)
+    cost = sum((p.get("cost") or 0.0) * (p.get("contracts") or 0) * 100 for p in positions)
+    pnl = sum(p.get("pnl") or 0.0 for p in positions)
+    return {
+        "positions": len({p["position_id"] for p in positions}),
+        "market_value": value,
+        "cost": cost,
+        "pnl": pnl,
+        "pnl_pct": pnl / cost * 100 if cost else None,
+    }
+
+
+def dashboard_payload(report: dict[str, Any]) -> dict[str, Any]:
+    """The home page's view model: the briefing's headline facts plus the control-plane status."""
+    symbols = [
+        {
+            "symbol": item["symbol"],
+            "spot": item["overview"].get("spot"),
+            "change_pct": _pct(item["change"].get("spot"), item["overview"].get("spot")),
+            "pc_oi": item["chain"].get("pc_oi"),
+            "atm_iv": item["chain"].get("atm_iv_near"),
+            "iv_rank": item["volatility"].get("atm_iv_rank"),
+            "flow_net_notional": item["flow"].get("net_delta_oi_notional"),
+            "flow_window": item["flow"].get("window"),
+            "warnings": len(item["warnings"]),
+        }
+        for item in report["symbols"]
+    ]
+    return _clean(
+        {
+            "schema_version": 1,
+            "market_date": report["market_date"],
+            "built_at": timezone.now().isoformat(timespec="seconds"),
+            "overall_health": _overall_health(),
+            "symbols": symbols,
+            "portfolio": _portfolio_totals(report["portfolio"]),
+            "jobs": _latest_jobs(),
+            "briefing": report.get("_paths", {}),
+            "disclaimer": "Not financial advice.",
+        }
+    )
+
+
+def _pct(change: float | None, spot: float | None) -> float | None:
+    if change is None or not spot or spot == change:
+        return None
+    return change / (spot - change) * 100
