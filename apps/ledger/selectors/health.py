@@ -82,8 +82,11 @@ def watermark_date(watermark: AssetWatermark) -> dt.date:
 # --- latest runs and checks ------------------------------------------------------------------------
 
 
-def _latest_run_by_job(*, finished_only: bool = False) -> dict[str, IngestionRun]:
-    """One query; one index seek per registry job on (job_name, -started_at)."""
+def latest_run_by_job(*, finished_only: bool = False) -> dict[str, IngestionRun]:
+    """job → its newest run (``finished_only``: ignore runs still ``started``).
+
+    One query; one index seek per registry job on (job_name, -started_at), however many runs exist.
+    """
     base = IngestionRun.objects.all()
     if finished_only:
         base = base.exclude(status=RunStatus.STARTED)
@@ -118,7 +121,7 @@ def run_row(run: IngestionRun) -> dict[str, Any]:
 
 def latest_runs_per_job() -> list[dict[str, Any]]:
     """The newest run of every registry job that has run, in pipeline order."""
-    latest = _latest_run_by_job()
+    latest = latest_run_by_job()
     return [run_row(latest[name]) for name in registry.JOB_NAMES if name in latest]
 
 
@@ -255,7 +258,7 @@ def asset_health_rows(*, now: dt.datetime | None = None) -> list[AssetHealth]:
     latest result of each check for that (asset, scope). Three queries in all.
     """
     now = _aware(now)
-    runs = _latest_run_by_job(finished_only=True)
+    runs = latest_run_by_job(finished_only=True)
     failing = latest_failing_checks()
     rows = [
         _watermark_health(w, now=now, runs=runs, failing=failing)

@@ -1,0 +1,199 @@
+"""The gap planner (SPEC §8.3): ordered backfill steps from watermarks, latest runs and failed checks.
+
+It reads health from ``apps.ledger.selectors.health`` (so "stale" means what the health page says) and
+the shape of the pipeline from the registry (so "upstream" is never spelled twice). Each step is one
+(job, scope) with one reason and a command to copy; upstream assets come first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db.utils import DatabaseError
+from django.utils import timezone
+
+from apps.ledger.models import (
+    AssetStatus,
+    AssetWatermark,
+    IngestionRun,
+    IngestionRunAsset,
+    RunStatus,
+)
+from apps.ledger.selectors import health
+from apps.pipeline import registry
+
+ALL = registry.ALL_SCOPE
+# Reason kinds in priority order: one (asset, scope) shows the first that applies.
+MISSING = "watermark missing"
+_STALE = "watermark stale ({n} sessions)"
+_FAILED_CHECKS = "failed checks: {names}"
+_FAILED_RUN = "latest failed run: {job}"
+_UPSTREAM = "upstream for: {asset}"
+_KIND_ORDER = (
+    "watermark missing",
+    "watermark stale",
+    "failed checks",
+    "latest failed run",
+    "upstream",
+)
+
+
+@dataclass(frozen=True)
+class PlanStep:
+    order: int
+    asset_key: str
+    scope_key: str
+    job_name: str
+    reason: str
+    command: str
+
+
+def _tracked_symbols() -> list[str]:
+    """Symbols seen in watermarks plus the portfolio's and the watchlists' symbols."""
+    symbols = set(AssetWatermark.objects.exclude(scope_key=ALL).values_list("scope_key", flat=True))
+    try:
+        from apps.portfolio.models import Position, WatchlistSymbol
+
+        symbols.update(Position.objects.values_list("symbol", flat=True))
+        symbols.update(WatchlistSymbol.objects.values_list("symbol", flat=True))
+    except (ImportError, DatabaseError):  # portfolio app not migrated yet: watermarks only
+        pass
+    return sorted({s.strip().upper() for s in symbols if s and s.strip()})
+
+
+def _failed_run_scopes() -> dict[str, set[str] | None]:
+    """job → scopes its latest finished run failed for (``None`` meaning every scope).
+
+    A failed or abandoned run failed everywhere; a partial run only for its failed partitions.
+    """
+    latest = health.latest_run_by_job(finished_only=True)
+    failed: dict[str, set[str] | None] = {}
+    partial: list[IngestionRun] = []
+    for job_name, run in latest.items():
+        if run.status in (RunStatus.FAILED, RunStatus.ABANDONED):
+            failed[job_name] = None
+        elif run.status == RunStatus.PARTIAL:
+            partial.append(run)
+    events = IngestionRunAsset.objects.filter(run__in=partial, status=AssetStatus.FAILED)
+    for job_name, partition in events.values_list("run__job_name", "partition_key"):
+        scopes = failed.setdefault(job_name, set())
+        if scopes is not None:
+            scopes.add(partition)
+    return failed
+
+
+def _own_reason(
+    spec: registry.AssetSpec,
+    scope: str,
+    row: health.AssetHealth | None,
+    failed_runs: dict[str, set[str] | None],
+) -> str | None:
+    if row is None or row.watermark_date is None:
+        return MISSING
+    if row.sessions_behind and row.sessions_behind >= spec.stale_after:
+        return _STALE.format(n=row.sessions_behind)
+    if row.failed_checks:
+        return _FAILED_CHECKS.format(names=", ".join(row.failed_checks))
+    if spec.job in failed_runs:
+        scopes = failed_runs[spec.job]
+        if scopes is None or scope in scopes or ALL in scopes:
+            return _FAILED_RUN.format(job=spec.job)
+    return None
+
+
+def _upstream_reason(
+    spec: registry.AssetSpec, scope: str, needs: dict[str, dict[str, str]]
+) -> str | None:
+    for up in spec.upstream:
+        needed = needs.get(up, {})
+        if needed and (not spec.per_symbol or scope in needed or ALL in needed):
+            return _UPSTREAM.format(asset=up)
+    return None
+
+
+def _kind(reason: str) -> int:
+    return next(i for i, prefix in enumerate(_KIND_ORDER) if reason.startswith(prefix))
+
+
+def _merged_reason(reasons: Iterable[str]) -> str:
+    """One reason for a collapsed ALL step: the highest-priority kind, summarised across symbols."""
+    reasons = list(reasons)
+    top = min(_kind(r) for r in reasons)
+    same = sorted({r for r in reasons if _kind(r) == top})
+    if len(same) == 1:
+        return same[0]
+    if _KIND_ORDER[top] == "watermark stale":
+        return _STALE.format(n=max(int(re.search(r"\d+", r).group()) for r in same))
+    if _KIND_ORDER[top] == "failed checks":
+        names = sorted({n for r in same for n in r.split(": ", 1)[1].split(", ")})
+        return _FAILED_CHECKS.format(names=", ".join(names))
+    return same[0]
+
+
+def _needs(
+    rows: dict[tuple[str, str], health.AssetHealth], tracked: list[str]
+) -> dict[str, dict[str, str]]:
+    """asset → {scope: reason} for every (asset, scope) that needs a step, in registry order."""
+    failed_runs = _failed_run_scopes()
+    needs: dict[str, dict[str, str]] = {}
+    for spec in registry.ASSETS:
+        scopes = tracked if spec.per_symbol else [ALL]
+        found = {}
+        for scope in scopes:
+            reason = _own_reason(spec, scope, rows.get((spec.key, scope)), failed_runs)
+            reason = reason or _upstream_reason(spec, scope, needs)
+            if reason:
+                found[scope] = reason
+        if spec.per_symbol and found and set(found) == set(tracked):
+            found = {ALL: _merged_reason(found.values())}
+        needs[spec.key] = found
+    return needs
+
+
+def _command(job_name: str, as_of: dt.date, scope: str) -> str:
+    command = f"python manage.py {job_name} --as-of {as_of.isoformat()}"
+    return command if scope == ALL else f"{command} --symbol {scope}"
+
+
+def _steps(needs: dict[str, dict[str, str]], now: dt.datetime) -> list[PlanStep]:
+    """One step per (job, scope); a job's ALL step replaces its per-symbol steps."""
+    by_job: dict[str, list[tuple[str, str, str]]] = {}
+    for spec in registry.ASSETS:
+        for scope, reason in needs.get(spec.key, {}).items():
+            by_job.setdefault(spec.job, []).append((spec.key, scope, reason))
+    steps: list[PlanStep] = []
+    for job_name, candidates in by_job.items():  # registry order: upstream jobs first
+        whole = [c for c in candidates if c[1] == ALL]
+        chosen: dict[str, tuple[str, str, str]] = {}
+        for candidate in whole[:1] or sorted(candidates, key=lambda c: c[1]):
+            chosen.setdefault(candidate[1], candidate)
+        for asset_key, scope, reason in chosen.values():
+            as_of = health.expected_market_date(asset_key, now=now)
+            steps.append(
+                PlanStep(
+                    order=len(steps) + 1,
+                    asset_key=asset_key,
+                    scope_key=scope,
+                    job_name=job_name,
+                    reason=reason,
+                    command=_command(job_name, as_of, scope),
+                )
+            )
+    return steps
+
+
+def plan_gaps(
+    *, now: dt.datetime | None = None, symbols: list[str] | None = None
+) -> list[PlanStep]:
+    """Ordered backfill steps for the tracked symbols (``symbols``, else :func:`_tracked_symbols`)."""
+    now = now or timezone.now()
+    tracked = (
+        sorted({s.strip().upper() for s in symbols if s.strip()})
+        if symbols is not None
+        else _tracked_symbols()
+    )
+    rows = {(r.asset_key, r.scope_key): r for r in health.asset_health_rows(now=now)}
+    return _steps(_needs(rows, tracked), now)
