@@ -1,0 +1,101 @@
+"""Seed a demo watchlist, a demo portfolio near today's demo prices, and a demo portal login."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+from apps.market import calendar
+from apps.market.providers.registry import get_provider
+from apps.portfolio.services import portfolio_import, watchlists_import
+
+DEMO_WATCHLIST = {"demo": ["AAPL", "MSFT", "SPY", "QQQ", "NVDA"]}
+
+
+def _strike(spot: float, factor: float, step: float) -> float:
+    return round(spot * factor / step) * step
+
+
+def demo_portfolio() -> dict:
+    """Positions a few percent around the demo provider's latest prices, expiring 1–3 months out."""
+    provider = get_provider("demo")
+    today = calendar.last_completed_session()
+    month = (today.month % 12) + 1
+    year = today.year + (1 if month == 1 else 0)
+    near = calendar.monthly_expiry(year, month)
+    far = calendar.monthly_expiry(year + (1 if month > 10 else 0), (month + 1) % 12 + 1)
+    aapl, spy, nvda = (provider.get_quote(s, as_of=today) for s in ("AAPL", "SPY", "NVDA"))
+    return {
+        "base_currency": "USD",
+        "cash": 25000.0,
+        "risk_profile": {"max_portfolio_risk_pct": 0.25, "max_single_position_risk_pct": 0.07},
+        "positions": [
+            {
+                "id": "aapl-call",
+                "symbol": "AAPL",
+                "option_type": "call",
+                "expiry": near.isoformat(),
+                "strike": _strike(aapl, 1.03, 5),
+                "contracts": 2,
+                "cost_basis": round(aapl * 0.025, 2),
+            },
+            {
+                "id": "spy-put",
+                "symbol": "SPY",
+                "option_type": "put",
+                "expiry": far.isoformat(),
+                "strike": _strike(spy, 0.95, 5),
+                "contracts": 3,
+                "cost_basis": round(spy * 0.012, 2),
+            },
+            {
+                "id": "nvda-spread",
+                "symbol": "NVDA",
+                "net_debit": round(nvda * 0.9, 2),
+                "legs": [
+                    {
+                        "side": "long",
+                        "option_type": "call",
+                        "expiry": far.isoformat(),
+                        "strike": _strike(nvda, 1.0, 5),
+                        "contracts": 1,
+                    },
+                    {
+                        "side": "short",
+                        "option_type": "call",
+                        "expiry": far.isoformat(),
+                        "strike": _strike(nvda, 1.10, 5),
+                        "contracts": 1,
+                    },
+                ],
+            },
+        ],
+    }
+
+
+class Command(BaseCommand):
+    help = "Create the demo watchlist, portfolio and a 'demo' login (password printed once)."
+
+    def handle(self, *args, **options) -> None:
+        watchlists_import(data={"watchlists": DEMO_WATCHLIST})
+        summary = portfolio_import(data=demo_portfolio())
+        self.stdout.write(f"demo watchlist: {', '.join(DEMO_WATCHLIST['demo'])}")
+        self.stdout.write(f"demo portfolio: {summary['positions']} positions")
+        self._demo_user()
+
+    def _demo_user(self) -> None:
+        user_model = get_user_model()
+        user, created = user_model.objects.get_or_create(username="demo")
+        if created or os.environ.get("OPTIONS_HELPER_DEMO_PASSWORD"):
+            password = os.environ.get("OPTIONS_HELPER_DEMO_PASSWORD") or secrets.token_urlsafe(9)
+            user.set_password(password)
+            user.is_staff = True  # so the demo can open the admin too
+            user.save()
+            self.stdout.write(f"demo login: user 'demo', password '{password}' (shown once)")
+        else:
+            self.stdout.write(
+                "demo login 'demo' already exists (set OPTIONS_HELPER_DEMO_PASSWORD to reset it)"
+            )
