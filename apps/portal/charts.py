@@ -16,6 +16,10 @@ def clean(value: Any) -> Any:
     """JSON-safe scalar: NaN/inf → None, dates → ISO strings, numpy scalars → Python."""
     if value is None:
         return None
+    import pandas as pd
+
+    if isinstance(value, pd.Timestamp):
+        return None if pd.isna(value) else value.date().isoformat()
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -23,12 +27,8 @@ def clean(value: Any) -> Any:
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     try:
-        import pandas as pd
-
         if value is pd.NaT or (not isinstance(value, str) and pd.isna(value)):
             return None
-        if isinstance(value, pd.Timestamp):
-            return value.date().isoformat()
     except (TypeError, ValueError):
         pass
     return value

@@ -20,6 +20,17 @@ class GetForm(forms.Form):
     def __init__(self, data=None, *args, **kwargs) -> None:
         kwargs.setdefault("auto_id", "f_%s")
         super().__init__(data, *args, **kwargs)
+        self._fill_defaults()
+
+    def _fill_defaults(self) -> None:
+        """A bound form shows (and validates) the defaults of parameters the URL left out."""
+        if not self.is_bound:
+            return
+        self.data = self.data.copy()
+        for name, field in self.fields.items():
+            key = self.add_prefix(name)
+            if not self.data.get(key) and field.initial is not None:
+                self.data[key] = field.initial
 
     def value(self, name: str):
         """The cleaned value when valid, else the field's initial value."""
@@ -35,6 +46,7 @@ class SymbolForm(GetForm):
         super().__init__(data, **kwargs)
         self.fields["symbol"].choices = [(s, s) for s in symbols]
         self.fields["symbol"].initial = symbols[0] if symbols else None
+        self._fill_defaults()
 
 
 class DerivedForm(SymbolForm):

@@ -1,17 +1,168 @@
-"""Health page and /health/status.json (placeholder until the health selectors land)."""
+"""Health page and ``/health/status.json`` (SPEC §8, §9).
+
+The rules (freshness, roll-up, grouping) live in :mod:`apps.ledger.selectors.health`; this view only
+lays them out. status.json answers the ``db_health --json`` payload for monitors: 200 when healthy,
+warning or unknown, 503 when degraded; it needs a session or the bearer token.
+"""
 
 from __future__ import annotations
 
+import hmac
+from typing import Any
+
+import django_tables2 as tables
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from apps.ledger.selectors import health as ledger_health
+from apps.portal import charts
+from apps.portal.forms import HealthForm
 from apps.portal.middleware import portal_view
-from apps.portal.views._common import page
+from apps.portal.selectors import health as selectors
+from apps.portal.selectors.common import newest_watermark
+from apps.portal.tables import NumberColumn, PortalTable
+from apps.portal.views._common import configure, export_or_none, page
+from optionshelper.warehouse import WarehouseBusy
+
+STATUS_COLORS = {
+    "success": "#48bb78",
+    "partial": "#ecc94b",
+    "started": "#63b3ed",
+    "failed": "#f56565",
+    "abandoned": "#a0aec0",
+}
+GRID_SESSIONS = 10
+
+
+class FreshnessTable(PortalTable):
+    asset_key = tables.Column(verbose_name="Asset")
+    scope_key = tables.Column(verbose_name="Scope")
+    status = tables.TemplateColumn(
+        '<span class="badge status-{{ value }}">{{ value }}</span>', verbose_name="Health"
+    )
+    watermark_date = tables.DateColumn(format="Y-m-d", verbose_name="Watermark")
+    expected_date = tables.DateColumn(format="Y-m-d", verbose_name="Expected")
+    sessions_behind = NumberColumn(verbose_name="Sessions behind", decimals=0)
+    latest_run_status = tables.Column(verbose_name="Latest run")
+    reasons = tables.Column(orderable=False)
+
+    class Meta(PortalTable.Meta):
+        pass
+
+    def render_reasons(self, value: list[str]) -> str:
+        return "; ".join(value) if value else "—"
+
+    def value_reasons(self, value: list[str]) -> str:
+        return "; ".join(value or [])
+
+
+class LatestRunsTable(PortalTable):
+    job_name = tables.Column(verbose_name="Job")
+    status = tables.TemplateColumn(
+        '<span class="badge run-{{ value }}">{{ value }}</span>', verbose_name="Status"
+    )
+    triggered_by = tables.Column(verbose_name="Trigger")
+    started_at = tables.DateTimeColumn(format="Y-m-d H:i")
+    duration_ms = NumberColumn(verbose_name="Duration ms", decimals=0)
+    as_of = tables.DateColumn(format="Y-m-d", verbose_name="As of")
+    partitions_ok = NumberColumn(verbose_name="OK", decimals=0)
+    partitions_failed = NumberColumn(verbose_name="Failed", decimals=0)
+    error_message = tables.Column(verbose_name="Error", orderable=False)
+
+    class Meta(PortalTable.Meta):
+        pass
+
+
+class FailedChecksTable(PortalTable):
+    checked_at = tables.DateTimeColumn(format="Y-m-d H:i")
+    asset_key = tables.Column(verbose_name="Asset")
+    partition_key = tables.Column(verbose_name="Partition")
+    check_name = tables.Column(verbose_name="Check")
+    severity = tables.Column()
+    job_name = tables.Column(verbose_name="Job")
+    message = tables.Column(orderable=False)
+
+    class Meta(PortalTable.Meta):
+        pass
+
+
+def timeline_chart(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    if not runs:
+        return None
+    return charts.chart(
+        "bar",
+        [f"{r['started_at']:%m-%d %H:%M} {r['job_name']}" for r in runs],
+        {"Duration (s)": [(r["duration_ms"] or 0) / 1000 for r in runs]},
+        colors={"Duration (s)": [STATUS_COLORS.get(r["status"], "#a0aec0") for r in runs]},
+        title="Runs over the lookback: duration, coloured by status",
+    )
+
+
+def _filters(form: HealthForm) -> dict[str, Any]:
+    return {"days": form.value("days"), "stale": form.value("stale"), "rows": form.value("rows")}
 
 
 @portal_view("Health")
 def health(request: HttpRequest) -> HttpResponse:
-    return page(request, "portal/health.html", {"nav": "health"})
+    form = HealthForm(request.GET or None)
+    context: dict[str, Any] = {"form": form, "nav": "health"}
+    if form.is_bound and not form.is_valid():
+        return page(request, "portal/health.html", context)
+    f = _filters(form)
+    rows = ledger_health.asset_health_rows()
+    shown = [r for r in rows if f["stale"] is None or (r.sessions_behind or 0) >= f["stale"]]
+    latest = ledger_health.latest_runs_per_job()
+    tables_ = {
+        "freshness": FreshnessTable([r.to_dict() for r in shown], prefix="freshness-"),
+        "runs": LatestRunsTable(latest, prefix="runs-"),
+        "checks": FailedChecksTable(
+            ledger_health.recent_failed_checks(days=f["days"], limit=f["rows"]), prefix="checks-"
+        ),
+    }
+    exported = export_or_none(request, tables_, "health")
+    if exported:
+        return exported
+    context.update(
+        filters=f,
+        overall=ledger_health.overall_health(rows),
+        kpis=selectors.kpis(latest, rows, days=f["days"]),
+        timeline=timeline_chart(selectors.runs_timeline(days=f["days"])),
+        recurring=ledger_health.recurring_failures(days=f["days"], limit=f["rows"]),
+        abandoned=ledger_health.abandoned_runs(days=f["days"], limit=f["rows"]),
+        grid=ledger_health.status_grid(sessions=GRID_SESSIONS),
+        plan=selectors.plan_steps(),
+        data_as_of=newest_watermark(),
+        **{
+            f"{name}_table": configure(request, t, per_page=f["rows"])
+            for name, t in tables_.items()
+        },
+    )
+    return page(request, "portal/health.html", context)
+
+
+def _token_ok(request: HttpRequest) -> bool:
+    token = getattr(settings, "HEALTH_TOKEN", "") or ""
+    header = request.headers.get("Authorization", "")
+    if not token or not header.startswith("Bearer "):
+        return False
+    return hmac.compare_digest(header[len("Bearer ") :].strip().encode(), token.encode())
 
 
 def status_json(request: HttpRequest) -> HttpResponse:
-    return JsonResponse({"overall": "unknown"})
+    """The db_health --json payload; 503 when degraded. Login or ``Authorization: Bearer``."""
+    if not (request.user.is_authenticated or _token_ok(request)):
+        response = JsonResponse({"error": "authentication required"}, status=401)
+        response["WWW-Authenticate"] = 'Bearer realm="health"'
+        return response
+    form = HealthForm(request.GET or None)
+    if form.is_bound and not form.is_valid():
+        return JsonResponse({"error": "invalid parameters", "fields": form.errors}, status=400)
+    f = _filters(form)
+    try:
+        report = ledger_health.health_report(days=f["days"], limit=f["rows"], stale_days=f["stale"])
+    except WarehouseBusy as exc:
+        response = JsonResponse({"error": str(exc)}, status=503)
+        response["Retry-After"] = str(exc.retry_after_s)
+        return response
+    status = 503 if report.get("overall") == ledger_health.DEGRADED else 200
+    return JsonResponse(report, status=status, json_dumps_params={"allow_nan": False})

@@ -15,7 +15,7 @@ class PositionsTable(PortalTable):
     position_id = tables.Column(verbose_name="Position")
     symbol = tables.Column()
     legs = tables.Column(orderable=False)
-    expiry = tables.Column()
+    expiry = tables.DateColumn(format="Y-m-d")
     spot = NumberColumn()
     mark = NumberColumn()
     cost = NumberColumn(verbose_name="Cost $")
@@ -26,6 +26,9 @@ class PositionsTable(PortalTable):
     delta = NumberColumn(verbose_name="Δ shares", decimals=1, signed=True)
     theta = NumberColumn(verbose_name="Θ $/day", signed=True)
     vega = NumberColumn(verbose_name="Vega $/pt", signed=True)
+
+    class Meta(PortalTable.Meta):
+        order_by = ("symbol", "position_id")
 
 
 @portal_view("Portfolio")

@@ -1,0 +1,55 @@
+"""The Health page's own reads on top of :mod:`apps.ledger.selectors.health` (which owns the rules).
+
+Only what the ledger selectors do not already give: the runs timeline and KPI counts. Both are
+bounded (lookback window, row cap) and use the ledger's indexes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.utils import timezone
+
+from apps.ledger.models import AssetCheck, CheckStatus, IngestionRun, RunStatus
+from apps.ledger.selectors import health as ledger_health
+
+TIMELINE_MAX_RUNS = 400
+FAILING = (RunStatus.FAILED, RunStatus.PARTIAL, RunStatus.ABANDONED)
+
+
+def runs_timeline(*, days: int, now: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """The newest runs of the lookback (capped), oldest first, for the duration/status chart."""
+    since = (now or timezone.now()) - dt.timedelta(days=days)
+    runs = (
+        IngestionRun.objects.filter(started_at__gte=since)
+        .order_by("-started_at")
+        .values("job_name", "status", "started_at", "duration_ms")[:TIMELINE_MAX_RUNS]
+    )
+    return list(runs)[::-1]
+
+
+def failed_check_count(*, days: int, now: dt.datetime | None = None) -> int:
+    since = (now or timezone.now()) - dt.timedelta(days=days)
+    return AssetCheck.objects.filter(status=CheckStatus.FAIL, checked_at__gte=since).count()
+
+
+def kpis(
+    latest_runs: list[dict[str, Any]], rows: list[ledger_health.AssetHealth], *, days: int
+) -> dict[str, int]:
+    """Tracked jobs, failing jobs (latest run failed/partial/abandoned), stale assets, failed checks."""
+    return {
+        "tracked_jobs": len(latest_runs),
+        "failing_jobs": sum(1 for run in latest_runs if run["status"] in FAILING),
+        "stale_assets": sum(1 for row in rows if (row.sessions_behind or 0) > 0),
+        "failed_checks": failed_check_count(days=days),
+    }
+
+
+def plan_steps() -> list[Any] | None:
+    """Gap-planner steps, or None while the planner module is not installed."""
+    try:
+        from apps.pipeline import planner
+    except ImportError:
+        return None
+    return planner.plan_gaps()
