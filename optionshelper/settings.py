@@ -185,18 +185,36 @@ else:
     }
 
 # --- django-q2 (SPEC §10) ------------------------------------------------------------------------
-JOB_TIMEOUT_S = int(os.environ.get("OPTIONS_HELPER_JOB_TIMEOUT", "3600"))
+# A task may run as long as the whole daily pipeline (the registry's run_daily timeout is ~4 h).
+JOB_TIMEOUT_S = int(os.environ.get("OPTIONS_HELPER_JOB_TIMEOUT", "14400"))
+# Cron schedules are evaluated in this zone (django-q2 reads Q_CLUSTER["time_zone"], else TIME_ZONE,
+# which is UTC here), so "18:30 on weekdays" means 18:30 market time across DST changes.
+SCHEDULE_TIME_ZONE = os.environ.get("OPTIONS_HELPER_SCHEDULE_TZ") or MARKET_TIME_ZONE
+DAILY_AT = os.environ.get("OPTIONS_HELPER_DAILY_AT", "18:30")  # HH:MM, weekdays, market time
+HOUSEKEEPING_CRON = os.environ.get("OPTIONS_HELPER_HOUSEKEEPING_CRON", "15 * * * *")
+RETENTION_RUNS_DAYS = int(os.environ.get("OPTIONS_HELPER_RETENTION_RUNS_DAYS", "90"))
+RETENTION_CHECKS_DAYS = int(os.environ.get("OPTIONS_HELPER_RETENTION_CHECKS_DAYS", "30"))
 Q_CLUSTER = {
+    # Also the signing prefix; django-q2's Q_CLUSTER_NAME env var names a separate queue if needed.
     "name": "optionshelper",
     "workers": int(os.environ.get("Q_WORKERS", "2")),
     "timeout": JOB_TIMEOUT_S,
     # retry must exceed timeout, or a long job would be handed to a second worker while still running.
-    "retry": JOB_TIMEOUT_S + 600,
+    "retry": JOB_TIMEOUT_S + 1800,
+    # A task that finished (even failed or timed out) is acknowledged after one attempt and never
+    # retried: a failed run is re-run on purpose (admin action, backfill), not by the broker. Only a
+    # task whose whole cluster died is re-delivered (ORM broker, after `retry`); the JobLease then
+    # finds the dead holder and the ledger shows its run abandoned.
     "max_attempts": 1,
-    "catch_up": False,
-    "save_limit": 1000,
     "ack_failures": True,
+    # Missed daily runs are not replayed at start-up; use `run_daily --from --to` to backfill.
+    "catch_up": False,
+    "time_zone": SCHEDULE_TIME_ZONE,
+    "save_limit": 1000,
+    "cache": "default",  # shared by every cluster, so qinfo/qmonitor see them all
     "label": "Background tasks",
+    # Present (even empty) so that django-q2's Q_CLUSTER_NAME env var can name an extra queue.
+    "ALT_CLUSTERS": {},
 }
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
