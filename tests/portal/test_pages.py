@@ -1,0 +1,265 @@
+"""Portal pages over a seeded dataset and over empty databases (offline, Django test client)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+
+import pytest
+
+from optionshelper import warehouse
+
+pytestmark = pytest.mark.django_db(databases=["default", "warehouse"])
+
+PAGES = [
+    "/",
+    "/health/",
+    "/portfolio/",
+    "/symbols/",
+    "/symbols/?symbol=BBB",
+    "/flow/",
+    "/flow/?symbol=AAA&group_by=strike&window=1",
+    "/derived/",
+    "/derived/?symbol=AAA&days=90",
+    "/data/",
+    "/data/?table=warehouse.candles_daily",
+    "/data/?table=warehouse.options_chain&sort=-strike&page=2",
+    "/data/?table=meta.ledger_ingestionrun&sort=-started_at",
+    "/data/?table=meta.auth_user",
+]
+DISCLAIMER = "Informational and educational only. Not financial advice."
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_pages_render_with_data(logged_in, portal_data, url):
+    response = logged_in.get(url)
+    assert response.status_code == 200, response.content[:500]
+    body = response.content.decode()
+    assert DISCLAIMER in body
+    assert "Data as of" in body
+
+
+@pytest.mark.parametrize("url", [*PAGES, "/health/status.json"])
+def test_pages_need_login(client, url):
+    response = client.get(url)
+    if url.endswith(".json"):
+        assert response.status_code == 401
+    else:
+        assert response.status_code == 302
+        assert response["Location"].startswith("/accounts/login/")
+
+
+def test_login_page_and_logout(client, user):
+    assert client.get("/accounts/login/").status_code == 200
+    response = client.post("/accounts/login/", {"username": "viewer", "password": "pw-viewer-123"})
+    assert response.status_code == 302 and response["Location"] == "/"
+    assert client.get("/").status_code == 200
+    assert client.post("/accounts/logout/").status_code == 302
+    assert client.get("/").status_code == 302
+
+
+def test_dashboard_renders_payload_defensively(logged_in, portal_data):
+    body = logged_in.get("/").content.decode()
+    assert "AAA" in body and "ZZZ" in body  # the sparse row is shown with dashes
+    assert "warning" in body
+
+
+def test_symbol_page_shows_snapshot_summary_and_charts(logged_in, portal_data):
+    body = logged_in.get("/symbols/?symbol=AAA").content.decode()
+    for chart_id in ("chart-candles", "chart-oi", "chart-smile", "chart-term"):
+        assert f'id="{chart_id}"' in body
+    assert "Max pain" in body and "NaN" not in body
+
+
+def test_flow_drilldown_and_gaps(logged_in, portal_data):
+    from apps.analytics.models import OptionsFlowPartition
+
+    part = OptionsFlowPartition.objects.filter(symbol="AAA").exclude(gap_sessions=[]).get()
+    response = logged_in.get(f"/flow/?symbol=AAA&group_by=strike&window=1&partition={part.pk}")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Gap sessions" in body and part.gap_sessions[0] in body
+    other = OptionsFlowPartition.objects.filter(symbol="BBB").first()
+    response = logged_in.get(f"/flow/?symbol=AAA&partition={other.pk}")
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "url, first_header",
+    [
+        ("/data/?table=warehouse.candles_daily&sort=date&_export=csv", "symbol"),
+        ("/derived/?symbol=AAA&_export=csv&_table=derived", "Date"),
+        ("/portfolio/?_export=csv&_table=positions", "Position"),
+        ("/health/?_export=csv&_table=freshness", "Asset"),
+    ],
+)
+def test_csv_export(logged_in, portal_data, url, first_header):
+    response = logged_in.get(url)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0][0] == first_header and len(rows) > 1
+
+
+def test_flow_csv_export(logged_in, portal_data):
+    response = logged_in.get("/flow/?symbol=AAA&group_by=strike&window=1&_export=csv&_table=rows")
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0][0] == "Row" and len(rows) == 31  # header + the partition's 30 rows
+
+
+def test_data_explorer_preview_is_sorted_and_paged_in_sql(logged_in, portal_data):
+    response = logged_in.get("/data/?table=warehouse.candles_daily&sort=-date&page=1")
+    table = response.context["preview"]
+    dates = [row.record["date"] for row in table.paginated_rows]
+    assert dates == sorted(dates, reverse=True) and len(dates) == 50
+    assert table.paginator.count == 140
+
+
+def test_data_explorer_hides_secrets(logged_in, portal_data):
+    body = logged_in.get("/data/").content.decode()
+    assert "django_session" not in body
+    body = logged_in.get("/data/?table=meta.auth_user").content.decode()
+    assert "pbkdf2" not in body and "password" not in body
+    assert logged_in.get("/data/?table=meta.django_session").status_code == 404
+
+
+# --- empty databases -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url, text",
+    [
+        ("/", "run_daily --as-of latest"),
+        ("/health/", "No runs recorded yet"),
+        ("/portfolio/", "No positions stored"),
+        ("/symbols/", "db_init"),
+        ("/flow/", "run_daily --as-of latest"),
+        ("/derived/", "db_init"),
+        ("/data/", "db_init"),
+    ],
+)
+def test_empty_states_without_warehouse(logged_in, url, text):
+    response = logged_in.get(url)
+    assert response.status_code == 200
+    assert text in response.content.decode()
+    assert not warehouse.warehouse_path().exists()  # looking never creates the warehouse
+
+
+@pytest.mark.parametrize("url", ["/symbols/", "/derived/", "/data/", "/portfolio/"])
+def test_empty_states_with_empty_warehouse(logged_in, warehouse_db, url):
+    response = logged_in.get(url)
+    assert response.status_code == 200
+    assert DISCLAIMER in response.content.decode()
+
+
+# --- warehouse busy --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["/symbols/?symbol=AAA", "/data/", "/derived/?symbol=AAA"])
+def test_warehouse_busy_gives_503_with_retry_after(logged_in, portal_data, settings, url):
+    settings.WAREHOUSE_READ_TIMEOUT_S = 0.2
+    holding, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with warehouse.write():
+            holding.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        response = logged_in.get(url)
+    finally:
+        release.set()
+        thread.join()
+    assert response.status_code == 503
+    assert int(response["Retry-After"]) > 0
+    assert "Warehouse busy" in response.content.decode()
+    assert logged_in.get(url).status_code == 200  # fine again once the writer is done
+
+
+# --- hostile parameters ----------------------------------------------------------------------------
+
+HOSTILE = ["'; DROP TABLE candles_daily; --", 'candles_daily"', "../", "1 OR 1=1", "%00", "x" * 300]
+
+
+def _candles_still_there() -> int:
+    return warehouse.fetch_all("SELECT count(*) FROM candles_daily")[0][0]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_hostile_table_and_sort_parameters(logged_in, portal_data, value):
+    before = _candles_still_there()
+    for params in (
+        {"table": value},
+        {"table": "warehouse.candles_daily", "sort": value},
+        {"table": "meta.ledger_ingestionrun", "sort": value},
+        {"table": "warehouse.candles_daily", "sort": f"date,{value}"},
+    ):
+        response = logged_in.get("/data/", params)
+        assert response.status_code in (400, 404), (params, response.status_code)
+    response = logged_in.get("/data/", {"table": f"warehouse.{value}"})
+    assert response.status_code == 404
+    assert _candles_still_there() == before
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+@pytest.mark.parametrize(
+    "url, param",
+    [
+        ("/symbols/", "symbol"),
+        ("/derived/", "symbol"),
+        ("/derived/", "days"),
+        ("/flow/", "symbol"),
+        ("/flow/", "group_by"),
+        ("/flow/", "window"),
+        ("/flow/", "from"),
+        ("/flow/", "to"),
+        ("/flow/", "partition"),
+        ("/health/", "days"),
+        ("/health/", "stale"),
+        ("/health/", "rows"),
+    ],
+)
+def test_hostile_filters_get_a_validation_message(logged_in, portal_data, url, param, value):
+    response = logged_in.get(url, {param: value})
+    assert response.status_code == 400
+    assert 'class="error"' in response.content.decode()
+    assert _candles_still_there() == 140
+
+
+def test_unknown_table_is_404(logged_in, portal_data):
+    assert logged_in.get("/data/?table=warehouse.nope").status_code == 404
+    assert logged_in.get("/data/?table=public.candles_daily").status_code == 404
+    assert logged_in.get("/data/?table=warehouse.candles_daily&sort=nope").status_code == 404
+
+
+# --- status.json -----------------------------------------------------------------------------------
+
+
+def test_status_json_with_login(logged_in, portal_data):
+    response = logged_in.get("/health/status.json")
+    report = json.loads(response.content)
+    assert report["overall"] == "degraded" and response.status_code == 503
+    for key in ("database", "warehouse", "filters", "latest_runs", "watermarks"):
+        assert key in report
+
+
+def test_status_json_healthy_or_unknown_is_200(logged_in, warehouse_db):
+    response = logged_in.get("/health/status.json?days=3&rows=10")
+    assert response.status_code == 200
+    assert json.loads(response.content)["overall"] in ("healthy", "warning", "unknown")
+
+
+def test_status_json_bearer_token(client, settings, warehouse_db):
+    settings.HEALTH_TOKEN = "s3cret-token"
+    assert client.get("/health/status.json").status_code == 401
+    bad = client.get("/health/status.json", HTTP_AUTHORIZATION="Bearer wrong")
+    assert bad.status_code == 401
+    good = client.get("/health/status.json", HTTP_AUTHORIZATION="Bearer s3cret-token")
+    assert good.status_code == 200
+    settings.HEALTH_TOKEN = ""
+    assert client.get("/health/status.json", HTTP_AUTHORIZATION="Bearer ").status_code == 401
