@@ -276,15 +276,8 @@ def _overall_health() -> str:
 def _latest_jobs() -> list[dict[str, Any]]:
     from apps.ledger.selectors.health import latest_runs_per_job
 
-    return [
-        {
-            "job_name": run.job_name,
-            "status": run.status,
-            "started_at": run.started_at.isoformat(),
-            "duration_ms": run.duration_ms,
-        }
-        for run in latest_runs_per_job()
-    ]
+    keys = ("job_name", "status", "started_at", "duration_ms")
+    return [{key: row[key] for key in keys} for row in latest_runs_per_job()]
 
 
 def _portfolio_totals(portfolio: dict[str, Any]) -> dict[str, Any]:

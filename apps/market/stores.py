@@ -91,7 +91,11 @@ def _upsert(
         try:
             con.execute(f"CREATE OR REPLACE TEMP VIEW incoming AS {select_sql}")
             existing = _existing(con, table, keys)
-            con.execute(f"INSERT OR REPLACE INTO {table} BY NAME SELECT * FROM incoming")
+            # Key order makes storage (write) order match the keys: the monotonic checks read it.
+            con.execute(
+                f"INSERT OR REPLACE INTO {table} BY NAME SELECT * FROM incoming "
+                f"ORDER BY {', '.join(keys)}"
+            )
         finally:
             con.execute("DROP VIEW IF EXISTS incoming")
             con.unregister("incoming_raw")
@@ -195,7 +199,7 @@ def snapshot_write(
         try:
             con.execute(
                 "INSERT INTO options_chain SELECT symbol, CAST(snapshot_date AS DATE), provider, "
-                f"contract_symbol, {values} FROM incoming_chain"
+                f"contract_symbol, {values} FROM incoming_chain ORDER BY contract_symbol"
             )
         finally:
             con.unregister("incoming_chain")

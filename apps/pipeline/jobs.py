@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
-import importlib.util
 import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -97,10 +96,7 @@ def job_function(job_name: str):
 
 
 def _run_checks(job_name: str, result: JobResult, log) -> None:
-    try:  # TEMP until checks land
-        from apps.ledger.checks import CheckScope, run_checks
-    except ImportError:
-        return
+    from apps.ledger.checks import CheckScope, run_checks
 
     written = tuple(result.symbols_with("success"))
     if not written and job_name not in {"build_briefing", "build_dashboard"}:

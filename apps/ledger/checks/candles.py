@@ -1,9 +1,9 @@
 """Checks of ``candles_daily`` (SPEC §7), one aggregate query per check over all scope symbols.
 
-"Dates are not increasing" (``candles_monotonic_date``) is read in *write order*: within one write batch
-of a symbol (rows sharing ``updated_at``), rows taken in storage order (``rowid``) must have strictly
-increasing dates. A batch written out of order, or one repeating a date, fails. A later batch that fills
-an older gap (a backfill) is not a failure: it is exactly what the gap check asks the operator to do.
+"Dates are not increasing" (``candles_monotonic_date``): a symbol's series, ordered by date, must
+have strictly increasing dates, so a repeated date (possible only in a table or file without the
+primary key) or a NULL date fails. DuckDB gives no stable storage order after upserts, so the check
+never relies on ``rowid``; a later write filling an older gap (a backfill) is not a failure.
 Invalid dates (NULL, a Saturday/Sunday, or later than tomorrow) are reported by
 ``candles_unique_symbol_date`` together with duplicates.
 """
@@ -30,7 +30,7 @@ UNIQUE = CheckSpec(
     "candles_unique_symbol_date", "candles_daily", ERROR, "duplicate or invalid (symbol, date) keys"
 )
 MONOTONIC = CheckSpec(
-    "candles_monotonic_date", "candles_daily", ERROR, "dates not increasing in write order"
+    "candles_monotonic_date", "candles_daily", ERROR, "dates not strictly increasing"
 )
 NO_NEGATIVE = CheckSpec(
     "candles_no_negative_prices", "candles_daily", ERROR, "negative prices or high < low"
@@ -64,10 +64,11 @@ FROM labelled GROUP BY symbol
 _MONOTONIC_SQL = """
 WITH ordered AS (
     SELECT symbol, date,
-           lag(date) OVER (PARTITION BY symbol, updated_at ORDER BY rowid) AS previous
+           lag(date) OVER (PARTITION BY symbol ORDER BY date, rowid) AS previous
     FROM candles_daily WHERE symbol IN ({ph})
 ), flagged AS (
-    SELECT symbol, date, previous, previous IS NOT NULL AND date <= previous AS bad FROM ordered
+    SELECT symbol, date, previous,
+           date IS NULL OR (previous IS NOT NULL AND date <= previous) AS bad FROM ordered
 )
 SELECT symbol, count(*), count(*) FILTER (WHERE bad),
        list_slice(list(strftime(date, '%Y-%m-%d') || ' after ' || strftime(previous, '%Y-%m-%d')

@@ -22,7 +22,7 @@ from apps.ledger.checks.base import (
 from apps.ledger.services.runs import CheckOutcome
 
 MONOTONIC = CheckSpec(
-    "option_bars_monotonic_ts", "option_bars", ERROR, "bars not increasing in date in write order"
+    "option_bars_monotonic_ts", "option_bars", ERROR, "bars not strictly increasing in date"
 )
 NO_NEGATIVE = CheckSpec("option_bars_no_negative_prices", "option_bars", ERROR, "negative prices")
 DUPLICATE_PK = CheckSpec(
@@ -57,11 +57,10 @@ FROM keys GROUP BY symbol
 _MONOTONIC_SQL = f"""
 , ordered AS (
     SELECT symbol, contract_symbol, date,
-           lag(date) OVER (PARTITION BY contract_symbol, provider, updated_at ORDER BY rid)
-               AS previous
+           lag(date) OVER (PARTITION BY contract_symbol, provider ORDER BY date, rid) AS previous
     FROM scoped
 ), flagged AS (
-    SELECT *, previous IS NOT NULL AND date <= previous AS bad FROM ordered
+    SELECT *, date IS NULL OR (previous IS NOT NULL AND date <= previous) AS bad FROM ordered
 )
 SELECT symbol, count(*), count(*) FILTER (WHERE bad),
        list_slice(list({_KEY} || ' after ' || strftime(previous, '%Y-%m-%d')
