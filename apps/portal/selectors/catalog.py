@@ -116,15 +116,32 @@ def _meta_type(connection, column) -> str:
 
 
 def lookup(key: str) -> CatalogTable | None:
-    """The catalog entry for ``schema.name`` or None; the user's text is never used beyond this."""
+    """The catalog entry for ``schema.name`` or None; the user's text is never used beyond this.
+
+    The name is first matched against the catalog's table list; only the matching table (by the
+    catalog's own spelling) is then described.
+    """
     schema, _, name = key.partition(".")
-    if schema == WAREHOUSE:
-        found = [t for t in warehouse_tables(with_counts=False) if t.name == name]
-    elif schema == META:
-        found = [t for t in meta_tables(with_counts=False) if t.name == name]
-    else:
+    if schema not in (WAREHOUSE, META):
         return None
-    return found[0] if found else None
+    connection = connections["warehouse" if schema == WAREHOUSE else "default"]
+    with connection.cursor() as cursor:
+        infos = [i for i in connection.introspection.get_table_list(cursor) if i.name == name]
+        if schema == META:
+            infos = [i for i in infos if i.type == "t" and i.name not in HIDDEN_META_TABLES]
+        if not infos:
+            return None
+        catalog_name = infos[0].name
+        description = connection.introspection.get_table_description(cursor, catalog_name)
+    if schema == WAREHOUSE:
+        columns = [CatalogColumn(c.name, str(c.type_code), bool(c.null_ok)) for c in description]
+        return CatalogTable(WAREHOUSE, catalog_name, columns)
+    columns = [
+        CatalogColumn(c.name, _meta_type(connection, c), bool(c.null_ok))
+        for c in description
+        if c.name not in HIDDEN_COLUMNS
+    ]
+    return CatalogTable(META, catalog_name, columns, model=_models_by_table().get(catalog_name))
 
 
 class WarehouseRows:
