@@ -1,4 +1,9 @@
-"""Admin for the control plane: read-only ledger rows with filters, search and inlines."""
+"""Admin for the control plane: read-only ledger rows with filters, search and inlines.
+
+The staff actions on runs (re-run failed runs, the gap planner's "Enqueue") and the links to django-q2's
+task admin live in ``apps/pipeline/admin.py``, which extends ``IngestionRunAdmin`` and re-registers it:
+enqueueing jobs is the pipeline's business, and the ledger imports no job.
+"""
 
 from __future__ import annotations
 
