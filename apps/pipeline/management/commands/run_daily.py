@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 
+from apps.market import calendar
 from apps.pipeline import registry
 from apps.pipeline.cli import JobCommand, UsageError, json_default, parse_as_of
 from apps.pipeline.daily import PipelineResult, run_pipeline, run_range
@@ -18,12 +20,27 @@ class Command(JobCommand):
     def add_job_arguments(self, parser) -> None:
         parser.add_argument("--from", dest="start", default=None, help="backfill start YYYY-MM-DD")
         parser.add_argument("--to", dest="end", default=None, help="backfill end YYYY-MM-DD")
+        parser.add_argument(
+            "--sessions",
+            type=int,
+            default=None,
+            help="backfill the last N trading sessions ending at --as-of",
+        )
         parser.add_argument("--window", type=int, default=1, help="compute_flow window")
         parser.add_argument("--group-by", default="contract", help="compute_flow group-by")
 
     def handle(self, *args, **options) -> None:
         params = self.build_params(options)
         start, end = parse_as_of(options["start"]), parse_as_of(options["end"])
+        if options["sessions"] is not None:
+            if start or end:
+                raise UsageError("--sessions and --from/--to are alternatives")
+            if not 1 <= options["sessions"] <= 2000:
+                raise UsageError("--sessions must be between 1 and 2000")
+            end = calendar.market_date_for(params.as_of)
+            start = calendar.sessions_between(
+                end - dt.timedelta(days=4 * options["sessions"]), end
+            )[-options["sessions"]]
         if (start is None) != (end is None):
             raise UsageError("--from and --to go together")
         if start and end and start > end:
