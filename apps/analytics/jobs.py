@@ -42,7 +42,10 @@ def _per_symbol(params: JobParams, log, *, job: str, asset_key: str, work) -> li
 # --- compute_flow --------------------------------------------------------------------------------
 
 
-def _flow_symbol(symbol, started, *, params: JobParams, log, window, group_by, persist, top):
+def _flow_symbol(
+    symbol, started, *, params: JobParams, log, window, group_by, persist, top, tops: dict
+) -> PartitionResult:
+    """One symbol's flow partition; its top rows go into ``tops`` for the command's output."""
     dates = selectors.snapshot_dates(symbol, up_to=params.as_of)
     if len(dates) < window + 1:
         log.asset_skipped(
@@ -82,12 +85,12 @@ def _flow_symbol(symbol, started, *, params: JobParams, log, window, group_by, p
         symbol, "success" if persist else "skipped", rows=written, market_date=result.to_date
     )
     partition.detail = _gap_note(result)
-    log_top = {
+    tops[symbol] = {
         "building": _records(flow.top_rows(result.rows, top, "building")),
         "unwinding": _records(flow.top_rows(result.rows, top, "unwinding")),
         "meta": result.meta(),
     }
-    return partition, log_top
+    return partition
 
 
 def _gap_note(result: flow.FlowResult) -> str:
@@ -108,7 +111,7 @@ def compute_flow(params: JobParams, *, log) -> JobResult:
     tops: dict[str, dict] = {}
 
     def work(symbol, started):
-        outcome = _flow_symbol(
+        return _flow_symbol(
             symbol,
             started,
             params=params,
@@ -117,11 +120,8 @@ def compute_flow(params: JobParams, *, log) -> JobResult:
             group_by=group_by,
             persist=persist,
             top=top,
+            tops=tops,
         )
-        if isinstance(outcome, tuple):
-            partition, tops[symbol] = outcome
-            return partition
-        return outcome
 
     partitions = _per_symbol(params, log, job="compute_flow", asset_key="options_flow", work=work)
     dates = [p.market_date for p in partitions if p.market_date]
