@@ -138,8 +138,11 @@ def _needs(
 ) -> dict[str, dict[str, str]]:
     """asset → {scope: reason} for every (asset, scope) that needs a step, in registry order."""
     failed_runs = _failed_run_scopes()
+    produced = {asset for (asset, _), row in rows.items() if row.watermark_date is not None}
     needs: dict[str, dict[str, str]] = {}
     for spec in registry.ASSETS:
+        if spec.key not in produced and health.represented_by_sibling(spec.key, produced):
+            continue  # e.g. option_contracts: the option_bars steps cover the job
         scopes = tracked if spec.per_symbol else [ALL]
         found = {}
         for scope in scopes:

@@ -165,3 +165,10 @@ def test_latest_run_per_job_uses_a_constant_number_of_queries(django_assert_max_
     make_watermark("candles_daily", "AAPL", FRIDAY)
     with django_assert_max_num_queries(3):
         health.asset_health_rows(now=et(2024, 3, 18, 12))
+
+
+def test_option_contracts_are_represented_by_the_option_bars_watermark():
+    make_watermark("option_bars", "AAPL", FRIDAY)
+    keys = {r.asset_key for r in health.asset_health_rows(now=MONDAY_NOON)}
+    assert "option_bars" in keys and "option_contracts" not in keys
+    assert "candles_daily" in keys  # never produced, no sibling: still an unknown row

@@ -14,7 +14,8 @@ pytestmark = pytest.mark.django_db
 NOW = et(2024, 3, 19, 20)  # Tuesday evening: every asset expects 2024-03-19
 TODAY = dt.date(2024, 3, 19)
 FRIDAY = dt.date(2024, 3, 15)
-PER_SYMBOL = ("candles_daily", "option_contracts", "option_bars", "options_snapshots")
+# As the jobs write them: ingest_options_bars moves only the option_bars watermark (SPEC §6.2).
+PER_SYMBOL = ("candles_daily", "option_bars", "options_snapshots")
 DOWNSTREAM = ("options_flow", "derived_daily")
 GLOBAL = ("briefing_markdown", "briefing_json", "dashboard_view")
 
@@ -102,7 +103,7 @@ def test_failed_and_partial_latest_runs():
     make_event(partial, "options_snapshots", "MSFT", "failed")
     steps = plan_gaps(now=NOW, symbols=["AAPL", "MSFT"])
     assert [(s.asset_key, s.scope_key, s.reason) for s in steps] == [
-        ("option_contracts", "ALL", "latest failed run: ingest_options_bars"),  # one step per job
+        ("option_bars", "ALL", "latest failed run: ingest_options_bars"),  # one step per job
         ("options_snapshots", "MSFT", "latest failed run: snapshot_options"),
         ("options_flow", "MSFT", "upstream for: options_snapshots"),
         ("derived_daily", "MSFT", "upstream for: options_snapshots"),
@@ -143,7 +144,7 @@ def test_stale_counts_are_merged_when_collapsing_and_tracked_symbols_come_from_t
     # A missing watermark outranks stale ones in the collapsed step; option data lacks only TSLA.
     assert [(s.asset_key, s.scope_key, s.reason) for s in steps[:3]] == [
         ("candles_daily", "ALL", "watermark missing"),
-        ("option_contracts", "TSLA", "watermark missing"),
+        ("option_bars", "TSLA", "watermark missing"),
         ("options_snapshots", "ALL", "watermark missing"),
     ]
     assert steps[1].command == (

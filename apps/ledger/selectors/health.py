@@ -251,6 +251,19 @@ def _never_produced(
     )
 
 
+def represented_by_sibling(asset_key: str, produced: set[str]) -> bool:
+    """True for an asset its job never watermarks while a sibling asset of the job has watermarks.
+
+    ``ingest_options_bars`` writes ``option_contracts`` and ``option_bars`` but moves only the
+    ``option_bars`` watermark (SPEC §6.2); the sibling's freshness stands for the job, so the contracts
+    are neither "unknown" in health nor "watermark missing" in the gap planner.
+    """
+    spec = _spec(asset_key)
+    if not spec.job:
+        return False
+    return any(s.key in produced for s in registry.job(spec.job).assets if s.key != asset_key)
+
+
 def asset_health_rows(*, now: dt.datetime | None = None) -> list[AssetHealth]:
     """One row per watermark, plus one ``unknown`` row per registry asset never produced.
 
@@ -266,7 +279,9 @@ def asset_health_rows(*, now: dt.datetime | None = None) -> list[AssetHealth]:
     ]
     produced = {row.asset_key for row in rows}
     rows += [
-        _never_produced(s, now=now, runs=runs) for s in registry.ASSETS if s.key not in produced
+        _never_produced(s, now=now, runs=runs)
+        for s in registry.ASSETS
+        if s.key not in produced and not represented_by_sibling(s.key, produced)
     ]
     order = {key: i for i, key in enumerate(registry.ASSET_KEYS)}
     return sorted(
