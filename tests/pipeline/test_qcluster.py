@@ -8,6 +8,7 @@ run only when the suite runs against PostgreSQL with ``REDIS_URL`` set (as CI's 
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -20,7 +21,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connections
-from django_q.models import Task
+from django.utils import timezone
+from django_q.models import Schedule, Task
 from django_q.tasks import async_task
 
 from apps.ledger.models import IngestionRun, RunStatus
@@ -180,3 +182,29 @@ def test_two_clusters_process_a_burst_exactly_once(warehouse_db, queue, clusters
     assert sorted(runs.values_list("parent_run_id", flat=True)) == sorted(task_ids)
     for cluster in running:
         assert cluster.stop() is not None
+
+
+def test_a_due_schedule_fires_through_the_cluster_scheduler(warehouse_db, queue, clusters):
+    """The cluster's own scheduler (every ~30 s) turns a due schedule into a task and a run."""
+    schedule = Schedule.objects.create(
+        name=f"test {queue}",
+        func=tasks.SCHEDULED_RUN_DAILY,
+        kwargs=repr({"as_of": AS_OF, "symbols": ["SPY"]}),
+        schedule_type=Schedule.MINUTES,
+        minutes=60,
+        next_run=timezone.now() - dt.timedelta(seconds=1),
+        cluster=queue,  # only this test's cluster picks it up
+    )
+    running = clusters(1, workers=1)
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        schedule.refresh_from_db()
+        if schedule.task and Task.objects.filter(id=schedule.task).exists():
+            break
+        time.sleep(1)
+    else:
+        pytest.fail(f"the schedule did not fire:\n{running[0].output()}")
+
+    pipeline = IngestionRun.objects.get(job_name=registry.PIPELINE_JOB)
+    assert (pipeline.triggered_by, pipeline.parent_run_id) == ("schedule", schedule.task)
+    assert schedule.next_run > timezone.now()  # catch_up off: the next one is in the future
