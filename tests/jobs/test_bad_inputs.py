@@ -1,0 +1,218 @@
+"""Bad inputs: one-line usage errors (exit 2), bad provider data failing only its symbol."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+
+import pandas as pd
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from apps.ledger.models import IngestionRun
+from apps.market.providers.demo import DemoProvider
+from apps.portfolio.services import portfolio_export
+from optionshelper import warehouse
+from tests.jobs.helpers import event_status, past_sessions, run_job, warehouse_state
+
+DAY = past_sessions(1)[0]
+FUTURE = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+
+PORTFOLIO = {
+    "base_currency": "USD",
+    "cash": 5000.0,
+    "risk_profile": {"max_portfolio_risk_pct": 0.25},
+    "positions": [
+        {
+            "id": "p1",
+            "symbol": "AAPL",
+            "option_type": "call",
+            "expiry": "2027-01-15",
+            "strike": 250.0,
+            "contracts": 2,
+            "cost_basis": 7.5,
+        },
+        {
+            "id": "p2",
+            "symbol": "SPY",
+            "legs": [
+                {
+                    "side": "long",
+                    "option_type": "put",
+                    "expiry": "2026-12-18",
+                    "strike": 600.0,
+                    "contracts": 1,
+                },
+                {
+                    "side": "short",
+                    "option_type": "put",
+                    "expiry": "2026-12-18",
+                    "strike": 580.0,
+                    "contracts": 1,
+                },
+            ],
+            "net_debit": 450.0,
+        },
+    ],
+}
+
+
+@pytest.fixture
+def seeded(warehouse_db):
+    """One stored AAPL snapshot and candles, so 'nothing changed' has something to compare."""
+    for job in ("ingest_candles", "snapshot_options"):
+        assert run_job(job, DAY, ["AAPL"], lookback_days=30).outcome.status == "success"
+    return warehouse_state()
+
+
+def _usage_error(*args: str) -> str:
+    runs_before = IngestionRun.objects.count()
+    with pytest.raises(CommandError) as info:
+        call_command(*args)
+    assert info.value.returncode == 2
+    message = str(info.value)
+    assert "\n" not in message and "Traceback" not in message
+    assert IngestionRun.objects.count() == runs_before
+    return message
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--provider", "nope"), "unknown provider 'nope'"),
+        (("--as-of", "2026-13-01"), "--as-of must be 'latest' or YYYY-MM-DD, got '2026-13-01'"),
+        (("--as-of", "yesterday"), "--as-of must be 'latest' or YYYY-MM-DD, got 'yesterday'"),
+        (("--as-of", FUTURE), f"--as-of {FUTURE} is in the future"),
+        (("--watchlist", "no-such-list"), "no-such-list"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line_and_change_nothing(seeded, args, expected):
+    for command in ("snapshot_options", "ingest_candles"):
+        extra = () if "--watchlist" in args else ("--symbol", "AAPL")
+        message = _usage_error(command, *extra, *args)
+        assert expected in message
+    assert warehouse_state() == seeded
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--window", "0"), "--window must be between 1 and 30"),
+        (("--window", "31"), "--window must be between 1 and 30"),
+        (("--group-by", "sector"), "--group-by must be one of contract, strike, expiry"),
+    ],
+)
+def test_compute_flow_bad_window_or_group_by(seeded, args, expected):
+    assert expected in _usage_error("compute_flow", "--symbol", "AAPL", *args)
+    assert warehouse_state() == seeded
+
+
+@pytest.mark.django_db
+def test_malformed_portfolio_is_rejected_whole(tmp_path):
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(PORTFOLIO))
+    call_command("import_portfolio", str(good))
+    stored = portfolio_export()
+
+    bad_doc = json.loads(json.dumps(PORTFOLIO))
+    bad_doc["positions"][1]["legs"][1]["strike"] = -5
+    bad_doc["positions"].append({**PORTFOLIO["positions"][0], "id": "p3"})
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(bad_doc))
+    with pytest.raises(CommandError) as info:
+        call_command("import_portfolio", str(bad))
+    message = str(info.value)
+    assert info.value.returncode == 2
+    assert "\n" not in message
+    assert "positions[1].legs[1].strike" in message and "nothing was changed" in message
+    assert portfolio_export() == stored
+
+    duplicate = json.loads(json.dumps(PORTFOLIO))
+    duplicate["positions"][1]["id"] = "p1"
+    bad.write_text(json.dumps(duplicate))
+    with pytest.raises(CommandError, match=r"positions\[1\]\.id.*duplicate id 'p1'"):
+        call_command("import_portfolio", str(bad))
+    bad.write_text("{not json")
+    with pytest.raises(CommandError, match="not valid JSON"):
+        call_command("import_portfolio", str(bad))
+    assert portfolio_export() == stored
+
+
+def _corrupt_snapshot(monkeypatch, corrupt):
+    original = DemoProvider.get_chain_snapshot
+
+    def patched(self, symbol, *, as_of=None):
+        snap = original(self, symbol, as_of=as_of)
+        if symbol != "AAPL":
+            return snap
+        return dataclasses.replace(snap, chain=corrupt(snap.chain.copy()))
+
+    monkeypatch.setattr(DemoProvider, "get_chain_snapshot", patched)
+
+
+def _aapl_chain() -> tuple:
+    return warehouse.fetch_all(
+        "SELECT count(*), sum(hash(contract_symbol, bid, ask, open_interest, mark)) "
+        "FROM options_chain WHERE symbol = 'AAPL'"
+    )[0]
+
+
+def _negative_bid(chain: pd.DataFrame) -> pd.DataFrame:
+    chain.loc[chain.index[3], "bid"] = -1.25
+    return chain
+
+
+def _duplicate_row(chain: pd.DataFrame) -> pd.DataFrame:
+    return pd.concat([chain, chain.iloc[[5]]], ignore_index=True)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("corrupt", "expected"),
+    [(_negative_bid, "negative value(s) in 'bid'"), (_duplicate_row, "duplicate")],
+    ids=["negative-price", "duplicate-rows"],
+)
+def test_bad_provider_chain_fails_only_that_symbol(seeded, monkeypatch, corrupt, expected):
+    aapl_before = _aapl_chain()
+    assert aapl_before[0] > 100
+    _corrupt_snapshot(monkeypatch, corrupt)
+    with pytest.raises(SystemExit) as info:
+        call_command("snapshot_options", "--symbol", "AAPL,MSFT", "--as-of", DAY.isoformat())
+    assert info.value.code == 1
+    run = IngestionRun.objects.filter(job_name="snapshot_options").latest("started_at")
+    assert run.status == "partial"
+    assert event_status(run.pk, "options_snapshots") == {"AAPL": "failed", "MSFT": "success"}
+    event = run.assets.get(partition_key="AAPL")
+    assert event.extra["error_type"] == "ProviderError"
+    assert event.extra["error"].startswith("AAPL: chain")
+    assert expected in event.extra["error"]
+    # AAPL's previously stored snapshot and candles are untouched; only MSFT's rows are new
+    assert _aapl_chain() == aapl_before
+    assert warehouse_state()["candles_daily"] == seeded["candles_daily"]
+
+
+@pytest.mark.django_db
+def test_negative_candle_prices_fail_the_symbol_and_keep_its_candles(seeded, monkeypatch):
+    original = DemoProvider.get_history
+
+    def patched(self, symbol, start, end):
+        frame = original(self, symbol, start, end)
+        if symbol == "AAPL" and len(frame):
+            frame.loc[frame.index[-1], "close"] = -3.0
+        return frame
+
+    later = past_sessions(1, end=dt.date(2026, 11, 24))[0]
+    assert later > DAY
+    monkeypatch.setattr(DemoProvider, "get_history", patched)
+    with pytest.raises(SystemExit) as info:
+        call_command("ingest_candles", "--symbol", "AAPL", "--as-of", later.isoformat())
+    assert info.value.code == 1
+    run = IngestionRun.objects.filter(job_name="ingest_candles").latest("started_at")
+    assert run.status == "failed"
+    event = run.assets.get(partition_key="AAPL")
+    assert "negative value(s) in 'close'" in event.extra["error"]
+    assert warehouse_state()["candles_daily"] == seeded["candles_daily"]
