@@ -1,0 +1,86 @@
+"""snapshot_options throughput over a large demo universe (prints numbers; not a test).
+
+Generates symbols S0001..SNNNN (the demo provider serves any valid ticker), runs
+``execute_job('snapshot_options', ...)`` for one fixed past session in a throwaway data dir (or
+``--data-dir``), and prints chain rows written, rows/s and peak memory.
+
+    python bench/bench_ingest.py --symbols 500            # ≈1.5M chain rows
+    python bench/bench_ingest.py --symbols 50 --tracemalloc
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import resource
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def parse() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--symbols", type=int, default=500)
+    p.add_argument("--as-of", default="2026-11-20", help="a past session (default 2026-11-20)")
+    p.add_argument("--data-dir", default=None, help="reuse this data dir (default: a temp dir)")
+    p.add_argument("--database-url", default=None, help="metadata DB (default: SQLite in data dir)")
+    p.add_argument("--tracemalloc", action="store_true", help="also report Python peak allocations")
+    return p.parse_args()
+
+
+def setup_django(data_dir: Path, database_url: str | None) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["OPTIONS_HELPER_DATA_DIR"] = str(data_dir)
+    os.environ["OPTIONS_HELPER_DUCKDB_PATH"] = str(data_dir / "warehouse" / "options.duckdb")
+    os.environ["DATABASE_URL"] = database_url or f"sqlite:///{data_dir / 'bench.sqlite3'}"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "optionshelper.settings"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("db_init", verbosity=0, stdout=open(os.devnull, "w"))
+
+
+def max_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def main() -> None:
+    args = parse()
+    data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="bench-ingest-"))
+    setup_django(data_dir, args.database_url)
+    from apps.pipeline.jobs import JobParams, execute_job
+    from optionshelper import warehouse
+
+    symbols = tuple(f"S{i:04d}" for i in range(1, args.symbols + 1))
+    as_of = dt.date.fromisoformat(args.as_of)
+    rss_before = max_rss_mb()
+    if args.tracemalloc:
+        tracemalloc.start()
+    started = time.perf_counter()
+    execution = execute_job("snapshot_options", JobParams(as_of=as_of, symbols=symbols))
+    seconds = time.perf_counter() - started
+    peak_py = tracemalloc.get_traced_memory()[1] / 2**20 if args.tracemalloc else None
+    rows = sum(p.rows for p in execution.result.partitions) if execution.result else 0
+    stored = warehouse.fetch_all("SELECT count(*) FROM options_chain")[0][0]
+    size = (data_dir / "warehouse" / "options.duckdb").stat().st_size / 2**20
+    print(f"data dir              {data_dir}")
+    print(f"symbols               {len(symbols)}  as-of {as_of}  run {execution.outcome.status}")
+    print(f"chain rows written    {rows:,}  (stored in options_chain: {stored:,})")
+    print(f"seconds               {seconds:,.1f}  ({seconds / len(symbols):.3f} s/symbol)")
+    print(f"rows/s                {rows / seconds:,.0f}")
+    print(f"peak RSS (ru_maxrss)  {max_rss_mb():,.0f} MiB  (after setup: {rss_before:,.0f} MiB)")
+    if peak_py is not None:
+        print(f"tracemalloc peak      {peak_py:,.0f} MiB")
+    print(f"warehouse file        {size:,.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
