@@ -99,6 +99,8 @@ class IngestionRun(models.Model):
             models.Index(fields=["error_stack_hash"], name="run_stack_hash_idx"),
             # Runs timeline chart over the lookback window.
             models.Index(fields=["-started_at"], name="run_started_idx"),
+            # Asset × session status grid: WHERE as_of BETWEEN first_session AND last_session.
+            models.Index(fields=["as_of"], name="run_as_of_idx"),
         ]
 
     def __str__(self) -> str:
