@@ -9,6 +9,7 @@ import math
 import re
 
 import jsonschema
+import pandas as pd
 import pytest
 from django.core.management import call_command
 
@@ -61,16 +62,21 @@ def _derived(symbol: str, day) -> dict:
 
 
 def _same(a: dict, b: dict) -> bool:
+    return not _differences(a, b)
+
+
+def _differences(a: dict, b: dict) -> list:
+    out = []
     for key in a:
         x, y = a[key], b[key]
         if isinstance(x, float) and isinstance(y, float):
             if math.isnan(x) and math.isnan(y):
                 continue
             if x != pytest.approx(y, rel=1e-12, abs=1e-12):
-                return False
-        elif x != y and not (x is None and y is None):
-            return False
-    return True
+                out.append((key, x, y))
+        elif x != y and not (pd.isna(x) and pd.isna(y)):
+            out.append((key, x, y))
+    return out
 
 
 def _briefing_data(report: dict) -> dict:
@@ -135,11 +141,11 @@ def test_pipeline_builds_everything_reruns_are_no_ops_and_derived_has_no_look_ah
     live = {s: _derived(s, day) for s in SYMBOLS}
     call_command("compute_derived", "--symbol", ",".join(SYMBOLS), "--as-of", day.isoformat())
     for symbol in SYMBOLS:
-        assert _same(_derived(symbol, day), live[symbol]), symbol
+        assert not _differences(_derived(symbol, day), live[symbol]), symbol
     live_all = {(s, d): _derived(s, d) for s in SYMBOLS[:2] for d in sessions}
     call_command("compute_derived", "--symbol", ",".join(SYMBOLS[:2]), "--all-dates")
     for key, row in live_all.items():
-        assert _same(_derived(*key), row), key
+        assert not _differences(_derived(*key), row), key
 
 
 def _assert_markdown_structure(markdown: str, report: dict) -> None:
