@@ -29,7 +29,7 @@ from django.conf import settings
 
 _local = threading.local()
 _POLL_START_S = 0.005
-_POLL_MAX_S = 0.2
+_POLL_MAX_S = 0.05
 
 
 class WarehouseError(Exception):
@@ -111,15 +111,14 @@ def _enter_locks(stack: contextlib.ExitStack, path: Path, *, exclusive: bool, bo
     lock_path, turnstile_path = _lock_paths(path)
     started = time.monotonic()
     try:
-        if exclusive:
-            # Hold the turnstile while waiting, so new readers queue behind this writer.
-            stack.enter_context(_file_lock(turnstile_path, fcntl.LOCK_EX, bound))
-        else:
-            with _file_lock(turnstile_path, fcntl.LOCK_SH, bound):
-                pass
-        remaining = max(bound - (time.monotonic() - started), 0.0)
-        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
-        stack.enter_context(_file_lock(lock_path, mode, remaining))
+        # The turnstile: a waiting writer holds it exclusively, so new readers queue behind it and
+        # cannot starve it; once the writer has the main lock it lets the turnstile go, so queued
+        # readers get their turn before the next writer (no starvation either way).
+        turnstile = _file_lock(turnstile_path, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH, bound)
+        with turnstile:
+            remaining = max(bound - (time.monotonic() - started), 0.0)
+            mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+            stack.enter_context(_file_lock(lock_path, mode, remaining))
     except TimeoutError:
         raise WarehouseBusy(time.monotonic() - started) from None
 

@@ -7,7 +7,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import duckdb
-
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.client import BaseDatabaseClient
 from django.db.backends.base.features import BaseDatabaseFeatures
@@ -18,7 +17,6 @@ from optionshelper import warehouse
 from .creation import DatabaseCreation
 from .introspection import DatabaseIntrospection
 from .operations import DatabaseOperations
-
 
 # DuckDB's DB-API exception classes, which Django maps onto its own (DuckDB has no InterfaceError).
 _DBAPI = types.SimpleNamespace(
