@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Prefetch
 
 from apps.portfolio.models import (
     LegSide,
@@ -195,7 +196,8 @@ def portfolio_export() -> dict[str, Any]:
     """The stored portfolio in the import format (a round trip gives the same document)."""
     settings_row = PortfolioSettings.load()
     positions = []
-    for position in Position.objects.prefetch_related("legs").order_by("position_id"):
+    legs_in_file_order = Prefetch("legs", queryset=PositionLeg.objects.order_by("pk"))
+    for position in Position.objects.prefetch_related(legs_in_file_order).order_by("position_id"):
         legs = list(position.legs.all())
         item: dict[str, Any] = {"id": position.position_id, "symbol": position.symbol}
         if len(legs) == 1 and legs[0].side == LegSide.LONG and position.net_debit is None:

@@ -13,11 +13,6 @@ from apps.portfolio.services import portfolio_export, watchlists_import
 from tests.jobs.test_bad_inputs import PORTFOLIO
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG apps/portfolio: PositionLeg.Meta.ordering = [position, expiry, strike], so "
-    "portfolio_export returns multi-leg legs sorted by strike, not in file order (SPEC 2.1 round trip)",
-)
 @pytest.mark.django_db
 def test_portfolio_import_export_round_trip(tmp_path):
     path = tmp_path / "portfolio.json"
