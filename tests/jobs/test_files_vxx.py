@@ -17,6 +17,11 @@ from optionshelper import warehouse
 from tests.jobs.helpers import event_status, watermark_date
 from tests.support import REALDATA_DIR
 
+pytestmark = pytest.mark.skipif(
+    not (REALDATA_DIR / "deltaneutral_VXX_2016-12.csv").exists(),
+    reason=f"real vendor data not found under {REALDATA_DIR}",
+)
+
 VXX_FILE = "deltaneutral_VXX_2016-12.csv"
 GAP = dt.date(2016, 12, 8)
 # (as-of, window) partitions computed for every group-by mode
