@@ -19,6 +19,7 @@ from django.utils import timezone
 from apps.analytics.compute import portfolio as portfolio_math
 from apps.analytics.compute.briefing import DISCLAIMER, SCHEMA_VERSION, render_markdown
 from apps.analytics.models import OptionsFlow, OptionsFlowPartition
+from apps.ledger.selectors.health import asset_health_rows, latest_runs_per_job, overall_health
 from apps.market import selectors
 from apps.portfolio.selectors import position_legs
 
@@ -115,19 +116,17 @@ def _warnings(header: dict, today: dict, flow: dict, market_date: dt.date) -> li
     return warnings
 
 
-def _header(symbol: str, market_date: dt.date) -> dict[str, Any]:
-    dates = selectors.snapshot_dates(symbol, up_to=market_date)
-    if not dates:
-        return {}
-    header = _clean(selectors.snapshot_header(symbol, dates[-1]) or {})
+def _parsed_header(raw: dict[str, Any] | None) -> dict[str, Any]:
+    """A stored snapshot header as JSON-safe data, its JSON columns decoded."""
+    header = _clean(raw or {})
     for key in ("quote_quality", "meta"):
         if isinstance(header.get(key), str):
             header[key] = json.loads(header[key])
     return header
 
 
-def _symbol_report(symbol: str, market_date: dt.date) -> dict[str, Any]:
-    header = _header(symbol, market_date)
+def _symbol_report(symbol: str, raw_header: dict | None, market_date: dt.date) -> dict[str, Any]:
+    header = _parsed_header(raw_header)
     today, before = _derived(symbol, market_date)
     flow = _flow_summary(symbol, market_date)
     quality = header.get("quote_quality") or {}
@@ -174,16 +173,15 @@ def _symbol_report(symbol: str, market_date: dt.date) -> dict[str, Any]:
     }
 
 
-def _portfolio_report(market_date: dt.date) -> dict[str, Any]:
-    legs = pd.DataFrame(position_legs())
+def _portfolio_report(
+    legs: pd.DataFrame, headers: dict[str, dict], market_date: dt.date
+) -> dict[str, Any]:
     if legs.empty:
         return {"positions": [], "greeks": {}, "stress": []}
     chains, spots = {}, {}
-    for symbol in sorted(set(legs["symbol"])):
-        dates = selectors.snapshot_dates(symbol, up_to=market_date)
-        if dates:
-            chains[symbol] = selectors.snapshot_chains(symbol, dates[-1:])
-            spots[symbol] = float(chains[symbol]["spot"].iloc[0])
+    for symbol in sorted(set(legs["symbol"]) & set(headers)):
+        chains[symbol] = selectors.snapshot_chains(symbol, [headers[symbol]["snapshot_date"]])
+        spots[symbol] = float(headers[symbol]["spot"])
     valued = portfolio_math.value_legs(legs, chains, spots, market_date)
     positions = [
         {
@@ -216,13 +214,16 @@ def _portfolio_report(market_date: dt.date) -> dict[str, Any]:
 
 def assemble(*, symbols: list[str], market_date: dt.date) -> dict[str, Any]:
     """The whole briefing as JSON-safe data (the .json file; the .md is rendered from it)."""
+    legs = position_legs()
+    held = set(legs["symbol"]) if not legs.empty else set()
+    headers = selectors.latest_snapshot_headers(sorted(set(symbols) | held), up_to=market_date)
     return {
         "schema_version": SCHEMA_VERSION,
         "market_date": market_date.isoformat(),
         "generated_at": timezone.now().isoformat(timespec="seconds"),
         "disclaimer": DISCLAIMER,
-        "portfolio": _portfolio_report(market_date),
-        "symbols": [_symbol_report(symbol, market_date) for symbol in symbols],
+        "portfolio": _portfolio_report(legs, headers, market_date),
+        "symbols": [_symbol_report(s, headers.get(s), market_date) for s in symbols],
     }
 
 
@@ -268,14 +269,10 @@ def newest_json(directory: Path, *, up_to: dt.date | None = None) -> dict[str, A
 
 
 def _overall_health() -> str:
-    from apps.ledger.selectors.health import asset_health_rows, overall_health
-
     return overall_health(asset_health_rows())
 
 
 def _latest_jobs() -> list[dict[str, Any]]:
-    from apps.ledger.selectors.health import latest_runs_per_job
-
     keys = ("job_name", "status", "started_at", "duration_ms")
     return [{key: row[key] for key in keys} for row in latest_runs_per_job()]
 

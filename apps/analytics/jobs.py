@@ -19,24 +19,10 @@ from apps.analytics.compute import derived, flow
 from apps.ledger.services.runs import market_ts
 from apps.market import calendar, selectors
 from apps.market import stores as warehouse_stores
-from apps.pipeline.jobs import JobParams, JobResult, PartitionResult
-from apps.pipeline.progress import progress
+from apps.pipeline.jobs import JobParams, JobResult, PartitionResult, for_each_symbol
 
 DEFAULT_WINDOW = 1
 DEFAULT_GROUP_BY = "contract"
-
-
-def _per_symbol(params: JobParams, log, *, job: str, asset_key: str, work) -> list[PartitionResult]:
-    """Run ``work`` per symbol; a failure stays that symbol's own ``failed`` event."""
-    results = []
-    for symbol in progress(params.symbols, desc=job):
-        started = dt.datetime.now(dt.UTC)
-        try:
-            results.append(work(symbol, started))
-        except Exception as exc:  # one symbol's failure must not stop the others
-            log.asset_failed(asset_key, symbol, exc, started_at=started)
-            results.append(PartitionResult(symbol, "failed", detail=f"{type(exc).__name__}: {exc}"))
-    return results
 
 
 # --- compute_flow --------------------------------------------------------------------------------
@@ -123,7 +109,9 @@ def compute_flow(params: JobParams, *, log) -> JobResult:
             tops=tops,
         )
 
-    partitions = _per_symbol(params, log, job="compute_flow", asset_key="options_flow", work=work)
+    partitions = for_each_symbol(
+        params, log, job="compute_flow", asset_key="options_flow", work=work
+    )
     dates = [p.market_date for p in partitions if p.market_date]
     return JobResult(
         "compute_flow",
@@ -176,7 +164,7 @@ def _derived_symbol(symbol, started, *, params: JobParams, log, all_dates: bool)
 
 def compute_derived(params: JobParams, *, log) -> JobResult:
     all_dates = bool(params.options.get("all_dates", False))
-    partitions = _per_symbol(
+    partitions = for_each_symbol(
         params,
         log,
         job="compute_derived",
@@ -194,9 +182,8 @@ def compute_derived(params: JobParams, *, log) -> JobResult:
 
 def _briefing_date(params: JobParams) -> dt.date:
     """The newest snapshot date of any tracked symbol at or before the as-of (else the calendar's)."""
-    dates = [
-        d for s in params.symbols for d in selectors.snapshot_dates(s, up_to=params.as_of)[-1:]
-    ]
+    headers = selectors.latest_snapshot_headers(list(params.symbols), up_to=params.as_of)
+    dates = [header["snapshot_date"] for header in headers.values()]
     return max(dates) if dates else calendar.market_date_for(params.as_of)
 
 

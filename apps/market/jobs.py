@@ -8,7 +8,6 @@ one short write (stores). A symbol's failure is recorded on its own and the othe
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 
 import pandas as pd
 
@@ -18,47 +17,15 @@ from apps.market import calendar, selectors, stores
 from apps.market.providers.base import MarketDataProvider, NoDataError, UnsupportedByProvider
 from apps.market.providers.registry import get_provider
 from apps.market.providers.validation import validate_chain, validate_history
-from apps.pipeline.jobs import JobParams, JobResult, PartitionResult
-from apps.pipeline.progress import progress
+from apps.pipeline.jobs import JobParams, JobResult, PartitionResult, for_each_symbol
 
 DEFAULT_CANDLE_LOOKBACK_DAYS = 400
 DEFAULT_BAR_LOOKBACK_DAYS = 30
 BAR_BATCH = 500
 
 
-def _for_each_symbol(
-    params: JobParams,
-    log,
-    *,
-    job: str,
-    asset_key: str,
-    work: Callable[[str], PartitionResult],
-) -> list[PartitionResult]:
-    """Run ``work`` per symbol; a provider/no-data/unsupported outcome or an error stays per symbol."""
-    results = []
-    for symbol in progress(params.symbols, desc=job):
-        started = dt.datetime.now(dt.UTC)
-        try:
-            result = work(symbol)
-        except NoDataError as exc:
-            log.asset_skipped(
-                asset_key, symbol, "no_data", started_at=started, extra={"detail": exc.cause}
-            )
-            result = PartitionResult(symbol, "skipped", detail=f"no_data: {exc.cause}")
-        except UnsupportedByProvider as exc:
-            log.asset_skipped(
-                asset_key,
-                symbol,
-                "unsupported_by_provider",
-                started_at=started,
-                extra={"detail": exc.cause},
-            )
-            result = PartitionResult(symbol, "skipped", detail="unsupported_by_provider")
-        except Exception as exc:  # one symbol's failure must not stop the others
-            log.asset_failed(asset_key, symbol, exc, started_at=started)
-            result = PartitionResult(symbol, "failed", detail=f"{type(exc).__name__}: {exc}")
-        results.append(result)
-    return results
+# A provider with nothing for the date, or no such data at all, is a skip, not a failure.
+PROVIDER_SKIPS = {NoDataError: "no_data", UnsupportedByProvider: "unsupported_by_provider"}
 
 
 # --- ingest_candles ------------------------------------------------------------------------------
@@ -73,9 +40,14 @@ def _has_corporate_action(frame: pd.DataFrame) -> bool:
 
 
 def _ingest_candles_symbol(
-    symbol: str, *, provider: MarketDataProvider, market_date: dt.date, lookback_days: int, log
+    symbol: str,
+    started: dt.datetime,
+    *,
+    provider: MarketDataProvider,
+    market_date: dt.date,
+    lookback_days: int,
+    log,
 ) -> PartitionResult:
-    started = dt.datetime.now(dt.UTC)
     last = selectors.latest_candle_date(symbol)
     if last is not None and last >= market_date:
         log.asset_succeeded("candles_daily", symbol, started_at=started, extra={"up_to_date": True})
@@ -100,8 +72,8 @@ def _ingest_candles_symbol(
         rows_inserted=stats.inserted,
         rows_updated=stats.updated,
         rows_deleted=stats.deleted,
-        min_event_ts=_ts(min(frame["date"])),
-        max_event_ts=_ts(newest),
+        min_event_ts=market_ts(min(frame["date"])),
+        max_event_ts=market_ts(newest),
         extra={"refetched_all": replace_all} if replace_all else None,
     )
     log.advance_watermark("candles_daily", symbol, newest)
@@ -112,14 +84,15 @@ def ingest_candles(params: JobParams, *, log) -> JobResult:
     provider = get_provider(params.provider)
     market_date = calendar.market_date_for(params.as_of)
     lookback = int(params.options.get("lookback_days") or DEFAULT_CANDLE_LOOKBACK_DAYS)
-    partitions = _for_each_symbol(
+    partitions = for_each_symbol(
         params,
         log,
         job="ingest_candles",
         asset_key="candles_daily",
-        work=lambda s: _ingest_candles_symbol(
-            s, provider=provider, market_date=market_date, lookback_days=lookback, log=log
+        work=lambda s, started: _ingest_candles_symbol(
+            s, started, provider=provider, market_date=market_date, lookback_days=lookback, log=log
         ),
+        skip_on=PROVIDER_SKIPS,
     )
     return JobResult("ingest_candles", market_date, partitions, {"provider": provider.name})
 
@@ -147,9 +120,14 @@ def _bars_meta(
 
 
 def _ingest_bars_symbol(
-    symbol: str, *, provider: MarketDataProvider, market_date: dt.date, lookback_days: int, log
+    symbol: str,
+    started: dt.datetime,
+    *,
+    provider: MarketDataProvider,
+    market_date: dt.date,
+    lookback_days: int,
+    log,
 ) -> PartitionResult:
-    started = dt.datetime.now(dt.UTC)
     if not provider.supports_option_bars:
         for asset_key in ("option_contracts", "option_bars"):
             log.asset_skipped(asset_key, symbol, "unsupported_by_provider", started_at=started)
@@ -194,7 +172,7 @@ def _ingest_bars_symbol(
         started_at=started,
         rows_inserted=inserted,
         rows_updated=updated,
-        max_event_ts=_ts(newest) if newest else None,
+        max_event_ts=market_ts(newest),
         extra={"contracts_fetched": int(len(todo))},
     )
     if newest:
@@ -206,14 +184,15 @@ def ingest_options_bars(params: JobParams, *, log) -> JobResult:
     provider = get_provider(params.provider)
     market_date = calendar.market_date_for(params.as_of)
     lookback = int(params.options.get("lookback_days") or DEFAULT_BAR_LOOKBACK_DAYS)
-    partitions = _for_each_symbol(
+    partitions = for_each_symbol(
         params,
         log,
         job="ingest_options_bars",
         asset_key="option_bars",
-        work=lambda s: _ingest_bars_symbol(
-            s, provider=provider, market_date=market_date, lookback_days=lookback, log=log
+        work=lambda s, started: _ingest_bars_symbol(
+            s, started, provider=provider, market_date=market_date, lookback_days=lookback, log=log
         ),
+        skip_on=PROVIDER_SKIPS,
     )
     return JobResult("ingest_options_bars", market_date, partitions, {"provider": provider.name})
 
@@ -222,9 +201,14 @@ def ingest_options_bars(params: JobParams, *, log) -> JobResult:
 
 
 def _snapshot_symbol(
-    symbol: str, *, provider: MarketDataProvider, as_of: dt.date | None, rate: float, log
+    symbol: str,
+    started: dt.datetime,
+    *,
+    provider: MarketDataProvider,
+    as_of: dt.date | None,
+    rate: float,
+    log,
 ) -> PartitionResult:
-    started = dt.datetime.now(dt.UTC)
     snapshot = provider.get_chain_snapshot(symbol, as_of=as_of)
     chain = validate_chain(symbol, snapshot.chain)
     enriched = greeks.enrich_chain(
@@ -253,7 +237,7 @@ def _snapshot_symbol(
         rows_inserted=stats.inserted,
         rows_updated=stats.updated,
         rows_deleted=stats.deleted,
-        max_event_ts=_ts(snapshot.snapshot_date),
+        max_event_ts=market_ts(snapshot.snapshot_date),
         extra={"snapshot_date": snapshot.snapshot_date.isoformat(), "contracts": len(enriched)},
     )
     log.advance_watermark("options_snapshots", symbol, snapshot.snapshot_date)
@@ -265,22 +249,19 @@ def _snapshot_symbol(
 def snapshot_options(params: JobParams, *, log) -> JobResult:
     provider = get_provider(params.provider)
     rate = float(params.options.get("risk_free_rate") or 0.0)
-    partitions = _for_each_symbol(
+    partitions = for_each_symbol(
         params,
         log,
         job="snapshot_options",
         asset_key="options_snapshots",
-        work=lambda s: _snapshot_symbol(
-            s, provider=provider, as_of=params.as_of, rate=rate, log=log
+        work=lambda s, started: _snapshot_symbol(
+            s, started, provider=provider, as_of=params.as_of, rate=rate, log=log
         ),
+        skip_on=PROVIDER_SKIPS,
     )
     dates = [p.market_date for p in partitions if p.market_date]
     market_date = max(dates) if dates else calendar.market_date_for(params.as_of)
     return JobResult("snapshot_options", market_date, partitions, {"provider": provider.name})
-
-
-def _ts(day: dt.date | None) -> dt.datetime | None:
-    return market_ts(day) if day else None
 
 
 def _iso(day: dt.date | None) -> str | None:

@@ -82,6 +82,21 @@ def snapshot_dates(symbol: str, *, up_to: dt.date | None = None) -> list[dt.date
     )
 
 
+def latest_snapshot_headers(symbols: list[str], *, up_to: dt.date | None = None) -> dict[str, dict]:
+    """The newest snapshot header per symbol at or before ``up_to``, one query for all of them."""
+    if not symbols:
+        return {}
+    frame = warehouse.fetch_df(
+        "SELECT * FROM options_snapshot_headers WHERE list_contains(?::VARCHAR[], symbol) "
+        "AND snapshot_date <= coalesce(?, DATE '2999-12-31') "
+        "QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY snapshot_date DESC, "
+        "updated_at DESC) = 1",
+        [list(symbols), up_to],
+    )
+    frame["snapshot_date"] = pd.to_datetime(frame["snapshot_date"]).dt.date
+    return {row["symbol"]: row for row in frame.to_dict("records")}
+
+
 def snapshot_header(symbol: str, snapshot_date: dt.date) -> dict | None:
     frame = warehouse.fetch_df(
         f"SELECT * FROM ({_CURRENT_HEADERS}) WHERE snapshot_date = ?", [symbol, snapshot_date]

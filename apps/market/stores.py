@@ -15,20 +15,10 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from apps.market.providers.base import BAR_COLUMNS, HISTORY_COLUMNS
 from optionshelper import warehouse
 
-CANDLE_VALUE_COLUMNS = (
-    "open",
-    "high",
-    "low",
-    "close",
-    "adj_close",
-    "volume",
-    "dividends",
-    "splits",
-    "vwap",
-    "trade_count",
-)
+CANDLE_VALUE_COLUMNS = HISTORY_COLUMNS[1:]  # everything but the date
 CHAIN_VALUE_COLUMNS = (
     "expiry",
     "option_type",
@@ -48,7 +38,7 @@ CHAIN_VALUE_COLUMNS = (
     "bs_theta_per_day",
     "bs_vega",
 )
-BAR_VALUE_COLUMNS = ("open", "high", "low", "close", "volume", "vwap", "trade_count")
+BAR_VALUE_COLUMNS = BAR_COLUMNS[2:]  # everything but contract_symbol and date
 
 
 @dataclass

@@ -10,11 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from apps.ledger.checks import CheckScope, run_checks
 from apps.ledger.services.runs import JobAlreadyRunning, RunOutcome, job_run
 from apps.pipeline import registry
+from apps.pipeline.progress import progress
 
 logger = logging.getLogger("optionshelper.jobs")
 
@@ -90,16 +93,50 @@ class JobExecution:
         return 1 if self.refused else self.outcome.exit_code
 
 
+def for_each_symbol(
+    params: JobParams,
+    log,
+    *,
+    job: str,
+    asset_key: str,
+    work: Callable[[str, dt.datetime], PartitionResult],
+    skip_on: Mapping[type[Exception], str] | None = None,
+) -> list[PartitionResult]:
+    """Run ``work(symbol, started_at)`` per symbol (one partition each), isolating failures.
+
+    An exception of a type in ``skip_on`` records the partition ``skipped`` with that reason (e.g. a
+    provider with no data for the date); any other exception records it ``failed`` and the loop
+    goes on with the next symbol.
+    """
+    skip_on = skip_on or {}
+    results = []
+    for symbol in progress(params.symbols, desc=job):
+        started = dt.datetime.now(dt.UTC)
+        try:
+            result = work(symbol, started)
+        except tuple(skip_on) as exc:
+            reason = next(r for kind, r in skip_on.items() if isinstance(exc, kind))
+            detail = getattr(exc, "cause", str(exc))
+            log.asset_skipped(
+                asset_key, symbol, reason, started_at=started, extra={"detail": detail}
+            )
+            result = PartitionResult(symbol, "skipped", detail=f"{reason}: {detail}")
+        except Exception as exc:  # one symbol's failure must not stop the others
+            log.asset_failed(asset_key, symbol, exc, started_at=started)
+            result = PartitionResult(symbol, "failed", detail=f"{type(exc).__name__}: {exc}")
+        results.append(result)
+    return results
+
+
 def job_function(job_name: str):
     module_name, _, attr = JOB_FUNCTIONS[job_name].rpartition(".")
     return getattr(importlib.import_module(module_name), attr)
 
 
-def _run_checks(job_name: str, result: JobResult, log) -> None:
-    from apps.ledger.checks import CheckScope, run_checks
-
+def _run_checks(spec: registry.JobSpec, result: JobResult, log) -> None:
+    """The job's data-quality checks over what it wrote (nothing written per symbol: nothing to do)."""
     written = tuple(result.symbols_with("success"))
-    if not written and job_name not in {"build_briefing", "build_dashboard"}:
+    if spec.per_symbol and not written:
         return
     scope = CheckScope(
         symbols=written,
@@ -107,7 +144,7 @@ def _run_checks(job_name: str, result: JobResult, log) -> None:
         provider=result.output.get("provider"),
         run_id=log.run_id or None,
     )
-    log.record_checks(run_checks(job_name, scope=scope))
+    log.record_checks(run_checks(spec.name, scope=scope))
 
 
 def _record_skipped(spec: registry.JobSpec, skipped: dict[str, str], log) -> None:
@@ -131,8 +168,13 @@ def execute_job(
     ledger: bool = True,
     skipped: dict[str, str] | None = None,
 ) -> JobExecution:
-    """Run one job inside its ledger run. Exceptions inside the job mark the run failed and propagate."""
+    """Run one job inside its ledger run and return the outcome; never raises for a job failure.
+
+    An exception inside the job marks the run ``failed`` (type, message, stack hash) and comes back
+    as an execution without a result; a second copy of the same partition comes back ``refused``.
+    """
     spec = registry.job(job_name)
+    skipped = skipped or {}
     outcome = RunOutcome()
     function = job_function(job_name)
     try:
@@ -147,15 +189,15 @@ def execute_job(
             ledger=ledger,
             outcome=outcome,
         ) as log:
-            _record_skipped(spec, skipped or {}, log)
-            if spec.per_symbol and not params.symbols and not skipped:
-                log.asset_skipped(spec.assets[0].key, registry.ALL_SCOPE, "no_symbols")
-                return JobExecution(outcome, JobResult(job_name))
+            _record_skipped(spec, skipped, log)
             if spec.per_symbol and not params.symbols:
-                return JobExecution(outcome, JobResult(job_name, partitions=_skips(skipped)))
-            result = function(params, log=log)
-            result.partitions += _skips(skipped or {})
-            _run_checks(job_name, result, log)
+                if not skipped:
+                    log.asset_skipped(spec.assets[0].key, registry.ALL_SCOPE, "no_symbols")
+                result = JobResult(job_name, partitions=_skips(skipped))
+            else:
+                result = function(params, log=log)
+                result.partitions += _skips(skipped)
+                _run_checks(spec, result, log)
     except JobAlreadyRunning as exc:
         return JobExecution(outcome, None, refused=str(exc))
     except Exception:  # the run is already recorded as failed with its error and stack hash

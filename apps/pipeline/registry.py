@@ -21,6 +21,9 @@ class AssetSpec:
     deadline: dt.time = dt.time(18, 30)  # market time after which the last session is expected
     stale_after: int = 1  # sessions behind before "warning"
     error_after: int = 3  # sessions behind before "degraded"
+    # False for reference data its job writes without a watermark (SPEC §6.2): freshness and the
+    # gap planner follow the job's watermarked sibling instead.
+    watermarked: bool = True
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ PIPELINE_JOB = "run_daily"
 
 ASSETS: tuple[AssetSpec, ...] = (
     AssetSpec("candles_daily", "table", "ingest_candles"),
-    AssetSpec("option_contracts", "table", "ingest_options_bars"),
+    AssetSpec("option_contracts", "table", "ingest_options_bars", watermarked=False),
     AssetSpec("option_bars", "table", "ingest_options_bars"),
     AssetSpec("options_snapshots", "table", "snapshot_options", upstream=("candles_daily",)),
     AssetSpec("options_flow", "table", "compute_flow", upstream=("options_snapshots",)),

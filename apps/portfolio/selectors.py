@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
+
+import pandas as pd
+from django.db.models import Prefetch
 
 from apps.portfolio.models import (
     Position,
@@ -62,20 +66,31 @@ def select_symbols(*, symbols: Iterable[str] = (), watchlists: Iterable[str] = (
     return sorted(everything)
 
 
-def position_legs() -> list[dict]:
-    """Every leg with its position's id, symbol and cost (the frame the analytics expect)."""
-    legs = PositionLeg.objects.select_related("position").order_by("position__position_id", "pk")
-    return [
-        {
-            "position_id": leg.position.position_id,
-            "symbol": leg.position.symbol,
-            "side": leg.side,
-            "option_type": leg.option_type,
-            "expiry": leg.expiry,
-            "strike": leg.strike,
-            "contracts": leg.contracts,
-            "cost_basis": leg.position.cost_basis,
-            "net_debit": leg.position.net_debit,
-        }
-        for leg in legs
-    ]
+def position_legs() -> pd.DataFrame:
+    """One row per leg with its position's id, symbol and costs (the frame the analytics expect).
+
+    ``cost_basis`` (premium per share) only applies to single-leg positions; a multi-leg position
+    carries its total ``net_debit`` instead, so its legs get NaN there.
+    """
+    rows = []
+    positions = Position.objects.prefetch_related(
+        Prefetch("legs", queryset=PositionLeg.objects.order_by("pk"))
+    ).order_by("symbol", "position_id")
+    for position in positions:
+        legs = list(position.legs.all())
+        for leg in legs:
+            rows.append(
+                {
+                    "position_id": position.position_id,
+                    "symbol": position.symbol,
+                    "side": leg.side,
+                    "option_type": leg.option_type,
+                    "expiry": leg.expiry,
+                    "strike": leg.strike,
+                    "contracts": leg.contracts,
+                    "cost_basis": position.cost_basis if len(legs) == 1 else math.nan,
+                    "net_debit": position.net_debit,
+                    "legs_in_position": len(legs),
+                }
+            )
+    return pd.DataFrame(rows)

@@ -19,8 +19,17 @@ from apps.market import calendar
 NEAR_MIN_DAYS = 7
 NEXT_MIN_GAP_DAYS = 21
 TARGET_DELTA = 0.25
-_REQUIRED = ("option_type", "expiry", "strike", "open_interest", "volume", "mark",
-             "implied_vol", "bs_delta", "bs_gamma")
+_REQUIRED = (
+    "option_type",
+    "expiry",
+    "strike",
+    "open_interest",
+    "volume",
+    "mark",
+    "implied_vol",
+    "bs_delta",
+    "bs_gamma",
+)
 
 
 def _prep(chain: pd.DataFrame, as_of: dt.date | None = None) -> pd.DataFrame:
@@ -30,8 +39,7 @@ def _prep(chain: pd.DataFrame, as_of: dt.date | None = None) -> pd.DataFrame:
         raise ValueError(f"chain is missing columns {missing}; enrich it with enrich_chain first")
     out = chain.copy()
     out["expiry"] = date_series(out["expiry"])
-    for col in ("strike", "open_interest", "volume", "mark", "implied_vol", "bs_delta",
-                "bs_gamma"):
+    for col in ("strike", "open_interest", "volume", "mark", "implied_vol", "bs_delta", "bs_gamma"):
         out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
     out["is_call"] = out["option_type"].astype(str).str.lower().str.startswith("c")
     if as_of is not None:
@@ -45,8 +53,10 @@ def _is_monthly(day: dt.date) -> bool:
     if calendar.is_monthly_expiry(day):
         return True
     friday = day - dt.timedelta(days=1)
-    return day.weekday() == 5 and calendar.monthly_expiry(day.year, day.month) < friday and (
-        friday.day in range(15, 22)
+    return (
+        day.weekday() == 5
+        and calendar.monthly_expiry(day.year, day.month) < friday
+        and (friday.day in range(15, 22))
     )
 
 
@@ -98,8 +108,9 @@ def _gamma_peak(df: pd.DataFrame, spot: float) -> float | None:
 def _atm(df: pd.DataFrame, expiry: dt.date, spot: float) -> dict[str, Any] | None:
     """ATM strike of one expiry: nearest spot with both a call and a put mark (ties: lower)."""
     rows = df[(df["expiry"] == expiry) & df["mark"].notna()]
-    sides = rows.pivot_table(index="strike", columns="is_call", values=["mark", "implied_vol"],
-                             aggfunc="first")
+    sides = rows.pivot_table(
+        index="strike", columns="is_call", values=["mark", "implied_vol"], aggfunc="first"
+    )
     if True not in sides["mark"].columns or False not in sides["mark"].columns:
         return None
     both = sides[sides["mark"][True].notna() & sides["mark"][False].notna()]
@@ -110,8 +121,11 @@ def _atm(df: pd.DataFrame, expiry: dt.date, spot: float) -> dict[str, Any] | Non
     row = both.loc[pick]
     ivs = np.array([row[("implied_vol", True)], row[("implied_vol", False)]], dtype=float)
     straddle = float(row[("mark", True)] + row[("mark", False)])
-    return {"strike": float(pick), "iv": float(np.nanmean(ivs)) if np.isfinite(ivs).any() else None,
-            "straddle": straddle}
+    return {
+        "strike": float(pick),
+        "iv": float(np.nanmean(ivs)) if np.isfinite(ivs).any() else None,
+        "straddle": straddle,
+    }
 
 
 def _skew(df: pd.DataFrame, expiry: dt.date) -> float | None:
@@ -137,13 +151,23 @@ def _near_metrics(df: pd.DataFrame, spot: float, as_of: dt.date) -> dict[str, An
     by_days = df.dropna(subset=["days"]).groupby("expiry")["days"].first().sort_index()
     near_list = list(by_days[by_days >= NEAR_MIN_DAYS].index)
     near, atm = _first_atm(df, near_list, spot)
-    out: dict[str, Any] = {"near_expiry": near, "atm_strike_near": None, "atm_iv_near": None,
-                           "em_near_pct": None, "skew_near_pp": None, "iv_term_slope": None,
-                           "next_expiry": None}
+    out: dict[str, Any] = {
+        "near_expiry": near,
+        "atm_strike_near": None,
+        "atm_iv_near": None,
+        "em_near_pct": None,
+        "skew_near_pp": None,
+        "iv_term_slope": None,
+        "next_expiry": None,
+    }
     if near is None:
         return out
-    out.update(atm_strike_near=atm["strike"], atm_iv_near=atm["iv"],
-               em_near_pct=atm["straddle"] / spot, skew_near_pp=_skew(df, near))
+    out.update(
+        atm_strike_near=atm["strike"],
+        atm_iv_near=atm["iv"],
+        em_near_pct=atm["straddle"] / spot,
+        skew_near_pp=_skew(df, near),
+    )
     later = [e for e in by_days.index if e >= near + dt.timedelta(days=NEXT_MIN_GAP_DAYS)]
     nxt, next_atm = _first_atm(df, later, spot)
     if nxt is not None:
@@ -198,15 +222,21 @@ def oi_by_strike(chain: pd.DataFrame, expiry: dt.date | None = None) -> pd.DataF
     if expiry is not None:
         df = df[df["expiry"] == to_date(expiry)]
     df = df.assign(side=np.where(df["is_call"], "call", "put"))
-    table = df.pivot_table(index="strike", columns="side", values=["open_interest", "volume"],
-                           aggfunc="sum", fill_value=0.0)
+    table = df.pivot_table(
+        index="strike",
+        columns="side",
+        values=["open_interest", "volume"],
+        aggfunc="sum",
+        fill_value=0.0,
+    )
     out = pd.DataFrame(index=table.index)
     for side in ("call", "put"):
         out[f"{side}_oi"] = table.get(("open_interest", side), 0.0)
         out[f"{side}_volume"] = table.get(("volume", side), 0.0)
     out["net_oi"] = out["call_oi"] - out["put_oi"]
-    return out.sort_index().reset_index()[["strike", "call_oi", "put_oi", "call_volume",
-                                           "put_volume", "net_oi"]]
+    return out.sort_index().reset_index()[
+        ["strike", "call_oi", "put_oi", "call_volume", "put_volume", "net_oi"]
+    ]
 
 
 def iv_smile(chain: pd.DataFrame, expiry: dt.date) -> pd.DataFrame:
@@ -214,10 +244,12 @@ def iv_smile(chain: pd.DataFrame, expiry: dt.date) -> pd.DataFrame:
     put_delta, call_mark, put_mark."""
     df = _prep(chain)
     df = df[df["expiry"] == to_date(expiry)].assign(
-        side=lambda d: np.where(d["is_call"], "call", "put"))
+        side=lambda d: np.where(d["is_call"], "call", "put")
+    )
     cols = {"implied_vol": "iv", "bs_delta": "delta", "mark": "mark"}
-    table = df.pivot_table(index="strike", columns="side", values=list(cols), aggfunc="first",
-                           dropna=False)
+    table = df.pivot_table(
+        index="strike", columns="side", values=list(cols), aggfunc="first", dropna=False
+    )
     out = pd.DataFrame(index=table.index.astype(float))
     for side in ("call", "put"):
         for src, name in cols.items():
@@ -234,10 +266,15 @@ def term_structure(chain: pd.DataFrame, *, spot: float, as_of: dt.date) -> pd.Da
         if days <= 0:
             continue
         atm = _atm(df, expiry, spot)
-        rows.append({"expiry": expiry, "days": int(days),
-                     "atm_strike": atm["strike"] if atm else np.nan,
-                     "atm_iv": clean(atm["iv"]) if atm else np.nan,
-                     "straddle": atm["straddle"] if atm else np.nan,
-                     "em_pct": atm["straddle"] / spot if atm else np.nan})
+        rows.append(
+            {
+                "expiry": expiry,
+                "days": int(days),
+                "atm_strike": atm["strike"] if atm else np.nan,
+                "atm_iv": clean(atm["iv"]) if atm else np.nan,
+                "straddle": atm["straddle"] if atm else np.nan,
+                "em_pct": atm["straddle"] / spot if atm else np.nan,
+            }
+        )
     cols = ["expiry", "days", "atm_strike", "atm_iv", "straddle", "em_pct"]
     return pd.DataFrame(rows, columns=cols).astype({"atm_iv": float})

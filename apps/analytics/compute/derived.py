@@ -17,10 +17,28 @@ from apps.analytics.compute._util import clean, clean_dict, to_date
 
 TRADING_DAYS = 252
 IV_HISTORY = 252
-DERIVED_COLUMNS = ["symbol", "date", "spot", "pc_oi", "pc_vol", "call_wall", "put_wall",
-                   "max_pain", "max_pain_expiry", "gamma_peak_strike", "atm_iv_near",
-                   "near_expiry", "em_near_pct", "skew_near_pp", "iv_term_slope", "rv_20d",
-                   "rv_60d", "iv_rv_20d", "atm_iv_percentile", "atm_iv_rank"]
+DERIVED_COLUMNS = [
+    "symbol",
+    "date",
+    "spot",
+    "pc_oi",
+    "pc_vol",
+    "call_wall",
+    "put_wall",
+    "max_pain",
+    "max_pain_expiry",
+    "gamma_peak_strike",
+    "atm_iv_near",
+    "near_expiry",
+    "em_near_pct",
+    "skew_near_pp",
+    "iv_term_slope",
+    "rv_20d",
+    "rv_60d",
+    "iv_rv_20d",
+    "atm_iv_percentile",
+    "atm_iv_rank",
+]
 _FROM_SUMMARY = DERIVED_COLUMNS[3:15]
 
 
@@ -43,7 +61,7 @@ def realized_vol(closes: pd.Series, n_returns: int) -> float | None:
     values = values[np.isfinite(values) & (values > 0)]
     if values.size < n_returns + 1:
         return None
-    returns = np.diff(np.log(values[-(n_returns + 1):]))
+    returns = np.diff(np.log(values[-(n_returns + 1) :]))
     return float(np.std(returns, ddof=1) * math.sqrt(TRADING_DAYS))
 
 
@@ -100,6 +118,11 @@ def derived_row(
     percentile, rank = iv_percentile_and_rank(atm_iv, iv_hist)
     row = {"symbol": symbol.upper(), "date": day, "spot": spot}
     row.update({key: chain_summary.get(key) for key in _FROM_SUMMARY})
-    row.update(rv_20d=rv20, rv_60d=rv60, iv_rv_20d=_ratio(atm_iv, rv20),
-               atm_iv_percentile=percentile, atm_iv_rank=rank)
+    row.update(
+        rv_20d=rv20,
+        rv_60d=rv60,
+        iv_rv_20d=_ratio(atm_iv, rv20),
+        atm_iv_percentile=percentile,
+        atm_iv_rank=rank,
+    )
     return clean_dict({key: row[key] for key in DERIVED_COLUMNS})

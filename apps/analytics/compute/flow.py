@@ -23,10 +23,24 @@ GROUP_BY_KEYS: dict[str, list[str]] = {
     "expiry": ["option_type", "expiry"],
     "expiry-strike": ["option_type", "expiry", "strike"],
 }
-SUM_COLUMNS = ["delta_oi", "delta_oi_notional", "volume_notional", "delta_notional", "volume",
-               "prior_oi"]
-ROW_COLUMNS = ["row_key", "contract_symbol", "option_type", "expiry", "strike", *SUM_COLUMNS,
-               "n_pairs", "flow_class"]
+SUM_COLUMNS = [
+    "delta_oi",
+    "delta_oi_notional",
+    "volume_notional",
+    "delta_notional",
+    "volume",
+    "prior_oi",
+]
+ROW_COLUMNS = [
+    "row_key",
+    "contract_symbol",
+    "option_type",
+    "expiry",
+    "strike",
+    *SUM_COLUMNS,
+    "n_pairs",
+    "flow_class",
+]
 FLOW_CLASSES = ("building", "unwinding", "churn", "unknown")
 MAX_WINDOW = 30
 MULTIPLIER = 100.0
@@ -47,7 +61,8 @@ class FlowResult:
     def meta(self) -> dict[str, Any]:
         """JSON-friendly metadata (ISO dates)."""
         return {
-            "status": self.status, "pairs": self.pairs,
+            "status": self.status,
+            "pairs": self.pairs,
             "from_date": self.from_date.isoformat() if self.from_date else None,
             "to_date": self.to_date.isoformat() if self.to_date else None,
             "snapshot_dates": [d.isoformat() for d in self.snapshot_dates],
@@ -62,8 +77,9 @@ def classify_flow(delta_oi: Any, volume: Any, prior_oi: Any) -> np.ndarray:
     prior = np.nan_to_num(np.asarray(prior_oi, dtype=float), nan=0.0)
     move = np.maximum(10.0, 0.10 * prior)
     busy = np.maximum(50.0, 0.50 * prior)
-    return np.select([d >= move, d <= -move, v >= busy], list(FLOW_CLASSES[:3]),
-                     default="unknown").astype(object)
+    return np.select(
+        [d >= move, d <= -move, v >= busy], list(FLOW_CLASSES[:3]), default="unknown"
+    ).astype(object)
 
 
 def _num(frame: pd.DataFrame, col: str) -> pd.Series:
@@ -82,7 +98,8 @@ def pair_snapshots(today: pd.DataFrame, before: pd.DataFrame, *, spot: float) ->
     prior = before[["contract_symbol", "open_interest"]].drop_duplicates("contract_symbol")
     prior = prior.rename(columns={"open_interest": "prior_oi"})
     out = today.drop(columns=["prior_oi"], errors="ignore").merge(
-        prior, on="contract_symbol", how="left", validate="many_to_one")
+        prior, on="contract_symbol", how="left", validate="many_to_one"
+    )
     out["prior_oi"] = _num(out, "prior_oi")
     out["delta_oi"] = _num(out, "open_interest") - out["prior_oi"]
     mark, volume = _num(out, "mark"), _num(out, "volume")
@@ -94,8 +111,10 @@ def pair_snapshots(today: pd.DataFrame, before: pd.DataFrame, *, spot: float) ->
 
 
 def _validate(window: int, group_by: str) -> None:
-    if isinstance(window, bool) or not isinstance(window, int | np.integer) or not (
-        1 <= window <= MAX_WINDOW
+    if (
+        isinstance(window, bool)
+        or not isinstance(window, int | np.integer)
+        or not (1 <= window <= MAX_WINDOW)
     ):
         raise ValueError(f"window must be an integer from 1 to {MAX_WINDOW}, got {window!r}")
     if group_by not in GROUP_BY_KEYS:
@@ -135,8 +154,9 @@ def _row_key(rows: pd.DataFrame, group_by: str) -> pd.Series:
 def group_flow(pairs: pd.DataFrame, group_by: str) -> pd.DataFrame:
     """Sum paired rows by the chosen keys and reclassify each output row on the sums."""
     keys = GROUP_BY_KEYS[group_by]
-    data = pairs.assign(option_type=pairs["option_type"].astype(str).str.lower(),
-                        volume=_num(pairs, "volume"))
+    data = pairs.assign(
+        option_type=pairs["option_type"].astype(str).str.lower(), volume=_num(pairs, "volume")
+    )
     grouped = data.groupby(keys, dropna=False, sort=True)
     rows = grouped[SUM_COLUMNS].sum(min_count=1)
     rows["n_pairs"] = grouped.size()
@@ -161,8 +181,12 @@ def _gap_sessions(dates: list[dt.date], sessions: list[dt.date] | None) -> list[
 
 
 def _empty_rows() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=float if c in SUM_COLUMNS or c == "strike"
-                                      else object) for c in ROW_COLUMNS})
+    return pd.DataFrame(
+        {
+            c: pd.Series(dtype=float if c in SUM_COLUMNS or c == "strike" else object)
+            for c in ROW_COLUMNS
+        }
+    )
 
 
 def compute_flow(
@@ -179,14 +203,23 @@ def compute_flow(
     and ``spot`` columns. ``sessions`` overrides the exchange calendar for gap detection.
     """
     _validate(window, group_by)
-    frame = snapshots.assign(snapshot_date=date_series(snapshots["snapshot_date"]),
-                             expiry=date_series(snapshots["expiry"]))
+    frame = snapshots.assign(
+        snapshot_date=date_series(snapshots["snapshot_date"]),
+        expiry=date_series(snapshots["expiry"]),
+    )
     as_of = to_date(as_of_date)
     available = sorted(d for d in frame["snapshot_date"].dropna().unique() if d <= as_of)
-    used = available[-(window + 1):]
+    used = available[-(window + 1) :]
     if len(used) < window + 1:
-        return FlowResult(_empty_rows(), used[0] if used else None, used[-1] if used else None,
-                          used, [], 0, "insufficient_snapshots")
+        return FlowResult(
+            _empty_rows(),
+            used[0] if used else None,
+            used[-1] if used else None,
+            used,
+            [],
+            0,
+            "insufficient_snapshots",
+        )
     by_date = {d: frame[frame["snapshot_date"] == d] for d in used}
     paired = [
         pair_snapshots(by_date[later], by_date[earlier], spot=float(by_date[later]["spot"].iloc[0]))
@@ -202,6 +235,7 @@ def top_rows(rows: pd.DataFrame, n: int, flow_class: str) -> pd.DataFrame:
         raise ValueError(f"flow_class must be one of {', '.join(FLOW_CLASSES)}; got {flow_class!r}")
     subset = rows[rows["flow_class"] == flow_class]
     size = subset["delta_oi_notional"].abs().fillna(-1.0)
-    order = subset.assign(_size=size).sort_values(["_size", "row_key"], ascending=[False, True],
-                                                  kind="mergesort")
+    order = subset.assign(_size=size).sort_values(
+        ["_size", "row_key"], ascending=[False, True], kind="mergesort"
+    )
     return order.drop(columns="_size").head(n).reset_index(drop=True)

@@ -191,20 +191,29 @@ def enrich_chain(
     k, volume = _column(out, "strike"), _column(out, "volume")
     t = years_to_expiry(out["expiry"], as_of)
     is_call = out["option_type"].astype(str).str.lower().str.startswith("c").to_numpy()
-    mark, source = compute_mark(_column(out, "bid"), _column(out, "ask"), _column(out, "last"),
-                                volume)
+    mark, source = compute_mark(
+        _column(out, "bid"), _column(out, "ask"), _column(out, "last"), volume
+    )
     provider_iv = _column(out, "implied_vol")
     provider_iv = np.where(provider_iv > PROVIDER_IV_FLOOR, provider_iv, np.nan)
     need = np.isnan(provider_iv) & iv_solvable(source, volume) & (t > 0)
     solved = np.full(len(out), np.nan)
     if need.any():
-        solved[need] = implied_vol(mark.to_numpy()[need], s[need], k[need], t[need],
-                                   risk_free_rate, is_call[need], dividend_yield)
+        solved[need] = implied_vol(
+            mark.to_numpy()[need],
+            s[need],
+            k[need],
+            t[need],
+            risk_free_rate,
+            is_call[need],
+            dividend_yield,
+        )
     iv = np.where(np.isnan(provider_iv), solved, provider_iv)
     out["mark"] = mark.to_numpy()
     out["implied_vol"] = iv
-    out["iv_source"] = np.select([~np.isnan(provider_iv), ~np.isnan(solved)],
-                                 ["provider", "solved"], default="missing").astype(object)
+    out["iv_source"] = np.select(
+        [~np.isnan(provider_iv), ~np.isnan(solved)], ["provider", "solved"], default="missing"
+    ).astype(object)
     greeks = bs_greeks(s, k, t, iv, risk_free_rate, is_call, dividend_yield)
     out["bs_price"] = bs_price(s, k, t, iv, risk_free_rate, is_call, dividend_yield)
     for name in ("delta", "gamma", "theta_per_day", "vega"):
@@ -228,9 +237,11 @@ def quote_quality(chain: pd.DataFrame) -> dict[str, float | int | None]:
         missing_iv = (chain["iv_source"] == "missing").to_numpy()
     else:
         missing_iv = ~(_column(chain, "implied_vol") > PROVIDER_IV_FLOOR)
-    return clean_dict({
-        "contracts": int(n),
-        "missing_bid_ask_share": float((~two_sided).mean()) if n else None,
-        "median_spread_pct": float(np.median(spreads)) if spreads.size else None,
-        "missing_iv_share": float(missing_iv.mean()) if n else None,
-    })
+    return clean_dict(
+        {
+            "contracts": int(n),
+            "missing_bid_ask_share": float((~two_sided).mean()) if n else None,
+            "median_spread_pct": float(np.median(spreads)) if spreads.size else None,
+            "missing_iv_share": float(missing_iv.mean()) if n else None,
+        }
+    )

@@ -35,9 +35,7 @@ def _as_date(value: dt.date | dt.datetime | str | pd.Timestamp) -> dt.date:
     return value
 
 
-def format_osi(
-    root: str, expiry: dt.date | str, option_type: str, strike: float
-) -> str:
+def format_osi(root: str, expiry: dt.date | str, option_type: str, strike: float) -> str:
     """Build the compact (unpadded) OSI symbol, e.g. ``AAPL260417C00100000``."""
     kind = option_type.strip().lower()
     if kind not in ("call", "put", "c", "p"):
@@ -88,3 +86,21 @@ def parse_osi_series(series: pd.Series) -> pd.DataFrame:
     out["strike"] = strike.where(valid, np.nan).astype(float)
     out["valid"] = valid.astype(bool).to_numpy()
     return out
+
+
+def format_osi_series(
+    root: pd.Series | str, expiry: pd.Series, option_type: pd.Series, strike: pd.Series
+) -> pd.Series:
+    """Vectorised :func:`format_osi` for aligned columns (option_type 'call'/'put' or 'C'/'P').
+
+    Providers build thousands of symbols per chain, so this works on whole columns.
+    """
+    ymd = pd.to_datetime(pd.Series(expiry).reset_index(drop=True)).dt.strftime("%y%m%d")
+    kind = pd.Series(option_type).reset_index(drop=True).astype(str).str[0].str.upper()
+    thousandths = np.rint(pd.Series(strike).reset_index(drop=True).astype(float).to_numpy() * 1000)
+    strike_text = pd.Series(thousandths.astype(np.int64)).astype(str).str.zfill(8)
+    if isinstance(root, str):
+        roots = pd.Series(root.strip().upper(), index=ymd.index)
+    else:
+        roots = pd.Series(root).reset_index(drop=True).astype(str).str.strip().str.upper()
+    return roots + ymd + kind + strike_text

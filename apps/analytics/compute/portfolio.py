@@ -56,14 +56,21 @@ def _chain_quotes(chain: pd.DataFrame, spot: float, as_of: dt.date, r: float) ->
     """Quotes keyed by (expiry, option_type, strike); enriches raw chains on the fly."""
     if "mark" not in chain.columns:
         chain = enrich_chain(chain, spot=spot, as_of=as_of, risk_free_rate=r)
-    quotes = chain.assign(expiry=date_series(chain["expiry"]),
-                          option_type=chain["option_type"].astype(str).str.lower(),
-                          strike=pd.to_numeric(chain["strike"], errors="coerce").astype(float))
+    quotes = chain.assign(
+        expiry=date_series(chain["expiry"]),
+        option_type=chain["option_type"].astype(str).str.lower(),
+        strike=pd.to_numeric(chain["strike"], errors="coerce").astype(float),
+    )
     return quotes[MATCH_KEYS + CHAIN_FIELDS].drop_duplicates(MATCH_KEYS)
 
 
-def _attach_quotes(legs: pd.DataFrame, chains: dict[str, pd.DataFrame], spots: dict[str, float],
-                   as_of: dt.date, r: float) -> pd.DataFrame:
+def _attach_quotes(
+    legs: pd.DataFrame,
+    chains: dict[str, pd.DataFrame],
+    spots: dict[str, float],
+    as_of: dt.date,
+    r: float,
+) -> pd.DataFrame:
     parts = []
     for symbol, group in legs.groupby("symbol", sort=False):
         chain = chains.get(symbol, chains.get(symbol.lower()))
@@ -108,8 +115,9 @@ def value_legs(
     out["cost_value"] = out["cost_basis"] * size
     out["pnl"] = out["market_value"] - out["cost_value"]
     out["pnl_pct"] = (out["pnl"] / out["cost_value"].abs() * 100.0).where(out["cost_value"] != 0)
-    greeks = bs_greeks(out["spot"], out["strike"], out["t"], out["iv"], r,
-                       out["option_type"] == "call")
+    greeks = bs_greeks(
+        out["spot"], out["strike"], out["t"], out["iv"], r, out["option_type"] == "call"
+    )
     for name, values in greeks.items():
         out[name] = values
     out["position_delta"] = out["delta"] * size
@@ -126,16 +134,18 @@ def _total(values: pd.Series) -> float | None:
 def portfolio_greeks(valued: pd.DataFrame) -> dict[str, Any]:
     """Portfolio totals: delta in shares, gamma (shares per $1), theta $/day, vega $ per vol
     point, plus market value, P&L and how many legs could not be priced (JSON-safe)."""
-    return clean_dict({
-        "delta_shares": _total(valued["position_delta"]),
-        "gamma": _total(valued["position_gamma"]),
-        "theta_per_day": _total(valued["position_theta"]),
-        "vega_per_vol_point": _total(valued["position_vega"]),
-        "market_value": _total(valued["market_value"]),
-        "pnl": _total(valued["pnl"]),
-        "legs": int(len(valued)),
-        "legs_without_greeks": int(valued["delta"].isna().sum()),
-    })
+    return clean_dict(
+        {
+            "delta_shares": _total(valued["position_delta"]),
+            "gamma": _total(valued["position_gamma"]),
+            "theta_per_day": _total(valued["position_theta"]),
+            "vega_per_vol_point": _total(valued["position_vega"]),
+            "market_value": _total(valued["market_value"]),
+            "pnl": _total(valued["pnl"]),
+            "legs": int(len(valued)),
+            "legs_without_greeks": int(valued["delta"].isna().sum()),
+        }
+    )
 
 
 def _model_value(s, k, t, iv, r, is_call) -> np.ndarray:
@@ -166,13 +176,23 @@ def stress_table(
     current = np.where(priced, _model_value(spot, k, t, iv, r, is_call) * size, 0.0)
     rows = []
     for name, ds, dv, days in SCENARIOS:
-        scn = _model_value(spot * (1 + ds), k, t - days / 365.0, np.maximum(iv + dv, IV_LOW), r,
-                           is_call)
+        scn = _model_value(
+            spot * (1 + ds), k, t - days / 365.0, np.maximum(iv + dv, IV_LOW), r, is_call
+        )
         value = np.where(priced, scn * size, 0.0)
         base = current.sum()
-        rows.append({"scenario": name, "spot_shift_pct": ds * 100, "iv_shift_pts": dv * 100,
-                     "days_forward": days, "legs_priced": int(priced.sum()),
-                     "legs_excluded": int((~priced).sum()), "current_value": base,
-                     "scenario_value": value.sum(), "pnl": value.sum() - base,
-                     "pnl_pct": (value.sum() - base) / abs(base) * 100 if base else np.nan})
+        rows.append(
+            {
+                "scenario": name,
+                "spot_shift_pct": ds * 100,
+                "iv_shift_pts": dv * 100,
+                "days_forward": days,
+                "legs_priced": int(priced.sum()),
+                "legs_excluded": int((~priced).sum()),
+                "current_value": base,
+                "scenario_value": value.sum(),
+                "pnl": value.sum() - base,
+                "pnl_pct": (value.sum() - base) / abs(base) * 100 if base else np.nan,
+            }
+        )
     return pd.DataFrame(rows)

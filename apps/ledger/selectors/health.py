@@ -251,16 +251,16 @@ def _never_produced(
 
 
 def represented_by_sibling(asset_key: str, produced: set[str]) -> bool:
-    """True for an asset its job never watermarks while a sibling asset of the job has watermarks.
+    """True for an asset the registry marks unwatermarked once its job has watermarked a sibling.
 
     ``ingest_options_bars`` writes ``option_contracts`` and ``option_bars`` but moves only the
     ``option_bars`` watermark (SPEC §6.2); the sibling's freshness stands for the job, so the contracts
     are neither "unknown" in health nor "watermark missing" in the gap planner.
     """
-    spec = _spec(asset_key)
-    if not spec.job:
+    spec = registry.asset(asset_key)
+    if spec.watermarked:
         return False
-    return any(s.key in produced for s in registry.job(spec.job).assets if s.key != asset_key)
+    return any(s.key in produced for s in registry.job(spec.job).assets if s.watermarked)
 
 
 def asset_health_rows(*, now: dt.datetime | None = None) -> list[AssetHealth]:

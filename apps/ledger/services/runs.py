@@ -36,6 +36,7 @@ from apps.ledger.models import (
     TriggeredBy,
 )
 from apps.ledger.services.errors import canonical_args, error_fields, redact
+from apps.ledger.services.housekeeping import abandon_if_dead
 from apps.pipeline import registry
 
 HEARTBEAT_EVERY_S = 5.0
@@ -66,9 +67,9 @@ class CheckOutcome:
     message: str = ""
 
 
-def market_ts(day: dt.date) -> dt.datetime:
-    """Watermarks store a market date as midnight UTC of that date."""
-    return dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC)
+def market_ts(day: dt.date | None) -> dt.datetime | None:
+    """Market dates are stored as midnight UTC of that date (watermarks, event times)."""
+    return None if day is None else dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC)
 
 
 def watermark_advance(
@@ -316,68 +317,44 @@ class RunOutcome:
     counts: tuple[int, int, int] = (0, 0, 0)
 
 
-def _open_run(
-    *,
-    job_name: str,
-    triggered_by: str,
-    args: dict[str, Any],
-    provider: str,
-    as_of: dt.date | None,
-    parent_run_id: str,
-    lease_key: str,
-) -> IngestionRun:
-    """Create the run and its lease in one transaction, or raise JobAlreadyRunning."""
+def _create_run_with_lease(*, lease_key: str, **fields: Any) -> IngestionRun:
+    """The run and its lease in one transaction; IntegrityError when the lease is taken."""
     now = timezone.now()
-    try:
-        with transaction.atomic():
-            run = IngestionRun.objects.create(
-                job_name=job_name,
-                triggered_by=triggered_by,
-                status=RunStatus.STARTED,
-                started_at=now,
-                heartbeat_at=now,
-                provider=provider,
-                as_of=as_of,
-                args=canonical_args(args),
-                parent_run_id=parent_run_id or "",
-                git_sha=_git_sha(),
-                app_version=optionshelper.__version__,
-                hostname=socket.gethostname(),
-                pid=os.getpid(),
-            )
-            JobLease.objects.create(
-                job_name=job_name, lease_key=lease_key, run=run, acquired_at=now
-            )
-        return run
-    except IntegrityError:
-        holder = (
-            JobLease.objects.select_related("run")
-            .filter(job_name=job_name, lease_key=lease_key)
-            .first()
+    with transaction.atomic():
+        run = IngestionRun.objects.create(
+            status=RunStatus.STARTED,
+            started_at=now,
+            heartbeat_at=now,
+            git_sha=_git_sha(),
+            app_version=optionshelper.__version__,
+            hostname=socket.gethostname(),
+            pid=os.getpid(),
+            **fields,
         )
-        if holder is None:  # released between our insert and this read: try once more
-            return _open_run(
-                job_name=job_name,
-                triggered_by=triggered_by,
-                args=args,
-                provider=provider,
-                as_of=as_of,
-                parent_run_id=parent_run_id,
-                lease_key=lease_key,
-            )
-        from apps.ledger.services.housekeeping import abandon_if_dead
+        JobLease.objects.create(
+            job_name=fields["job_name"], lease_key=lease_key, run=run, acquired_at=now
+        )
+    return run
 
-        if abandon_if_dead(holder.run):
-            return _open_run(
-                job_name=job_name,
-                triggered_by=triggered_by,
-                args=args,
-                provider=provider,
-                as_of=as_of,
-                parent_run_id=parent_run_id,
-                lease_key=lease_key,
+
+def _open_run(*, lease_key: str, attempts: int = 3, **fields: Any) -> IngestionRun:
+    """Create the run and claim its partition, or raise JobAlreadyRunning.
+
+    A lease held by a dead run (stale heartbeat, or process gone on this host) is reaped and the
+    claim retried; a lease released between our insert and our read is simply retried.
+    """
+    for _ in range(attempts):
+        try:
+            return _create_run_with_lease(lease_key=lease_key, **fields)
+        except IntegrityError:
+            holder = (
+                JobLease.objects.select_related("run")
+                .filter(job_name=fields["job_name"], lease_key=lease_key)
+                .first()
             )
-        raise JobAlreadyRunning(holder.run) from None
+            if holder is not None and not abandon_if_dead(holder.run):
+                raise JobAlreadyRunning(holder.run) from None
+    raise RuntimeError(f"could not claim {fields['job_name']} [{lease_key}] after {attempts} tries")
 
 
 def _close_run(run: IngestionRun, *, status: str, error: BaseException | None, counts) -> None:
@@ -432,13 +409,13 @@ def job_run(
         outcome.status, outcome.exit_code = RunStatus.SUCCESS, 0
         return
     run = _open_run(
+        lease_key=lease_key_for(as_of=as_of, symbols=symbols),
         job_name=job_name,
         triggered_by=triggered_by,
-        args=args or {},
+        args=canonical_args(args or {}),
         provider=provider,
         as_of=as_of,
-        parent_run_id=parent_run_id,
-        lease_key=lease_key_for(as_of=as_of, symbols=symbols),
+        parent_run_id=parent_run_id or "",
     )
     logger = RunLogger(run)
     outcome.run_id = str(run.run_id)

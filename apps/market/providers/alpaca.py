@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
+from apps.analytics.compute.osi import parse_osi_series
 from apps.market import calendar
 
 from .base import (
@@ -185,12 +186,6 @@ class AlpacaProvider(MarketDataProvider):
                 symbol, f"alpaca {what} failed: {status}{type(exc).__name__}: {str(exc)[:200]}"
             ) from exc
 
-    def _require_current(self, symbol: str, as_of: dt.date | None) -> dt.date:
-        latest = calendar.market_date_for(None)
-        if as_of is not None and calendar.market_date_for(as_of) < latest:
-            raise NoDataError(symbol, f"alpaca only serves the current chain, not {as_of}")
-        return latest
-
     # -- candles / quote ----------------------------------------------------------------------
     def get_history(self, symbol: str, start: dt.date, end: dt.date) -> pd.DataFrame:
         symbol = normalise_symbol(symbol)
@@ -257,14 +252,14 @@ class AlpacaProvider(MarketDataProvider):
         self, symbol: str, expiry: dt.date, *, as_of: dt.date | None = None
     ) -> pd.DataFrame:
         symbol = normalise_symbol(symbol)
-        self._require_current(symbol, as_of)
+        self.require_current(symbol, as_of)
         chain = self._snapshot_chain(symbol, as_of, expiry)
         return chain[chain["expiry"] == expiry].reset_index(drop=True)
 
     def get_chain_snapshot(self, symbol: str, *, as_of: dt.date | None = None) -> ChainSnapshot:
         """One paginated chain call plus one contracts listing (not one call per expiry)."""
         symbol = normalise_symbol(symbol)
-        day = self._require_current(symbol, as_of)
+        day = self.require_current(symbol, as_of)
         chain = self._snapshot_chain(symbol, as_of, None)
         if chain.empty:
             raise NoDataError(symbol, "alpaca returned an empty option chain")
@@ -386,14 +381,12 @@ def snapshots_frame(snaps: dict[str, Any]) -> pd.DataFrame:
 
 def chain_frame(snapshots: pd.DataFrame, contracts: pd.DataFrame) -> pd.DataFrame:
     """Join snapshot quotes to the contract listing; snapshot-only rows are parsed from OSI."""
-    from .osi import parse_osi_columns
-
     merged = snapshots.merge(
         contracts[["contract_symbol", "expiry", "option_type", "strike", "open_interest"]],
         on="contract_symbol",
         how="left",
     )
-    parsed = parse_osi_columns(merged["contract_symbol"])
+    parsed = parse_osi_series(merged["contract_symbol"])
     for col in ("expiry", "option_type", "strike"):
         merged[col] = merged[col].where(merged[col].notna(), parsed[col])
     merged["volume"] = np.nan

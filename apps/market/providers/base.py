@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from apps.market import calendar
+
 HISTORY_COLUMNS: tuple[str, ...] = (
     "date",
     "open",
@@ -137,9 +139,14 @@ class MarketDataProvider(ABC):
 
     def snapshot_date_for(self, as_of: dt.date | None) -> dt.date:
         """The market date a snapshot describes; vendors with stored dates override this."""
-        from apps.market import calendar
-
         return calendar.market_date_for(as_of)
+
+    def require_current(self, symbol: str, as_of: dt.date | None) -> dt.date:
+        """For live-only vendors: the latest market date, or NoDataError for a past as-of."""
+        latest = calendar.market_date_for(None)
+        if as_of is not None and calendar.market_date_for(as_of) < latest:
+            raise NoDataError(symbol, f"{self.name} only serves the current chain, not {as_of}")
+        return latest
 
     def get_chain_snapshot(self, symbol: str, *, as_of: dt.date | None = None) -> ChainSnapshot:
         """All expiries in one frame. Looping over expiries (not contracts) is acceptable."""

@@ -38,8 +38,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
-from scipy.special import ndtr
 
+from apps.analytics.compute.greeks import bs_price
+from apps.analytics.compute.osi import format_osi_series, parse_osi_series
 from apps.market import calendar
 
 from .base import (
@@ -53,7 +54,6 @@ from .base import (
     empty_frame,
     normalise_symbol,
 )
-from .osi import format_osi_columns, parse_osi_columns
 
 EPOCH = dt.date(2015, 1, 2)
 ANCHOR = dt.date(2025, 1, 2)
@@ -110,16 +110,6 @@ def _normal(key: np.ndarray, salt: int) -> np.ndarray:
     from scipy.special import ndtri
 
     return ndtri(np.clip(_uniform(key, salt), 1e-12, 1 - 1e-12))
-
-
-def _bs(s, k, t, vol, call) -> np.ndarray:
-    """Vectorised Black–Scholes with r = q = 0 (t > 0, vol > 0 assumed by the caller)."""
-    sqt = vol * np.sqrt(t)
-    d1 = (np.log(s / k) + 0.5 * sqt * sqt) / sqt
-    d2 = d1 - sqt
-    c = s * ndtr(d1) - k * ndtr(d2)
-    p = k * ndtr(-d2) - s * ndtr(-d1)
-    return np.where(call, c, p)
 
 
 @dataclass(frozen=True)
@@ -357,7 +347,7 @@ def _rows(
     iv, k = _surface(model, i, t, s, strike, exp_day)
     ckeys = _contract_keys(model, exp_day, strike, call)
     dkeys = _day_keys(ckeys, day)
-    theo = _bs(s, strike, t, iv, call)
+    theo = bs_price(s, strike, t, iv, 0.0, call)
     oi, volume = _activity(model, i, birth, t, k, ckeys, dkeys)
     return {
         "t": t,
@@ -485,7 +475,7 @@ class DemoProvider(MarketDataProvider):
         self, contract_symbols: list[str], start: dt.date, end: dt.date
     ) -> pd.DataFrame:
         """Daily bars (sessions with trades only) derived from the same model as the chains."""
-        parsed = parse_osi_columns(pd.Series(list(contract_symbols), dtype=object))
+        parsed = parse_osi_series(pd.Series(list(contract_symbols), dtype=object))
         parsed["contract_symbol"] = list(contract_symbols)
         parsed = parsed.dropna(subset=["root", "expiry"])
         end = min(end, calendar.last_completed_session())
@@ -521,7 +511,7 @@ class DemoProvider(MarketDataProvider):
         otype = np.where(call, "call", "put")
         frame = pd.DataFrame(
             {
-                "contract_symbol": format_osi_columns(
+                "contract_symbol": format_osi_series(
                     root, pd.Series(expiry), pd.Series(otype), pd.Series(strike)
                 ),
                 "option_type": otype,
@@ -576,7 +566,7 @@ class DemoProvider(MarketDataProvider):
 def _bar_frame(model: _Model, symbols, idx, strike, call, m) -> pd.DataFrame:
     """OHLC from the model price at the underlying's open and close, plus hashed range."""
     traded = m["volume"] > 0
-    opn = _bs(model.open[idx], strike, m["t"] + 0.6 / 365, m["iv"], call)
+    opn = bs_price(model.open[idx], strike, m["t"] + 0.6 / 365, m["iv"], 0.0, call)
     close = m["theo"]
     spread = 0.5 + np.abs(_normal(m["dkeys"], 8))
     high = np.maximum(opn, close) * (1 + 0.04 * spread)

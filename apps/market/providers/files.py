@@ -64,6 +64,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from apps.analytics.compute.osi import format_osi_series, parse_osi_series
 from apps.market import calendar
 
 from .base import (
@@ -77,7 +78,6 @@ from .base import (
     empty_frame,
     normalise_symbol,
 )
-from .osi import format_osi_columns, parse_osi_columns
 
 _DATE_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})$")
 _LEAN_FILE = re.compile(r"^(\d{8})$")
@@ -143,7 +143,7 @@ def _vendor_symbol(path: Path, kind: str) -> str | None:
     if kind == "cboe":
         return row.get("underlying_symbol", "").lstrip("^")
     if kind == "yahoo":
-        root = parse_osi_columns(pd.Series([row.get("contract_symbol", "")]))["root"].iloc[0]
+        root = parse_osi_series(pd.Series([row.get("contract_symbol", "")]))["root"].iloc[0]
         return None if pd.isna(root) else str(root)
     match = _LEAN_DIR.match(path.parent.name)
     return match.group(1) if match else None
@@ -161,7 +161,7 @@ def _friday_if_saturday(expiry: pd.Series) -> pd.Series:
 
 def _expiry_from_osi(symbols: pd.Series, fallback: pd.Series) -> pd.Series:
     """The expiry the OSI symbol carries; the (Saturday-fixed) vendor column where unparseable."""
-    parsed = pd.to_datetime(parse_osi_columns(symbols)["expiry"], errors="coerce")
+    parsed = pd.to_datetime(parse_osi_series(symbols)["expiry"], errors="coerce")
     return parsed.fillna(_friday_if_saturday(fallback)).dt.date
 
 
@@ -246,7 +246,7 @@ def _parse_cboe(path: Path, symbol: str) -> tuple[pd.DataFrame, None]:
     out = pd.DataFrame(
         {
             "quote_date": pd.to_datetime(raw["quote_date"]).dt.date,
-            "contract_symbol": format_osi_columns(raw["root"], expiry, otype, raw["strike"]),
+            "contract_symbol": format_osi_series(raw["root"], expiry, otype, raw["strike"]),
             "option_type": otype,
             "expiry": expiry.dt.date,
             "strike": raw["strike"],
@@ -274,7 +274,7 @@ def _parse_lean(path: Path, symbol: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     out = pd.DataFrame(
         {
             "quote_date": day,
-            "contract_symbol": format_osi_columns(symbol, expiry, otype, rows["strike"]).to_numpy(),
+            "contract_symbol": format_osi_series(symbol, expiry, otype, rows["strike"]).to_numpy(),
             "option_type": otype.to_numpy(),
             "expiry": expiry.dt.date.to_numpy(),
             "strike": rows["strike"].to_numpy(),

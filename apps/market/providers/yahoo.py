@@ -96,12 +96,6 @@ class YahooProvider(MarketDataProvider):
                 symbol, f"yahoo {what} failed: {type(exc).__name__}: {str(exc)[:200]}"
             ) from exc
 
-    def _require_current(self, symbol: str, as_of: dt.date | None) -> dt.date:
-        latest = calendar.market_date_for(None)
-        if as_of is not None and calendar.market_date_for(as_of) < latest:
-            raise NoDataError(symbol, f"yahoo only serves the current chain, not {as_of}")
-        return latest
-
     # -- candles / quote ----------------------------------------------------------------------
     def get_history(self, symbol: str, start: dt.date, end: dt.date) -> pd.DataFrame:
         symbol = normalise_symbol(symbol)
@@ -137,7 +131,7 @@ class YahooProvider(MarketDataProvider):
     # -- options ------------------------------------------------------------------------------
     def list_option_expiries(self, symbol: str, *, as_of: dt.date | None = None) -> list[dt.date]:
         symbol = normalise_symbol(symbol)
-        self._require_current(symbol, as_of)
+        self.require_current(symbol, as_of)
         raw = self._call(symbol, "options", lambda: self._ticker(symbol).options)
         return sorted(dt.date.fromisoformat(str(s)[:10]) for s in (raw or ()))
 
@@ -145,7 +139,7 @@ class YahooProvider(MarketDataProvider):
         self, symbol: str, expiry: dt.date, *, as_of: dt.date | None = None
     ) -> pd.DataFrame:
         symbol = normalise_symbol(symbol)
-        self._require_current(symbol, as_of)
+        self.require_current(symbol, as_of)
         raw = self._call(
             symbol,
             f"option_chain({expiry})",

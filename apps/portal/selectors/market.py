@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from apps.market import selectors as market_selectors
 from optionshelper import warehouse
 
 CHAIN_COLUMNS = (
@@ -52,16 +53,7 @@ def latest_snapshot(symbol: str) -> dict[str, Any] | None:
 
 def latest_snapshots(symbols: list[str]) -> dict[str, dict[str, Any]]:
     """Newest snapshot header per symbol, one query for all of them."""
-    if not symbols:
-        return {}
-    df = warehouse.fetch_df(
-        "SELECT symbol, snapshot_date, provider, spot, risk_free_rate, contracts, updated_at "
-        "FROM options_snapshot_headers WHERE list_contains(?::VARCHAR[], symbol) "
-        "QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY snapshot_date DESC, "
-        "updated_at DESC) = 1",
-        [symbols],
-    )
-    return {row["symbol"]: row for row in df.to_dict("records")}
+    return market_selectors.latest_snapshot_headers(symbols)
 
 
 def chain(symbol: str, snapshot_date: dt.date, provider: str) -> pd.DataFrame:

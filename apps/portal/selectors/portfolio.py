@@ -15,40 +15,14 @@ import pandas as pd
 from apps.analytics.compute import portfolio as calc
 from apps.portal.charts import clean
 from apps.portal.selectors import market
-from apps.portfolio.models import PortfolioSettings, Position
+from apps.portfolio.models import PortfolioSettings
+from apps.portfolio.selectors import position_legs
+from apps.portfolio.services import RISK_PROFILE_DEFAULTS
 
+# The numeric limits of the risk profile (``tolerance`` is a label, not a limit).
 DEFAULT_LIMITS: dict[str, float] = {
-    "max_portfolio_risk_pct": 0.25,
-    "max_single_position_risk_pct": 0.07,
-    "take_profit_pct": 0.60,
-    "stop_loss_pct": 0.35,
-    "roll_dte_threshold": 21,
-    "min_open_interest": 100,
-    "min_volume": 10,
+    key: value for key, value in RISK_PROFILE_DEFAULTS.items() if isinstance(value, int | float)
 }
-
-
-def legs_frame() -> pd.DataFrame:
-    """One row per leg with the position it belongs to and a per-share cost where one is known."""
-    rows = []
-    for position in Position.objects.prefetch_related("legs").order_by("symbol", "position_id"):
-        legs = list(position.legs.all())
-        for leg in legs:
-            rows.append(
-                {
-                    "position_id": position.position_id,
-                    "symbol": position.symbol,
-                    "side": leg.side,
-                    "option_type": leg.option_type,
-                    "expiry": leg.expiry,
-                    "strike": leg.strike,
-                    "contracts": leg.contracts,
-                    "cost_basis": position.cost_basis if len(legs) == 1 else math.nan,
-                    "net_debit": position.net_debit,
-                    "legs_in_position": len(legs),
-                }
-            )
-    return pd.DataFrame(rows)
 
 
 def _position_rows(valued: pd.DataFrame) -> list[dict[str, Any]]:
@@ -193,7 +167,7 @@ def _fmt_pct(value: float | None) -> str:
 
 def portfolio_view() -> dict[str, Any]:
     """Everything the Portfolio page shows; ``positions`` is empty when there is nothing stored."""
-    legs = legs_frame()
+    legs = position_legs()
     settings = PortfolioSettings.load()
     empty = {
         "positions": [],
