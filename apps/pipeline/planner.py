@@ -189,14 +189,23 @@ def _steps(needs: dict[str, dict[str, str]], now: dt.datetime) -> list[PlanStep]
 
 
 def plan_gaps(
-    *, now: dt.datetime | None = None, symbols: list[str] | None = None
+    *,
+    now: dt.datetime | None = None,
+    symbols: list[str] | None = None,
+    health_rows: list[health.AssetHealth] | None = None,
 ) -> list[PlanStep]:
-    """Ordered backfill steps for the tracked symbols (``symbols``, else :func:`_tracked_symbols`)."""
+    """Ordered backfill steps for the tracked symbols (``symbols``, else :func:`_tracked_symbols`).
+
+    ``health_rows`` lets a caller that already computed :func:`health.asset_health_rows` (for the
+    same ``now``) pass them in instead of having them computed twice.
+    """
     now = now or timezone.now()
     tracked = (
         sorted({s.strip().upper() for s in symbols if s.strip()})
         if symbols is not None
         else _tracked_symbols()
     )
-    rows = {(r.asset_key, r.scope_key): r for r in health.asset_health_rows(now=now)}
+    if health_rows is None:
+        health_rows = health.asset_health_rows(now=now)
+    rows = {(r.asset_key, r.scope_key): r for r in health_rows}
     return _steps(_needs(rows, tracked), now)

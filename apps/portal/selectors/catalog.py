@@ -72,12 +72,11 @@ def warehouse_tables(*, with_counts: bool = True) -> list[CatalogTable]:
             )
             for info in infos
         ]
-    if with_counts and tables:
-        union = " UNION ALL ".join(
-            f"SELECT {i} AS i, count(*) AS n FROM {_quote(t.name)}" for i, t in enumerate(tables)
-        )
-        for i, n in warehouse.fetch_all(union):
-            tables[i].row_count = n
+    if with_counts:
+        for table, count in zip(
+            tables, _row_counts(connection, [t.name for t in tables]), strict=True
+        ):
+            table.row_count = count
     return tables
 
 
@@ -85,8 +84,37 @@ def _models_by_table() -> dict[str, type[models.Model]]:
     return {m._meta.db_table: m for m in apps.get_models(include_auto_created=True)}
 
 
+def _model_columns(model: type[models.Model], connection) -> list[CatalogColumn]:
+    """Columns of a Django model's table from its fields: no introspection query needed."""
+    return [
+        CatalogColumn(f.column, f.get_internal_type(), bool(f.null))
+        for f in model._meta.concrete_fields
+        if f.column not in HIDDEN_COLUMNS
+    ]
+
+
+def _row_counts(connection, names: list[str]) -> list[int]:
+    """Row counts of many tables in one UNION ALL query (names come from the catalog)."""
+    if not names:
+        return []
+    quote = connection.ops.quote_name
+    union = " UNION ALL ".join(
+        f"SELECT {i} AS i, count(*) AS n FROM {quote(name)}" for i, name in enumerate(names)
+    )
+    counts = [0] * len(names)
+    with connection.cursor() as cursor:
+        cursor.execute(union)
+        for i, n in cursor.fetchall():
+            counts[i] = n
+    return counts
+
+
 def meta_tables(*, with_counts: bool = True) -> list[CatalogTable]:
-    """Tables of the metadata DB via Django introspection (hidden tables left out)."""
+    """Tables of the metadata DB (hidden tables left out), with counts in one query.
+
+    The table list comes from introspection; columns come from the Django model that owns the table
+    and only tables without a model (e.g. ``django_migrations``) are described by introspection.
+    """
     connection = connections["default"]
     by_table = _models_by_table()
     tables: list[CatalogTable] = []
@@ -94,17 +122,22 @@ def meta_tables(*, with_counts: bool = True) -> list[CatalogTable]:
         for info in connection.introspection.get_table_list(cursor):
             if info.name in HIDDEN_META_TABLES or info.type != "t":
                 continue
-            description = connection.introspection.get_table_description(cursor, info.name)
-            columns = [
-                CatalogColumn(c.name, _meta_type(connection, c), bool(c.null_ok))
-                for c in description
-                if c.name not in HIDDEN_COLUMNS
-            ]
-            tables.append(CatalogTable(META, info.name, columns, model=by_table.get(info.name)))
-        if with_counts:
-            for table in tables:
-                cursor.execute(f"SELECT count(*) FROM {connection.ops.quote_name(table.name)}")
-                table.row_count = cursor.fetchone()[0]
+            model = by_table.get(info.name)
+            if model is not None:
+                columns = _model_columns(model, connection)
+            else:
+                description = connection.introspection.get_table_description(cursor, info.name)
+                columns = [
+                    CatalogColumn(c.name, _meta_type(connection, c), bool(c.null_ok))
+                    for c in description
+                    if c.name not in HIDDEN_COLUMNS
+                ]
+            tables.append(CatalogTable(META, info.name, columns, model=model))
+    if with_counts:
+        for table, count in zip(
+            tables, _row_counts(connection, [t.name for t in tables]), strict=True
+        ):
+            table.row_count = count
     return tables
 
 

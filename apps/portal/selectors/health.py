@@ -44,12 +44,3 @@ def kpis(
         "stale_assets": sum(1 for row in rows if (row.sessions_behind or 0) > 0),
         "failed_checks": failed_check_count(days=days),
     }
-
-
-def plan_steps() -> list[Any] | None:
-    """Gap-planner steps, or None while the planner module is not installed."""
-    try:
-        from apps.pipeline import planner
-    except ImportError:
-        return None
-    return planner.plan_gaps()

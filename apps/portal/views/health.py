@@ -15,6 +15,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from apps.ledger.selectors import health as ledger_health
+from apps.pipeline import planner
 from apps.portal import charts
 from apps.portal.forms import HealthForm
 from apps.portal.middleware import portal_view
@@ -130,7 +131,7 @@ def health(request: HttpRequest) -> HttpResponse:
         recurring=ledger_health.recurring_failures(days=f["days"], limit=f["rows"]),
         abandoned=ledger_health.abandoned_runs(days=f["days"], limit=f["rows"]),
         grid=ledger_health.status_grid(sessions=GRID_SESSIONS),
-        plan=selectors.plan_steps(),
+        plan=planner.plan_gaps(health_rows=rows),
         data_as_of=newest_watermark(),
         **{
             f"{name}_table": configure(request, t, per_page=f["rows"])
