@@ -33,6 +33,12 @@ def parse() -> argparse.Namespace:
     p.add_argument("--sessions", type=int, default=252)
     p.add_argument("--repeat", type=int, default=5, help="requests per page (median reported)")
     p.add_argument("--batch", type=int, default=5000)
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        help="keep the seeded data here and reuse it on the next run (default: a temp dir)",
+    )
+    p.add_argument("--only", default="", help="time only the pages whose URL contains this text")
     return p.parse_args()
 
 
@@ -150,7 +156,7 @@ def time_pages(
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    user = get_user_model().objects.create_user("bench", password="bench-pass-1")
+    user, _ = get_user_model().objects.get_or_create(username="bench")
     client = Client()
     client.force_login(user)
     s = symbols[0]
@@ -169,7 +175,7 @@ def time_pages(
         "/data/?table=meta.ledger_ingestionrunasset&sort=-started_at&page=500",
     ]
     results = []
-    for url in pages:
+    for url in [page for page in pages if args.only in page]:
         times, status, queries = [], 0, 0
         for _ in range(args.repeat):
             connection.queries_log.clear()  # the seeding filled the bounded log; counts need room
@@ -182,28 +188,42 @@ def time_pages(
     return results
 
 
+def seed(args: argparse.Namespace, symbols: list[str]) -> None:
+    t0 = time.perf_counter()
+    seed_control_plane(args, symbols)
+    t1 = time.perf_counter()
+    seed_rest(args, symbols)
+    t2 = time.perf_counter()
+    print(
+        f"seeded control plane ({args.runs} runs, {args.events} events, {args.checks} checks) "
+        f"in {t1 - t0:.1f}s; warehouse ({args.symbols} symbols × {args.sessions} sessions, "
+        f"2 chain snapshots each) + flow/portfolio in {t2 - t1:.1f}s"
+    )
+
+
+def run(args: argparse.Namespace, data_dir: Path) -> None:
+    seeded = (data_dir / "bench.sqlite3").exists()
+    setup_django(data_dir)
+    symbols = [f"S{i:03d}" for i in range(args.symbols)]
+    if seeded:
+        print(f"reusing the seeded data in {data_dir}")
+    else:
+        seed(args, symbols)
+    results = time_pages(args, symbols)
+    print(f"\n{'page':<66} {'median ms':>10} {'max ms':>9} {'queries':>8} {'status':>7}")
+    for url, median, worst, queries, status in results:
+        print(f"{url:<66} {median:>10.1f} {worst:>9.1f} {queries:>8} {status:>7}")
+    print("\n(queries = metadata-DB queries; warehouse reads are one short DuckDB connection each)")
+
+
 def main() -> None:
     args = parse()
+    if args.data_dir:
+        Path(args.data_dir).mkdir(parents=True, exist_ok=True)
+        run(args, Path(args.data_dir))
+        return
     with tempfile.TemporaryDirectory(prefix="bench-portal-") as tmp:
-        setup_django(Path(tmp))
-        symbols = [f"S{i:03d}" for i in range(args.symbols)]
-        t0 = time.perf_counter()
-        seed_control_plane(args, symbols)
-        t1 = time.perf_counter()
-        seed_rest(args, symbols)
-        t2 = time.perf_counter()
-        print(
-            f"seeded control plane ({args.runs} runs, {args.events} events, {args.checks} checks) "
-            f"in {t1 - t0:.1f}s; warehouse ({args.symbols} symbols × {args.sessions} sessions, "
-            f"2 chain snapshots each) + flow/portfolio in {t2 - t1:.1f}s"
-        )
-        results = time_pages(args, symbols)
-        print(f"\n{'page':<66} {'median ms':>10} {'max ms':>9} {'queries':>8} {'status':>7}")
-        for url, median, worst, queries, status in results:
-            print(f"{url:<66} {median:>10.1f} {worst:>9.1f} {queries:>8} {status:>7}")
-        print(
-            "\n(queries = metadata-DB queries; warehouse reads are one short DuckDB connection each)"
-        )
+        run(args, Path(tmp))
 
 
 if __name__ == "__main__":

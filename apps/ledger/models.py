@@ -156,6 +156,9 @@ class IngestionRunAsset(models.Model):
             ),
             # Failed partitions over time (health, admin filter).
             models.Index(fields=["status", "-started_at"], name="asset_event_status_idx"),
+            # Newest first without a filter: the admin changelist's default ordering and the
+            # Data Explorer's sort on started_at (500k+ rows would otherwise be sorted per page).
+            models.Index(fields=["-started_at"], name="asset_event_started_idx"),
         ]
 
     def __str__(self) -> str:
@@ -216,6 +219,8 @@ class AssetCheck(models.Model):
         indexes = [
             # Recent failed checks: WHERE status = 'fail' AND checked_at >= ? ORDER BY checked_at.
             models.Index(fields=["status", "-checked_at"], name="check_status_time_idx"),
+            # Newest first without a filter: the admin changelist's default ordering.
+            models.Index(fields=["-checked_at"], name="check_checked_idx"),
             # Latest result per (asset, partition, check) for the health roll-up.
             models.Index(
                 fields=["asset_key", "partition_key", "check_name", "-checked_at"],

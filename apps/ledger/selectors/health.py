@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, Exists, Max, Min, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from apps.ledger.models import (
@@ -385,25 +386,28 @@ def status_grid(*, sessions: int = 10, now: dt.datetime | None = None) -> dict[s
     start = dt.datetime.combine(first, dt.time(0), tzinfo=calendar.MARKET_TZ)
     end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0), tzinfo=calendar.MARKET_TZ)
     # Runs first (indexed on as_of / started_at), then their events by run id: avoids a join
-    # filtered through an OR that the planner cannot serve from an index.
-    runs = IngestionRun.objects.filter(
+    # filtered through an OR that the query planner cannot serve from an index.
+    run_ids = IngestionRun.objects.filter(
         Q(as_of__range=(first, last))
         | Q(as_of__isnull=True, started_at__gte=start, started_at__lt=end)
-    ).values_list("run_id", "as_of", "started_at")
-    run_day = {
-        run_id: as_of or started_at.astimezone(calendar.MARKET_TZ).date()
-        for run_id, as_of, started_at in runs
-    }
+    ).values_list("run_id", flat=True)
+    # Distinct (asset, day, status) comes back from the database: a few hundred rows, not one per
+    # event, and the run's day is resolved to its session once per distinct day.
     events = (
-        IngestionRunAsset.objects.filter(run_id__in=list(run_day))
-        .values_list("run_id", "asset_key", "status")
+        IngestionRunAsset.objects.filter(run_id__in=list(run_ids))
+        .annotate(
+            day=Coalesce("run__as_of", TruncDate("run__started_at", tzinfo=calendar.MARKET_TZ))
+        )
+        .values_list("asset_key", "day", "status")
         .distinct()
         .order_by()
     )
-    events = [(asset_key, run_day[run_id], status) for run_id, asset_key, status in events]
+    session_of: dict[dt.date, dt.date] = {}
     cells: dict[tuple[str, dt.date], str] = {}
     for asset_key, day, status in events:
-        key = (asset_key, calendar.session_on_or_before(day))
+        if day not in session_of:
+            session_of[day] = calendar.session_on_or_before(day)
+        key = (asset_key, session_of[day])
         if _EVENT_RANK.get(status, -1) > _EVENT_RANK.get(cells.get(key, ""), -1):
             cells[key] = status
     return {
