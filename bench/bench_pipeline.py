@@ -1,0 +1,117 @@
+"""run_daily at issue size: N demo symbols over a range of sessions, twice (prints numbers; not a test).
+
+The first pass builds everything; the second must change no data (same row counts and checksums)
+and only add a new set of success runs. Runs ``manage.py`` in child processes, exactly as a user
+would, against a throwaway data dir (or ``--data-dir``).
+
+    python bench/bench_pipeline.py                       # 10 symbols, 2026-10-09 → 2026-11-20
+    python bench/bench_pipeline.py --symbols AAPL,MSFT --start 2026-11-02 --end 2026-11-20
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SYMBOLS = "AAPL,MSFT,SPY,QQQ,NVDA,AMZN,TSLA,META,GOOGL,IWM"
+TABLES = (
+    "candles_daily",
+    "option_bars",
+    "options_chain",
+    "options_snapshot_headers",
+    "derived_daily",
+)
+
+
+def parse() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--symbols", default=DEFAULT_SYMBOLS)
+    p.add_argument("--start", default="2026-10-09")
+    p.add_argument("--end", default="2026-11-20")
+    p.add_argument("--data-dir", default=None)
+    return p.parse_args()
+
+
+def manage(data_dir: Path, *args: str) -> float:
+    env = {**os.environ, "OPTIONS_HELPER_DATA_DIR": str(data_dir)}
+    env.pop("DATABASE_URL", None)
+    env.pop("OPTIONS_HELPER_DUCKDB_PATH", None)
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        env=env,
+        cwd=ROOT,
+        check=False,
+        stdout=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - started
+
+
+def fingerprint(data_dir: Path) -> dict[str, object]:
+    """Row counts and value checksums of what the pipeline wrote (write times excluded)."""
+    wh = duckdb.connect(str(data_dir / "warehouse" / "options.duckdb"), read_only=True)
+    try:
+        facts: dict[str, object] = {
+            t: wh.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES
+        }
+        facts["chain_checksum"] = wh.execute(
+            "SELECT round(sum(coalesce(bs_delta, 0) + coalesce(implied_vol, 0) "
+            "+ coalesce(open_interest, 0)), 4) FROM options_chain"
+        ).fetchone()[0]
+        facts["derived_checksum"] = wh.execute(
+            "SELECT round(sum(coalesce(atm_iv_near, 0) + coalesce(max_pain, 0) "
+            "+ coalesce(atm_iv_rank, 0)), 6) FROM derived_daily"
+        ).fetchone()[0]
+    finally:
+        wh.close()
+    meta = sqlite3.connect(data_dir / "optionshelper.sqlite3")
+    try:
+        facts["flow_rows"] = meta.execute(
+            "SELECT count(*), round(sum(delta_oi_notional), 2) FROM analytics_optionsflow"
+        ).fetchone()
+        facts["runs_by_status"] = dict(
+            meta.execute("SELECT status, count(*) FROM ledger_ingestionrun GROUP BY 1").fetchall()
+        )
+    finally:
+        meta.close()
+    facts["briefing_files"] = len(list((data_dir / "reports" / "daily").glob("*")))
+    return facts
+
+
+def run(args: argparse.Namespace, data_dir: Path) -> None:
+    manage(data_dir, "db_init")
+    span = ["--symbol", args.symbols, "--from", args.start, "--to", args.end]
+    first = manage(data_dir, "run_daily", *span)
+    after_first = fingerprint(data_dir)
+    second = manage(data_dir, "run_daily", *span)
+    after_second = fingerprint(data_dir)
+    print(f"symbols {args.symbols}  sessions {args.start} → {args.end}")
+    print(f"first pass   {first:8.1f} s")
+    print(f"second pass  {second:8.1f} s")
+    for key, value in after_first.items():
+        same = "same" if after_second[key] == value else f"CHANGED → {after_second[key]}"
+        if key == "runs_by_status":
+            same = f"→ {after_second[key]}"
+        print(f"  {key:<26} {value}  {same}")
+
+
+def main() -> None:
+    args = parse()
+    if args.data_dir:
+        run(args, Path(args.data_dir))
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
+        run(args, Path(tmp))
+
+
+if __name__ == "__main__":
+    main()
