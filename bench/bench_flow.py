@@ -43,8 +43,10 @@ def main() -> None:
     setup_django(data_dir, args.database_url)
     from django.db import connection
 
-    from apps.market import calendar
-    from apps.pipeline.jobs import JobParams, execute_job
+    from apps.core import calendar
+    from apps.core.asof import resolve_as_of
+    from apps.core.jobs import JobParams
+    from apps.pipeline.jobs import execute_job
     from optionshelper import warehouse
 
     symbols = tuple(f"S{i:04d}" for i in range(1, args.symbols + 1))
@@ -61,7 +63,7 @@ def main() -> None:
         todo = tuple(s for s in symbols if (s, day) not in stored)
         if todo:
             print(f"seeding {day}: snapshot_options for {len(todo)} symbols ...", flush=True)
-            execute_job("snapshot_options", JobParams(as_of=day, symbols=todo))
+            execute_job("snapshot_options", JobParams(as_of=resolve_as_of(day), symbols=todo))
     seed_seconds = time.perf_counter() - seed_started
     chain_rows = warehouse.fetch_all(
         "SELECT count(*) FROM options_chain WHERE snapshot_date BETWEEN ? AND ?",
@@ -73,7 +75,7 @@ def main() -> None:
     execution = execute_job(
         "compute_flow",
         JobParams(
-            as_of=as_of,
+            as_of=resolve_as_of(as_of),
             symbols=symbols,
             options={"window": args.window, "group_by": args.group_by, "persist": True},
         ),

@@ -56,7 +56,9 @@ def main() -> None:
     args = parse()
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="bench-ingest-"))
     setup_django(data_dir, args.database_url)
-    from apps.pipeline.jobs import JobParams, execute_job
+    from apps.core.asof import resolve_as_of
+    from apps.core.jobs import JobParams
+    from apps.pipeline.jobs import execute_job
     from optionshelper import warehouse
 
     symbols = tuple(f"S{i:04d}" for i in range(1, args.symbols + 1))
@@ -65,7 +67,7 @@ def main() -> None:
     if args.tracemalloc:
         tracemalloc.start()
     started = time.perf_counter()
-    execution = execute_job("snapshot_options", JobParams(as_of=as_of, symbols=symbols))
+    execution = execute_job("snapshot_options", JobParams(as_of=resolve_as_of(as_of), symbols=symbols))
     seconds = time.perf_counter() - started
     peak_py = tracemalloc.get_traced_memory()[1] / 2**20 if args.tracemalloc else None
     rows = sum(p.rows for p in execution.result.partitions) if execution.result else 0

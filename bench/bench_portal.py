@@ -64,8 +64,8 @@ def seed_control_plane(args: argparse.Namespace, symbols: list[str]) -> None:
 
     from django.utils import timezone
 
+    from apps.core.registry import ASSETS, JOBS
     from apps.ledger.models import AssetCheck, IngestionRun, IngestionRunAsset
-    from apps.pipeline.registry import ASSETS, JOBS
 
     rnd = random.Random(3)
     now = timezone.now()
@@ -136,7 +136,7 @@ def seed_control_plane(args: argparse.Namespace, symbols: list[str]) -> None:
 
 
 def seed_rest(args: argparse.Namespace, symbols: list[str]) -> dict:
-    from apps.market import calendar
+    from apps.core import calendar
     from tests.portal import seed
 
     days = seed.sessions_until(calendar.last_completed_session(), args.sessions)

@@ -16,9 +16,9 @@ from typing import Any
 import pandas as pd
 from django.utils import timezone
 
-from apps.analytics.compute import portfolio as portfolio_math
-from apps.analytics.compute.briefing import DISCLAIMER, SCHEMA_VERSION, render_markdown
 from apps.analytics.models import OptionsFlow, OptionsFlowPartition
+from apps.core import portfolio as portfolio_math
+from apps.core.briefing import DISCLAIMER, SCHEMA_VERSION, render_markdown
 from apps.ledger.selectors.health import asset_health_rows, latest_runs_per_job, overall_health
 from apps.market import selectors
 from apps.portfolio.selectors import position_legs

@@ -14,12 +14,12 @@ import pandas as pd
 from django.conf import settings
 
 from apps.analytics import briefing, stores
-from apps.analytics.compute import chain as chain_metrics
-from apps.analytics.compute import derived, flow
+from apps.core import chain as chain_metrics
+from apps.core import derived, flow
+from apps.core.jobs import JobParams, JobResult, PartitionResult, RunLog, for_each_symbol
 from apps.ledger.services.runs import market_ts
-from apps.market import calendar, selectors
+from apps.market import selectors
 from apps.market import stores as warehouse_stores
-from apps.pipeline.jobs import JobParams, JobResult, PartitionResult, for_each_symbol
 
 DEFAULT_WINDOW = 1
 DEFAULT_GROUP_BY = "contract"
@@ -32,7 +32,7 @@ def _flow_symbol(
     symbol, started, *, params: JobParams, log, window, group_by, persist, top, tops: dict
 ) -> PartitionResult:
     """One symbol's flow partition; its top rows go into ``tops`` for the command's output."""
-    dates = selectors.snapshot_dates(symbol, up_to=params.as_of)
+    dates = selectors.snapshot_dates(symbol, up_to=params.as_of.market_date)
     if len(dates) < window + 1:
         log.asset_skipped(
             "options_flow",
@@ -89,7 +89,7 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     return json.loads(frame.to_json(orient="records", date_format="iso")) if len(frame) else []
 
 
-def compute_flow(params: JobParams, *, log) -> JobResult:
+def compute_flow(params: JobParams, *, log: RunLog) -> JobResult:
     window = int(params.options.get("window", DEFAULT_WINDOW))
     group_by = params.options.get("group_by", DEFAULT_GROUP_BY)
     persist = bool(params.options.get("persist", True))
@@ -138,8 +138,8 @@ def derived_for_date(symbol: str, day: dt.date) -> dict:
     )
 
 
-def _derived_symbol(symbol, started, *, params: JobParams, log, all_dates: bool):
-    dates = selectors.snapshot_dates(symbol, up_to=params.as_of)
+def _derived_symbol(symbol, started, *, params: JobParams, log: RunLog, all_dates: bool):
+    dates = selectors.snapshot_dates(symbol, up_to=params.as_of.market_date)
     if not dates:
         log.asset_skipped("derived_daily", symbol, "no_snapshots", started_at=started)
         return PartitionResult(symbol, "skipped", detail="no_snapshots")
@@ -162,7 +162,7 @@ def _derived_symbol(symbol, started, *, params: JobParams, log, all_dates: bool)
     return PartitionResult(symbol, "success", rows=written, market_date=todo[-1])
 
 
-def compute_derived(params: JobParams, *, log) -> JobResult:
+def compute_derived(params: JobParams, *, log: RunLog) -> JobResult:
     all_dates = bool(params.options.get("all_dates", False))
     partitions = for_each_symbol(
         params,
@@ -182,12 +182,12 @@ def compute_derived(params: JobParams, *, log) -> JobResult:
 
 def _briefing_date(params: JobParams) -> dt.date:
     """The newest snapshot date of any tracked symbol at or before the as-of (else the calendar's)."""
-    headers = selectors.latest_snapshot_headers(list(params.symbols), up_to=params.as_of)
+    headers = selectors.latest_snapshot_headers(list(params.symbols), up_to=params.as_of.market_date)
     dates = [header["snapshot_date"] for header in headers.values()]
-    return max(dates) if dates else calendar.market_date_for(params.as_of)
+    return max(dates) if dates else params.as_of.market_date
 
 
-def build_briefing(params: JobParams, *, log) -> JobResult:
+def build_briefing(params: JobParams, *, log: RunLog) -> JobResult:
     started = dt.datetime.now(dt.UTC)
     market_date = _briefing_date(params)
     report = briefing.assemble(symbols=list(params.symbols), market_date=market_date)
@@ -208,9 +208,9 @@ def build_briefing(params: JobParams, *, log) -> JobResult:
     return JobResult("build_briefing", market_date, [partition], output)
 
 
-def build_dashboard(params: JobParams, *, log) -> JobResult:
+def build_dashboard(params: JobParams, *, log: RunLog) -> JobResult:
     started = dt.datetime.now(dt.UTC)
-    source = briefing.newest_json(settings.REPORTS_DIR / "daily", up_to=params.as_of)
+    source = briefing.newest_json(settings.REPORTS_DIR / "daily", up_to=params.as_of.market_date)
     if source is None:
         log.asset_skipped("dashboard_view", "ALL", "no_briefing", started_at=started)
         return JobResult("build_dashboard", None, [PartitionResult("ALL", "skipped")])

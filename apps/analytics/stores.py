@@ -10,8 +10,8 @@ import pandas as pd
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.analytics.compute.flow import FlowResult
 from apps.analytics.models import DashboardView, OptionsFlow, OptionsFlowPartition
+from apps.core.flow import FlowResult
 
 _ROW_FIELDS = (
     "row_key",

@@ -11,13 +11,13 @@ import datetime as dt
 
 import pandas as pd
 
-from apps.analytics.compute import greeks
+from apps.core import greeks
+from apps.core.jobs import JobParams, JobResult, PartitionResult, RunLog, for_each_symbol
 from apps.ledger.services.runs import market_ts
-from apps.market import calendar, selectors, stores
+from apps.market import selectors, stores
 from apps.market.providers.base import MarketDataProvider, NoDataError, UnsupportedByProvider
 from apps.market.providers.registry import get_provider
 from apps.market.providers.validation import validate_chain, validate_history
-from apps.pipeline.jobs import JobParams, JobResult, PartitionResult, for_each_symbol
 
 DEFAULT_CANDLE_LOOKBACK_DAYS = 400
 DEFAULT_BAR_LOOKBACK_DAYS = 30
@@ -80,9 +80,9 @@ def _ingest_candles_symbol(
     return PartitionResult(symbol, "success", rows=stats.written, market_date=newest)
 
 
-def ingest_candles(params: JobParams, *, log) -> JobResult:
+def ingest_candles(params: JobParams, *, log: RunLog) -> JobResult:
     provider = get_provider(params.provider)
-    market_date = calendar.market_date_for(params.as_of)
+    market_date = params.as_of.market_date
     lookback = int(params.options.get("lookback_days") or DEFAULT_CANDLE_LOOKBACK_DAYS)
     partitions = for_each_symbol(
         params,
@@ -180,9 +180,9 @@ def _ingest_bars_symbol(
     return PartitionResult(symbol, "success", rows=written, market_date=newest)
 
 
-def ingest_options_bars(params: JobParams, *, log) -> JobResult:
+def ingest_options_bars(params: JobParams, *, log: RunLog) -> JobResult:
     provider = get_provider(params.provider)
-    market_date = calendar.market_date_for(params.as_of)
+    market_date = params.as_of.market_date
     lookback = int(params.options.get("lookback_days") or DEFAULT_BAR_LOOKBACK_DAYS)
     partitions = for_each_symbol(
         params,
@@ -246,7 +246,7 @@ def _snapshot_symbol(
     )
 
 
-def snapshot_options(params: JobParams, *, log) -> JobResult:
+def snapshot_options(params: JobParams, *, log: RunLog) -> JobResult:
     provider = get_provider(params.provider)
     rate = float(params.options.get("risk_free_rate") or 0.0)
     partitions = for_each_symbol(
@@ -255,12 +255,12 @@ def snapshot_options(params: JobParams, *, log) -> JobResult:
         job="snapshot_options",
         asset_key="options_snapshots",
         work=lambda s, started: _snapshot_symbol(
-            s, started, provider=provider, as_of=params.as_of, rate=rate, log=log
+            s, started, provider=provider, as_of=params.as_of.market_date, rate=rate, log=log
         ),
         skip_on=PROVIDER_SKIPS,
     )
     dates = [p.market_date for p in partitions if p.market_date]
-    market_date = max(dates) if dates else calendar.market_date_for(params.as_of)
+    market_date = max(dates) if dates else params.as_of.market_date
     return JobResult("snapshot_options", market_date, partitions, {"provider": provider.name})
 
 

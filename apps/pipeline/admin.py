@@ -27,9 +27,10 @@ from django.utils.html import format_html
 from django_q import admin as q_admin
 from django_q.models import Failure, Schedule, Success, Task
 
+from apps.core import registry
 from apps.ledger.admin import IngestionRunAdmin
 from apps.ledger.models import IngestionRun, RunStatus, TriggeredBy
-from apps.pipeline import registry, tasks
+from apps.pipeline import tasks
 
 RERUNNABLE = (RunStatus.FAILED, RunStatus.PARTIAL, RunStatus.ABANDONED)
 _ARG_KEYS = {"job", "as_of", "symbols", "provider"}

@@ -11,13 +11,13 @@ import json
 import sys
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.core import registry
+from apps.core.jobs import JobParams
 from apps.market.providers.registry import PROVIDER_NAMES
-from apps.pipeline import registry
-from apps.pipeline.jobs import JobExecution, JobParams, execute_job
-from apps.portfolio.selectors import UnknownWatchlist, select_symbols
+from apps.pipeline.jobs import JobExecution, execute_job
+from apps.pipeline.requests import JobRequestError, job_params
 from optionshelper.warehouse import WarehouseError
 
 
@@ -26,31 +26,14 @@ class UsageError(CommandError):
         super().__init__(message, returncode=2)
 
 
-def parse_as_of(value: str | None) -> dt.date | None:
-    """``latest`` (or nothing) → None; otherwise an ISO date that is not in the future."""
-    if value in (None, "", "latest"):
+def parse_day(value: str | None, flag: str) -> dt.date | None:
+    """A plain ``YYYY-MM-DD`` flag (``--from``/``--to``); None when absent."""
+    if value in (None, ""):
         return None
     try:
-        day = dt.date.fromisoformat(value)
+        return dt.date.fromisoformat(value)
     except ValueError:
-        raise UsageError(f"--as-of must be 'latest' or YYYY-MM-DD, got {value!r}") from None
-    if day > dt.date.today():
-        raise UsageError(f"--as-of {value} is in the future")
-    return day
-
-
-def resolve_symbols(symbols: list[str], watchlists: list[str]) -> tuple[str, ...]:
-    try:
-        return tuple(select_symbols(symbols=symbols, watchlists=watchlists))
-    except (UnknownWatchlist, ValueError) as exc:
-        raise UsageError(str(exc)) from None
-
-
-def resolve_provider(name: str | None) -> str:
-    provider = (name or settings.DEFAULT_PROVIDER).strip().lower()
-    if provider not in PROVIDER_NAMES:
-        raise UsageError(f"unknown provider {name!r}; valid: {', '.join(PROVIDER_NAMES)}")
-    return provider
+        raise UsageError(f"{flag} must be YYYY-MM-DD, got {value!r}") from None
 
 
 def json_default(value: Any) -> Any:
@@ -95,17 +78,16 @@ class JobCommand(BaseCommand):
         return {}
 
     def build_params(self, options: dict[str, Any]) -> JobParams:
-        provider = (
-            resolve_provider(options.get("provider"))
-            if self.uses_provider
-            else settings.DEFAULT_PROVIDER
-        )
-        return JobParams(
-            as_of=parse_as_of(options["as_of"]),
-            symbols=resolve_symbols(options["symbol"], options["watchlist"]),
-            provider=provider,
-            options=self.job_options(options),
-        )
+        try:
+            return job_params(
+                as_of=options["as_of"],
+                symbols=options["symbol"],
+                watchlists=options["watchlist"],
+                provider=options.get("provider") if self.uses_provider else None,
+                options=self.job_options(options),
+            )
+        except JobRequestError as exc:
+            raise UsageError(str(exc)) from None
 
     def handle(self, *args, **options) -> None:
         params = self.build_params(options)
@@ -124,7 +106,7 @@ class JobCommand(BaseCommand):
         plan = {
             "job": self.job_name,
             "dry_run": True,
-            "as_of": params.as_of.isoformat() if params.as_of else "latest",
+            "as_of": params.as_of.market_date.isoformat(),
             "symbols": list(params.symbols),
             "provider": params.provider,
             "assets": [a.key for a in registry.job(self.job_name).assets],

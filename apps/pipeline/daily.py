@@ -11,17 +11,18 @@ import datetime as dt
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from apps.core import calendar, registry
+from apps.core.asof import AsOf, as_of_for_market_date
+from apps.core.jobs import JobParams
 from apps.ledger.services.runs import JobAlreadyRunning, RunOutcome, job_run
-from apps.market import calendar
-from apps.pipeline import registry
-from apps.pipeline.jobs import JobExecution, JobParams, execute_job
+from apps.pipeline.jobs import JobExecution, execute_job
 
 UPSTREAM_FAILED = "upstream_failed"
 
 
 @dataclass
 class PipelineResult:
-    as_of: dt.date | None
+    as_of: AsOf
     outcome: RunOutcome
     jobs: list[tuple[str, JobExecution]] = field(default_factory=list)
     refused: str = ""
@@ -33,7 +34,7 @@ class PipelineResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "job": registry.PIPELINE_JOB,
-            "as_of": self.as_of.isoformat() if self.as_of else "latest",
+            "as_of": self.as_of.market_date.isoformat(),
             "run_id": self.outcome.run_id or None,
             "status": "refused" if self.refused else self.outcome.status,
             "message": self.refused or None,
@@ -75,7 +76,7 @@ def run_pipeline(
             triggered_by=triggered_by,
             args=params.ledger_args(registry.PIPELINE_JOB),
             provider=params.provider,
-            as_of=params.as_of,
+            as_of=params.as_of.market_date,
             parent_run_id=parent_run_id,
             outcome=outcome,
         ) as log:
@@ -113,6 +114,10 @@ def run_range(
 ) -> list[PipelineResult]:
     """Backfill: the pipeline once per trading session from ``start`` to ``end``, oldest first."""
     return [
-        run_pipeline(replace(params, as_of=day), triggered_by=triggered_by, job_options=job_options)
+        run_pipeline(
+            replace(params, as_of=as_of_for_market_date(day)),
+            triggered_by=triggered_by,
+            job_options=job_options,
+        )
         for day in calendar.sessions_between(start, end)
     ]

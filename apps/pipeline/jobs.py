@@ -7,80 +7,18 @@ are decided by the ledger context, never by parsing output.
 
 from __future__ import annotations
 
-import datetime as dt
-import importlib
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
 
+from django.utils.module_loading import import_string
+
+from apps.core import registry
+from apps.core.jobs import JobParams, JobResult, PartitionResult
 from apps.ledger.checks import CheckScope, run_checks
 from apps.ledger.services.runs import JobAlreadyRunning, RunOutcome, job_run
-from apps.pipeline import registry
-from apps.pipeline.progress import progress
 
 logger = logging.getLogger("optionshelper.jobs")
-
-# The function that implements each job (imported lazily: the registry must stay import-light).
-JOB_FUNCTIONS: dict[str, str] = {
-    "ingest_candles": "apps.market.jobs.ingest_candles",
-    "ingest_options_bars": "apps.market.jobs.ingest_options_bars",
-    "snapshot_options": "apps.market.jobs.snapshot_options",
-    "compute_flow": "apps.analytics.jobs.compute_flow",
-    "compute_derived": "apps.analytics.jobs.compute_derived",
-    "build_briefing": "apps.analytics.jobs.build_briefing",
-    "build_dashboard": "apps.analytics.jobs.build_dashboard",
-}
-
-
-@dataclass(frozen=True)
-class JobParams:
-    """Everything a job run needs; ``as_of=None`` means "latest"."""
-
-    as_of: dt.date | None = None
-    symbols: tuple[str, ...] = ()
-    provider: str = "demo"
-    options: dict[str, Any] = field(default_factory=dict)
-
-    def ledger_args(self, job_name: str) -> dict[str, Any]:
-        return {
-            "job": job_name,
-            "as_of": self.as_of.isoformat() if self.as_of else "latest",
-            "symbols": list(self.symbols),
-            "provider": self.provider,
-            **self.options,
-        }
-
-
-@dataclass
-class PartitionResult:
-    symbol: str
-    status: str  # success | failed | skipped
-    rows: int = 0
-    detail: str = ""
-    market_date: dt.date | None = None
-
-
-@dataclass
-class JobResult:
-    """What a job function returns: per-partition outcomes plus job-specific output."""
-
-    job_name: str
-    market_date: dt.date | None = None
-    partitions: list[PartitionResult] = field(default_factory=list)
-    output: dict[str, Any] = field(default_factory=dict)
-
-    def symbols_with(self, status: str) -> list[str]:
-        return [p.symbol for p in self.partitions if p.status == status]
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["market_date"] = self.market_date.isoformat() if self.market_date else None
-        for partition in data["partitions"]:
-            day = partition["market_date"]
-            partition["market_date"] = day.isoformat() if day else None
-        return data
-
 
 @dataclass
 class JobExecution:
@@ -93,44 +31,9 @@ class JobExecution:
         return 1 if self.refused else self.outcome.exit_code
 
 
-def for_each_symbol(
-    params: JobParams,
-    log,
-    *,
-    job: str,
-    asset_key: str,
-    work: Callable[[str, dt.datetime], PartitionResult],
-    skip_on: Mapping[type[Exception], str] | None = None,
-) -> list[PartitionResult]:
-    """Run ``work(symbol, started_at)`` per symbol (one partition each), isolating failures.
-
-    An exception of a type in ``skip_on`` records the partition ``skipped`` with that reason (e.g. a
-    provider with no data for the date); any other exception records it ``failed`` and the loop
-    goes on with the next symbol.
-    """
-    skip_on = skip_on or {}
-    results = []
-    for symbol in progress(params.symbols, desc=job):
-        started = dt.datetime.now(dt.UTC)
-        try:
-            result = work(symbol, started)
-        except tuple(skip_on) as exc:
-            reason = next(r for kind, r in skip_on.items() if isinstance(exc, kind))
-            detail = getattr(exc, "cause", str(exc))
-            log.asset_skipped(
-                asset_key, symbol, reason, started_at=started, extra={"detail": detail}
-            )
-            result = PartitionResult(symbol, "skipped", detail=f"{reason}: {detail}")
-        except Exception as exc:  # one symbol's failure must not stop the others
-            log.asset_failed(asset_key, symbol, exc, started_at=started)
-            result = PartitionResult(symbol, "failed", detail=f"{type(exc).__name__}: {exc}")
-        results.append(result)
-    return results
-
-
-def job_function(job_name: str):
-    module_name, _, attr = JOB_FUNCTIONS[job_name].rpartition(".")
-    return getattr(importlib.import_module(module_name), attr)
+def job_function(job_name: str) -> Callable[..., JobResult]:
+    """The function the registry names for ``job_name`` (imported on first use)."""
+    return import_string(registry.job(job_name).function)
 
 
 def _run_checks(spec: registry.JobSpec, result: JobResult, log) -> None:
@@ -183,7 +86,7 @@ def execute_job(
             triggered_by=triggered_by,
             args=params.ledger_args(job_name),
             provider=params.provider,
-            as_of=params.as_of,
+            as_of=params.as_of.market_date,
             symbols=list(params.symbols) if spec.per_symbol else None,
             parent_run_id=parent_run_id,
             ledger=ledger,

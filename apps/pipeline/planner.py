@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from django.db.utils import DatabaseError
 from django.utils import timezone
 
+from apps.core import registry
 from apps.ledger.models import (
     AssetStatus,
     AssetWatermark,
@@ -23,7 +24,6 @@ from apps.ledger.models import (
     RunStatus,
 )
 from apps.ledger.selectors import health
-from apps.pipeline import registry
 
 ALL = registry.ALL_SCOPE
 # Reason kinds in priority order: one (asset, scope) shows the first that applies.

@@ -22,12 +22,13 @@ from django.conf import settings
 from django.dispatch import receiver
 from django_q.signals import post_execute_in_worker, pre_execute
 
+from apps.core import registry
+from apps.core.jobs import JobParams
 from apps.ledger.models import TriggeredBy
 from apps.ledger.services import housekeeping
-from apps.pipeline import registry
 from apps.pipeline.daily import run_pipeline
-from apps.pipeline.jobs import JobParams, execute_job
-from apps.portfolio.selectors import select_symbols
+from apps.pipeline.jobs import execute_job
+from apps.pipeline.requests import job_params, request_as_of
 
 RUN_JOB_TASK = "apps.pipeline.tasks.run_job_task"
 SCHEDULED_RUN_DAILY = "apps.pipeline.tasks.scheduled_run_daily"
@@ -52,14 +53,6 @@ def current_task_id() -> str:
     return _current_task_id.get()
 
 
-def _as_of(value: str | dt.date | None) -> dt.date | None:
-    if value in (None, "", "latest"):
-        return None
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value))
-
-
 def _params(
     *,
     as_of: str | dt.date | None,
@@ -67,13 +60,8 @@ def _params(
     provider: str | None,
     options: dict[str, Any] | None,
 ) -> JobParams:
-    """The same resolution as the commands: explicit symbols, else the whole portfolio + watchlists."""
-    return JobParams(
-        as_of=_as_of(as_of),
-        symbols=tuple(select_symbols(symbols=symbols or ())),
-        provider=(provider or settings.DEFAULT_PROVIDER).strip().lower(),
-        options=dict(options or {}),
-    )
+    """The same resolution as the commands (``apps.pipeline.requests``)."""
+    return job_params(as_of=as_of, symbols=symbols, provider=provider, options=options)
 
 
 def _check_trigger(triggered_by: str) -> None:
@@ -108,7 +96,7 @@ def run_job_task(
     return {
         "job": job_name,
         "task_id": task_id,
-        "as_of": params.as_of.isoformat() if params.as_of else "latest",
+        "as_of": params.as_of.market_date.isoformat(),
         "run_id": execution.outcome.run_id or None,
         "status": "refused" if execution.refused else execution.outcome.status,
         "refused": bool(execution.refused),
@@ -167,11 +155,11 @@ def enqueue_job(
 
     registry.job_timeout_s(job_name)  # an unknown job fails here, not later in the worker
     _check_trigger(triggered_by)
-    day = _as_of(as_of)
+    day = request_as_of(as_of)
     return async_task(
         RUN_JOB_TASK,
         job_name,
-        as_of=day.isoformat() if day else "latest",
+        as_of=day.market_date.isoformat(),
         symbols=list(symbols or ()),
         provider=provider,
         options=dict(options or {}),

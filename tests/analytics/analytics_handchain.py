@@ -5,8 +5,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from apps.analytics.compute.greeks import bs_price, enrich_chain
-from apps.analytics.compute.osi import format_osi
+from apps.core.greeks import bs_price, enrich_chain
+from apps.core.osi import format_osi
 
 AS_OF = dt.date(2025, 1, 2)  # Thursday
 SPOT = 101.0

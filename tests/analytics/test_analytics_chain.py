@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from apps.analytics.compute.chain import (
+from apps.core.chain import (
     iv_smile,
     max_pain,
     max_pain_expiry,
@@ -16,7 +16,7 @@ from apps.analytics.compute.chain import (
     summarize_chain,
     term_structure,
 )
-from apps.analytics.compute.greeks import bs_greeks
+from apps.core.greeks import bs_greeks
 from tests.analytics.analytics_handchain import (
     AS_OF,
     MONTHLY,

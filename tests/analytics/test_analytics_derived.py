@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from apps.analytics.compute.chain import summarize_chain
-from apps.analytics.compute.derived import (
+from apps.core.chain import summarize_chain
+from apps.core.derived import (
     DERIVED_COLUMNS,
     derived_row,
     iv_percentile_and_rank,

@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from apps.analytics.compute.flow import (
+from apps.core.flow import (
     classify_flow,
     compute_flow,
     pair_snapshots,
     top_rows,
 )
-from apps.analytics.compute.greeks import enrich_chain
+from apps.core.greeks import enrich_chain
 from tests.analytics.analytics_realdata import load_vxx_raw
 
 MODES = ["contract", "strike", "expiry", "expiry-strike"]

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from apps.analytics.compute.greeks import (
+from apps.core.greeks import (
     bs_greeks,
     bs_price,
     compute_mark,

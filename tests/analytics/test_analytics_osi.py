@@ -5,7 +5,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from apps.analytics.compute.osi import OsiContract, format_osi, parse_osi, parse_osi_series
+from apps.core.osi import OsiContract, format_osi, parse_osi, parse_osi_series
 
 
 def test_format_example() -> None:

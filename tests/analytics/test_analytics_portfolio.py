@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from apps.analytics.compute.greeks import bs_greeks, bs_price
-from apps.analytics.compute.portfolio import portfolio_greeks, stress_table, value_legs
+from apps.core.greeks import bs_greeks, bs_price
+from apps.core.portfolio import portfolio_greeks, stress_table, value_legs
 from tests.analytics.analytics_handchain import (
     AS_OF,
     MONTHLY,

@@ -8,9 +8,9 @@ import pytest
 from django.utils import timezone
 
 from apps.analytics.models import OptionsFlow, OptionsFlowPartition
-from apps.ledger.checks import CHECK_SPECS, CheckScope, checks_for_job, run_checks
+from apps.core import calendar
+from apps.ledger.checks import CheckScope, all_check_specs, checks_for_job, run_checks
 from apps.ledger.models import IngestionRun
-from apps.market import calendar
 from optionshelper import warehouse
 
 T0 = dt.datetime(2024, 3, 1, 22, 0, tzinfo=dt.UTC)
@@ -52,7 +52,7 @@ def test_ten_checks_with_spec_names_assets_and_severities():
         "flow_no_null_primary_keys": ("options_flow", "error"),
         "derived_no_duplicate_keys": ("derived_daily", "error"),
     }
-    assert {s.name: (s.asset_key, s.severity) for s in CHECK_SPECS} == expected
+    assert {s.name: (s.asset_key, s.severity) for s in all_check_specs()} == expected
     assert checks_for_job("build_briefing") == ()
     assert run_checks("build_briefing", scope=CheckScope(symbols=("AAPL",))) == []
 
@@ -343,16 +343,11 @@ def test_flow_check_without_a_run_uses_the_market_date_and_skips_when_empty():
 
 
 def test_an_exception_inside_a_check_propagates(warehouse_db, monkeypatch):
-    from apps.ledger.checks import candles
+    from apps.market.checks import candles
 
     def broken(connection, scope):
         raise RuntimeError("bug in a check")
 
     monkeypatch.setattr(candles, "CHECKS", ((candles.UNIQUE, broken),))
-    monkeypatch.setitem(
-        __import__("apps.ledger.checks", fromlist=["x"])._WAREHOUSE_CHECKS,
-        "ingest_candles",
-        ((candles.UNIQUE, broken),),
-    )
     with pytest.raises(RuntimeError, match="bug in a check"):
         run_checks("ingest_candles", scope=CheckScope(symbols=("AAPL",)))

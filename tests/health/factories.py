@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 
+from apps.core.calendar import MARKET_TZ
 from apps.ledger.models import AssetCheck, AssetWatermark, IngestionRun, IngestionRunAsset
 from apps.ledger.services.runs import market_ts
-from apps.market.calendar import MARKET_TZ
 
 _clock = itertools.count()
 

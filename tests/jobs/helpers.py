@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
+from apps.core import calendar
+from apps.core.asof import resolve_as_of
+from apps.core.jobs import JobParams
 from apps.ledger.models import AssetWatermark, IngestionRun, IngestionRunAsset
-from apps.market import calendar
-from apps.pipeline.jobs import JobExecution, JobParams, execute_job
+from apps.pipeline.jobs import JobExecution, execute_job
 from optionshelper import warehouse
 
 WAREHOUSE_TABLES = (
@@ -74,7 +76,8 @@ def duplicate_keys(table: str) -> int:
 
 
 def run_job(job: str, day: dt.date | None, symbols, **options) -> JobExecution:
-    return execute_job(job, JobParams(as_of=day, symbols=tuple(symbols), options=options))
+    params = JobParams(as_of=resolve_as_of(day), symbols=tuple(symbols), options=options)
+    return execute_job(job, params)
 
 
 def runs(job: str, **filters):

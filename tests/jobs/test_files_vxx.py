@@ -11,8 +11,8 @@ from django.core.management import call_command
 from django.db.models import Sum
 
 from apps.analytics.models import GROUP_BY_MODES, OptionsFlow, OptionsFlowPartition
+from apps.core import calendar
 from apps.ledger.models import IngestionRun
-from apps.market import calendar
 from optionshelper import warehouse
 from tests.jobs.helpers import event_status, watermark_date
 from tests.support import REALDATA_DIR

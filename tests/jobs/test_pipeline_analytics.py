@@ -13,13 +13,14 @@ import pandas as pd
 import pytest
 from django.core.management import call_command
 
-from apps.analytics.compute.briefing import BRIEFING_JSON_SCHEMA, DISCLAIMER
 from apps.analytics.models import DashboardView, OptionsFlow, OptionsFlowPartition
+from apps.core.asof import resolve_as_of
+from apps.core.briefing import BRIEFING_JSON_SCHEMA, DISCLAIMER
+from apps.core.jobs import JobParams
 from apps.ledger.models import IngestionRun
 from apps.market.providers.base import ProviderError
 from apps.market.providers.demo import DemoProvider
 from apps.pipeline.daily import UPSTREAM_FAILED, run_pipeline, run_range
-from apps.pipeline.jobs import JobParams
 from apps.portfolio.services import portfolio_import
 from optionshelper import warehouse
 from tests.jobs.helpers import event_status, past_sessions, warehouse_state
@@ -89,9 +90,9 @@ def test_pipeline_builds_everything_reruns_are_no_ops_and_derived_has_no_look_ah
 ):
     portfolio_import(data=PORTFOLIO)
     sessions = past_sessions(N_SESSIONS)
-    params = JobParams(symbols=SYMBOLS)
+    params = JobParams(as_of=resolve_as_of(), symbols=SYMBOLS)
     results = run_range(params, start=sessions[0], end=sessions[-1], job_options=JOB_OPTIONS)
-    assert [r.as_of for r in results] == sessions
+    assert [r.as_of.market_date for r in results] == sessions
     for result in results:
         assert result.outcome.status == "success", result.to_dict()
         assert [name for name, _ in result.jobs] == list(PIPELINE_JOBS)
@@ -129,7 +130,7 @@ def test_pipeline_builds_everything_reruns_are_no_ops_and_derived_has_no_look_ah
     # a second run for the same as-of: no data change, a new set of success runs
     before = (warehouse_state(), _flow_state(), _briefing_data(report))
     runs_before = IngestionRun.objects.count()
-    again = run_pipeline(dataclasses.replace(params, as_of=sessions[-1]), job_options=JOB_OPTIONS)
+    again = run_pipeline(dataclasses.replace(params, as_of=resolve_as_of(sessions[-1])), job_options=JOB_OPTIONS)
     assert again.outcome.status == "success"
     assert {ex.outcome.status for _, ex in again.jobs} == {"success"}
     assert IngestionRun.objects.count() == runs_before + 1 + len(PIPELINE_JOBS)
@@ -189,8 +190,8 @@ def test_provider_failure_skips_the_symbol_downstream_with_upstream_failed(
 ):
     sessions = past_sessions(2)
     symbols = ("AAPL", "MSFT", "SPY")
-    params = JobParams(symbols=symbols)
-    first = run_pipeline(dataclasses.replace(params, as_of=sessions[0]), job_options=JOB_OPTIONS)
+    params = JobParams(as_of=resolve_as_of(), symbols=symbols)
+    first = run_pipeline(dataclasses.replace(params, as_of=resolve_as_of(sessions[0])), job_options=JOB_OPTIONS)
     assert first.outcome.status == "success"
 
     original = DemoProvider.get_chain_snapshot
@@ -201,7 +202,7 @@ def test_provider_failure_skips_the_symbol_downstream_with_upstream_failed(
         return original(self, symbol, as_of=as_of)
 
     monkeypatch.setattr(DemoProvider, "get_chain_snapshot", flaky)
-    result = run_pipeline(dataclasses.replace(params, as_of=sessions[1]), job_options=JOB_OPTIONS)
+    result = run_pipeline(dataclasses.replace(params, as_of=resolve_as_of(sessions[1])), job_options=JOB_OPTIONS)
     assert result.outcome.status == "partial"
     assert result.exit_code == 1
     jobs = dict(result.jobs)

@@ -14,8 +14,8 @@ import datetime as dt
 import pytest
 from django.core.management import call_command
 
+from apps.core import calendar
 from apps.ledger.models import AssetWatermark, IngestionRun
-from apps.market import calendar
 from apps.market.jobs import DEFAULT_CANDLE_LOOKBACK_DAYS
 from apps.market.providers.base import ProviderError
 from apps.market.providers.demo import DemoProvider

@@ -25,9 +25,10 @@ from django.utils import timezone
 from django_q.models import Schedule, Task
 from django_q.tasks import async_task
 
+from apps.core import registry
 from apps.ledger.models import IngestionRun, RunStatus
 from apps.market.providers.demo import DEMO_SYMBOLS
-from apps.pipeline import registry, tasks
+from apps.pipeline import tasks
 from tests.support import REPO_ROOT, child_env
 
 AS_OF = "2026-11-20"

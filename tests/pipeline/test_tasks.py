@@ -17,9 +17,10 @@ from django_q.conf import Conf
 from django_q.models import Schedule, Task
 from django_q.tasks import async_task
 
+from apps.core import registry
 from apps.ledger.models import IngestionRun, JobLease, RunStatus
 from apps.ledger.services.runs import job_run
-from apps.pipeline import registry, schedules, tasks
+from apps.pipeline import schedules, tasks
 from apps.pipeline.planner import PlanStep
 
 AS_OF = dt.date(2026, 11, 20)

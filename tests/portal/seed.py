@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 from django.utils import timezone
 
-from apps.analytics.compute.greeks import bs_price, enrich_chain
 from apps.analytics.models import DashboardView, OptionsFlow, OptionsFlowPartition
+from apps.core import calendar
+from apps.core.greeks import bs_price, enrich_chain
+from apps.core.registry import ASSETS, JOBS
 from apps.ledger.models import AssetCheck, AssetWatermark, IngestionRun, IngestionRunAsset
-from apps.market import calendar
-from apps.pipeline.registry import ASSETS, JOBS
 from apps.portfolio.models import PortfolioSettings, Position, PositionLeg
 from optionshelper import warehouse
 

@@ -9,48 +9,58 @@ aggregate query over all scope symbols (DuckDB through ``warehouse.read()``, or 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import cache
+from types import ModuleType
 
 import duckdb
+from django.utils.module_loading import import_module
 
-from apps.ledger.checks import candles, derived, flow, option_bars, snapshots
+from apps.core import registry
 from apps.ledger.checks.base import CheckScope, CheckSpec, skip_outcome
 from apps.ledger.services.runs import CheckOutcome
-from apps.pipeline import registry
 from optionshelper import warehouse
 
-__all__ = ["CHECK_SPECS", "CheckScope", "CheckSpec", "checks_for_job", "run_checks"]
+__all__ = ["CheckScope", "CheckSpec", "all_check_specs", "checks_for_job", "run_checks"]
 
 WarehouseCheck = Callable[[duckdb.DuckDBPyConnection, CheckScope], list[CheckOutcome]]
+MetadataCheck = Callable[[CheckScope], list[CheckOutcome]]
+CheckGroup = Sequence[tuple[CheckSpec, Callable]]
 
-# Keyed by the job that produces the asset; the registry says which asset each job writes.
-_WAREHOUSE_CHECKS: dict[str, Sequence[tuple[CheckSpec, WarehouseCheck]]] = {
-    "ingest_candles": candles.CHECKS,
-    "ingest_options_bars": option_bars.CHECKS,
-    "snapshot_options": snapshots.CHECKS,
-    "compute_derived": derived.CHECKS,
-}
-_ORM_CHECKS = {"compute_flow": flow.CHECKS}
-
-CHECK_SPECS: tuple[CheckSpec, ...] = tuple(
-    spec for group in (*_WAREHOUSE_CHECKS.values(), *_ORM_CHECKS.values()) for spec, _ in group
-)
+# Each check module (named by the registry, living beside the data it checks) declares where its
+# queries run: "warehouse" checks get a read connection, "metadata" checks use the ORM.
+SOURCES = ("warehouse", "metadata")
 
 
-def _verify_producers() -> None:
-    """Each check's asset must be written by the job it is dispatched from (registry is the truth)."""
-    for job_name, group in (*_WAREHOUSE_CHECKS.items(), *_ORM_CHECKS.items()):
-        for spec, _ in group:
+def _check_module(path: str) -> ModuleType:
+    module = import_module(path)
+    if getattr(module, "SOURCE", None) not in SOURCES:
+        raise AssertionError(f"{path}: SOURCE must be one of {SOURCES}")
+    return module
+
+
+def _modules(job_name: str) -> tuple[ModuleType, ...]:
+    if job_name == registry.PIPELINE_JOB:
+        return ()
+    return tuple(_check_module(path) for path in registry.job(job_name).checks)
+
+
+@cache
+def _verified(job_name: str) -> None:
+    """Each check's asset must be written by the job it runs after (the registry is the truth)."""
+    for module in _modules(job_name):
+        for spec, _ in module.CHECKS:
             if registry.asset(spec.asset_key).job != job_name:
                 raise AssertionError(f"{spec.name}: {spec.asset_key} is not produced by {job_name}")
 
 
-_verify_producers()
-
-
 def checks_for_job(job_name: str) -> tuple[CheckSpec, ...]:
     """The checks that run after ``job_name`` (empty for jobs without checks)."""
-    group = _WAREHOUSE_CHECKS.get(job_name) or _ORM_CHECKS.get(job_name) or ()
-    return tuple(spec for spec, _ in group)
+    _verified(job_name)
+    return tuple(spec for module in _modules(job_name) for spec, _ in module.CHECKS)
+
+
+def all_check_specs() -> tuple[CheckSpec, ...]:
+    return tuple(spec for job in registry.JOBS for spec in checks_for_job(job.name))
 
 
 def _skips(spec: CheckSpec, scope: CheckScope, reason: str) -> list[CheckOutcome]:
@@ -76,13 +86,7 @@ def _run_warehouse_check(
         return _skips(spec, scope, f"table {spec.asset_key} missing (run db_init)")
 
 
-def run_checks(job_name: str, *, scope: CheckScope) -> list[CheckOutcome]:
-    """Run every check of the assets ``job_name`` produces over ``scope``; other jobs give ``[]``."""
-    if job_name in _ORM_CHECKS:
-        return [outcome for _, check in _ORM_CHECKS[job_name] for outcome in check(scope)]
-    group = _WAREHOUSE_CHECKS.get(job_name)
-    if not group:
-        return []
+def _run_warehouse_checks(group: CheckGroup, scope: CheckScope) -> list[CheckOutcome]:
     try:
         with warehouse.read() as connection:
             return [
@@ -92,3 +96,15 @@ def run_checks(job_name: str, *, scope: CheckScope) -> list[CheckOutcome]:
             ]
     except warehouse.WarehouseMissing:
         return [o for spec, _ in group for o in _skips(spec, scope, "warehouse missing")]
+
+
+def run_checks(job_name: str, *, scope: CheckScope) -> list[CheckOutcome]:
+    """Run every check of the assets ``job_name`` produces over ``scope``; other jobs give ``[]``."""
+    _verified(job_name)
+    outcomes: list[CheckOutcome] = []
+    for module in _modules(job_name):
+        if module.SOURCE == "metadata":
+            outcomes += [o for _, check in module.CHECKS for o in check(scope)]
+        elif module.CHECKS:
+            outcomes += _run_warehouse_checks(module.CHECKS, scope)
+    return outcomes

@@ -11,9 +11,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from apps.core import registry
 from apps.ledger.models import CheckStatus, Severity
 from apps.ledger.services.runs import CheckOutcome
-from apps.pipeline import registry
 
 SAMPLE_SIZE = 10
 

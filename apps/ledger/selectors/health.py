@@ -20,6 +20,7 @@ from django.db.models import Count, Exists, Max, Min, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
+from apps.core import calendar, registry
 from apps.ledger.models import (
     AssetCheck,
     AssetStatus,
@@ -30,9 +31,7 @@ from apps.ledger.models import (
     RunStatus,
     Severity,
 )
-from apps.ledger.selectors.databases import metadata_db_info, warehouse_info
-from apps.market import calendar
-from apps.pipeline import registry
+from apps.pipeline.databases import metadata_db_info, warehouse_info
 
 HEALTHY, WARNING, DEGRADED, UNKNOWN = "healthy", "warning", "degraded", "unknown"
 HEALTH_LEVELS = (HEALTHY, WARNING, DEGRADED, UNKNOWN)

@@ -9,8 +9,8 @@ import socket
 from django.db import transaction
 from django.utils import timezone
 
+from apps.core import registry
 from apps.ledger.models import AssetCheck, IngestionRun, JobLease, RunStatus
-from apps.pipeline import registry
 
 
 def process_is_gone(run: IngestionRun) -> bool:

@@ -25,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 import optionshelper
+from apps.core import registry
 from apps.ledger.models import (
     AssetCheck,
     AssetStatus,
@@ -37,7 +38,6 @@ from apps.ledger.models import (
 )
 from apps.ledger.services.errors import canonical_args, error_fields, redact
 from apps.ledger.services.housekeeping import abandon_if_dead
-from apps.pipeline import registry
 
 HEARTBEAT_EVERY_S = 5.0
 

@@ -32,8 +32,8 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from apps.analytics.compute.osi import parse_osi_series
-from apps.market import calendar
+from apps.core import calendar
+from apps.core.osi import parse_osi_series
 
 from .base import (
     BAR_COLUMNS,

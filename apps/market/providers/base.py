@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from apps.market import calendar
+from apps.core import calendar
 
 HISTORY_COLUMNS: tuple[str, ...] = (
     "date",

@@ -3,7 +3,7 @@
 Why it exists: a fresh machine with no network and no vendor account must still show every page
 and metric with meaningful numbers. So the synthetic market is built to look like a real one:
 
-* NYSE sessions only (``apps.market.calendar``); nothing before ``EPOCH``, nothing after the last
+* NYSE sessions only (``apps.core.calendar``); nothing before ``EPOCH``, nothing after the last
   completed session.
 * One price path per symbol, seeded from a sha256 of the symbol (never ``hash()``, which changes
   per process) and generated from the fixed ``EPOCH`` over a fixed number of draws, so the same
@@ -39,9 +39,9 @@ import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
-from apps.analytics.compute.greeks import bs_price
-from apps.analytics.compute.osi import format_osi_series, parse_osi_series
-from apps.market import calendar
+from apps.core import calendar
+from apps.core.greeks import bs_price
+from apps.core.osi import format_osi_series, parse_osi_series
 
 from .base import (
     BAR_COLUMNS,

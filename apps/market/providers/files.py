@@ -64,8 +64,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from apps.analytics.compute.osi import format_osi_series, parse_osi_series
-from apps.market import calendar
+from apps.core import calendar
+from apps.core.osi import format_osi_series, parse_osi_series
 
 from .base import (
     CHAIN_COLUMNS,

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from apps.market import calendar
+from apps.core import calendar
 
 from .base import (
     CHAIN_COLUMNS,

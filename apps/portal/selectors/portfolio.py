@@ -1,7 +1,7 @@
 """The Portfolio page's view model: stored positions valued on the latest stored snapshots.
 
 Reads positions from the ORM and chains from the warehouse, then leaves the arithmetic to the pure
-functions in :mod:`apps.analytics.compute.portfolio`; nothing here writes anything.
+functions in :mod:`apps.core.portfolio`; nothing here writes anything.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from apps.analytics.compute import portfolio as calc
+from apps.core import portfolio as calc
 from apps.portal.charts import clean
 from apps.portal.selectors import market
 from apps.portfolio.models import PortfolioSettings

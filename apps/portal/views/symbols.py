@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 from django.http import HttpRequest, HttpResponse
 
-from apps.analytics.compute import chain as chain_calc
+from apps.core import chain as chain_calc
 from apps.portal import charts
 from apps.portal.forms import SymbolForm
 from apps.portal.middleware import portal_view

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from apps.market import calendar
+from apps.core import calendar
 from apps.market.providers.base import BAR_COLUMNS, CHAIN_COLUMNS, HISTORY_COLUMNS
 from apps.market.providers.demo import DEMO_SYMBOLS, DemoProvider
 from apps.market.providers.validation import validate_chain, validate_history

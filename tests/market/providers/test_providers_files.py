@@ -8,7 +8,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from apps.market import calendar
+from apps.core import calendar
 from apps.market.providers.base import CHAIN_COLUMNS, NoDataError
 from apps.market.providers.demo import DemoProvider
 from apps.market.providers.files import FilesProvider, write_candles_file, write_chain_file

@@ -16,7 +16,7 @@ from providers_payload_helpers import (
     snapshot_from_raw,
 )
 
-from apps.market import calendar
+from apps.core import calendar
 from apps.market.providers import registry
 from apps.market.providers.alpaca import AlpacaProvider, with_backoff
 from apps.market.providers.base import (

@@ -1,5 +1,5 @@
-from apps.analytics.compute.flow import MAX_WINDOW
 from apps.analytics.models import GROUP_BY_MODES
+from apps.core.flow import MAX_WINDOW
 from apps.pipeline.cli import JobCommand, UsageError
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from apps.ledger.selectors.databases import metadata_db_info, warehouse_info
 from apps.market import warehouse_schema
+from apps.pipeline.databases import metadata_db_info, warehouse_info
 
 
 class Command(BaseCommand):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.ledger.selectors.databases import metadata_db_info, warehouse_info
 from apps.market import warehouse_schema
+from apps.pipeline.databases import metadata_db_info, warehouse_info
 from optionshelper import warehouse
 
 

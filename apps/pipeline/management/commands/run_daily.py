@@ -6,11 +6,10 @@ import datetime as dt
 import json
 import sys
 
-from apps.market import calendar
-from apps.pipeline import registry
-from apps.pipeline.cli import JobCommand, UsageError, json_default, parse_as_of
+from apps.core import calendar, registry
+from apps.core.jobs import JobParams
+from apps.pipeline.cli import JobCommand, UsageError, json_default, parse_day
 from apps.pipeline.daily import PipelineResult, run_pipeline, run_range
-from apps.pipeline.jobs import JobParams
 
 
 class Command(JobCommand):
@@ -31,13 +30,13 @@ class Command(JobCommand):
 
     def handle(self, *args, **options) -> None:
         params = self.build_params(options)
-        start, end = parse_as_of(options["start"]), parse_as_of(options["end"])
+        start, end = parse_day(options["start"], "--from"), parse_day(options["end"], "--to")
         if options["sessions"] is not None:
             if start or end:
                 raise UsageError("--sessions and --from/--to are alternatives")
             if not 1 <= options["sessions"] <= 2000:
                 raise UsageError("--sessions must be between 1 and 2000")
-            end = calendar.market_date_for(params.as_of)
+            end = params.as_of.market_date
             start = calendar.sessions_between(
                 end - dt.timedelta(days=4 * options["sessions"]), end
             )[-options["sessions"]]
@@ -63,7 +62,7 @@ class Command(JobCommand):
             sys.exit(code)
 
     def _print_plan(self, params: JobParams, start, end) -> None:
-        span = f"{start} → {end}" if start else (params.as_of or "latest")
+        span = f"{start} → {end}" if start else str(params.as_of)
         self.stdout.write(
             f"dry run: run_daily {span} for {len(params.symbols)} symbol(s) "
             f"({', '.join(params.symbols) or 'none'}) with provider {params.provider}:"
@@ -86,7 +85,7 @@ class Command(JobCommand):
             if result.refused:
                 self.stderr.write(result.refused)
                 continue
-            as_of = result.as_of.isoformat() if result.as_of else "latest"
+            as_of = result.as_of.market_date.isoformat()
             self.stdout.write(
                 f"run_daily {as_of}: {result.outcome.status} (run {result.outcome.run_id})"
             )

@@ -8,7 +8,7 @@ import secrets
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from apps.market import calendar
+from apps.core import calendar
 from apps.market.providers.registry import get_provider
 from apps.portfolio.services import portfolio_import, watchlists_import
 

@@ -14,6 +14,7 @@ import datetime as dt
 
 import duckdb
 
+from apps.core import calendar
 from apps.ledger.checks.base import (
     ERROR,
     WARN,
@@ -24,7 +25,6 @@ from apps.ledger.checks.base import (
     placeholders,
 )
 from apps.ledger.services.runs import CheckOutcome
-from apps.market import calendar
 
 UNIQUE = CheckSpec(
     "candles_unique_symbol_date", "candles_daily", ERROR, "duplicate or invalid (symbol, date) keys"
@@ -154,6 +154,7 @@ def check_gaps(connection: duckdb.DuckDBPyConnection, scope: CheckScope) -> list
     return outcomes_for_symbols(GAPS, symbols, results)
 
 
+SOURCE = "warehouse"
 CHECKS = (
     (UNIQUE, check_unique),
     (MONOTONIC, check_monotonic),

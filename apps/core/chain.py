@@ -1,7 +1,7 @@
 """One-snapshot chain metrics (SPEC §6.5): put/call ratios, walls, max pain, gamma peak, ATM IV,
 expected move, skew and term slope, plus small frames for charts.
 
-Input is an *enriched* chain (see :func:`apps.analytics.compute.greeks.enrich_chain`). Outputs are
+Input is an *enriched* chain (see :func:`apps.core.greeks.enrich_chain`). Outputs are
 JSON-safe: unknown values are ``None``, never NaN.
 """
 
@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from apps.analytics.compute._util import clean, clean_dict, date_series, to_date
-from apps.market import calendar
+from apps.core import calendar
+from apps.core.values import clean, clean_dict, date_series, to_date
 
 NEAR_MIN_DAYS = 7
 NEXT_MIN_GAP_DAYS = 21

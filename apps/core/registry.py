@@ -1,7 +1,9 @@
-"""The one registry of jobs, assets and their dependencies (SPEC §5).
+"""The one registry of jobs, assets, their checks and dependencies (SPEC §5).
 
-Pure data plus small queries over it. ``run_daily``, the scheduler, the gap planner, freshness and the
-health page all read this module; nothing else spells a job or asset name's dependencies.
+Pure data plus small queries over it, at the bottom of the house: ``run_daily``, the job runner, the
+scheduler, the check framework, the gap planner, freshness and the health page all read this module;
+nothing else spells a job's function, checks, assets or dependencies. Functions and check modules are
+named by dotted path (resolved by the job runner and the check framework), so this module imports no app.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ class AssetSpec:
 class JobSpec:
     name: str
     description: str
+    function: str  # dotted path of the job function: ``fn(params, log) -> JobResult``
+    # Dotted paths of the modules holding this job's data-quality checks (each has ``CHECKS`` and
+    # ``SOURCE``: "warehouse" or "metadata"); they live beside the data they check.
+    checks: tuple[str, ...] = ()
     timeout_s: int = 3600  # a started run with an older heartbeat is abandoned
 
     @property
@@ -42,13 +48,53 @@ class JobSpec:
 
 
 JOBS: tuple[JobSpec, ...] = (
-    JobSpec("ingest_candles", "Daily candles per symbol", timeout_s=1800),
-    JobSpec("ingest_options_bars", "Option contracts and daily option bars", timeout_s=3600),
-    JobSpec("snapshot_options", "Full option-chain snapshot with greeks and IV", timeout_s=3600),
-    JobSpec("compute_flow", "Options flow from day-over-day open-interest changes", timeout_s=1800),
-    JobSpec("compute_derived", "Derived volatility and positioning metrics", timeout_s=1800),
-    JobSpec("build_briefing", "Daily briefing (Markdown + JSON)", timeout_s=900),
-    JobSpec("build_dashboard", "The portal home page's stored view model", timeout_s=600),
+    JobSpec(
+        "ingest_candles",
+        "Daily candles per symbol",
+        "apps.market.jobs.ingest_candles",
+        checks=("apps.market.checks.candles",),
+        timeout_s=1800,
+    ),
+    JobSpec(
+        "ingest_options_bars",
+        "Option contracts and daily option bars",
+        "apps.market.jobs.ingest_options_bars",
+        checks=("apps.market.checks.option_bars",),
+        timeout_s=3600,
+    ),
+    JobSpec(
+        "snapshot_options",
+        "Full option-chain snapshot with greeks and IV",
+        "apps.market.jobs.snapshot_options",
+        checks=("apps.market.checks.snapshots",),
+        timeout_s=3600,
+    ),
+    JobSpec(
+        "compute_flow",
+        "Options flow from day-over-day open-interest changes",
+        "apps.analytics.jobs.compute_flow",
+        checks=("apps.analytics.checks.flow",),
+        timeout_s=1800,
+    ),
+    JobSpec(
+        "compute_derived",
+        "Derived volatility and positioning metrics",
+        "apps.analytics.jobs.compute_derived",
+        checks=("apps.analytics.checks.derived",),
+        timeout_s=1800,
+    ),
+    JobSpec(
+        "build_briefing",
+        "Daily briefing (Markdown + JSON)",
+        "apps.analytics.jobs.build_briefing",
+        timeout_s=900,
+    ),
+    JobSpec(
+        "build_dashboard",
+        "The portal home page's stored view model",
+        "apps.analytics.jobs.build_dashboard",
+        timeout_s=600,
+    ),
 )
 PIPELINE_JOB = "run_daily"
 
@@ -132,19 +178,6 @@ def upstream_jobs(name: str) -> tuple[str, ...]:
     needed = {up for spec in job(name).assets for up in spec.upstream}
     producers = {asset(key).job for key in needed} - {name}
     return tuple(spec.name for spec in JOBS if spec.name in producers)
-
-
-def downstream_assets(key: str) -> tuple[str, ...]:
-    """Every asset that (transitively) depends on ``key``, in pipeline order."""
-    found: set[str] = set()
-    frontier = [key]
-    while frontier:
-        current = frontier.pop()
-        for spec in ASSETS:
-            if current in spec.upstream and spec.key not in found:
-                found.add(spec.key)
-                frontier.append(spec.key)
-    return tuple(k for k in ASSET_KEYS if k in found)
 
 
 def pipeline_order() -> tuple[str, ...]:

@@ -45,4 +45,5 @@ def check_no_duplicates(
     return outcomes_for_symbols(NO_DUPLICATES, symbols, results)
 
 
+SOURCE = "warehouse"
 CHECKS = ((NO_DUPLICATES, check_no_duplicates),)

@@ -104,6 +104,7 @@ def _run(spec: CheckSpec, tail_sql: str):
     return check
 
 
+SOURCE = "warehouse"
 CHECKS = (
     (MONOTONIC, _run(MONOTONIC, _MONOTONIC_SQL)),
     (NO_NEGATIVE, _run(NO_NEGATIVE, _NEGATIVE_SQL)),

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
-from apps.analytics.compute._util import clean_dict, date_number, date_series, day_numbers
+from apps.core.values import clean_dict, date_number, date_series, day_numbers
 
 ArrayLike = Any
 IV_LOW, IV_HIGH, IV_TOL = 1e-4, 5.0, 1e-10

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from apps.analytics.compute._util import clean, clean_dict, to_date
+from apps.core.values import clean, clean_dict, to_date
 
 TRADING_DAYS = 252
 IV_HISTORY = 252

@@ -11,6 +11,7 @@ from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Trim
 
 from apps.analytics.models import OptionsFlow, OptionsFlowPartition
+from apps.core import registry
 from apps.ledger.checks.base import (
     ERROR,
     CheckScope,
@@ -20,7 +21,6 @@ from apps.ledger.checks.base import (
     skip_outcome,
 )
 from apps.ledger.services.runs import CheckOutcome
-from apps.pipeline import registry
 
 NO_NULL_KEYS = CheckSpec(
     "flow_no_null_primary_keys", "options_flow", ERROR, "rows with a NULL or blank key"
@@ -90,4 +90,5 @@ def check_no_null_keys(scope: CheckScope) -> list[CheckOutcome]:
     return outcomes_for_symbols(NO_NULL_KEYS, symbols, results, empty_reason="no flow rows")
 
 
+SOURCE = "metadata"
 CHECKS = ((NO_NULL_KEYS, check_no_null_keys),)

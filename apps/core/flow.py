@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from apps.analytics.compute._util import date_series, to_date
-from apps.market import calendar
+from apps.core import calendar
+from apps.core.values import date_series, to_date
 
 GROUP_BY_KEYS: dict[str, list[str]] = {
     "contract": ["contract_symbol", "expiry", "option_type", "strike"],

@@ -36,6 +36,11 @@ def _as_date(value: dt.date | dt.datetime | str) -> dt.date:
     return value
 
 
+def first_session() -> dt.date:
+    """The oldest session the calendar knows."""
+    return _session_index()[0].date()
+
+
 def is_session(day: dt.date) -> bool:
     """True when NYSE trades on ``day``."""
     return _calendar().is_session(pd.Timestamp(_as_date(day)))

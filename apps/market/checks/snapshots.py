@@ -1,6 +1,6 @@
 """``snapshot_parseable_contract_symbol`` (SPEC §7): OSI symbols of one snapshot agree with their rows.
 
-Parsed in SQL (the same pattern as ``apps.analytics.compute.osi``: root, ``YYMMDD``, ``C|P``, strike x
+Parsed in SQL (the same pattern as ``apps.core.osi``: root, ``YYMMDD``, ``C|P``, strike x
 1000 in 8 digits, padded form tolerated). A row disagrees when the OSI expiry, type or strike differs
 from the row's columns; a vendor Saturday expiry one day after the OSI Friday is tolerated.
 """
@@ -87,4 +87,5 @@ def check_parseable(connection: duckdb.DuckDBPyConnection, scope: CheckScope) ->
     return outcomes_for_symbols(PARSEABLE, symbols, results, empty_reason="no snapshot rows")
 
 
+SOURCE = "warehouse"
 CHECKS = ((PARSEABLE, check_parseable),)

@@ -13,14 +13,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from apps.analytics.compute._util import clean_dict, date_series, to_date
-from apps.analytics.compute.greeks import (
+from apps.core.greeks import (
     IV_LOW,
     bs_greeks,
     bs_price,
     enrich_chain,
     years_to_expiry,
 )
+from apps.core.values import clean_dict, date_series, to_date
 
 MULTIPLIER = 100.0
 MATCH_KEYS = ["expiry", "option_type", "strike"]
