@@ -67,7 +67,7 @@ class IngestionRun(models.Model):
     duration_ms = models.BigIntegerField(null=True, blank=True)
     heartbeat_at = models.DateTimeField()
     provider = models.CharField(max_length=32, blank=True, default="")
-    as_of = models.DateField(null=True, blank=True)
+    as_of = models.DateField()  # the resolved market date the run describes (never NULL)
     args = models.JSONField(default=dict, blank=True)
     git_sha = models.CharField(max_length=40, blank=True, default="")
     app_version = models.CharField(max_length=32, blank=True, default="")

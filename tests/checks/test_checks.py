@@ -309,7 +309,7 @@ def _flow_partition(symbol: str, *, run=None, row_keys=("call|2024-04-19|150",))
 def _run() -> IngestionRun:
     now = timezone.now()
     return IngestionRun.objects.create(
-        job_name="compute_flow", triggered_by="cli", started_at=now, heartbeat_at=now
+        job_name="compute_flow", triggered_by="cli", started_at=now, heartbeat_at=now, as_of=SNAP
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 
+from apps.core import calendar
 from apps.core.calendar import MARKET_TZ
 from apps.ledger.models import AssetCheck, AssetWatermark, IngestionRun, IngestionRunAsset
 from apps.ledger.services.runs import market_ts
@@ -36,7 +37,7 @@ def make_run(
         started_at=started_at,
         heartbeat_at=started_at,
         ended_at=None if status == "started" else started_at + dt.timedelta(seconds=5),
-        as_of=as_of,
+        as_of=as_of or calendar.session_on_or_before(started_at.date()),
         **fields,
     )
 

@@ -23,6 +23,7 @@ def _run(**overrides) -> IngestionRun:
         "triggered_by": "cli",
         "started_at": now,
         "heartbeat_at": now,
+        "as_of": dt.date(2024, 1, 2),
     }
     fields.update(overrides)
     return IngestionRun.objects.create(**fields)

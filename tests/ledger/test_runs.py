@@ -14,8 +14,11 @@ from apps.ledger.services.runs import JobAlreadyRunning, RunOutcome, job_run
 
 pytestmark = pytest.mark.django_db
 
+DAY = dt.date(2024, 1, 2)
+
 
 def _job(outcome: RunOutcome, *, fail: set[str], ok: set[str], **kwargs) -> None:
+    kwargs.setdefault("as_of", DAY)
     with job_run(job_name="ingest_candles", outcome=outcome, **kwargs) as log:
         for symbol in sorted(ok):
             log.asset_succeeded("candles_daily", symbol, rows_inserted=3)
@@ -46,7 +49,7 @@ def test_some_failed_is_partial_and_all_failed_is_failed():
 
 def test_exception_fails_the_run_with_error_fields():
     outcome = RunOutcome()
-    with pytest.raises(ValueError), job_run(job_name="compute_flow", outcome=outcome):
+    with pytest.raises(ValueError), job_run(job_name="compute_flow", as_of=DAY, outcome=outcome):
         raise ValueError("bad thing 123")
     run = IngestionRun.objects.get()
     assert run.status == "failed" and outcome.exit_code == 1
@@ -102,11 +105,15 @@ def test_second_copy_of_the_same_partition_refuses_to_start():
 def test_stale_heartbeat_is_abandoned_and_frees_the_partition():
     old = timezone.now() - dt.timedelta(hours=5)
     stale = IngestionRun.objects.create(
-        job_name="compute_flow", triggered_by="cli", started_at=old, heartbeat_at=old
+        job_name="compute_flow",
+        triggered_by="cli",
+        started_at=old,
+        heartbeat_at=old,
+        as_of=DAY,
     )
-    JobLease.objects.create(job_name="compute_flow", lease_key="latest|ALL", run=stale, acquired_at=old)
+    JobLease.objects.create(job_name="compute_flow", lease_key=f"{DAY.isoformat()}|ALL", run=stale, acquired_at=old)
     assert [r.pk for r in abandon_stale_runs()] == [stale.pk]
     stale.refresh_from_db()
     assert stale.status == "abandoned"
-    with job_run(job_name="compute_flow"):
+    with job_run(job_name="compute_flow", as_of=DAY):
         pass

@@ -120,6 +120,7 @@ def test_housekeeping_abandons_stale_runs_and_prunes(settings):
         triggered_by="schedule",
         started_at=now - dt.timedelta(hours=5),
         heartbeat_at=now - dt.timedelta(hours=5),
+        as_of=AS_OF,
         hostname="elsewhere",
     )
     old = IngestionRun.objects.create(
@@ -128,6 +129,7 @@ def test_housekeeping_abandons_stale_runs_and_prunes(settings):
         status=RunStatus.SUCCESS,
         started_at=now - dt.timedelta(days=settings.RETENTION_RUNS_DAYS + 1),
         heartbeat_at=now - dt.timedelta(days=settings.RETENTION_RUNS_DAYS + 1),
+        as_of=AS_OF,
     )
     task_id = _sync_task(tasks.HOUSEKEEPING_TASK)
 

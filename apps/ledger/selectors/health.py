@@ -17,7 +17,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, Exists, Max, Min, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from apps.core import calendar, registry
@@ -374,30 +373,22 @@ def _last_sessions(count: int, now: dt.datetime) -> list[dt.date]:
 def status_grid(*, sessions: int = 10, now: dt.datetime | None = None) -> dict[str, Any]:
     """Last N sessions × registry assets; each cell the worst event status of that asset's runs.
 
-    A run belongs to the session of its ``as_of`` (or, for "latest" runs, of its start in market time),
-    moved back to the session on or before it. One grouped query.
+    A run belongs to the session of its ``as_of`` (the resolved market date every run records).
+    One grouped query.
     """
     now = _aware(now)
     days = _last_sessions(sessions, now)
     if not days:
         return {"sessions": [], "rows": []}
     first, last = days[0], days[-1]
-    start = dt.datetime.combine(first, dt.time(0), tzinfo=calendar.MARKET_TZ)
-    end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0), tzinfo=calendar.MARKET_TZ)
-    # Runs first (indexed on as_of / started_at), then their events by run id: avoids a join
-    # filtered through an OR that the query planner cannot serve from an index.
-    run_ids = IngestionRun.objects.filter(
-        Q(as_of__range=(first, last))
-        | Q(as_of__isnull=True, started_at__gte=start, started_at__lt=end)
-    ).values_list("run_id", flat=True)
     # Distinct (asset, day, status) comes back from the database: a few hundred rows, not one per
-    # event, and the run's day is resolved to its session once per distinct day.
+    # event (runs filtered by the as_of index first).
+    run_ids = IngestionRun.objects.filter(as_of__range=(first, last)).values_list(
+        "run_id", flat=True
+    )
     events = (
         IngestionRunAsset.objects.filter(run_id__in=list(run_ids))
-        .annotate(
-            day=Coalesce("run__as_of", TruncDate("run__started_at", tzinfo=calendar.MARKET_TZ))
-        )
-        .values_list("asset_key", "day", "status")
+        .values_list("asset_key", "run__as_of", "status")
         .distinct()
         .order_by()
     )

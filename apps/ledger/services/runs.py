@@ -113,10 +113,14 @@ def _git_sha() -> str:
     return out.stdout.strip()[:40] if out.returncode == 0 else ""
 
 
-def lease_key_for(*, as_of: dt.date | None, symbols: list[str] | None) -> str:
-    """The partition a run claims: its as-of plus its symbol set (hashed when long)."""
-    scope = ",".join(sorted(symbols)) if symbols else registry.ALL_SCOPE
-    key = f"{as_of.isoformat() if as_of else 'latest'}|{scope}"
+def lease_key_for(*, as_of: dt.date, symbols: list[str] | None) -> str:
+    """The partition a run claims: its resolved market date plus its symbol set (hashed when long).
+
+    Keyed by the market date, never by how the as-of was spelt: ``--as-of latest`` and the same
+    explicit date claim the same partition.
+    """
+    scope = ",".join(sorted(set(symbols))) if symbols else registry.ALL_SCOPE
+    key = f"{as_of.isoformat()}|{scope}"
     if len(key) > 128:
         key = f"{key[:60]}|{hashlib.sha256(scope.encode()).hexdigest()}"
     return key
@@ -385,7 +389,7 @@ def job_run(
     triggered_by: str = TriggeredBy.CLI,
     args: dict[str, Any] | None = None,
     provider: str = "",
-    as_of: dt.date | None = None,
+    as_of: dt.date,
     symbols: list[str] | None = None,
     parent_run_id: str = "",
     ledger: bool = True,
