@@ -16,12 +16,18 @@ from typing import Any
 import pandas as pd
 from django.utils import timezone
 
+from apps.analytics.dashboard import DashboardSymbolRow
 from apps.analytics.models import OptionsFlow, OptionsFlowPartition
-from apps.core import portfolio as portfolio_math
+from apps.analytics.valuation import portfolio_valuation
 from apps.core.briefing import DISCLAIMER, SCHEMA_VERSION, render_markdown
-from apps.ledger.selectors.health import asset_health_rows, latest_runs_per_job, overall_health
+from apps.ledger.selectors.health import (
+    UNKNOWN,
+    asset_health_rows,
+    health_by_scope,
+    latest_runs_per_job,
+    overall_health,
+)
 from apps.market import selectors
-from apps.portfolio.selectors import position_legs
 
 TOP_FLOW = 3
 
@@ -173,16 +179,10 @@ def _symbol_report(symbol: str, raw_header: dict | None, market_date: dt.date) -
     }
 
 
-def _portfolio_report(
-    legs: pd.DataFrame, headers: dict[str, dict], market_date: dt.date
-) -> dict[str, Any]:
-    if legs.empty:
-        return {"positions": [], "greeks": {}, "stress": []}
-    chains, spots = {}, {}
-    for symbol in sorted(set(legs["symbol"]) & set(headers)):
-        chains[symbol] = selectors.snapshot_chains(symbol, [headers[symbol]["snapshot_date"]])
-        spots[symbol] = float(headers[symbol]["spot"])
-    valued = portfolio_math.value_legs(legs, chains, spots, market_date)
+def _portfolio_report(market_date: dt.date) -> dict[str, Any]:
+    valuation = portfolio_valuation(up_to=market_date)
+    if valuation.empty:
+        return {"positions": [], "greeks": {}, "stress": [], "totals": valuation.totals}
     positions = [
         {
             "position_id": row["position_id"],
@@ -199,30 +199,27 @@ def _portfolio_report(
             "spread_pct": row["spread_pct"],
             "market_value": row["market_value"],
         }
-        for row in valued.to_dict("records")
+        for row in valuation.valued.to_dict("records")
     ]
     return _clean(
         {
             "positions": positions,
-            "greeks": portfolio_math.portfolio_greeks(valued),
-            "stress": portfolio_math.stress_table(valued, spots, as_of=market_date).to_dict(
-                "records"
-            ),
+            "greeks": valuation.greeks(),
+            "stress": valuation.stress().to_dict("records"),
+            "totals": valuation.totals,
         }
     )
 
 
 def assemble(*, symbols: list[str], market_date: dt.date) -> dict[str, Any]:
     """The whole briefing as JSON-safe data (the .json file; the .md is rendered from it)."""
-    legs = position_legs()
-    held = set(legs["symbol"]) if not legs.empty else set()
-    headers = selectors.latest_snapshot_headers(sorted(set(symbols) | held), up_to=market_date)
+    headers = selectors.latest_snapshot_headers(sorted(set(symbols)), up_to=market_date)
     return {
         "schema_version": SCHEMA_VERSION,
         "market_date": market_date.isoformat(),
         "generated_at": timezone.now().isoformat(timespec="seconds"),
         "disclaimer": DISCLAIMER,
-        "portfolio": _portfolio_report(legs, headers, market_date),
+        "portfolio": _portfolio_report(market_date),
         "symbols": [_symbol_report(s, headers.get(s), market_date) for s in symbols],
     }
 
@@ -268,43 +265,28 @@ def newest_json(directory: Path, *, up_to: dt.date | None = None) -> dict[str, A
     return report
 
 
-def _overall_health() -> str:
-    return overall_health(asset_health_rows())
-
-
 def _latest_jobs() -> list[dict[str, Any]]:
     keys = ("job_name", "status", "started_at", "duration_ms")
     return [{key: row[key] for key in keys} for row in latest_runs_per_job()]
 
 
-def _portfolio_totals(portfolio: dict[str, Any]) -> dict[str, Any]:
-    positions = portfolio.get("positions") or []
-    value = sum(p.get("market_value") or 0.0 for p in positions)
-    cost = sum((p.get("cost") or 0.0) * (p.get("contracts") or 0) * 100 for p in positions)
-    pnl = sum(p.get("pnl") or 0.0 for p in positions)
-    return {
-        "positions": len({p["position_id"] for p in positions}),
-        "market_value": value,
-        "cost": cost,
-        "pnl": pnl,
-        "pnl_pct": pnl / cost * 100 if cost else None,
-    }
-
-
 def dashboard_payload(report: dict[str, Any]) -> dict[str, Any]:
     """The home page's view model: the briefing's headline facts plus the control-plane status."""
+    health_rows = asset_health_rows()
+    health = health_by_scope(health_rows)
     symbols = [
-        {
-            "symbol": item["symbol"],
-            "spot": item["overview"].get("spot"),
-            "change_pct": _pct(item["change"].get("spot"), item["overview"].get("spot")),
-            "pc_oi": item["chain"].get("pc_oi"),
-            "atm_iv": item["chain"].get("atm_iv_near"),
-            "iv_rank": item["volatility"].get("atm_iv_rank"),
-            "flow_net_notional": item["flow"].get("net_delta_oi_notional"),
-            "flow_window": item["flow"].get("window"),
-            "warnings": len(item["warnings"]),
-        }
+        DashboardSymbolRow(
+            symbol=item["symbol"],
+            spot=item["overview"].get("spot"),
+            change_pct=_pct(item["change"].get("spot"), item["overview"].get("spot")),
+            pc_oi=item["chain"].get("pc_oi"),
+            atm_iv=item["chain"].get("atm_iv_near"),
+            iv_rank=item["volatility"].get("atm_iv_rank"),
+            flow_net_notional=item["flow"].get("net_delta_oi_notional"),
+            flow_window=item["flow"].get("window"),
+            warnings=len(item["warnings"]),
+            health=health.get(item["symbol"], UNKNOWN),
+        ).to_payload()
         for item in report["symbols"]
     ]
     return _clean(
@@ -312,9 +294,9 @@ def dashboard_payload(report: dict[str, Any]) -> dict[str, Any]:
             "schema_version": 1,
             "market_date": report["market_date"],
             "built_at": timezone.now().isoformat(timespec="seconds"),
-            "overall_health": _overall_health(),
+            "overall_health": overall_health(health_rows),
             "symbols": symbols,
-            "portfolio": _portfolio_totals(report["portfolio"]),
+            "portfolio": report["portfolio"].get("totals") or {},
             "jobs": _latest_jobs(),
             "briefing": report.get("_paths", {}),
             "disclaimer": "Not financial advice.",

@@ -54,6 +54,7 @@ BRIEFING_JSON_SCHEMA: dict[str, Any] = {
                 },
                 "greeks": {"type": "object"},
                 "stress": {"type": "array", "items": {"type": "object"}},
+                "totals": {"type": "object"},
             },
         },
         "symbols": {

@@ -8,6 +8,7 @@ the current greeks and the scenario revaluations are consistent with each other.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,7 @@ from apps.core.greeks import (
     enrich_chain,
     years_to_expiry,
 )
-from apps.core.values import clean_dict, date_series, to_date
+from apps.core.values import clean, clean_dict, date_series, to_date
 
 MULTIPLIER = 100.0
 MATCH_KEYS = ["expiry", "option_type", "strike"]
@@ -196,3 +197,55 @@ def stress_table(
             }
         )
     return pd.DataFrame(rows)
+
+
+def position_rows(valued: pd.DataFrame) -> list[dict[str, Any]]:
+    """Positions rolled up from valued legs (JSON-safe): the one valuation every page and report uses.
+
+    A single-leg position's cost is its cost basis × size; a multi-leg position's cost is its total
+    ``net_debit``. Market value needs every leg marked; P&L is value − cost.
+    """
+    out = []
+    for position_id, group in valued.groupby("position_id", sort=False):
+        first = group.iloc[0]
+        multi = int(first.get("legs_in_position", len(group)) or len(group)) > 1
+        cost = first.get("net_debit") if multi else group["cost_value"].sum(min_count=1)
+        cost = math.nan if cost is None else float(cost)
+        value = group["market_value"].sum(min_count=1) if group["mark"].notna().all() else math.nan
+        pnl = value - cost
+        out.append(
+            {
+                "position_id": position_id,
+                "symbol": first["symbol"],
+                "legs": ", ".join(
+                    f"{r.side} {int(r.contracts)} {r.option_type} {r.strike:g} {r.expiry}"
+                    for r in group.itertuples()
+                ),
+                "expiry": min(group["expiry"]),
+                "spot": clean(first["spot"]),
+                "mark": clean(group["mark"].iloc[0]) if not multi else None,
+                "cost": clean(cost),
+                "market_value": clean(value),
+                "pnl": clean(pnl),
+                "pnl_pct": clean(pnl / abs(cost) * 100) if cost and math.isfinite(cost) else None,
+                "spread_pct": clean(group["spread_pct"].max()),
+                "delta": clean(group["position_delta"].sum(min_count=1)),
+                "theta": clean(group["position_theta"].sum(min_count=1)),
+                "vega": clean(group["position_vega"].sum(min_count=1)),
+            }
+        )
+    return out
+
+
+def portfolio_totals(positions: list[dict[str, Any]]) -> dict[str, Any]:
+    """Totals over :func:`position_rows` (positions without a value or cost count as 0)."""
+    value = sum(p["market_value"] or 0.0 for p in positions)
+    cost = sum(p["cost"] or 0.0 for p in positions)
+    pnl = sum(p["pnl"] or 0.0 for p in positions)
+    return {
+        "positions": len(positions),
+        "market_value": value,
+        "cost": cost,
+        "pnl": pnl,
+        "pnl_pct": pnl / abs(cost) * 100 if cost else None,
+    }

@@ -142,3 +142,20 @@ def derived_recent(symbol: str, *, up_to: dt.date, limit: int = 2) -> pd.DataFra
         "SELECT * FROM derived_daily WHERE symbol = ? AND date <= ? ORDER BY date DESC LIMIT ?",
         [symbol, up_to, limit],
     )
+
+
+def chains_for_headers(headers: dict[str, dict]) -> dict[str, pd.DataFrame]:
+    """The stored chains behind a set of snapshot headers (symbol → frame), in one query."""
+    if not headers:
+        return {}
+    keys = [(s, h["snapshot_date"], h["provider"]) for s, h in headers.items()]
+    frame = warehouse.fetch_df(
+        "SELECT c.* FROM options_chain c JOIN (SELECT unnest(?::VARCHAR[]) AS symbol, "
+        "unnest(?::DATE[]) AS snapshot_date, unnest(?::VARCHAR[]) AS provider) k "
+        "USING (symbol, snapshot_date, provider) ORDER BY c.symbol, c.expiry, c.strike",
+        [[k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]],
+    )
+    return {
+        symbol: group.reset_index(drop=True)
+        for symbol, group in frame.groupby("symbol", sort=False)
+    }

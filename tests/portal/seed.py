@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from django.utils import timezone
 
+from apps.analytics.dashboard import DashboardSymbolRow
 from apps.analytics.models import DashboardView, OptionsFlow, OptionsFlowPartition
 from apps.core import calendar
 from apps.core.greeks import bs_price, enrich_chain
@@ -310,17 +311,17 @@ def seed_dashboard(symbols: list[str], market_date: dt.date, spots: dict[str, fl
         "built_at": timezone.now().isoformat(),
         "overall_health": "warning",
         "symbols": [
-            {
-                "symbol": s,
-                "spot": spots[s],
-                "change_pct": 1.2 * (i - 0.5),
-                "pc_oi": 0.9,
-                "atm_iv": 0.27,
-                "iv_rank": 44.0,
-                "flow_net_notional": 125000.0 * (1 - 2 * i),
-                "flow_window": 1,
-                "health": "healthy",
-            }
+            DashboardSymbolRow(
+                symbol=s,
+                spot=spots[s],
+                change_pct=1.2 * (i - 0.5),
+                pc_oi=0.9,
+                atm_iv=0.27,
+                iv_rank=44.0,
+                flow_net_notional=125000.0 * (1 - 2 * i),
+                flow_window=1,
+                health="healthy" if i == 0 else "degraded",
+            ).to_payload()
             for i, s in enumerate(symbols)
         ]
         + [{"symbol": "ZZZ"}],  # a sparse row must still render

@@ -287,6 +287,14 @@ def asset_health_rows(*, now: dt.datetime | None = None) -> list[AssetHealth]:
     )
 
 
+def health_by_scope(rows: Iterable[AssetHealth]) -> dict[str, str]:
+    """Each scope's roll-up (a symbol's worst status over its assets); ``ALL`` for global assets."""
+    grouped: dict[str, list[str]] = {}
+    for row in rows:
+        grouped.setdefault(row.scope_key, []).append(row.status)
+    return {scope: worst(statuses) for scope, statuses in grouped.items()}
+
+
 def overall_health(rows: Iterable[AssetHealth]) -> str:
     """Worst status over all rows; ``unknown`` when nothing has ever been produced."""
     return worst(row.status for row in rows)

@@ -7,55 +7,20 @@ functions in :mod:`apps.core.portfolio`; nothing here writes anything.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from typing import Any
 
 import pandas as pd
 
-from apps.core import portfolio as calc
+from apps.analytics.valuation import portfolio_valuation
+from apps.core.values import to_date
 from apps.portal.charts import clean
-from apps.portal.selectors import market
 from apps.portfolio.models import PortfolioSettings
-from apps.portfolio.selectors import position_legs
 from apps.portfolio.services import RISK_PROFILE_DEFAULTS
 
 # The numeric limits of the risk profile (``tolerance`` is a label, not a limit).
 DEFAULT_LIMITS: dict[str, float] = {
     key: value for key, value in RISK_PROFILE_DEFAULTS.items() if isinstance(value, int | float)
 }
-
-
-def _position_rows(valued: pd.DataFrame) -> list[dict[str, Any]]:
-    """Positions rolled up from legs: single-leg cost from cost_basis, multi-leg from net_debit."""
-    out = []
-    for position_id, group in valued.groupby("position_id", sort=False):
-        first = group.iloc[0]
-        multi = int(first["legs_in_position"]) > 1
-        cost = first["net_debit"] if multi else group["cost_value"].sum(min_count=1)
-        value = group["market_value"].sum(min_count=1) if group["mark"].notna().all() else math.nan
-        pnl = value - cost if cost is not None and not pd.isna(cost) else math.nan
-        out.append(
-            {
-                "position_id": position_id,
-                "symbol": first["symbol"],
-                "legs": ", ".join(
-                    f"{r.side} {int(r.contracts)} {r.option_type} {r.strike:g} {r.expiry}"
-                    for r in group.itertuples()
-                ),
-                "expiry": min(group["expiry"]),
-                "spot": clean(first["spot"]),
-                "mark": clean(group["mark"].iloc[0]) if not multi else None,
-                "cost": clean(cost),
-                "market_value": clean(value),
-                "pnl": clean(pnl),
-                "pnl_pct": clean(pnl / abs(cost) * 100) if cost and not pd.isna(cost) else None,
-                "spread_pct": clean(group["spread_pct"].max()),
-                "delta": clean(group["position_delta"].sum(min_count=1)),
-                "theta": clean(group["position_theta"].sum(min_count=1)),
-                "vega": clean(group["position_vega"].sum(min_count=1)),
-            }
-        )
-    return out
 
 
 def _liquidity(legs: pd.DataFrame, chains: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -167,7 +132,7 @@ def _fmt_pct(value: float | None) -> str:
 
 def portfolio_view() -> dict[str, Any]:
     """Everything the Portfolio page shows; ``positions`` is empty when there is nothing stored."""
-    legs = position_legs()
+    valuation = portfolio_valuation()
     settings = PortfolioSettings.load()
     empty = {
         "positions": [],
@@ -178,35 +143,26 @@ def portfolio_view() -> dict[str, Any]:
         "cash": settings.cash,
         "currency": settings.base_currency,
     }
-    if legs.empty:
+    if valuation.empty:
         return empty
-    headers = market.latest_snapshots(sorted(legs["symbol"].unique()))
-    chains = market.chains(headers)
-    spots = {s: float(h["spot"]) for s, h in headers.items() if h.get("spot") is not None}
-    dates = [market._as_date(h["snapshot_date"]) for h in headers.values()]
-    as_of = max(dates) if dates else dt.date.today()
-    r = next((h["risk_free_rate"] for h in headers.values() if h.get("risk_free_rate")), 0.0)
-    valued = calc.value_legs(legs, chains, spots, as_of, r=float(r or 0.0))
-    for col in ("position_id", "net_debit", "legs_in_position"):
-        valued[col] = legs[col].to_numpy()
-    positions = _position_rows(valued)
-    stress = calc.stress_table(valued, spots, as_of=as_of, r=float(r or 0.0))
-    market_value = sum(p["market_value"] or 0.0 for p in positions)
-    capital = settings.cash + market_value
+    positions = valuation.positions
+    as_of = valuation.as_of or dt.date.today()
+    capital = settings.cash + valuation.totals["market_value"]
     return {
         **empty,
         "positions": positions,
-        "greeks": calc.portfolio_greeks(valued),
-        "stress": [{k: clean(v) for k, v in row.items()} for row in stress.to_dict("records")],
+        "greeks": valuation.greeks(),
+        "stress": [
+            {k: clean(v) for k, v in row.items()} for row in valuation.stress().to_dict("records")
+        ],
         "limits": _limit_rows(
-            positions, _liquidity(legs, chains), settings.risk_profile or {}, capital, as_of
+            positions,
+            _liquidity(valuation.legs, valuation.chains),
+            settings.risk_profile or {},
+            capital,
+            as_of,
         ),
-        "snapshots": {s: market._as_date(h["snapshot_date"]) for s, h in headers.items()},
-        "as_of": as_of if dates else None,
-        "totals": {
-            "market_value": market_value,
-            "cost": sum(p["cost"] or 0.0 for p in positions),
-            "pnl": sum(p["pnl"] or 0.0 for p in positions),
-            "capital": capital,
-        },
+        "snapshots": {s: to_date(h["snapshot_date"]) for s, h in valuation.headers.items()},
+        "as_of": valuation.as_of,
+        "totals": {**valuation.totals, "capital": capital},
     }

@@ -6,18 +6,18 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
+from apps.analytics.dashboard import DashboardSymbolRow, rows_from_payload
 from apps.portal import charts
 from apps.portal.middleware import portal_view
 from apps.portal.selectors.common import latest_dashboard, newest_watermark
 from apps.portal.views._common import page
 
 
-def _flow_chart(symbols: list[dict[str, Any]]) -> dict[str, Any] | None:
-    rows = [s for s in symbols if isinstance(s, dict) and s.get("symbol")]
+def _flow_chart(rows: list[DashboardSymbolRow]) -> dict[str, Any] | None:
     spec = charts.chart(
         "bar",
-        [s["symbol"] for s in rows],
-        {"Net flow $": [s.get("flow_net_notional") for s in rows]},
+        [row.symbol for row in rows],
+        {"Net flow $": [row.flow_net_notional for row in rows]},
         title="Net options flow by symbol (ΔOI $)",
     )
     return spec if charts.has_data(spec) else None
@@ -27,7 +27,7 @@ def _flow_chart(symbols: list[dict[str, Any]]) -> dict[str, Any] | None:
 def dashboard(request: HttpRequest) -> HttpResponse:
     view = latest_dashboard()
     payload: dict[str, Any] = view.payload if view and isinstance(view.payload, dict) else {}
-    symbols = [s for s in payload.get("symbols") or [] if isinstance(s, dict)]
+    symbols = rows_from_payload(payload)
     return page(
         request,
         "portal/dashboard.html",

@@ -1,0 +1,51 @@
+"""After ``run_daily --as-of latest``: one as-of everywhere, a health roll-up per dashboard row, and
+the dashboard and the Portfolio page agreeing on the demo portfolio's P&L (multi-leg included)."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from django.core.management import call_command
+
+from apps.analytics.dashboard import DashboardSymbolRow, rows_from_payload
+from apps.analytics.models import DashboardView
+from apps.core.asof import resolve_as_of
+from apps.ledger.models import IngestionRun
+from apps.ledger.selectors.health import asset_health_rows, health_by_scope
+from apps.portal.selectors.portfolio import portfolio_view
+from apps.portfolio.management.commands.demo_setup import demo_portfolio
+from apps.portfolio.services import portfolio_import
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(databases=["default", "warehouse"])]
+
+
+def test_run_daily_latest_records_one_as_of_health_per_row_and_one_pnl(warehouse_db):
+    portfolio_import(data=demo_portfolio())
+    with contextlib.suppress(SystemExit):
+        call_command("run_daily", "--as-of", "latest")
+    market_date = resolve_as_of("latest").market_date
+
+    pipeline = IngestionRun.objects.get(job_name="run_daily")
+    children = IngestionRun.objects.filter(parent_run_id=str(pipeline.run_id))
+    assert children.count() == 7
+    assert {run.as_of for run in children} | {pipeline.as_of} == {market_date}
+
+    payload = DashboardView.objects.order_by("-built_at").first().payload
+    rows = rows_from_payload(payload)
+    health = health_by_scope(asset_health_rows())
+    assert {row.symbol for row in rows} == {"AAPL", "NVDA", "SPY"}
+    assert {row.symbol: row.health for row in rows} == {row.symbol: health[row.symbol] for row in rows}
+    assert "unknown" not in {row.health for row in rows}
+
+    page = portfolio_view()
+    spread = next(p for p in page["positions"] if p["position_id"] == "nvda-spread")
+    assert spread["pnl"] is not None
+    assert payload["portfolio"]["pnl"] == pytest.approx(page["totals"]["pnl"])
+    assert payload["portfolio"]["market_value"] == pytest.approx(page["totals"]["market_value"])
+
+
+def test_a_sparse_stored_row_reads_back_with_defaults():
+    row = DashboardSymbolRow.from_payload({"symbol": "ZZZ", "unexpected": 1})
+    assert row == DashboardSymbolRow(symbol="ZZZ")
+    assert DashboardSymbolRow.from_payload({"spot": 1.0}) is None
