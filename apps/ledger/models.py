@@ -106,10 +106,6 @@ class IngestionRun(models.Model):
     def __str__(self) -> str:
         return f"{self.job_name} {self.status} {self.started_at:%Y-%m-%d %H:%M}"
 
-    @property
-    def is_finished(self) -> bool:
-        return self.status != RunStatus.STARTED
-
     def is_stale(self, *, now: dt.datetime, timeout_s: int) -> bool:
         """A started run whose heartbeat is older than the job's timeout has been abandoned."""
         return self.status == RunStatus.STARTED and (now - self.heartbeat_at).total_seconds() > (
@@ -185,9 +181,6 @@ class AssetWatermark(models.Model):
     def __str__(self) -> str:
         return f"{self.asset_key}[{self.scope_key}] @ {self.watermark_ts:%Y-%m-%d}"
 
-    @property
-    def market_date(self) -> dt.date:
-        return self.watermark_ts.date()
 
 
 class AssetCheck(models.Model):

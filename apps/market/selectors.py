@@ -127,15 +127,6 @@ def derived_history(symbol: str, *, before: dt.date, limit: int = 252) -> pd.Ser
     return pd.Series(frame["atm_iv_near"].to_numpy(), index=list(frame["date"]), dtype="float64")
 
 
-def derived_rows(symbols: list[str], *, day: dt.date) -> pd.DataFrame:
-    """The newest derived row per symbol at or before ``day``."""
-    return warehouse.fetch_df(
-        "SELECT * FROM derived_daily WHERE symbol IN (SELECT unnest(?::VARCHAR[])) AND date <= ? "
-        "QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY date DESC) = 1",
-        [symbols, day],
-    )
-
-
 def derived_recent(symbol: str, *, up_to: dt.date, limit: int = 2) -> pd.DataFrame:
     """The newest ``limit`` derived rows of a symbol at or before ``up_to``, newest first."""
     return warehouse.fetch_df(

@@ -1,8 +1,7 @@
 """Turning warehouse access problems into answers a person can act on.
 
 The project's MIDDLEWARE list is owned by settings, so the portal applies the same behaviour per view
-through :func:`portal_view` (every portal page uses it). :class:`WarehouseBusyMiddleware` is the same
-logic as a middleware, for deployments that prefer to list it in settings.
+through :func:`portal_view` (every portal page uses it).
 """
 
 from __future__ import annotations
@@ -52,18 +51,3 @@ def portal_view(title: str) -> Callable[[View], View]:
         return login_required(wrapped)
 
     return decorate
-
-
-class WarehouseBusyMiddleware:
-    """Optional middleware form of the same rule (not listed in settings by default)."""
-
-    def __init__(self, get_response: View) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
-
-    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if isinstance(exception, WarehouseBusy):
-            return busy_response(request, exception)
-        return None

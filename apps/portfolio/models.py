@@ -81,9 +81,6 @@ class Position(models.Model):
     def __str__(self) -> str:
         return f"{self.position_id} ({self.symbol})"
 
-    @property
-    def is_multi_leg(self) -> bool:
-        return self.legs.count() > 1
 
 
 class PositionLeg(models.Model):

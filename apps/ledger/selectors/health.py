@@ -33,7 +33,6 @@ from apps.ledger.models import (
 from apps.pipeline.databases import metadata_db_info, warehouse_info
 
 HEALTHY, WARNING, DEGRADED, UNKNOWN = "healthy", "warning", "degraded", "unknown"
-HEALTH_LEVELS = (HEALTHY, WARNING, DEGRADED, UNKNOWN)
 _RANK = {HEALTHY: 0, WARNING: 1, DEGRADED: 2}
 DISCLAIMER = "Not financial advice."
 
