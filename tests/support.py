@@ -12,7 +12,11 @@ from django.conf import settings
 from django.db import connections
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-REALDATA_DIR = REPO_ROOT.parent / "shared" / "realdata" / "options"
+# The real vendor files (see their README); OPTIONS_HELPER_REALDATA_DIR points elsewhere.
+REALDATA_ROOT = Path(
+    os.environ.get("OPTIONS_HELPER_REALDATA_DIR") or REPO_ROOT.parent / "shared" / "realdata"
+)
+REALDATA_DIR = REALDATA_ROOT / "options"
 
 
 def metadata_database_url() -> str:

@@ -1,12 +1,12 @@
-"""Loader for the real DeltaNeutral VXX chains in ``<repo>/../shared/realdata/options``."""
+"""Loader for the real DeltaNeutral VXX chains (``tests.support.REALDATA_DIR``)."""
 
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-REALDATA = REPO_ROOT.parent / "shared" / "realdata" / "options"
+from tests.support import REALDATA_DIR
+
+REALDATA = REALDATA_DIR
 VXX_FILE = REALDATA / "deltaneutral_VXX_2016-12.csv"
 COLUMNS = {"optionroot": "contract_symbol", "type": "option_type", "expiration": "expiry",
            "quotedate": "snapshot_date", "underlying_last": "spot",

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from apps.ledger.models import IngestionRun
+from apps.ledger.models import IngestionRun, IngestionRunAsset
 from tests.jobs.helpers import duplicate_keys, past_sessions, row_count
 from tests.support import REPO_ROOT, child_env, manage
 
@@ -31,22 +31,22 @@ def test_sigkill_mid_run_is_abandoned_and_rerun_has_no_duplicates(warehouse_db):
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 120
-        started = None
-        while time.monotonic() < deadline and child.poll() is None:
-            # wait for a producer child run to be underway, so the kill lands mid-write
-            started = IngestionRun.objects.filter(
-                status="started", job_name="snapshot_options"
-            ).first()
-            if started:
-                break
-            time.sleep(0.05)
-        assert started is not None, "the child never reached snapshot_options"
-        time.sleep(0.5)
+        # Kill as soon as the ledger shows the pipeline's first asset event: the job that wrote it
+        # and the pipeline run are then mid-flight (six more jobs to go), however fast the machine.
+        deadline = time.monotonic() + 600  # a ceiling for a very busy machine, not a speed bar
+        first_event = None
+        while first_event is None and child.poll() is None and time.monotonic() < deadline:
+            first_event = IngestionRunAsset.objects.select_related("run").first()
+            if first_event is None:
+                time.sleep(0.05)
+        assert first_event is not None, "the child recorded no asset event before exiting"
         os.kill(child.pid, signal.SIGKILL)
     finally:
-        child.wait(timeout=30)  # reap it: a zombie still answers kill(pid, 0)
+        if child.poll() is None:
+            child.kill()
+        child.wait(timeout=60)  # reap it: a zombie still answers kill(pid, 0)
     assert child.returncode == -signal.SIGKILL
+    started = first_event.run
     killed = set(IngestionRun.objects.filter(status="started").values_list("pk", flat=True))
     assert started.pk in killed
 

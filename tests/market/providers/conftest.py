@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-REALDATA = REPO_ROOT.parent / "shared" / "realdata" / "options"
+from tests.support import REALDATA_DIR
+
+REALDATA = REALDATA_DIR
 
 
 @pytest.fixture
