@@ -13,7 +13,8 @@ from apps.portal import charts
 from apps.portal.forms import SymbolForm
 from apps.portal.middleware import portal_view
 from apps.portal.selectors import market
-from apps.portal.views._common import page
+from apps.portal.tables import SymbolDerivedTable
+from apps.portal.views._common import configure, export_or_none, page
 
 CANDLE_SESSIONS = 180
 STRIKE_BAND = 0.3  # OI chart shows strikes within ±30 % of spot
@@ -90,13 +91,18 @@ def symbols(request: HttpRequest) -> HttpResponse:
     if latest is not None:
         since = pd.Timestamp(latest).date() - dt.timedelta(days=30)
         derived = market.derived_history(symbol, since=since).tail(10).iloc[::-1]
+    derived_rows = [{k: charts.clean(v) for k, v in r.items()} for r in derived.to_dict("records")]
+    table = SymbolDerivedTable(derived_rows, prefix="derived-")
+    exported = export_or_none(request, {"derived": table}, f"symbol-{symbol}")
+    if exported:
+        return exported
     as_of_dates = [
         d for d in (latest, snap.get("header", {}).get("snapshot_date")) if d is not None
     ]
     context.update(
         symbol=symbol,
         candle_chart=candle_chart(candles) if not candles.empty else None,
-        derived=[{k: charts.clean(v) for k, v in r.items()} for r in derived.to_dict("records")],
+        derived_table=configure(request, table, per_page=10),
         data_as_of=max(pd.Timestamp(d).date() for d in as_of_dates) if as_of_dates else None,
         **snap,
     )
