@@ -104,6 +104,7 @@ class HealthForm(GetForm):
         min_value=0, max_value=1000, required=False, label="Stale ≥ sessions"
     )
     rows = forms.TypedChoiceField(choices=ROW_CHOICES, coerce=int, required=False, initial=50)
+    all = forms.BooleanField(required=False, label="Show healthy assets")
 
 
 class TableForm(GetForm):

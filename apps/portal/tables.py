@@ -323,14 +323,18 @@ class DashboardSymbolsTable(PortalTable):
         empty_text = "No symbols in this dashboard."
 
     def render_symbol(self, value: str) -> str:
-        return format_html('<a href="{}?{}">{}</a>', reverse("portal:symbols"),
-                           urlencode({"symbol": value}), value)
+        return format_html(
+            '<a href="{}?{}">{}</a>', reverse("portal:symbols"), urlencode({"symbol": value}), value
+        )
 
     def render_pages(self, value: str) -> str:
         query = urlencode({"symbol": value})
         return format_html(
             '<a href="{}?{}">flow</a> · <a href="{}?{}">derived</a>',
-            reverse("portal:flow"), query, reverse("portal:derived"), query,
+            reverse("portal:flow"),
+            query,
+            reverse("portal:derived"),
+            query,
         )
 
 
@@ -420,8 +424,15 @@ def per_underlying(positions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for row in positions:
         agg = out.setdefault(
             row["symbol"],
-            {"symbol": row["symbol"], "positions": 0, "market_value": None, "pnl": None,
-             "delta": None, "theta": None, "vega": None},
+            {
+                "symbol": row["symbol"],
+                "positions": 0,
+                "market_value": None,
+                "pnl": None,
+                "delta": None,
+                "theta": None,
+                "vega": None,
+            },
         )
         agg["positions"] += 1
         for key in ("market_value", "pnl", "delta", "theta", "vega"):
@@ -481,7 +492,8 @@ class GapPlanTable(PortalTable):
         return format_html(
             '<div class="cmd"><code>{}</code><button type="button" class="copy" '
             'data-copy="{}">copy</button></div>',
-            value, value,
+            value,
+            value,
         )
 
 
@@ -496,7 +508,7 @@ class GridCellColumn(tables.Column):
         return value or ""
 
 
-def status_grid_table(grid: dict[str, Any]) -> PortalTable:
+def status_grid_table(grid: dict[str, Any], *, prefix: str = "grid-") -> PortalTable:
     """Asset × session status as a sortable table: one column per session (ISO date header)."""
     sessions = list(grid.get("sessions") or [])
     rows = []
@@ -515,7 +527,7 @@ def status_grid_table(grid: dict[str, Any]) -> PortalTable:
         )
         for i, day in enumerate(sessions)
     ]
-    return PortalTable(rows, extra_columns=extra, order_by=("asset_key",))
+    return PortalTable(rows, extra_columns=extra, order_by=("asset_key",), prefix=prefix)
 
 
 def csv_response(table: tables.Table, filename: str) -> HttpResponse:

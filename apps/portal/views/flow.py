@@ -80,9 +80,7 @@ def flow(request: HttpRequest) -> HttpResponse:
         partitions=parts,
         partitions_table=configure(
             request,
-            FlowPartitionsTable(
-                selectors.partitions(**filters), chosen=chosen, prefix="parts-"
-            ),
+            FlowPartitionsTable(selectors.partitions(**filters), chosen=chosen, prefix="parts-"),
             per_page=20,
         ),
         chosen=chosen,

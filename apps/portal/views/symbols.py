@@ -42,7 +42,7 @@ def snapshot_charts(chain: pd.DataFrame, summary: dict, as_of: dt.date) -> dict[
             "bar",
             oi["strike"],
             {"Call OI": oi["call_oi"], "Put OI": oi["put_oi"]},
-            title="Open interest by strike (all expiries)",
+            title="Open interest by strike (contracts, all expiries)",
             colors={"Call OI": "#2f855a", "Put OI": "#c53030"},
         ),
         "near_expiry": near,
@@ -53,13 +53,19 @@ def snapshot_charts(chain: pd.DataFrame, summary: dict, as_of: dt.date) -> dict[
         out["smile"] = charts.chart(
             "line",
             smile["strike"],
-            {"Call IV": smile["call_iv"], "Put IV": smile["put_iv"]},
-            title=f"IV smile, expiry {near}",
-            colors={"Call IV": "#2f855a", "Put IV": "#c53030"},
+            {
+                "Call IV %": charts.percent(smile["call_iv"]),
+                "Put IV %": charts.percent(smile["put_iv"]),
+            },
+            title=f"IV smile (%), expiry {near}",
+            colors={"Call IV %": "#2f855a", "Put IV %": "#c53030"},
         )
     term = chain_calc.term_structure(chain, spot=spot, as_of=as_of)
     out["term"] = charts.chart(
-        "line", term["expiry"], {"ATM IV": term["atm_iv"]}, title="ATM IV term structure"
+        "line",
+        term["expiry"],
+        {"ATM IV %": charts.percent(term["atm_iv"])},
+        title="ATM IV term structure (%)",
     )
     return out
 
