@@ -172,7 +172,22 @@ def badge(kind: str, value: Any) -> str:
     return format_html('<span class="badge {}-{}">{}</span>', kind, text, text)
 
 
+def _plain_value(self, value: Any, bound_column: Any) -> Any:
+    return bound_column.column.value(value=value)
+
+
 class PortalTable(tables.Table):
+    """Base of every portal table. CSV export always gets values, never markup: a ``render_<x>``
+    method without its own ``value_<x>`` exports the column's plain value (django-tables2 would
+    otherwise export what ``render_<x>`` returns, HTML included)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for attr in list(vars(cls)):
+            name = attr.removeprefix("render_")
+            if attr.startswith("render_") and not hasattr(cls, f"value_{name}"):
+                setattr(cls, f"value_{name}", _plain_value)
+
     class Meta:
         template_name = "django_tables2/table.html"
         attrs = {"class": "data"}
