@@ -102,9 +102,11 @@ class PctColumn(NumberColumn):
     The CSV carries the number in percent too, so the header's unit holds for both.
     """
 
-    def __init__(self, *args, fraction: bool = False, decimals: int = 1, **kwargs) -> None:
+    def __init__(
+        self, *args, fraction: bool = False, decimals: int = 1, points: bool = False, **kwargs
+    ) -> None:
         super().__init__(*args, decimals=decimals, **kwargs)
-        self.fraction = fraction
+        self.fraction, self.points = fraction, points
 
     def _percent(self, value: Any) -> float | None:
         number = fmt._number(value)
@@ -115,6 +117,8 @@ class PctColumn(NumberColumn):
     def render(self, value: Any) -> str:
         number = self._percent(value)
         text = fmt.pct(number, self.decimals)
+        if self.points and number is not None:
+            text = text.removesuffix("%") + " pp"  # a difference of percentages
         return fmt.signed(text, number) if self.signed else text
 
     def value(self, value: Any) -> Any:
@@ -288,7 +292,9 @@ class DerivedTable(PortalTable):
     max_pain = MoneyColumn(verbose_name="Max pain $")
     gamma_peak_strike = MoneyColumn(verbose_name="Gamma peak $")
     atm_iv_near = PctColumn(verbose_name="ATM IV %", fraction=True)
-    iv_term_slope = PctColumn(verbose_name="Term slope (IV pp)", fraction=True, signed=True)
+    iv_term_slope = PctColumn(
+        verbose_name="Term slope (IV pp)", fraction=True, points=True, signed=True
+    )
     rv_20d = PctColumn(verbose_name="RV20 %", fraction=True)
     rv_60d = PctColumn(verbose_name="RV60 %", fraction=True)
     iv_rv_20d = NumberColumn(verbose_name="IV/RV20 (×)", decimals=2)
@@ -513,6 +519,8 @@ class GapPlanTable(PortalTable):
 
 
 class GridCellColumn(tables.Column):
+    empty_values = ()  # "no run" is a grey cell, not a dash
+
     def render(self, value: Any) -> str:
         state = value or "none"
         return format_html(

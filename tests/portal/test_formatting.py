@@ -128,3 +128,14 @@ def test_per_underlying_greeks_do_not_mix_underlyings():
     assert out["AAA"]["positions"] == 2 and out["AAA"]["delta"] == 6.0
     assert out["AAA"]["market_value"] == 150.0 and out["AAA"]["pnl"] == 5.0
     assert out["BBB"]["delta"] == 7.0 and out["BBB"]["theta"] is None
+
+
+def test_percentage_points_column():
+    column = tables.PctColumn(fraction=True, points=True)
+    assert column.render(-0.013) == "−1.3 pp"
+    assert column.value(-0.013) == pytest.approx(-1.3)
+
+
+def test_numbers_use_one_minus_sign():
+    assert fmt.num(-1234.5, 1) == "−1,234.5"
+    assert fmt.num(2, 0) == "2" and fmt.num(None) == "—"

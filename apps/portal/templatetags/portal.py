@@ -50,7 +50,7 @@ def as_date(value: Any) -> dt.date | None:
 @register.filter
 def num(value: Any, decimals: int = 2) -> str:
     number = _number(value)
-    return DASH if number is None else f"{number:,.{int(decimals)}f}"
+    return DASH if number is None else f"{number:,.{int(decimals)}f}".replace("-", MINUS)
 
 
 @register.filter

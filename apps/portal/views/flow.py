@@ -25,7 +25,7 @@ def series_chart(parts: list[OptionsFlowPartition]) -> dict[str, Any]:
         },
         kinds={"Volume $": "line"},
         axis={"Volume $": "y2"},
-        title="Partitions over time",
+        title="Partitions over time: net ΔOI $ (bars) and volume $ (line, right axis)",
     )
 
 
@@ -77,6 +77,7 @@ def flow(request: HttpRequest) -> HttpResponse:
     context.update(
         filters=filters,
         windows=selectors.flow_windows(filters["symbol"]),
+        newest=selectors.newest_series(filters["symbol"]) if not parts else None,
         partitions=parts,
         partitions_table=configure(
             request,
