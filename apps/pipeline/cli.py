@@ -66,7 +66,7 @@ def run_durations(run_ids: list[str]) -> dict[str, float]:
 
 
 def quiet_progress(quiet: bool) -> None:
-    """``--quiet``: no per-symbol progress (the job logger drops to WARNING for this process)."""
+    """``--quiet``: no per-symbol progress (the job logger drops to WARNING for the command)."""
     if quiet:
         logging.getLogger("optionshelper.jobs").setLevel(logging.WARNING)
 
@@ -131,6 +131,15 @@ class JobCommand(BaseCommand):
 
     quiet = False
     elapsed_s: float | None = None
+
+    def execute(self, *args, **options):
+        """Runs the command; ``--quiet`` lowers the job logger only while it runs."""
+        logger = logging.getLogger("optionshelper.jobs")
+        level = logger.level
+        try:
+            return super().execute(*args, **options)
+        finally:
+            logger.setLevel(level)
 
     def handle(self, *args, **options) -> None:
         params = self.build_params(options)

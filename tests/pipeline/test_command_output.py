@@ -72,6 +72,7 @@ def test_run_daily_compute_flow_and_quiet(warehouse_db):
     out = _run("run_daily", "--as-of", DAYS[1], "--symbol", "SPY", "--quiet")
     assert out.splitlines()[0].startswith("run_daily 2026-11-19 (Thu): success"), out
     assert "ingest_candles" not in out  # --quiet: the summary only
+    assert logging.getLogger("optionshelper.jobs").getEffectiveLevel() <= logging.INFO
 
     out = _run("compute_flow", "--as-of", DAYS[1], "--symbol", "SPY", "--top", "2")
     assert re.search(r"symbol\s+from\s+to\s+rows\s+net ΔOI \$\s+volume \$", out), out

@@ -134,7 +134,7 @@ class Command(JobCommand):
                     reason = partition.detail or partition.status
                     no_data.append(f"{job_name} {partition.symbol} {partition.status}: {reason}")
         if no_data and not self.quiet:
-            self.stdout.write("  not done this session:")
+            self.stdout.write("  skipped or failed this session:")
             for line in no_data:
                 self.stdout.write(f"    {line}")
 
