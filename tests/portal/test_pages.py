@@ -408,3 +408,9 @@ def test_dates_are_iso_with_weekday_tooltips(logged_in, portal_data):
 def test_favicon(client):
     response = client.get("/favicon.ico")
     assert response.status_code == 301 and response["Location"].endswith("favicon.svg")
+
+
+def test_admin_pages_carry_the_favicon(client, staff_user):
+    client.force_login(staff_user)
+    body = client.get("/admin/").content.decode()
+    assert "favicon.svg" in body and "Django administration" in body
