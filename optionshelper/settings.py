@@ -243,4 +243,9 @@ LOGGING = {
         "handlers": ["console"],
         "level": os.environ.get("OPTIONS_HELPER_LOG_LEVEL", "WARNING"),
     },
+    # Job progress (per symbol, counts, elapsed) is INFO by default; OPTIONS_HELPER_LOG_LEVEL
+    # (DEBUG/INFO/WARNING/ERROR) sets both; a job command's --quiet turns progress off.
+    "loggers": {
+        "optionshelper.jobs": {"level": os.environ.get("OPTIONS_HELPER_LOG_LEVEL", "INFO")},
+    },
 }

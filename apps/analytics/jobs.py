@@ -67,16 +67,27 @@ def _flow_symbol(
         log.advance_watermark("options_flow", symbol, result.to_date)
     else:
         log.asset_skipped("options_flow", symbol, "not_persisted", started_at=started)
-    partition = PartitionResult(
-        symbol, "success" if persist else "skipped", rows=written, market_date=result.to_date
+    # Computed is a success either way; --no-persist only means nothing was written.
+    partition = PartitionResult(symbol, "success", rows=written, market_date=result.to_date)
+    partition.detail = "; ".join(
+        note for note in (_gap_note(result), "" if persist else "not persisted") if note
     )
-    partition.detail = _gap_note(result)
     tops[symbol] = {
         "building": _records(flow.top_rows(result.rows, top, "building")),
         "unwinding": _records(flow.top_rows(result.rows, top, "unwinding")),
         "meta": result.meta(),
+        "rows": len(result.rows),
+        "net_delta_oi_notional": _total(result.rows, "delta_oi_notional"),
+        "net_volume_notional": _total(result.rows, "volume_notional"),
     }
     return partition
+
+
+def _total(rows: pd.DataFrame, column: str) -> float | None:
+    if column not in rows or not len(rows):
+        return None
+    total = pd.to_numeric(rows[column], errors="coerce").sum(min_count=1)
+    return None if pd.isna(total) else float(total)
 
 
 def _gap_note(result: flow.FlowResult) -> str:
@@ -182,7 +193,9 @@ def compute_derived(params: JobParams, *, log: RunLog) -> JobResult:
 
 def _briefing_date(params: JobParams) -> dt.date:
     """The newest snapshot date of any tracked symbol at or before the as-of (else the calendar's)."""
-    headers = selectors.latest_snapshot_headers(list(params.symbols), up_to=params.as_of.market_date)
+    headers = selectors.latest_snapshot_headers(
+        list(params.symbols), up_to=params.as_of.market_date
+    )
     dates = [header["snapshot_date"] for header in headers.values()]
     return max(dates) if dates else params.as_of.market_date
 

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import sys
+import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.core import registry
-from apps.core.jobs import JobParams
+from apps.core.jobs import JobParams, JobResult
+from apps.ledger.models import IngestionRun
 from apps.market.providers.registry import PROVIDER_NAMES
 from apps.pipeline.jobs import JobExecution, execute_job
 from apps.pipeline.requests import JobRequestError, job_params
@@ -34,6 +37,38 @@ def parse_day(value: str | None, flag: str) -> dt.date | None:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise UsageError(f"{flag} must be YYYY-MM-DD, got {value!r}") from None
+
+
+def day_label(day: dt.date | None) -> str:
+    """``2026-11-27 (Fri)``: the resolved market date as every command prints it."""
+    return f"{day.isoformat()} ({day:%a})" if day else "—"
+
+
+def seconds(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.1f} s"
+
+
+def partition_counts(result: JobResult | None) -> dict[str, int]:
+    """success / skipped / failed partitions of a job result (all three keys always present)."""
+    counts = {"success": 0, "skipped": 0, "failed": 0}
+    for partition in result.partitions if result else []:
+        counts[partition.status] = counts.get(partition.status, 0) + 1
+    return counts
+
+
+def run_durations(run_ids: list[str]) -> dict[str, float]:
+    """Ledger duration (seconds) of finished runs, by run id (one query)."""
+    ids = [r for r in run_ids if r]
+    if not ids:
+        return {}
+    rows = IngestionRun.objects.filter(run_id__in=ids).values_list("run_id", "duration_ms")
+    return {str(run_id): ms / 1000 for run_id, ms in rows if ms is not None}
+
+
+def quiet_progress(quiet: bool) -> None:
+    """``--quiet``: no per-symbol progress (the job logger drops to WARNING for the command)."""
+    if quiet:
+        logging.getLogger("optionshelper.jobs").setLevel(logging.WARNING)
 
 
 def json_default(value: Any) -> Any:
@@ -68,6 +103,11 @@ class JobCommand(BaseCommand):
         parser.add_argument(
             "--json", action="store_true", help="machine-readable summary on stdout"
         )
+        parser.add_argument(
+            "--quiet",
+            action="store_true",
+            help="only the summary line: no progress, no per-symbol lines",
+        )
         self.add_job_arguments(parser)
 
     def add_job_arguments(self, parser) -> None:
@@ -89,15 +129,31 @@ class JobCommand(BaseCommand):
         except JobRequestError as exc:
             raise UsageError(str(exc)) from None
 
+    quiet = False
+    elapsed_s: float | None = None
+
+    def execute(self, *args, **options):
+        """Runs the command; ``--quiet`` lowers the job logger only while it runs."""
+        logger = logging.getLogger("optionshelper.jobs")
+        level = logger.level
+        try:
+            return super().execute(*args, **options)
+        finally:
+            logger.setLevel(level)
+
     def handle(self, *args, **options) -> None:
         params = self.build_params(options)
+        self.quiet = bool(options.get("quiet"))
+        quiet_progress(self.quiet or options["json"])
         if options["dry_run"]:
             self.print_plan(params, as_json=options["json"])
             return
+        started = time.monotonic()
         try:
             execution = execute_job(self.job_name, params, ledger=not options["no_ledger"])
         except WarehouseError as exc:
             raise CommandError(str(exc), returncode=1) from None
+        self.elapsed_s = time.monotonic() - started
         self.report(execution, as_json=options["json"])
         if execution.exit_code:
             sys.exit(execution.exit_code)
@@ -146,18 +202,32 @@ class JobCommand(BaseCommand):
         self.print_result(execution)
 
     def print_result(self, execution: JobExecution) -> None:
+        """A header row, one line per symbol (not with --quiet), then the summary line."""
         outcome, result = execution.outcome, execution.result
         if outcome.error:
             self.stderr.write(f"{self.job_name} failed: {outcome.error}")
-        for partition in result.partitions if result else []:
-            detail = f"  {partition.detail}" if partition.detail else ""
-            self.stdout.write(
-                f"  {partition.symbol:<8} {partition.status:<8} {partition.rows:>9,} rows{detail}"
-            )
-        ok, failed, skipped = outcome.counts
-        market = result.market_date.isoformat() if result and result.market_date else "—"
-        run = f" run {outcome.run_id}" if outcome.run_id else ""
-        self.stdout.write(
-            f"{self.job_name}: {outcome.status} (market date {market}; {ok} ok, {failed} failed, "
-            f"{skipped} skipped){run}"
+        partitions = result.partitions if result else []
+        if partitions and not self.quiet:
+            self.stdout.write(f"  {'symbol':<8} {'status':<8} {'rows':>9}  detail")
+            for partition in partitions:
+                self.stdout.write(
+                    f"  {partition.symbol:<8} {partition.status:<8} {partition.rows:>9,}  "
+                    f"{partition.detail or ''}".rstrip()
+                )
+        self.stdout.write(self.summary_line(execution))
+
+    def summary_line(self, execution: JobExecution) -> str:
+        """``job: status · as of DATE (Day) · N success, N skipped, N failed · rows · seconds``."""
+        outcome, result = execution.outcome, execution.result
+        counts = partition_counts(result)
+        if not result:
+            ok, failed, skipped = outcome.counts
+            counts = {"success": ok, "skipped": skipped, "failed": failed}
+        rows = sum(p.rows for p in result.partitions) if result else 0
+        run = f" · run {outcome.run_id}" if outcome.run_id else ""
+        return (
+            f"{self.job_name}: {outcome.status} · as of "
+            f"{day_label(result.market_date if result else None)} · "
+            f"{counts['success']} success, {counts['skipped']} skipped, {counts['failed']} failed"
+            f" · {rows:,} rows · {seconds(self.elapsed_s)}{run}"
         )

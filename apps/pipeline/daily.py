@@ -8,6 +8,7 @@ upstream is not attempted downstream: it is recorded ``skipped`` with reason ``u
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -111,13 +112,20 @@ def run_range(
     end: dt.date,
     triggered_by: str = "cli",
     job_options: dict[str, dict[str, Any]] | None = None,
+    on_result: Callable[[PipelineResult], None] | None = None,
 ) -> list[PipelineResult]:
-    """Backfill: the pipeline once per trading session from ``start`` to ``end``, oldest first."""
-    return [
-        run_pipeline(
+    """Backfill: the pipeline once per trading session from ``start`` to ``end``, oldest first.
+
+    ``on_result`` hears about each session as soon as it finishes (commands print as they go).
+    """
+    results = []
+    for day in calendar.sessions_between(start, end):
+        result = run_pipeline(
             replace(params, as_of=as_of_for_market_date(day)),
             triggered_by=triggered_by,
             job_options=job_options,
         )
-        for day in calendar.sessions_between(start, end)
-    ]
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+    return results

@@ -20,6 +20,7 @@ from apps.ledger.services.runs import JobAlreadyRunning, RunOutcome, job_run
 
 logger = logging.getLogger("optionshelper.jobs")
 
+
 @dataclass
 class JobExecution:
     outcome: RunOutcome
@@ -39,7 +40,7 @@ def job_function(job_name: str) -> Callable[..., JobResult]:
 def _run_checks(spec: registry.JobSpec, result: JobResult, log) -> None:
     """The job's data-quality checks over what it wrote (nothing written per symbol: nothing to do)."""
     written = tuple(result.symbols_with("success"))
-    if spec.per_symbol and not written:
+    if (spec.per_symbol and not written) or result.output.get("persisted") is False:
         return
     scope = CheckScope(
         symbols=written,

@@ -73,6 +73,14 @@ def chart(
     }
 
 
+def percent(values: Iterable[Any]) -> list[Any]:
+    """Fractions as percent for chart axes labelled in % (0.291 → 29.1); gaps stay gaps."""
+    out = []
+    for value in series(values):
+        out.append(round(value * 100, 4) if isinstance(value, int | float) else value)
+    return out
+
+
 def has_data(spec: Mapping[str, Any] | None) -> bool:
     """True when a spec has at least one non-null point (empty charts show a note instead)."""
     if not spec:

@@ -6,6 +6,9 @@ is not one of them is a validation message, never part of a query.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django import forms
 
 from apps.analytics.models import FlowGroupBy
@@ -54,13 +57,34 @@ class DerivedForm(SymbolForm):
 
 
 class FlowForm(SymbolForm):
-    group_by = forms.ChoiceField(choices=FlowGroupBy.choices, required=False, initial="strike")
+    """Group-by and window default to the newest stored partition of the chosen symbol."""
+
+    group_by = forms.ChoiceField(choices=FlowGroupBy.choices, required=False, initial="contract")
     window = forms.IntegerField(min_value=1, max_value=30, required=False, initial=1)
     date_from = forms.DateField(required=False, label="From")
     date_to = forms.DateField(required=False, label="To")
     partition = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput)
 
     URL_NAMES = {"date_from": "from", "date_to": "to"}
+
+    def __init__(
+        self,
+        data=None,
+        *,
+        symbols: list[str],
+        newest: Callable[[str], tuple[str, int, Any] | None] | None = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(data, symbols=symbols, **kwargs)
+        wanted = (data or {}).get("symbol") or self.fields["symbol"].initial
+        series = newest(wanted) if newest and wanted in symbols else None
+        if series:
+            self.fields["group_by"].initial, self.fields["window"].initial = series[0], series[1]
+            if self.is_bound:
+                # Parameters the URL left out take the symbol's newest series, not the class default.
+                for name in ("group_by", "window"):
+                    if not (data or {}).get(name):
+                        self.data[name] = self.fields[name].initial
 
     def add_prefix(self, field_name: str) -> str:
         """``from``/``to`` are the URL names (SPEC §9) but Python keywords, hence the mapping."""
@@ -80,6 +104,7 @@ class HealthForm(GetForm):
         min_value=0, max_value=1000, required=False, label="Stale ≥ sessions"
     )
     rows = forms.TypedChoiceField(choices=ROW_CHOICES, coerce=int, required=False, initial=50)
+    all = forms.BooleanField(required=False, label="Show healthy assets")
 
 
 class TableForm(GetForm):

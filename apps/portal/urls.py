@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from django.http import HttpRequest, HttpResponsePermanentRedirect
+from django.templatetags.static import static
 from django.urls import path
 
 from apps.portal.views import dashboard, data, derived, flow, health, portfolio, symbols
 
 app_name = "portal"
+
+
+def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
+    """Browsers ask for /favicon.ico on pages without a <link rel=icon> (e.g. raw JSON)."""
+    return HttpResponsePermanentRedirect(static("favicon.svg"))
+
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
@@ -17,4 +25,5 @@ urlpatterns = [
     path("flow/", flow.flow, name="flow"),
     path("derived/", derived.derived, name="derived"),
     path("data/", data.data, name="data"),
+    path("favicon.ico", favicon),
 ]

@@ -34,13 +34,20 @@ pytestmark = [
 PAGES = [
     ("dashboard", "/", 1),
     ("health", "/health/", 1),
+    ("health-all", "/health/?all=on", 1),
     ("portfolio", "/portfolio/", 0),
     ("symbols", "/symbols/?symbol=AAA", 4),
     ("flow", "/flow/?symbol=AAA", 2),
-    ("derived", "/derived/?symbol=AAA&days=90", 3),
+    ("derived", "/derived/?symbol=AAA&days=365", 3),
     ("data", "/data/", 0),
     ("data-preview", "/data/?table=warehouse.candles_daily&sort=-date", 0),
 ]
+DEMO_PASSWORD = "pw-demo-123456"
+
+
+@pytest.fixture
+def demo_user(django_user_model):
+    return django_user_model.objects.create_user("demo", password=DEMO_PASSWORD, is_staff=True)
 
 
 @pytest.fixture
@@ -53,10 +60,10 @@ def browser_page():
         browser.close()
 
 
-def _login(page, base_url: str) -> None:
+def _login(page, base_url: str, username: str = "viewer", password: str = "pw-viewer-123") -> None:
     page.goto(f"{base_url}/accounts/login/")
-    page.fill("#id_username", "viewer")
-    page.fill("#id_password", "pw-viewer-123")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base_url}/")
 
@@ -71,22 +78,53 @@ def _drawn_charts(page) -> list[dict]:
     )
 
 
-def test_every_page_renders_with_charts(live_server, user, portal_data, browser_page):
+def _tables(page) -> list[dict]:
+    """Every django-tables2 table (the Data catalog and column lists are plain listings)."""
+    return page.evaluate(
+        """() => Array.from(document.querySelectorAll('table.data:not(.catalog):not(.compact)'))
+            .map(t => ({
+                sortLinks: t.querySelectorAll('thead a[href*="sort="]').length,
+                rows: t.querySelectorAll('tbody tr').length,
+                text: t.querySelector('tbody') ? t.querySelector('tbody').innerText : '',
+            }))"""
+    )
+
+
+def test_every_page_shows_data_sortable_tables_and_clean_csv(
+    live_server, demo_user, portal_data, browser_page
+):
     page = browser_page
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    _login(page, live_server.url)
+    _login(page, live_server.url, "demo", DEMO_PASSWORD)
     for name, path, expected in PAGES:
         response = page.goto(live_server.url + path)
         assert response.status == 200, (path, response.status)
         assert "Not financial advice." in page.content()
+        assert page.locator("section.card.empty").count() == 0, (path, "empty state")
+        assert page.locator(".asof strong").inner_text() != "—", (path, "no data-as-of date")
         charts = _drawn_charts(page)
         assert len(charts) >= expected, (path, charts)
         for chart in charts:
             assert chart["points"] > 0 and chart["dataUrl"] > 3000, (path, chart)
+        tables = _tables(page)
+        exports = page.eval_on_selector_all("a.export", "links => links.map(a => a.href)")
+        if name != "data":
+            assert tables, (path, "no table")
+            assert len(exports) >= len(tables), (path, len(exports), len(tables))
+        for table in tables:
+            assert table["sortLinks"] > 0, (path, "table without sort links")
+            assert table["rows"] > 0 and table["text"].strip() not in ("No rows.", ""), path
+        for href in exports:
+            csv = page.request.get(href)
+            assert csv.status == 200 and csv.headers["content-type"].startswith("text/csv"), href
+            body = csv.text()
+            assert "<" not in body and body.count("\n") >= 2, (href, body[:200])
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    favicon = page.request.get(live_server.url + "/favicon.ico")
+    assert favicon.status == 200 and "svg" in favicon.headers["content-type"]
     assert errors == []
 
 

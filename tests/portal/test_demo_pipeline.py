@@ -34,3 +34,9 @@ def test_pages_over_the_demo_pipeline(logged_in, warehouse_db):
     assert "No dashboard has been built" not in logged_in.get("/").content.decode()
     body = logged_in.get("/symbols/?symbol=SPY").content.decode()
     assert 'id="chart-candles"' in body and 'id="chart-oi"' in body
+    # The Flow page opens on what the jobs stored (group-by contract), never on an empty series.
+    for url in ("/flow/", "/flow/?symbol=SPY"):
+        response = logged_in.get(url)
+        assert "No partitions" not in response.content.decode(), url
+        assert response.context["filters"]["group_by"] == "contract"
+        assert response.context["data_as_of"] is not None

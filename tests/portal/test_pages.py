@@ -263,3 +263,154 @@ def test_status_json_bearer_token(client, settings, warehouse_db):
     assert good.status_code == 200
     settings.HEALTH_TOKEN = ""
     assert client.get("/health/status.json", HTTP_AUTHORIZATION="Bearer ").status_code == 401
+
+
+# --- every table: sort links and a CSV of plain values ---------------------------------------------
+
+TABLES = [
+    ("/", "symbols", "symbols-"),
+    ("/", "jobs", "jobs-"),
+    ("/symbols/?symbol=AAA", "derived", "derived-"),
+    ("/portfolio/", "positions", "positions-"),
+    ("/portfolio/", "underlyings", "underlyings-"),
+    ("/portfolio/", "stress", "stress-"),
+    ("/portfolio/", "limits", "limits-"),
+    ("/flow/?symbol=AAA", "partitions", "parts-"),
+    ("/flow/?symbol=AAA", "rows", ""),
+    ("/derived/?symbol=AAA&days=90", "derived", ""),
+    ("/health/", "freshness", "freshness-"),
+    ("/health/", "runs", "runs-"),
+    ("/health/", "checks", "checks-"),
+    ("/health/", "recurring", "recurring-"),
+    ("/health/", "grid", "grid-"),
+    ("/health/", "plan", "plan-"),
+]
+
+
+@pytest.mark.parametrize(("url", "name", "prefix"), TABLES)
+def test_every_table_sorts_and_exports_values(logged_in, portal_data, url, name, prefix):
+    body = logged_in.get(url).content.decode()
+    assert f"{prefix}sort=" in body, "no sort link"
+    assert f"_table={name}" in body, "no CSV link"
+    sep = "&" if "?" in url else "?"
+    response = logged_in.get(f"{url}{sep}_export=csv&_table={name}")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    text = response.content.decode()
+    assert "<" not in text and "&lt;" not in text, text[:300]
+    rows = list(csv.reader(io.StringIO(text)))
+    assert len(rows) >= 2, rows  # a header and data
+
+
+def test_units_are_in_headers_and_percentages_carry_percent(logged_in, portal_data):
+    body = logged_in.get("/").content.decode()
+    assert "ATM IV %" in body and "27.0%" in body  # stored as the fraction 0.27
+    assert "0.27<" not in body
+    derived = logged_in.get("/derived/?symbol=AAA&days=30").content.decode()
+    assert "Exp. move %" in derived and "Spot $" in derived
+    rows = logged_in.get("/derived/?symbol=AAA&days=30&_export=csv&_table=derived")
+    header = next(csv.reader(io.StringIO(rows.content.decode())))
+    assert "ATM IV %" in header and "IV/RV20 (×)" in header
+
+
+def test_flow_opens_on_the_newest_stored_series(logged_in, portal_data):
+    from apps.analytics.models import OptionsFlowPartition
+
+    OptionsFlowPartition.objects.update(group_by="contract", window=2)
+    for url in ("/flow/", "/flow/?symbol=AAA"):
+        response = logged_in.get(url)
+        body = response.content.decode()
+        assert response.status_code == 200
+        assert "No partitions" not in body
+        assert response.context["filters"]["group_by"] == "contract"
+        assert response.context["filters"]["window"] == 2
+        assert response.context["data_as_of"] is not None
+    response = logged_in.get("/flow/?symbol=AAA&group_by=strike")
+    assert "No partitions" in response.content.decode()
+    assert response.context["data_as_of"] is not None  # still dated by the newest stored partition
+
+
+def test_derived_shows_every_metric_and_flags_short_iv_history(logged_in, portal_data):
+    body = logged_in.get("/derived/?symbol=AAA&days=365").content.decode()
+    for header in ("Gamma peak $", "Term slope (IV pp)", "IV/RV20 (×)", "Skew (IV pp)"):
+        assert header in body
+    for chart in ("chart-levels", "chart-vol", "chart-ratios"):
+        assert f'id="{chart}"' in body
+    assert "fewer than 20 prior sessions" in body
+    recent = logged_in.get("/derived/?symbol=AAA&days=30").content.decode()
+    assert "fewer than 20 prior sessions" not in recent
+
+
+def test_health_groups_repeated_failed_checks(logged_in, portal_data):
+    from django.utils import timezone
+
+    from apps.ledger.models import AssetCheck
+
+    first = AssetCheck.objects.get()
+    for minutes in (10, 20, 30):
+        AssetCheck.objects.create(
+            run=first.run,
+            asset_key=first.asset_key,
+            partition_key=first.partition_key,
+            check_name=first.check_name,
+            severity="warn",
+            status="fail",
+            checked_at=timezone.now() - timezone.timedelta(minutes=minutes),
+            metrics={},
+            message=f"older message {minutes}",
+        )
+    response = logged_in.get("/health/")
+    groups = list(response.context["checks_table"].data)
+    assert len(groups) == 1
+    assert groups[0]["count"] == 4 and groups[0]["message"] == "synthetic failed check"
+
+
+def test_health_freshness_problems_first_with_show_all(logged_in, portal_data):
+    response = logged_in.get("/health/")
+    shown = [row["status"] for row in response.context["freshness_table"].data]
+    assert shown and "healthy" not in shown
+    assert "show all" in response.content.decode()
+    everything = logged_in.get("/health/?all=on")
+    statuses = [row["status"] for row in everything.context["freshness_table"].data]
+    assert "healthy" in statuses and len(statuses) > len(shown)
+    assert statuses.index("healthy") >= len(shown)  # problems still come first
+
+
+def test_dashboard_jobs_read_the_ledger_live(logged_in, portal_data):
+    from django.utils import timezone
+
+    from apps.ledger.models import IngestionRun
+
+    IngestionRun.objects.create(
+        job_name="compute_flow",
+        triggered_by="cli",
+        status="started",
+        started_at=timezone.now(),
+        heartbeat_at=timezone.now(),
+    )
+    jobs = {j["job_name"]: j for j in logged_in.get("/").context["jobs_table"].data}
+    assert jobs["compute_flow"]["status"] == "success" and jobs["compute_flow"]["running"]
+    assert jobs["ingest_options_bars"]["status"] == "failed"
+    assert not jobs["ingest_candles"]["running"]
+
+
+def test_portfolio_shows_greeks_per_underlying_and_model_notes(logged_in, portal_data):
+    body = logged_in.get("/portfolio/").content.decode()
+    assert "Greeks per underlying" in body and "Model value now $" in body
+    assert "Model-based" in body and "shares</small>" not in body
+
+
+def test_dates_are_iso_with_weekday_tooltips(logged_in, portal_data):
+    body = logged_in.get("/flow/?symbol=AAA").content.decode()
+    assert '<time datetime="' in body and 'title="' in body
+    assert "Dec." not in body and "Nov." not in body
+
+
+def test_favicon(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"].endswith("favicon.svg")
+
+
+def test_admin_pages_carry_the_favicon(client, staff_user):
+    client.force_login(staff_user)
+    body = client.get("/admin/").content.decode()
+    assert "favicon.svg" in body and "Django administration" in body

@@ -600,9 +600,16 @@ def _last_trades(model: _Model, i: int, m, bid, ask) -> tuple[np.ndarray, Any]:
     stale = np.round(m["theo"] * (1 + 0.3 * (u - 0.5)), 2)
     never = ~traded & (m["oi"] <= 0)
     last = np.where(traded, fresh, np.where(never, np.nan, np.maximum(stale, 0.01)))
-    minutes = np.where(traded, np.floor(u * 390), np.floor(1 + u * 8) * 1440)
-    stamps = close_at - pd.to_timedelta(minutes, unit="m")
-    stamps = pd.Series(stamps).mask(never)
+    # Stale prints are stamped 1..8 *sessions* back (at that session's close, so never on a
+    # weekend or holiday); today's prints fall within today's session.
+    back = np.minimum(np.floor(1 + u * 8).astype(np.int64), i)
+    closes = {
+        k: pd.Timestamp(calendar.session_close(_to_date(model.days[i - k])))
+        for k in np.unique(back).tolist()
+    }
+    stale_at = pd.DatetimeIndex([closes[k] for k in back.tolist()])
+    fresh_at = close_at - pd.to_timedelta(np.floor(u * 390), unit="m")
+    stamps = pd.Series(fresh_at).where(traded, pd.Series(stale_at)).mask(never)
     return np.maximum(last, 0.01, where=~np.isnan(last), out=last.copy()), stamps.array
 
 

@@ -51,3 +51,14 @@ def top_rows(partition: OptionsFlowPartition, *, n: int = 10) -> dict[str, list[
         "building": list(rows.filter(delta_oi_notional__gt=0).order_by("-delta_oi_notional")[:n]),
         "unwinding": list(rows.filter(delta_oi_notional__lt=0).order_by("delta_oi_notional")[:n]),
     }
+
+
+def newest_series(symbol: str) -> tuple[str, int, dt.date] | None:
+    """(group_by, window, to_date) of the newest stored partition of a symbol (the page default)."""
+    row = (
+        OptionsFlowPartition.objects.filter(symbol=symbol)
+        .order_by("-to_date", "-pk")
+        .values_list("group_by", "window", "to_date")
+        .first()
+    )
+    return tuple(row) if row else None  # type: ignore[return-value]

@@ -9,8 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.db.models import Count, Max, Min, OuterRef, Subquery
 from django.utils import timezone
 
+from apps.core import registry
 from apps.ledger.models import AssetCheck, CheckStatus, IngestionRun, RunStatus
 from apps.ledger.selectors import health as ledger_health
 
@@ -44,3 +46,49 @@ def kpis(
         "stale_assets": sum(1 for row in rows if (row.sessions_behind or 0) > 0),
         "failed_checks": failed_check_count(days=days),
     }
+
+
+def failed_check_groups(
+    *, days: int, limit: int, now: dt.datetime | None = None
+) -> list[dict[str, Any]]:
+    """Failed checks of the lookback grouped by (check, asset, partition), newest group first.
+
+    One grouped query: count, first and last seen, and the latest message and severity.
+    """
+    since = (now or timezone.now()) - dt.timedelta(days=days)
+    failed = AssetCheck.objects.filter(status=CheckStatus.FAIL, checked_at__gte=since)
+    latest = failed.filter(
+        check_name=OuterRef("check_name"),
+        asset_key=OuterRef("asset_key"),
+        partition_key=OuterRef("partition_key"),
+    ).order_by("-checked_at")
+    groups = (
+        failed.values("check_name", "asset_key", "partition_key")
+        .annotate(
+            count=Count("pk"),
+            first_seen=Min("checked_at"),
+            last_seen=Max("checked_at"),
+            severity=Subquery(latest.values("severity")[:1]),
+            message=Subquery(latest.values("message")[:1]),
+        )
+        .order_by("-last_seen", "check_name")[:limit]
+    )
+    return [dict(group) for group in groups]
+
+
+def live_jobs() -> list[dict[str, Any]]:
+    """Per registry job: its latest *finished* run, plus ``running`` when a newer run is in progress.
+
+    Read live from the ledger (the dashboard payload is a snapshot taken mid-pipeline).
+    """
+    finished = ledger_health.latest_run_by_job(finished_only=True)
+    newest = ledger_health.latest_run_by_job()
+    rows = []
+    for name in registry.JOB_NAMES:
+        run, current = finished.get(name), newest.get(name)
+        if run is None and current is None:
+            continue
+        row = ledger_health.run_row(run or current)
+        row["running"] = current is not None and current.status == RunStatus.STARTED
+        rows.append(row)
+    return rows

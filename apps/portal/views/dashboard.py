@@ -10,7 +10,9 @@ from apps.analytics.dashboard import DashboardSymbolRow, rows_from_payload
 from apps.portal import charts
 from apps.portal.middleware import portal_view
 from apps.portal.selectors.common import latest_dashboard, newest_watermark
-from apps.portal.views._common import page
+from apps.portal.selectors.health import live_jobs
+from apps.portal.tables import DashboardSymbolsTable, JobRunsTable
+from apps.portal.views._common import configure, export_or_none, page
 
 
 def _flow_chart(rows: list[DashboardSymbolRow]) -> dict[str, Any] | None:
@@ -28,6 +30,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     view = latest_dashboard()
     payload: dict[str, Any] = view.payload if view and isinstance(view.payload, dict) else {}
     symbols = rows_from_payload(payload)
+    tables_ = {
+        "symbols": DashboardSymbolsTable(symbols, prefix="symbols-"),
+        "jobs": JobRunsTable(live_jobs(), prefix="jobs-"),
+    }
+    exported = export_or_none(request, tables_, "dashboard")
+    if exported:
+        return exported
     return page(
         request,
         "portal/dashboard.html",
@@ -36,7 +45,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "payload": payload,
             "symbols": symbols,
             "portfolio": payload.get("portfolio") or {},
-            "jobs": [j for j in payload.get("jobs") or [] if isinstance(j, dict)],
+            "symbols_table": configure(request, tables_["symbols"], per_page=100),
+            "jobs_table": configure(request, tables_["jobs"], per_page=50),
             "briefing": payload.get("briefing") or {},
             "flow_chart": _flow_chart(symbols),
             "data_as_of": payload.get("market_date") or newest_watermark(),

@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 from django.http import HttpRequest, HttpResponse
 
+from apps.core.derived import IV_HISTORY
 from apps.portal import charts
 from apps.portal.forms import DerivedForm
 from apps.portal.middleware import portal_view
@@ -15,35 +16,62 @@ from apps.portal.selectors import market
 from apps.portal.tables import DerivedTable
 from apps.portal.views._common import configure, export_or_none, page
 
+SHORT_HISTORY = 20  # IV rank/percentile on fewer prior sessions than this read as "short"
+
 
 def derived_charts(df: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """One chart per family: levels ($), volatility (%, IV/RV on the right), positioning."""
     dates = df["date"]
+    pct = charts.percent
     return {
         "levels": charts.chart(
             "line",
             dates,
             {
-                "Spot": df["spot"],
-                "Call wall": df["call_wall"],
-                "Put wall": df["put_wall"],
-                "Max pain": df["max_pain"],
+                "Spot $": df["spot"],
+                "Call wall $": df["call_wall"],
+                "Put wall $": df["put_wall"],
+                "Max pain $": df["max_pain"],
+                "Gamma peak $": df["gamma_peak_strike"],
             },
-            title="Price, walls and max pain",
+            title="Levels: price, walls, max pain and gamma peak ($)",
         ),
         "vol": charts.chart(
             "line",
             dates,
-            {"ATM IV (near)": df["atm_iv_near"], "RV 20d": df["rv_20d"], "RV 60d": df["rv_60d"]},
-            title="Volatility regime",
+            {
+                "ATM IV %": pct(df["atm_iv_near"]),
+                "RV 20d %": pct(df["rv_20d"]),
+                "RV 60d %": pct(df["rv_60d"]),
+                "Expected move %": pct(df["em_near_pct"]),
+                "Term slope (pp)": pct(df["iv_term_slope"]),
+                "Skew (pp)": df["skew_near_pp"],
+                "IV/RV20 (×)": df["iv_rv_20d"],
+            },
+            axis={"IV/RV20 (×)": "y2"},
+            title="Volatility (%, IV/RV20 on the right axis)",
         ),
         "ratios": charts.chart(
             "line",
             dates,
-            {"P/C OI": df["pc_oi"], "P/C volume": df["pc_vol"], "IV rank": df["atm_iv_rank"]},
-            axis={"IV rank": "y2"},
-            title="Ratios (IV rank on the right axis)",
+            {
+                "P/C OI (×)": df["pc_oi"],
+                "P/C volume (×)": df["pc_vol"],
+                "IV rank": df["atm_iv_rank"],
+                "IV percentile": df["atm_iv_percentile"],
+            },
+            axis={"IV rank": "y2", "IV percentile": "y2"},
+            title="Positioning: put/call ratios (×), IV rank and percentile 0–100 (right axis)",
         ),
     }
+
+
+def with_iv_history(df: pd.DataFrame) -> pd.DataFrame:
+    """Adds ``iv_history``: prior sessions with an ATM IV behind each row's rank/percentile."""
+    out = df.copy()
+    has_iv = out["atm_iv_near"].notna().astype(int)
+    out["iv_history"] = (has_iv.cumsum() - has_iv).clip(upper=IV_HISTORY)
+    return out
 
 
 @portal_view("Derived History")
@@ -55,7 +83,10 @@ def derived(request: HttpRequest) -> HttpResponse:
         return page(request, "portal/derived.html", context)
     symbol, days = form.value("symbol"), form.value("days")
     latest = market.latest_date("derived_daily", symbol)
-    df = market.derived_history(symbol, since=latest - dt.timedelta(days=days))
+    full = with_iv_history(market.derived_history(symbol, since=dt.date.min))
+    df = full[pd.to_datetime(full["date"]).dt.date >= latest - dt.timedelta(days=days)]
+    ranked = df[df["atm_iv_rank"].notna() | df["atm_iv_percentile"].notna()]
+    short = ranked[ranked["iv_history"] < SHORT_HISTORY]
     rows = [{k: charts.clean(v) for k, v in r.items()} for r in df.to_dict("records")]
     table = DerivedTable(rows)
     exported = export_or_none(request, {"derived": table}, f"derived-{symbol}")
@@ -67,5 +98,10 @@ def derived(request: HttpRequest) -> HttpResponse:
         charts=derived_charts(df),
         table=configure(request, table),
         data_as_of=latest,
+        short_history={
+            "sessions": len(short),
+            "latest": int(ranked["iv_history"].iloc[-1]) if len(ranked) else None,
+            "threshold": SHORT_HISTORY,
+        },
     )
     return page(request, "portal/derived.html", context)

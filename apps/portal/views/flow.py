@@ -11,7 +11,7 @@ from apps.portal import charts
 from apps.portal.forms import FlowForm
 from apps.portal.middleware import portal_view
 from apps.portal.selectors import flow as selectors
-from apps.portal.tables import FlowRowsTable
+from apps.portal.tables import FlowPartitionsTable, FlowRowsTable
 from apps.portal.views._common import configure, export_or_none, page
 
 
@@ -25,7 +25,7 @@ def series_chart(parts: list[OptionsFlowPartition]) -> dict[str, Any]:
         },
         kinds={"Volume $": "line"},
         axis={"Volume $": "y2"},
-        title="Partitions over time",
+        title="Partitions over time: net ΔOI $ (bars) and volume $ (line, right axis)",
     )
 
 
@@ -50,10 +50,15 @@ def _chosen(parts: list[OptionsFlowPartition], wanted: int | None) -> OptionsFlo
     return parts[-1] if parts else None
 
 
+def _newest_date(symbol: str):
+    series = selectors.newest_series(symbol)
+    return series[2] if series else None
+
+
 @portal_view("Flow")
 def flow(request: HttpRequest) -> HttpResponse:
     symbols = selectors.flow_symbols()
-    form = FlowForm(request.GET or None, symbols=symbols)
+    form = FlowForm(request.GET or None, symbols=symbols, newest=selectors.newest_series)
     context: dict[str, Any] = {"form": form, "known": symbols, "nav": "flow"}
     if not symbols or (form.is_bound and not form.is_valid()):
         return page(request, "portal/flow.html", context)
@@ -72,12 +77,25 @@ def flow(request: HttpRequest) -> HttpResponse:
     context.update(
         filters=filters,
         windows=selectors.flow_windows(filters["symbol"]),
-        partitions=parts[::-1],
+        newest=selectors.newest_series(filters["symbol"]) if not parts else None,
+        partitions=parts,
+        partitions_table=configure(
+            request,
+            FlowPartitionsTable(selectors.partitions(**filters), chosen=chosen, prefix="parts-"),
+            per_page=20,
+        ),
         chosen=chosen,
         gap_partitions=[p for p in parts if p.gap_sessions],
         series_chart=series_chart(parts) if parts else None,
-        data_as_of=parts[-1].to_date if parts else None,
+        data_as_of=parts[-1].to_date if parts else _newest_date(filters["symbol"]),
     )
+    exported = export_or_none(
+        request,
+        {"partitions": FlowPartitionsTable(selectors.partitions(**filters), prefix="parts-")},
+        f"flow-{filters['symbol']}",
+    )
+    if exported:
+        return exported
     if chosen is not None:
         table = FlowRowsTable(selectors.flow_rows(chosen))
         exported = export_or_none(request, {"rows": table}, f"flow-{chosen.symbol}")

@@ -13,7 +13,6 @@ from typing import Any
 import django_tables2 as tables
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.utils.html import format_html
 
 from apps.ledger.selectors import health as ledger_health
 from apps.pipeline import planner
@@ -22,7 +21,18 @@ from apps.portal.forms import HealthForm
 from apps.portal.middleware import portal_view
 from apps.portal.selectors import health as selectors
 from apps.portal.selectors.common import newest_watermark
-from apps.portal.tables import NumberColumn, PortalTable
+from apps.portal.tables import (
+    BadgeColumn,
+    CheckGroupsTable,
+    DayColumn,
+    GapPlanTable,
+    NumberColumn,
+    PortalTable,
+    RecurringFailuresTable,
+    TextColumn,
+    TimeColumn,
+    status_grid_table,
+)
 from apps.portal.views._common import configure, export_or_none, page
 from optionshelper.warehouse import WarehouseBusy
 
@@ -36,26 +46,18 @@ STATUS_COLORS = {
 GRID_SESSIONS = 10
 
 
-def badge(kind: str, value: str) -> str:
-    """A status badge; a method renderer is far cheaper than a template per cell on big tables."""
-    return format_html('<span class="badge {}-{}">{}</span>', kind, value, value)
-
-
 class FreshnessTable(PortalTable):
     asset_key = tables.Column(verbose_name="Asset")
     scope_key = tables.Column(verbose_name="Scope")
-    status = tables.Column(verbose_name="Health")
-    watermark_date = tables.DateColumn(format="Y-m-d", verbose_name="Watermark")
-    expected_date = tables.DateColumn(format="Y-m-d", verbose_name="Expected")
+    status = BadgeColumn(verbose_name="Health", kind="status")
+    watermark_date = DayColumn(verbose_name="Watermark")
+    expected_date = DayColumn(verbose_name="Expected")
     sessions_behind = NumberColumn(verbose_name="Sessions behind", decimals=0)
-    latest_run_status = tables.Column(verbose_name="Latest run")
+    latest_run_status = BadgeColumn(verbose_name="Latest run", kind="run")
     reasons = tables.Column(orderable=False)
 
     class Meta(PortalTable.Meta):
         pass
-
-    def render_status(self, value: str) -> str:
-        return badge("status", value)
 
     def render_reasons(self, value: list[str]) -> str:
         return "; ".join(value) if value else "—"
@@ -66,30 +68,14 @@ class FreshnessTable(PortalTable):
 
 class LatestRunsTable(PortalTable):
     job_name = tables.Column(verbose_name="Job")
-    status = tables.Column(verbose_name="Status")
+    status = BadgeColumn(verbose_name="Status", kind="run")
     triggered_by = tables.Column(verbose_name="Trigger")
-    started_at = tables.DateTimeColumn(format="Y-m-d H:i")
-    duration_ms = NumberColumn(verbose_name="Duration ms", decimals=0)
-    as_of = tables.DateColumn(format="Y-m-d", verbose_name="As of")
+    started_at = TimeColumn(verbose_name="Started (UTC)")
+    duration_ms = NumberColumn(verbose_name="Duration (ms)", decimals=0)
+    as_of = DayColumn(verbose_name="As of")
     partitions_ok = NumberColumn(verbose_name="OK", decimals=0)
     partitions_failed = NumberColumn(verbose_name="Failed", decimals=0)
-    error_message = tables.Column(verbose_name="Error", orderable=False)
-
-    class Meta(PortalTable.Meta):
-        pass
-
-    def render_status(self, value: str) -> str:
-        return badge("run", value)
-
-
-class FailedChecksTable(PortalTable):
-    checked_at = tables.DateTimeColumn(format="Y-m-d H:i")
-    asset_key = tables.Column(verbose_name="Asset")
-    partition_key = tables.Column(verbose_name="Partition")
-    check_name = tables.Column(verbose_name="Check")
-    severity = tables.Column()
-    job_name = tables.Column(verbose_name="Job")
-    message = tables.Column(orderable=False)
+    error_message = TextColumn(verbose_name="Error", orderable=False)
 
     class Meta(PortalTable.Meta):
         pass
@@ -108,7 +94,19 @@ def timeline_chart(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def _filters(form: HealthForm) -> dict[str, Any]:
-    return {"days": form.value("days"), "stale": form.value("stale"), "rows": form.value("rows")}
+    return {
+        "days": form.value("days"),
+        "stale": form.value("stale"),
+        "rows": form.value("rows"),
+        "all": bool(form.value("all")),
+    }
+
+
+def _problems_first(rows: list, *, show_all: bool) -> list:
+    """Non-healthy rows first (worst first, registry order within a level); healthy on request."""
+    order = {ledger_health.DEGRADED: 0, ledger_health.WARNING: 1, ledger_health.UNKNOWN: 2}
+    ranked = sorted(rows, key=lambda r: order.get(r.status, 3))
+    return ranked if show_all else [r for r in ranked if r.status != ledger_health.HEALTHY]
 
 
 @portal_view("Health")
@@ -120,13 +118,21 @@ def health(request: HttpRequest) -> HttpResponse:
     f = _filters(form)
     rows = ledger_health.asset_health_rows()
     shown = [r for r in rows if f["stale"] is None or (r.sessions_behind or 0) >= f["stale"]]
+    shown = _problems_first(shown, show_all=f["all"])
     latest = ledger_health.latest_runs_per_job()
+    grid = ledger_health.status_grid(sessions=GRID_SESSIONS)
     tables_ = {
-        "freshness": FreshnessTable([r.to_dict() for r in shown], prefix="freshness-"),
+        "freshness": FreshnessTable([r.to_dict() for r in shown], prefix="freshness-", order_by=()),
         "runs": LatestRunsTable(latest, prefix="runs-"),
-        "checks": FailedChecksTable(
-            ledger_health.recent_failed_checks(days=f["days"], limit=f["rows"]), prefix="checks-"
+        "checks": CheckGroupsTable(
+            selectors.failed_check_groups(days=f["days"], limit=f["rows"]), prefix="checks-"
         ),
+        "recurring": RecurringFailuresTable(
+            ledger_health.recurring_failures(days=f["days"], limit=f["rows"]),
+            prefix="recurring-",
+        ),
+        "grid": status_grid_table(grid),
+        "plan": GapPlanTable(planner.plan_gaps(health_rows=rows), prefix="plan-"),
     }
     exported = export_or_none(request, tables_, "health")
     if exported:
@@ -136,10 +142,9 @@ def health(request: HttpRequest) -> HttpResponse:
         overall=ledger_health.overall_health(rows),
         kpis=selectors.kpis(latest, rows, days=f["days"]),
         timeline=timeline_chart(selectors.runs_timeline(days=f["days"])),
-        recurring=ledger_health.recurring_failures(days=f["days"], limit=f["rows"]),
+        healthy_hidden=0 if f["all"] else sum(r.status == ledger_health.HEALTHY for r in rows),
         abandoned=ledger_health.abandoned_runs(days=f["days"], limit=f["rows"]),
-        grid=ledger_health.status_grid(sessions=GRID_SESSIONS),
-        plan=planner.plan_gaps(health_rows=rows),
+        grid=grid,
         data_as_of=newest_watermark(),
         **{
             f"{name}_table": configure(request, t, per_page=f["rows"])

@@ -7,7 +7,17 @@ from django.http import HttpRequest, HttpResponse
 
 from apps.portal.middleware import portal_view
 from apps.portal.selectors.portfolio import portfolio_view
-from apps.portal.tables import NumberColumn, PortalTable
+from apps.portal.tables import (
+    DayColumn,
+    LimitsTable,
+    MoneyColumn,
+    NumberColumn,
+    PctColumn,
+    PortalTable,
+    StressTable,
+    UnderlyingGreeksTable,
+    per_underlying,
+)
 from apps.portal.views._common import configure, export_or_none, page
 
 
@@ -15,17 +25,17 @@ class PositionsTable(PortalTable):
     position_id = tables.Column(verbose_name="Position")
     symbol = tables.Column()
     legs = tables.Column(orderable=False)
-    expiry = tables.DateColumn(format="Y-m-d")
-    spot = NumberColumn()
-    mark = NumberColumn()
-    cost = NumberColumn(verbose_name="Cost $")
-    market_value = NumberColumn(verbose_name="Value $")
-    pnl = NumberColumn(verbose_name="P&L $", signed=True)
-    pnl_pct = NumberColumn(verbose_name="P&L %", decimals=1, signed=True)
-    spread_pct = NumberColumn(verbose_name="Spread %", decimals=1)
-    delta = NumberColumn(verbose_name="Δ shares", decimals=1, signed=True)
-    theta = NumberColumn(verbose_name="Θ $/day", signed=True)
-    vega = NumberColumn(verbose_name="Vega $/pt", signed=True)
+    expiry = DayColumn()
+    spot = MoneyColumn(verbose_name="Spot $")
+    mark = MoneyColumn(verbose_name="Mark $")
+    cost = MoneyColumn(verbose_name="Cost $")
+    market_value = MoneyColumn(verbose_name="Value $")
+    pnl = MoneyColumn(verbose_name="P&L $", signed=True)
+    pnl_pct = PctColumn(verbose_name="P&L %", signed=True)
+    spread_pct = PctColumn(verbose_name="Spread %")
+    delta = NumberColumn(verbose_name="Δ (shares)", decimals=1, signed=True)
+    theta = MoneyColumn(verbose_name="Θ ($/day)", signed=True)
+    vega = MoneyColumn(verbose_name="Vega ($/vol pt)", signed=True)
 
     class Meta(PortalTable.Meta):
         order_by = ("symbol", "position_id")
@@ -34,8 +44,15 @@ class PositionsTable(PortalTable):
 @portal_view("Portfolio")
 def portfolio(request: HttpRequest) -> HttpResponse:
     view = portfolio_view()
-    table = PositionsTable(view["positions"])
-    exported = export_or_none(request, {"positions": table}, "portfolio")
+    tables_ = {
+        "positions": PositionsTable(view["positions"], prefix="positions-"),
+        "underlyings": UnderlyingGreeksTable(
+            per_underlying(view["positions"]), prefix="underlyings-"
+        ),
+        "stress": StressTable(view["stress"], prefix="stress-"),
+        "limits": LimitsTable(view["limits"], prefix="limits-"),
+    }
+    exported = export_or_none(request, tables_, "portfolio")
     if exported:
         return exported
     return page(
@@ -43,7 +60,7 @@ def portfolio(request: HttpRequest) -> HttpResponse:
         "portal/portfolio.html",
         {
             **view,
-            "table": configure(request, table),
+            **{f"{name}_table": configure(request, t) for name, t in tables_.items()},
             "data_as_of": view.get("as_of"),
             "nav": "portfolio",
         },

@@ -13,7 +13,8 @@ from apps.portal import charts
 from apps.portal.forms import SymbolForm
 from apps.portal.middleware import portal_view
 from apps.portal.selectors import market
-from apps.portal.views._common import page
+from apps.portal.tables import SymbolDerivedTable
+from apps.portal.views._common import configure, export_or_none, page
 
 CANDLE_SESSIONS = 180
 STRIKE_BAND = 0.3  # OI chart shows strikes within ±30 % of spot
@@ -41,7 +42,7 @@ def snapshot_charts(chain: pd.DataFrame, summary: dict, as_of: dt.date) -> dict[
             "bar",
             oi["strike"],
             {"Call OI": oi["call_oi"], "Put OI": oi["put_oi"]},
-            title="Open interest by strike (all expiries)",
+            title="Open interest by strike (contracts, all expiries)",
             colors={"Call OI": "#2f855a", "Put OI": "#c53030"},
         ),
         "near_expiry": near,
@@ -52,13 +53,19 @@ def snapshot_charts(chain: pd.DataFrame, summary: dict, as_of: dt.date) -> dict[
         out["smile"] = charts.chart(
             "line",
             smile["strike"],
-            {"Call IV": smile["call_iv"], "Put IV": smile["put_iv"]},
-            title=f"IV smile, expiry {near}",
-            colors={"Call IV": "#2f855a", "Put IV": "#c53030"},
+            {
+                "Call IV %": charts.percent(smile["call_iv"]),
+                "Put IV %": charts.percent(smile["put_iv"]),
+            },
+            title=f"IV smile (%), expiry {near}",
+            colors={"Call IV %": "#2f855a", "Put IV %": "#c53030"},
         )
     term = chain_calc.term_structure(chain, spot=spot, as_of=as_of)
     out["term"] = charts.chart(
-        "line", term["expiry"], {"ATM IV": term["atm_iv"]}, title="ATM IV term structure"
+        "line",
+        term["expiry"],
+        {"ATM IV %": charts.percent(term["atm_iv"])},
+        title="ATM IV term structure (%)",
     )
     return out
 
@@ -90,13 +97,18 @@ def symbols(request: HttpRequest) -> HttpResponse:
     if latest is not None:
         since = pd.Timestamp(latest).date() - dt.timedelta(days=30)
         derived = market.derived_history(symbol, since=since).tail(10).iloc[::-1]
+    derived_rows = [{k: charts.clean(v) for k, v in r.items()} for r in derived.to_dict("records")]
+    table = SymbolDerivedTable(derived_rows, prefix="derived-")
+    exported = export_or_none(request, {"derived": table}, f"symbol-{symbol}")
+    if exported:
+        return exported
     as_of_dates = [
         d for d in (latest, snap.get("header", {}).get("snapshot_date")) if d is not None
     ]
     context.update(
         symbol=symbol,
         candle_chart=candle_chart(candles) if not candles.empty else None,
-        derived=[{k: charts.clean(v) for k, v in r.items()} for r in derived.to_dict("records")],
+        derived_table=configure(request, table, per_page=10),
         data_as_of=max(pd.Timestamp(d).date() for d in as_of_dates) if as_of_dates else None,
         **snap,
     )

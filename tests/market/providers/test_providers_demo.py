@@ -141,3 +141,14 @@ def test_option_bars_consistent_with_chain(demo):
     again = demo.get_option_bars(list(traded["contract_symbol"]), dt.date(2024, 6, 1), DAY)
     pd.testing.assert_frame_equal(
         again, bars[bars["date"] >= dt.date(2024, 6, 1)].reset_index(drop=True))
+
+
+@pytest.mark.parametrize("day", [dt.date(2026, 11, 23), dt.date(2026, 11, 27)])
+def test_last_trade_times_fall_on_sessions(demo, day):
+    """Stale prints sit at an earlier session's close: never a weekend or a holiday."""
+    chain = demo.get_chain_snapshot("AAPL", as_of=day).chain
+    stamps = pd.to_datetime(chain["last_trade_at"]).dropna()
+    assert len(stamps) > 100
+    days = set(stamps.dt.tz_convert(calendar.MARKET_TZ).dt.date)
+    off = sorted(d for d in days if not calendar.is_session(d))
+    assert off == [] and max(days) <= day

@@ -30,15 +30,47 @@ class Command(JobCommand):
         }
 
     def print_result(self, execution) -> None:
+        """Per symbol: a header row, net ΔOI $ and volume $, then the top rows of each side."""
         result = execution.result
-        for symbol, top in (result.output.get("top") or {}).items() if result else []:
-            meta = top["meta"]
-            self.stdout.write(f"{symbol}  {meta['from_date']} → {meta['to_date']}")
-            for kind in ("building", "unwinding"):
-                for row in top[kind]:
-                    self.stdout.write(
-                        f"  {kind:<9} {row['row_key']:<40} ΔOI {row['delta_oi']:>10,.0f}  "
-                        f"ΔOI$ {row['delta_oi_notional']:>14,.0f}"
-                    )
+        tops = (result.output.get("top") or {}) if result else {}
+        if tops:
+            persisted = result.output.get("persisted", True)
+            self.stdout.write(
+                f"window {result.output.get('window')} · group-by {result.output.get('group_by')}"
+                f"{'' if persisted else ' · not persisted (--no-persist)'}"
+            )
+            self.stdout.write(
+                f"  {'symbol':<8} {'from':<10}   {'to':<10} {'rows':>7} "
+                f"{'net ΔOI $':>16} {'volume $':>16}"
+            )
+            for symbol, top in tops.items():
+                meta = top["meta"]
+                self.stdout.write(
+                    f"  {symbol:<8} {meta['from_date'] or '—':<10} → {meta['to_date'] or '—':<10} "
+                    f"{top.get('rows', 0):>7,} {_money(top.get('net_delta_oi_notional')):>16} "
+                    f"{_money(top.get('net_volume_notional')):>16}"
+                )
+            if not self.quiet:
+                self._print_tops(tops)
         super().print_result(execution)
         self.stdout.write("Not financial advice.")
+
+    def _print_tops(self, tops: dict) -> None:
+        for symbol, top in tops.items():
+            rows = [(kind, row) for kind in ("building", "unwinding") for row in top[kind]]
+            if not rows:
+                continue
+            self.stdout.write(
+                f"{symbol} top rows\n  {'side':<9} {'row':<40} {'ΔOI':>10} {'ΔOI $':>16}"
+            )
+            for kind, row in rows:
+                self.stdout.write(
+                    f"  {kind:<9} {row['row_key']:<40} {row['delta_oi']:>10,.0f} "
+                    f"{_money(row['delta_oi_notional']):>16}"
+                )
+
+
+def _money(value) -> str:
+    if value is None:
+        return "—"
+    return f"-${abs(value):,.0f}" if value < 0 else f"${value:,.0f}"

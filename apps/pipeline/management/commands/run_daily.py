@@ -8,7 +8,17 @@ import sys
 
 from apps.core import calendar, registry
 from apps.core.jobs import JobParams
-from apps.pipeline.cli import JobCommand, UsageError, json_default, parse_day
+from apps.pipeline.cli import (
+    JobCommand,
+    UsageError,
+    day_label,
+    json_default,
+    parse_day,
+    partition_counts,
+    quiet_progress,
+    run_durations,
+    seconds,
+)
 from apps.pipeline.daily import PipelineResult, run_pipeline, run_range
 
 
@@ -30,6 +40,8 @@ class Command(JobCommand):
 
     def handle(self, *args, **options) -> None:
         params = self.build_params(options)
+        self.quiet = bool(options["quiet"])
+        quiet_progress(self.quiet or options["json"])
         start, end = parse_day(options["start"], "--from"), parse_day(options["end"], "--to")
         if options["sessions"] is not None:
             if start or end:
@@ -52,11 +64,26 @@ class Command(JobCommand):
             self._print_plan(params, start, end)
             return
         flow = {"window": options["window"], "group_by": options["group_by"]}
+        as_json = options["json"]
         if start and end:
-            results = run_range(params, start=start, end=end, job_options={"compute_flow": flow})
+            sessions = calendar.sessions_between(start, end)
+            if not as_json:
+                self.stdout.write(
+                    f"run_daily backfill {day_label(sessions[0] if sessions else start)} → "
+                    f"{day_label(sessions[-1] if sessions else end)}: {len(sessions)} session(s)"
+                )
+            results = run_range(
+                params,
+                start=start,
+                end=end,
+                job_options={"compute_flow": flow},
+                on_result=None if as_json else self._print_session,
+            )
         else:
             results = [run_pipeline(params, job_options={"compute_flow": flow})]
-        self._report(results, as_json=options["json"])
+            if not as_json:
+                self._print_session(results[0])
+        self._report(results, as_json=as_json)
         code = max((r.exit_code for r in results), default=0)
         if code:
             sys.exit(code)
@@ -72,6 +99,45 @@ class Command(JobCommand):
             self.stdout.write(f"  {job_name:<20} after: {ups}")
         self.stdout.write("Nothing was written.")
 
+    def _print_session(self, result: PipelineResult) -> None:
+        """One session: resolved date, then per job its counts, rows and duration."""
+        if result.refused:
+            self.stderr.write(result.refused)
+            return
+        durations = run_durations(
+            [result.outcome.run_id] + [ex.outcome.run_id for _, ex in result.jobs]
+        )
+        self.stdout.write(
+            f"run_daily {day_label(result.as_of.market_date)}: {result.outcome.status} · "
+            f"{seconds(durations.get(result.outcome.run_id))} · run {result.outcome.run_id}"
+        )
+        if not self.quiet:
+            self.stdout.write(
+                f"  {'job':<20} {'status':<9} {'success':>7} {'skipped':>7} {'failed':>6} "
+                f"{'rows':>9} {'duration':>10}"
+            )
+        no_data: list[str] = []
+        for job_name, execution in result.jobs:
+            counts = partition_counts(execution.result)
+            status = "refused" if execution.refused else execution.outcome.status
+            rows = sum(p.rows for p in execution.result.partitions) if execution.result else 0
+            if not self.quiet:
+                self.stdout.write(
+                    f"  {job_name:<20} {status:<9} {counts['success']:>7} {counts['skipped']:>7} "
+                    f"{counts['failed']:>6} {rows:>9,} "
+                    f"{seconds(durations.get(execution.outcome.run_id)):>10}"
+                )
+            for partition in execution.result.partitions if execution.result else []:
+                if partition.status == "failed" or (
+                    partition.status == "skipped" and partition.detail != "upstream_failed"
+                ):
+                    reason = partition.detail or partition.status
+                    no_data.append(f"{job_name} {partition.symbol} {partition.status}: {reason}")
+        if no_data and not self.quiet:
+            self.stdout.write("  skipped or failed this session:")
+            for line in no_data:
+                self.stdout.write(f"    {line}")
+
     def _report(self, results: list[PipelineResult], *, as_json: bool) -> None:
         if as_json:
             payload = [r.to_dict() for r in results]
@@ -81,19 +147,10 @@ class Command(JobCommand):
                 )
             )
             return
-        for result in results:
-            if result.refused:
-                self.stderr.write(result.refused)
-                continue
-            as_of = result.as_of.market_date.isoformat()
-            self.stdout.write(
-                f"run_daily {as_of}: {result.outcome.status} (run {result.outcome.run_id})"
-            )
-            for job_name, execution in result.jobs:
-                failed = execution.result.symbols_with("failed") if execution.result else []
-                note = f"  failed: {', '.join(failed)}" if failed else ""
-                status = "refused" if execution.refused else execution.outcome.status
-                self.stdout.write(f"  {job_name:<20} {status:<9}{note}")
+        if len(results) > 1:
+            statuses = [r.outcome.status if not r.refused else "refused" for r in results]
+            summary = ", ".join(f"{statuses.count(s)} {s}" for s in sorted(set(statuses)))
+            self.stdout.write(f"run_daily: {len(results)} session(s): {summary}")
         self.stdout.write(
             "Open the portal (python manage.py runserver) or the admin to look. Not financial advice."
         )
