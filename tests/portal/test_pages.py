@@ -386,6 +386,7 @@ def test_dashboard_jobs_read_the_ledger_live(logged_in, portal_data):
         status="started",
         started_at=timezone.now(),
         heartbeat_at=timezone.now(),
+        as_of=timezone.localdate(),
     )
     jobs = {j["job_name"]: j for j in logged_in.get("/").context["jobs_table"].data}
     assert jobs["compute_flow"]["status"] == "success" and jobs["compute_flow"]["running"]
