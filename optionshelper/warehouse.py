@@ -99,7 +99,7 @@ LAKE_ALIAS = "lake"
 _LAKE_EXTENSIONS = ("duckdb_extension_ducklake", "duckdb_extension_postgres_scanner")
 _CONFLICT_MARKERS = ("conflict", "concurrent")
 _lake_lock = threading.Lock()
-_lake_root: dict[tuple, duckdb.DuckDBPyConnection] = {}
+_lake_roots: dict[tuple, duckdb.DuckDBPyConnection] = {}
 
 
 def lake_url() -> str:
@@ -165,11 +165,11 @@ def _lake_root() -> duckdb.DuckDBPyConnection:
     """One in-memory DuckDB per process with the lake attached (attaching costs ~0.4 s)."""
     key = (os.getpid(), lake_url(), lake_data_path())
     with _lake_lock:
-        root = _lake_root.get(key)
+        root = _lake_roots.get(key)
         if root is not None:
             return root
-        for stale in [k for k in _lake_root if k[0] != os.getpid()]:
-            _lake_root.pop(stale)  # inherited through fork: never touch the parent's instance
+        for stale in [k for k in _lake_roots if k[0] != os.getpid()]:
+            _lake_roots.pop(stale)  # inherited through fork: never touch the parent's instance
         root = duckdb.connect(":memory:")
         try:
             for extension in lake_extension_files():
@@ -188,7 +188,7 @@ def _lake_root() -> duckdb.DuckDBPyConnection:
                 f"cannot attach the DuckLake warehouse ({lake_catalog_display()}): "
                 f"{str(exc).splitlines()[0]}"
             ) from None
-        _lake_root[key] = root
+        _lake_roots[key] = root
         return root
 
 
@@ -205,10 +205,10 @@ def _lake_connection() -> duckdb.DuckDBPyConnection:
 def reset_lake_connections() -> None:
     """Forget this process's attached lake (tests switching catalogs; after a fork)."""
     with _lake_lock:
-        for root in _lake_root.values():
+        for root in _lake_roots.values():
             with contextlib.suppress(Exception):
                 root.close()
-        _lake_root.clear()
+        _lake_roots.clear()
 
 
 def exists() -> bool:
@@ -481,3 +481,37 @@ def fetch_all(sql: str, params: list | tuple | None = None) -> list[tuple]:
     """Run one read query and return its rows as tuples."""
     with read() as connection:
         return connection.execute(sql, params or []).fetchall()
+
+
+def lake_maintain(*, retention_days: int | None = None) -> dict[str, int | str]:
+    """Lake housekeeping with DuckLake's own functions; a no-op in file mode.
+
+    Merges small adjacent Parquet files (each daily write adds one per table and transaction),
+    expires snapshots older than ``retention_days`` and deletes the files nothing references any
+    more, so a year of daily writes does not leave a million tiny files.
+    """
+    if mode() != "lake":
+        return {"mode": "file"}
+    days = settings.LAKE_SNAPSHOT_RETENTION_DAYS if retention_days is None else retention_days
+    older = f"now() - INTERVAL '{int(days)} days'"
+    with write() as connection:
+        files_before = connection.execute(
+            "SELECT count(*) FROM ducklake_list_files(?, 'options_chain')", [LAKE_ALIAS]
+        ).fetchone()[0]
+        connection.execute(f"CALL ducklake_merge_adjacent_files('{LAKE_ALIAS}')")
+        expired = connection.execute(
+            f"CALL ducklake_expire_snapshots('{LAKE_ALIAS}', older_than => {older})"
+        ).fetchall()
+        cleaned = connection.execute(
+            f"CALL ducklake_cleanup_old_files('{LAKE_ALIAS}', older_than => {older})"
+        ).fetchall()
+        files_after = connection.execute(
+            "SELECT count(*) FROM ducklake_list_files(?, 'options_chain')", [LAKE_ALIAS]
+        ).fetchone()[0]
+    return {
+        "mode": "lake",
+        "chain_files_before": int(files_before),
+        "chain_files_after": int(files_after),
+        "snapshots_expired": len(expired),
+        "files_deleted": len(cleaned),
+    }

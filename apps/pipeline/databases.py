@@ -40,6 +40,15 @@ class WarehouseInfo:
     latest_version: int
     busy: bool = False
     error: str = ""
+    mode: str = "file"
+    catalog: str = ""  # lake mode: the catalog connection string without a password
+    data_path: str = ""  # lake mode: where the Parquet files live
+
+    @property
+    def location(self) -> str:
+        if self.mode == "lake":
+            return f"DuckLake catalog {self.catalog}, data path {self.data_path}"
+        return self.path
 
 
 def _sqlite_file_missing(settings_dict: dict) -> bool:
@@ -71,12 +80,15 @@ def metadata_db_info() -> MetadataDbInfo:
 
 
 def warehouse_info() -> WarehouseInfo:
-    path = warehouse.warehouse_path()
+    lake = warehouse.mode() == "lake"
     info = WarehouseInfo(
-        path=str(path),
-        exists=path.exists(),
+        path=str(warehouse.warehouse_path()),
+        exists=warehouse.exists(),
         schema_version=None,
         latest_version=warehouse_schema.LATEST_VERSION,
+        mode=warehouse.mode(),
+        catalog=warehouse.lake_catalog_display() if lake else "",
+        data_path=warehouse.lake_data_path() if lake else "",
     )
     if not info.exists:
         return info
@@ -84,6 +96,8 @@ def warehouse_info() -> WarehouseInfo:
         info.schema_version = warehouse_schema.schema_version()
     except warehouse.WarehouseBusy as exc:
         info.busy, info.error = True, str(exc)
+    except warehouse.WarehouseError as exc:  # incompatible file, unreachable catalog: one line
+        info.error = str(exc)
     except Exception as exc:  # a corrupt or foreign file must still give a one-line answer
         info.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
     return info

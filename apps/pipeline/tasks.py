@@ -29,6 +29,7 @@ from apps.ledger.services import housekeeping
 from apps.pipeline.daily import run_pipeline
 from apps.pipeline.jobs import execute_job
 from apps.pipeline.requests import job_params, request_as_of
+from optionshelper import warehouse
 
 RUN_JOB_TASK = "apps.pipeline.tasks.run_job_task"
 SCHEDULED_RUN_DAILY = "apps.pipeline.tasks.scheduled_run_daily"
@@ -123,7 +124,8 @@ def scheduled_run_daily(
 def housekeeping_task(
     *, runs_older_than_days: int | None = None, checks_older_than_days: int | None = None
 ) -> dict[str, Any]:
-    """Abandon runs whose process or heartbeat is gone, then prune past the retention ages."""
+    """Abandon runs whose process or heartbeat is gone, prune past the retention ages, and (lake
+    mode) merge small files and expire old snapshots."""
     abandoned = housekeeping.abandon_stale_runs()
     pruned = housekeeping.ledger_prune(
         runs_older_than_days=runs_older_than_days or settings.RETENTION_RUNS_DAYS,
@@ -133,6 +135,7 @@ def housekeeping_task(
         "task_id": current_task_id(),
         "abandoned": [str(run.run_id) for run in abandoned],
         **pruned,
+        "lake": warehouse.lake_maintain(),
     }
 
 
