@@ -101,3 +101,38 @@ def warehouse_info() -> WarehouseInfo:
     except Exception as exc:  # a corrupt or foreign file must still give a one-line answer
         info.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
     return info
+
+
+# Columns that record when or by whom a row was written, not what it says.
+VOLATILE_COLUMNS = ("updated_at", "last_success_at", "last_attempt_at", "meta")
+
+
+def warehouse_checksums() -> dict[str, tuple[int, int]]:
+    """(rows, order-independent content hash) per warehouse table, timestamps of writing excluded.
+
+    Equal checksums mean two warehouses (e.g. a lake filled by fan-out and an embedded file filled
+    by one process) hold the same data, whatever the row order or physical layout.
+    """
+    out: dict[str, tuple[int, int]] = {}
+    with warehouse.read() as connection:
+        tables = connection.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+            "AND table_catalog = current_database() AND table_name <> 'schema_migrations' "
+            "ORDER BY 1"
+        ).fetchall()
+        for (table,) in tables:
+            columns = [
+                name
+                for (name,) in connection.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+                    "AND table_catalog = current_database() ORDER BY ordinal_position",
+                    [table],
+                ).fetchall()
+                if name not in VOLATILE_COLUMNS
+            ]
+            values = ", ".join(f'"{c}"::VARCHAR' for c in columns)
+            rows, digest = connection.execute(
+                f'SELECT count(*), coalesce(bit_xor(hash({values})), 0) FROM "{table}"'
+            ).fetchone()
+            out[table] = (int(rows), int(digest))
+    return out

@@ -26,7 +26,7 @@ from apps.core import registry
 from apps.core.jobs import JobParams
 from apps.ledger.models import TriggeredBy
 from apps.ledger.services import housekeeping
-from apps.pipeline.daily import run_pipeline
+from apps.pipeline.daily import FanOut, fan_out_default, run_pipeline
 from apps.pipeline.jobs import execute_job
 from apps.pipeline.requests import job_params, request_as_of
 from optionshelper import warehouse
@@ -70,8 +70,10 @@ def _check_trigger(triggered_by: str) -> None:
         raise ValueError(f"triggered_by must be one of {', '.join(TASK_TRIGGERS)}")
 
 
-def _pipeline(params: JobParams, *, triggered_by: str, task_id: str) -> dict[str, Any]:
-    result = run_pipeline(params, triggered_by=triggered_by, parent_run_id=task_id)
+def _pipeline(
+    params: JobParams, *, triggered_by: str, task_id: str, fan_out: FanOut | None = None
+) -> dict[str, Any]:
+    result = run_pipeline(params, triggered_by=triggered_by, parent_run_id=task_id, fan_out=fan_out)
     summary = result.to_dict()
     summary.update(task_id=task_id, refused=bool(result.refused), symbols=list(params.symbols))
     return summary
@@ -118,7 +120,49 @@ def scheduled_run_daily(
     The arguments exist for tests and one-off schedules; the installed schedule passes none.
     """
     params = _params(as_of=as_of, symbols=symbols, provider=provider, options=None)
-    return _pipeline(params, triggered_by=TriggeredBy.SCHEDULE, task_id=current_task_id())
+    return _pipeline(
+        params,
+        triggered_by=TriggeredBy.SCHEDULE,
+        task_id=current_task_id(),
+        fan_out=fan_out_default(),
+    )
+
+
+def run_shard_task(
+    job_name: str,
+    *,
+    as_of: str,
+    symbols: Iterable[str],
+    provider: str | None = None,
+    options: dict[str, Any] | None = None,
+    parent_run_id: str = "",
+    skipped: dict[str, str] | None = None,
+    triggered_by: str = TriggeredBy.TASK,
+) -> dict[str, Any]:
+    """One fan-out shard: ``job_name`` for a few symbols, a child run of the pipeline run.
+
+    Its lease (job, as-of, these symbols) is the claim: a second copy anywhere returns refused.
+    """
+    params = _params(as_of=as_of, symbols=symbols, provider=provider, options=options)
+    execution = execute_job(
+        job_name,
+        params,
+        triggered_by=triggered_by,
+        parent_run_id=parent_run_id,
+        skipped=dict(skipped or {}),
+    )
+    result = execution.result
+    return {
+        "job": job_name,
+        "task_id": current_task_id(),
+        "as_of": params.as_of.market_date.isoformat(),
+        "run_id": execution.outcome.run_id or None,
+        "status": "refused" if execution.refused else execution.outcome.status,
+        "refused": bool(execution.refused),
+        "message": execution.refused or execution.outcome.error or None,
+        "symbols": list(params.symbols),
+        "failed": result.symbols_with("failed") if result else list(params.symbols),
+    }
 
 
 def housekeeping_task(
