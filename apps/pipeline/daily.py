@@ -102,7 +102,7 @@ def _wait_for(task_ids: list[str], deadline: float) -> dict[str, Task]:
         time.sleep(_POLL_S)
 
 
-def _fan_out_job(
+def fan_out_job(
     job_name: str,
     params: JobParams,
     *,
@@ -199,7 +199,7 @@ def run_pipeline(
                 )
                 skipped = {s: UPSTREAM_FAILED for s in params.symbols if s in blocked}
                 if fan_out is not None and registry.job(job_name).per_symbol and job_params.symbols:
-                    execution, statuses = _fan_out_job(
+                    execution, statuses = fan_out_job(
                         job_name,
                         job_params,
                         skipped=skipped,

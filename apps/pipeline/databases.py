@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.db.utils import Error as DjangoDbError
@@ -136,3 +137,62 @@ def warehouse_checksums() -> dict[str, tuple[int, int]]:
             ).fetchone()
             out[table] = (int(rows), int(digest))
     return out
+
+
+def warehouse_import_file(*, source: Path, replace: bool = False) -> dict[str, int]:
+    """Copy every table of an embedded warehouse file into the lake in one transaction.
+
+    The lake must be migrated (``db_init``) and, unless ``replace``, empty: nothing stored is
+    overwritten silently. The source is attached read-only and left as it was; it must be at the
+    latest schema version (run ``db_init`` against it in file mode first).
+    """
+    if warehouse.mode() != "lake":
+        raise warehouse.WarehouseError(
+            "warehouse_import needs lake mode: set OPTIONS_HELPER_WAREHOUSE_URL=ducklake:…"
+        )
+    if not source.exists():
+        raise warehouse.WarehouseMissing(source)
+    quoted = str(source).replace("'", "''")
+    copied: dict[str, int] = {}
+    with warehouse.write() as connection:
+        try:
+            connection.execute(f"ATTACH '{quoted}' AS import_source (READ_ONLY)")
+        except duckdb.Error as exc:
+            if "version number" in str(exc):
+                raise warehouse.WarehouseIncompatible(source, str(exc)) from None
+            raise warehouse.WarehouseError(f"cannot open {source}: {exc}".splitlines()[0]) from None
+        try:
+            version = connection.execute(
+                "SELECT max(version) FROM import_source.main.schema_migrations"
+            ).fetchone()[0]
+            if version != warehouse_schema.LATEST_VERSION:
+                raise warehouse.WarehouseError(
+                    f"{source} is at schema version {version}, not "
+                    f"{warehouse_schema.LATEST_VERSION}: run db_init on it in file mode first"
+                )
+            with warehouse.transaction() as tx:
+                tables = [
+                    name
+                    for (name,) in tx.execute(
+                        "SELECT table_name FROM information_schema.tables "
+                        "WHERE table_schema = 'main' AND table_catalog = current_database() "
+                        "AND table_name <> 'schema_migrations' ORDER BY 1"
+                    ).fetchall()
+                ]
+                filled = [
+                    t for t in tables if tx.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]
+                ]
+                if filled and not replace:
+                    raise warehouse.WarehouseError(
+                        f"the lake already holds data ({', '.join(filled)}); "
+                        "pass --replace to overwrite it"
+                    )
+                for table in tables:
+                    tx.execute(f'DELETE FROM "{table}"')
+                    tx.execute(
+                        f'INSERT INTO "{table}" BY NAME SELECT * FROM import_source.main."{table}"'
+                    )
+                    copied[table] = tx.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+        finally:
+            connection.execute("DETACH DATABASE IF EXISTS import_source")
+    return copied

@@ -12,10 +12,11 @@ import sys
 import duckdb
 import pandas as pd
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connections
 
 from apps.market import selectors, stores, warehouse_schema
+from apps.pipeline.databases import warehouse_checksums
 from optionshelper import warehouse
 from tests.lake_workers import chain_frame
 from tests.support import REPO_ROOT, child_env
@@ -215,3 +216,22 @@ def test_a_file_from_a_newer_duckdb_gets_one_line_with_the_way_out(isolated_data
         call_command("db_init")
     assert "\n" not in str(excinfo.value)
     assert hashlib.sha256(path.read_bytes()).digest() == digest
+
+
+@pytest.mark.django_db
+def test_warehouse_import_copies_a_file_into_the_lake_once(warehouse_db, lake, settings):
+    lake_url = settings.WAREHOUSE_URL
+    settings.WAREHOUSE_URL = ""
+    _snapshot("AAA", DAY, n=7)
+    stores.derived_write(
+        rows=pd.DataFrame({"symbol": ["AAA"], "date": [DAY], "spot": [100.0]}), provider="test"
+    )
+    from_file = warehouse_checksums()
+    settings.WAREHOUSE_URL = lake_url
+    call_command("db_init")
+    call_command("warehouse_import", str(warehouse_db))
+    assert warehouse_checksums() == from_file
+    with pytest.raises(CommandError, match="already holds data .*--replace"):
+        call_command("warehouse_import", str(warehouse_db))
+    call_command("warehouse_import", str(warehouse_db), "--replace")
+    assert warehouse_checksums() == from_file
