@@ -142,23 +142,25 @@ def describe() -> str:
 
 def lake_extension_files() -> list[Path]:
     """The ``.duckdb_extension`` binaries shipped by the ``lake`` extra's packages."""
-    files = []
-    for package in _LAKE_EXTENSIONS:
-        spec = importlib.util.find_spec(package)
-        if spec is None or not spec.submodule_search_locations:
-            raise WarehouseError(
-                f"lake mode needs the package {package.replace('_', '-')}: "
-                "pip install 'options-helper[lake]'"
-            )
-        root = Path(next(iter(spec.submodule_search_locations)))
-        found = sorted(root.glob(f"extensions/v{duckdb.__version__}/*.duckdb_extension"))
-        if not found:
-            raise WarehouseError(
-                f"{package.replace('_', '-')} has no extension for DuckDB {duckdb.__version__}; "
-                "install the matching version"
-            )
-        files.append(found[0])
-    return files
+    return [_extension_file(package) for package in _LAKE_EXTENSIONS]
+
+
+def _extension_file(package: str) -> Path:
+    """The extension binary inside an installed ``duckdb-extension-*`` package, for this DuckDB."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise WarehouseError(
+            f"lake mode needs the package {package.replace('_', '-')}=={duckdb.__version__}: "
+            "pip install 'options-helper[lake]'"
+        )
+    root = Path(next(iter(spec.submodule_search_locations)))
+    found = sorted(root.glob(f"extensions/v{duckdb.__version__}/*.duckdb_extension"))
+    if not found:
+        raise WarehouseError(
+            f"{package.replace('_', '-')} has no extension for DuckDB {duckdb.__version__}; "
+            "install the matching version"
+        )
+    return found[0]
 
 
 def _lake_root() -> duckdb.DuckDBPyConnection:
@@ -175,7 +177,9 @@ def _lake_root() -> duckdb.DuckDBPyConnection:
             for extension in lake_extension_files():
                 root.execute(f"LOAD '{extension}'")
             data_path = lake_data_path()
-            if "://" not in data_path:
+            if "://" in data_path:  # object storage (s3://, gs://, …) needs DuckDB's httpfs
+                root.execute(f"LOAD '{_extension_file('duckdb_extension_httpfs')}'")
+            else:
                 Path(data_path).mkdir(parents=True, exist_ok=True)
                 data_path = data_path.rstrip("/") + "/"
             root.execute(
