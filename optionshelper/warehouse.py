@@ -201,7 +201,9 @@ def _sql_quote(text: str) -> str:
 
 
 def _lake_connection() -> duckdb.DuckDBPyConnection:
-    connection = _lake_root().cursor()
+    root = _lake_root()
+    with _lake_lock:  # threads of one process (a threaded web server) share the root
+        connection = root.cursor()
     connection.execute(f"USE {LAKE_ALIAS}")
     return connection
 
