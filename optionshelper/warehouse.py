@@ -435,7 +435,7 @@ def is_conflict(exc: BaseException) -> bool:
     if not isinstance(exc, duckdb.Error):
         return False
     text = str(exc).lower()
-    return isinstance(exc, duckdb.TransactionException) or any(m in text for m in _CONFLICT_MARKERS)
+    return any(marker in text for marker in _CONFLICT_MARKERS)
 
 
 class _Attempt:

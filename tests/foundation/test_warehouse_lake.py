@@ -69,9 +69,12 @@ def test_lake_migrations_create_the_schema_and_are_idempotent(lake):
     assert warehouse_schema.migrate() == [m.version for m in warehouse_schema.MIGRATIONS]
     assert warehouse_schema.migrate() == []
     assert warehouse_schema.schema_version() == warehouse_schema.LATEST_VERSION
-    tables = {name for name, in warehouse.fetch_all(
-        "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database()"
-    )}
+    tables = {
+        name
+        for (name,) in warehouse.fetch_all(
+            "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database()"
+        )
+    }
     assert {"options_chain", "options_snapshot_headers", "derived_daily", "candles_daily"} <= tables
     assert [v for v, _, _ in warehouse_schema.applied_migrations()] == [1, 2, 3]
 
@@ -235,3 +238,35 @@ def test_warehouse_import_copies_a_file_into_the_lake_once(warehouse_db, lake, s
         call_command("warehouse_import", str(warehouse_db))
     call_command("warehouse_import", str(warehouse_db), "--replace")
     assert warehouse_checksums() == from_file
+
+
+def test_a_real_commit_conflict_is_retried_and_the_replace_lands_once(lake, monkeypatch):
+    """After a merge AAA and BBB share one data file: a competing delete from it committed while a
+    snapshot replace is in flight makes DuckLake refuse that commit; the store tries again."""
+    warehouse_schema.migrate()
+    _snapshot("AAA", DAY, n=200)
+    _snapshot("BBB", DAY, n=200)
+    warehouse.lake_maintain(retention_days=0)
+    replace_partition = stores._snapshot_replace
+    calls = []
+
+    def with_a_competitor(con, *args):
+        deleted = replace_partition(con, *args)
+        calls.append(1)
+        if len(calls) == 1:
+            other = warehouse._lake_connection()
+            try:
+                other.execute("DELETE FROM options_chain WHERE symbol = 'BBB' AND strike >= 250")
+            finally:
+                other.close()
+        return deleted
+
+    monkeypatch.setattr(stores, "_snapshot_replace", with_a_competitor)
+    _snapshot("AAA", DAY, n=150, mark=9.0)
+    assert len(calls) == 2  # the first commit conflicted, the second landed
+    counts = dict(
+        warehouse.fetch_all(
+            "SELECT symbol || mark::VARCHAR, count(*) FROM options_chain GROUP BY 1"
+        )
+    )
+    assert counts == {"AAA9.0": 150, "BBB1.0": 150}
