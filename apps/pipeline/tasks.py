@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from contextvars import ContextVar
+from dataclasses import replace
 from typing import Any
 
 from django.conf import settings
@@ -37,16 +38,19 @@ HOUSEKEEPING_TASK = "apps.pipeline.tasks.housekeeping_task"
 TASK_TRIGGERS = (TriggeredBy.SCHEDULE, TriggeredBy.ADMIN, TriggeredBy.TASK)
 
 _current_task_id: ContextVar[str] = ContextVar("django_q_task_id", default="")
+_current_task_sync: ContextVar[bool] = ContextVar("django_q_task_sync", default=False)
 
 
 @receiver(pre_execute, dispatch_uid="optionshelper.remember_task_id")
 def _remember_task_id(sender: Any, task: dict, **kwargs: Any) -> None:
     _current_task_id.set(str(task.get("id") or ""))
+    _current_task_sync.set(bool(task.get("sync")))
 
 
 @receiver(post_execute_in_worker, dispatch_uid="optionshelper.forget_task_id")
 def _forget_task_id(sender: Any, task: dict, **kwargs: Any) -> None:
     _current_task_id.set("")
+    _current_task_sync.set(False)
 
 
 def current_task_id() -> str:
@@ -120,11 +124,12 @@ def scheduled_run_daily(
     The arguments exist for tests and one-off schedules; the installed schedule passes none.
     """
     params = _params(as_of=as_of, symbols=symbols, provider=provider, options=None)
+    fan_out = fan_out_default()
+    if fan_out is not None and _current_task_sync.get():
+        # A sync task (tests, a shell) has no cluster behind it: its shards run inline too.
+        fan_out = replace(fan_out, q_options={**fan_out.q_options, "sync": True})
     return _pipeline(
-        params,
-        triggered_by=TriggeredBy.SCHEDULE,
-        task_id=current_task_id(),
-        fan_out=fan_out_default(),
+        params, triggered_by=TriggeredBy.SCHEDULE, task_id=current_task_id(), fan_out=fan_out
     )
 
 
