@@ -75,10 +75,10 @@ def lake(settings, tmp_path) -> Iterator[Lake]:
     _admin(f'CREATE DATABASE "{dbname}"')
     data_path = tmp_path / "lake"
     url = f"ducklake:postgres:dbname={dbname} {PG_SERVER}"
-    warehouse.reset_lake_connections()
-    settings.WAREHOUSE_URL = url
-    settings.LAKE_DATA_PATH = str(data_path)
     try:
+        warehouse.reset_lake_connections()
+        settings.WAREHOUSE_URL = url
+        settings.LAKE_DATA_PATH = str(data_path)
         yield Lake(url=url, data_path=data_path, dbname=dbname)
     finally:
         warehouse.reset_lake_connections()
