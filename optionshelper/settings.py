@@ -47,9 +47,19 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 # --- Product paths and defaults (SPEC §1.3) -------------------------------------------------------
 DATA_DIR = Path(os.environ.get("OPTIONS_HELPER_DATA_DIR") or BASE_DIR / "data").resolve()
+# The warehouse: unset or a file path = the embedded DuckDB file (default); a URL starting with
+# ``ducklake:`` (e.g. ``ducklake:postgres:dbname=oh_lake host=db user=oh``) = a DuckLake warehouse
+# whose Parquet data files live under OPTIONS_HELPER_LAKE_DATA_PATH (a directory or object-store URL).
+WAREHOUSE_URL = os.environ.get("OPTIONS_HELPER_WAREHOUSE_URL", "").strip()
+_warehouse_file = "" if WAREHOUSE_URL.startswith("ducklake:") else WAREHOUSE_URL
 WAREHOUSE_PATH = Path(
-    os.environ.get("OPTIONS_HELPER_DUCKDB_PATH") or DATA_DIR / "warehouse" / "options.duckdb"
+    _warehouse_file
+    or os.environ.get("OPTIONS_HELPER_DUCKDB_PATH")
+    or DATA_DIR / "warehouse" / "options.duckdb"
 ).resolve()
+LAKE_DATA_PATH = os.environ.get("OPTIONS_HELPER_LAKE_DATA_PATH") or str(DATA_DIR / "lake")
+# Snapshots older than this are expired by the housekeeping task (lake mode only).
+LAKE_SNAPSHOT_RETENTION_DAYS = int(os.environ.get("OPTIONS_HELPER_LAKE_SNAPSHOT_DAYS", "7"))
 REPORTS_DIR = DATA_DIR / "reports"
 DEFAULT_PROVIDER = os.environ.get("OPTIONS_HELPER_PROVIDER", "demo")
 MARKET_TIME_ZONE = os.environ.get("OPTIONS_HELPER_TIMEZONE", "America/New_York")

@@ -12,16 +12,28 @@ Because the lock is taken *before* DuckDB opens the file, nobody sees DuckDB's o
 ``Could not set lock on file``. A reader that cannot get in within its bound raises
 :class:`WarehouseBusy` (pages turn it into HTTP 503 with ``Retry-After``); a missing warehouse raises
 :class:`WarehouseMissing` and nothing is created.
+
+**Lake mode** (``OPTIONS_HELPER_WAREHOUSE_URL=ducklake:postgres:…``): the same ``read()``/``write()``
+contexts hand out a connection to a DuckLake catalog (PostgreSQL) whose data are Parquet files under
+``OPTIONS_HELPER_LAKE_DATA_PATH``. DuckLake gives snapshot isolation to many processes on many hosts,
+so no file lock is taken. Two things the file lock used to give are provided explicitly instead:
+``transaction(partitions=...)`` takes PostgreSQL advisory locks on the partitions it replaces (so a
+partition replace stays exactly-once with concurrent writers) and :func:`attempts` retries a write
+whose commit lost DuckLake's optimistic-concurrency check, with bounded back-off.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
+import importlib.util
 import os
+import random
+import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -47,12 +59,176 @@ class WarehouseBusy(WarehouseError):
         )
 
 
+class WarehouseConflict(WarehouseError):
+    """A lake write kept conflicting with concurrent writers after every retry."""
+
+    def __init__(self, attempts: int, detail: str) -> None:
+        self.attempts = attempts
+        super().__init__(
+            f"warehouse write conflict: still conflicting after {attempts} attempts ({detail}); "
+            "run the job again"
+        )
+
+
+class WarehouseIncompatible(WarehouseError):
+    """The warehouse file was written by a DuckDB storage version this DuckDB cannot read."""
+
+    def __init__(self, path: Path, detail: str) -> None:
+        self.path = path
+        match = re.search(r"version number (\d+)", detail)
+        found = f" (storage version {match.group(1)})" if match else ""
+        super().__init__(
+            f"warehouse {path} was written by a newer DuckDB{found} that DuckDB "
+            f"{duckdb.__version__} cannot open; nothing was changed. Way out: move it aside and "
+            "rebuild with `python manage.py run_daily --from … --to …`, or export it to Parquet "
+            "with a DuckDB 2.x (EXPORT DATABASE … (FORMAT parquet)) and import it here "
+            "(docs/operations.md)"
+        )
+
+
 class WarehouseMissing(WarehouseError):
     """The DuckDB file does not exist yet."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         super().__init__(f"warehouse not found at {path}: run `python manage.py db_init`")
+
+
+LAKE_PREFIX = "ducklake:"
+LAKE_ALIAS = "lake"
+_LAKE_EXTENSIONS = ("duckdb_extension_ducklake", "duckdb_extension_postgres_scanner")
+_CONFLICT_MARKERS = ("conflict", "concurrent")
+_lake_lock = threading.Lock()
+_lake_roots: dict[tuple, duckdb.DuckDBPyConnection] = {}
+
+
+def lake_url() -> str:
+    """The DuckLake URL in use, or "" in the embedded-file mode."""
+    url = str(getattr(settings, "WAREHOUSE_URL", "") or "")
+    return url if url.startswith(LAKE_PREFIX) else ""
+
+
+def mode() -> str:
+    """``"lake"`` (DuckLake) or ``"file"`` (the embedded DuckDB file)."""
+    return "lake" if lake_url() else "file"
+
+
+def lake_catalog_dsn() -> str:
+    """The catalog's libpq connection string (``ducklake:postgres:`` removed)."""
+    url = lake_url()[len(LAKE_PREFIX) :]
+    if not url.startswith("postgres:"):
+        raise WarehouseError(
+            "OPTIONS_HELPER_WAREHOUSE_URL: only a PostgreSQL catalog is supported "
+            "(ducklake:postgres:dbname=… host=… user=…)"
+        )
+    return url[len("postgres:") :]
+
+
+def lake_catalog_display() -> str:
+    """The catalog for humans: the connection string without any password."""
+    return re.sub(r"password\s*=\s*('[^']*'|\S+)", "password=***", lake_url())
+
+
+def lake_data_path() -> str:
+    return str(settings.LAKE_DATA_PATH)
+
+
+def describe() -> str:
+    """One line naming where the warehouse lives (no secrets)."""
+    if mode() == "lake":
+        return f"DuckLake catalog {lake_catalog_display()}, data {lake_data_path()}"
+    return str(warehouse_path())
+
+
+def lake_extension_files() -> list[Path]:
+    """The ``.duckdb_extension`` binaries shipped by the ``lake`` extra's packages."""
+    return [_extension_file(package) for package in _LAKE_EXTENSIONS]
+
+
+def _extension_file(package: str) -> Path:
+    """The extension binary inside an installed ``duckdb-extension-*`` package, for this DuckDB."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise WarehouseError(
+            f"lake mode needs the package {package.replace('_', '-')}=={duckdb.__version__}: "
+            "pip install 'options-helper[lake]'"
+        )
+    root = Path(next(iter(spec.submodule_search_locations)))
+    found = sorted(root.glob(f"extensions/v{duckdb.__version__}/*.duckdb_extension"))
+    if not found:
+        raise WarehouseError(
+            f"{package.replace('_', '-')} has no extension for DuckDB {duckdb.__version__}; "
+            "install the matching version"
+        )
+    return found[0]
+
+
+def _lake_root() -> duckdb.DuckDBPyConnection:
+    """One in-memory DuckDB per process with the lake attached (attaching costs ~0.4 s)."""
+    key = (os.getpid(), lake_url(), lake_data_path())
+    with _lake_lock:
+        root = _lake_roots.get(key)
+        if root is not None:
+            return root
+        for stale in [k for k in _lake_roots if k[0] != os.getpid()]:
+            _lake_roots.pop(stale)  # inherited through fork: never touch the parent's instance
+        root = duckdb.connect(":memory:")
+        try:
+            for extension in lake_extension_files():
+                root.execute(f"LOAD '{extension}'")
+            data_path = lake_data_path()
+            if "://" in data_path:  # object storage (s3://, gs://, …) needs DuckDB's httpfs
+                root.execute(f"LOAD '{_extension_file('duckdb_extension_httpfs')}'")
+            else:
+                Path(data_path).mkdir(parents=True, exist_ok=True)
+                data_path = data_path.rstrip("/") + "/"
+            root.execute(
+                f"ATTACH '{_sql_quote(lake_url())}' AS {LAKE_ALIAS} "
+                f"(DATA_PATH '{_sql_quote(data_path)}')"
+            )
+        except duckdb.Error as exc:
+            root.close()
+            raise WarehouseError(
+                f"cannot attach the DuckLake warehouse ({lake_catalog_display()}): "
+                f"{str(exc).splitlines()[0]}"
+            ) from None
+        _lake_roots[key] = root
+        return root
+
+
+def _sql_quote(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def _lake_connection() -> duckdb.DuckDBPyConnection:
+    root = _lake_root()
+    with _lake_lock:  # threads of one process (a threaded web server) share the root
+        connection = root.cursor()
+    connection.execute(f"USE {LAKE_ALIAS}")
+    return connection
+
+
+def reset_lake_connections() -> None:
+    """Forget this process's attached lake (tests switching catalogs; after a fork)."""
+    with _lake_lock:
+        for root in _lake_roots.values():
+            with contextlib.suppress(Exception):
+                root.close()
+        _lake_roots.clear()
+
+
+def exists() -> bool:
+    """Whether there is a warehouse to read (lake mode: the catalog is always there to attach)."""
+    return True if mode() == "lake" else warehouse_path().exists()
+
+
+def _connect_file(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.Error as exc:
+        if "version number" in str(exc):
+            raise WarehouseIncompatible(path, str(exc)) from None
+        raise
 
 
 def warehouse_path() -> Path:
@@ -134,13 +310,20 @@ def read(*, timeout_s: float | None = None) -> Iterator[duckdb.DuckDBPyConnectio
     if active is not None:
         yield active
         return
+    if mode() == "lake":
+        with contextlib.ExitStack() as stack:
+            connection = _lake_connection()
+            stack.callback(connection.close)
+            stack.enter_context(_bind(connection, writable=False))
+            yield connection
+        return
     path = warehouse_path()
     if not path.exists():
         raise WarehouseMissing(path)
     bound = settings.WAREHOUSE_READ_TIMEOUT_S if timeout_s is None else timeout_s
     with contextlib.ExitStack() as stack:
         _enter_locks(stack, path, exclusive=False, bound=bound)
-        connection = duckdb.connect(str(path), read_only=True)
+        connection = _connect_file(path, read_only=True)
         stack.callback(connection.close)
         stack.enter_context(_bind(connection, writable=False))
         yield connection
@@ -161,6 +344,13 @@ def write(
         return
     if active is not None:
         raise WarehouseError("cannot open a warehouse writer inside a read-only block")
+    if mode() == "lake":
+        with contextlib.ExitStack() as stack:
+            connection = _lake_connection()
+            stack.callback(connection.close)
+            stack.enter_context(_bind(connection, writable=True))
+            yield connection
+        return
     path = warehouse_path()
     if not path.exists() and not create:
         raise WarehouseMissing(path)
@@ -168,17 +358,62 @@ def write(
     bound = settings.WAREHOUSE_WRITE_TIMEOUT_S if timeout_s is None else timeout_s
     with contextlib.ExitStack() as stack:
         _enter_locks(stack, path, exclusive=True, bound=bound)
-        connection = duckdb.connect(str(path))
+        connection = _connect_file(path, read_only=False)
         stack.callback(connection.close)
         stack.enter_context(_bind(connection, writable=True))
         yield connection
 
 
+def _advisory_key(partition: tuple) -> int:
+    digest = hashlib.blake2b(repr(tuple(str(p) for p in partition)).encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big", signed=True)
+
+
 @contextlib.contextmanager
-def transaction(*, timeout_s: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A writer connection inside one DuckDB transaction: all of the block lands, or none of it."""
-    with write(timeout_s=timeout_s) as connection:
-        if getattr(_local, "in_transaction", False):
+def _partition_locks(partitions: Iterable[tuple], timeout_s: float) -> Iterator[None]:
+    """Lake mode: PostgreSQL advisory locks on the catalog DB, one per partition, in key order.
+
+    Taken before the DuckLake transaction begins, so a second writer of the same partition starts
+    its snapshot only after the first committed: it deletes that copy and inserts its own.
+    """
+    keys = sorted({_advisory_key(tuple(p)) for p in partitions})
+    if not keys:
+        yield
+        return
+    import psycopg  # the lake extra and the postgres extra both install it
+
+    with psycopg.connect(lake_catalog_dsn(), autocommit=True) as pg:
+        pg.execute(f"SET lock_timeout = '{max(int(timeout_s * 1000), 1)}ms'")
+        started = time.monotonic()
+        try:
+            for key in keys:
+                pg.execute("SELECT pg_advisory_lock(%s)", [key])
+        except psycopg.errors.LockNotAvailable:
+            raise WarehouseBusy(time.monotonic() - started) from None
+        try:
+            yield
+        finally:
+            with contextlib.suppress(psycopg.Error):
+                pg.execute("SELECT pg_advisory_unlock_all()")
+
+
+@contextlib.contextmanager
+def transaction(
+    *, timeout_s: float | None = None, partitions: Iterable[tuple] = ()
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A writer connection inside one DuckDB transaction: all of the block lands, or none of it.
+
+    ``partitions`` names what the block replaces, e.g. ``[("options_chain", symbol, day)]``. The
+    file mode needs nothing (its writer lock is exclusive); lake mode locks each one so concurrent
+    replaces of the same partition run one after the other and end with exactly one copy.
+    """
+    bound = settings.WAREHOUSE_WRITE_TIMEOUT_S if timeout_s is None else timeout_s
+    nested = getattr(_local, "in_transaction", False)
+    with contextlib.ExitStack() as stack:
+        if mode() == "lake" and not nested:
+            stack.enter_context(_partition_locks(partitions, bound))
+        connection = stack.enter_context(write(timeout_s=timeout_s))
+        if nested:
             yield connection
             return
         connection.execute("BEGIN TRANSACTION")
@@ -186,12 +421,60 @@ def transaction(*, timeout_s: float | None = None) -> Iterator[duckdb.DuckDBPyCo
         try:
             yield connection
         except BaseException:
-            connection.execute("ROLLBACK")
+            with contextlib.suppress(duckdb.Error):
+                connection.execute("ROLLBACK")
             raise
         else:
             connection.execute("COMMIT")
         finally:
             _local.in_transaction = False
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """Whether ``exc`` is DuckLake's optimistic-concurrency refusal (worth retrying)."""
+    if not isinstance(exc, duckdb.Error):
+        return False
+    text = str(exc).lower()
+    return any(marker in text for marker in _CONFLICT_MARKERS)
+
+
+class _Attempt:
+    def __init__(self, number: int, last: bool) -> None:
+        self.number, self.last, self.error = number, last, None
+
+    def __enter__(self) -> _Attempt:
+        return self
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        if exc is None or self.last or not is_conflict(exc):
+            return False
+        self.error = exc
+        return True  # swallowed: the loop tries again after a back-off
+
+
+def attempts(*, tries: int | None = None, base_delay_s: float = 0.05) -> Iterator[_Attempt]:
+    """Retry a write whose commit conflicted, with bounded exponential back-off and jitter::
+
+        for attempt in warehouse.attempts():
+            with attempt, warehouse.transaction(partitions=...) as con:
+                ...
+
+    The body must be safe to run again (it recomputes nothing outside the block). One attempt in
+    file mode and inside an outer transaction (the outer block owns the retry); after the last
+    conflicting attempt :class:`WarehouseConflict` carries one clear line.
+    """
+    if mode() != "lake" or getattr(_local, "in_transaction", False) or _active() is not None:
+        yield _Attempt(1, last=True)
+        return
+    limit = tries or int(getattr(settings, "WAREHOUSE_CONFLICT_RETRIES", 6))
+    for number in range(1, limit + 1):
+        attempt = _Attempt(number, last=False)
+        yield attempt
+        if attempt.error is None:
+            return
+        if number == limit:
+            raise WarehouseConflict(limit, str(attempt.error).splitlines()[0][:200])
+        time.sleep(min(base_delay_s * 2 ** (number - 1), 2.0) * (0.5 + random.random()))
 
 
 def fetch_df(sql: str, params: list | tuple | None = None):
@@ -204,3 +487,37 @@ def fetch_all(sql: str, params: list | tuple | None = None) -> list[tuple]:
     """Run one read query and return its rows as tuples."""
     with read() as connection:
         return connection.execute(sql, params or []).fetchall()
+
+
+def lake_maintain(*, retention_days: int | None = None) -> dict[str, int | str]:
+    """Lake housekeeping with DuckLake's own functions; a no-op in file mode.
+
+    Merges small adjacent Parquet files (each daily write adds one per table and transaction),
+    expires snapshots older than ``retention_days`` and deletes the files nothing references any
+    more, so a year of daily writes does not leave a million tiny files.
+    """
+    if mode() != "lake":
+        return {"mode": "file"}
+    days = settings.LAKE_SNAPSHOT_RETENTION_DAYS if retention_days is None else retention_days
+    older = f"now() - INTERVAL '{int(days)} days'"
+    with write() as connection:
+        files_before = connection.execute(
+            "SELECT count(*) FROM ducklake_list_files(?, 'options_chain')", [LAKE_ALIAS]
+        ).fetchone()[0]
+        connection.execute(f"CALL ducklake_merge_adjacent_files('{LAKE_ALIAS}')")
+        expired = connection.execute(
+            f"CALL ducklake_expire_snapshots('{LAKE_ALIAS}', older_than => {older})"
+        ).fetchall()
+        cleaned = connection.execute(
+            f"CALL ducklake_cleanup_old_files('{LAKE_ALIAS}', older_than => {older})"
+        ).fetchall()
+        files_after = connection.execute(
+            "SELECT count(*) FROM ducklake_list_files(?, 'options_chain')", [LAKE_ALIAS]
+        ).fetchone()[0]
+    return {
+        "mode": "lake",
+        "chain_files_before": int(files_before),
+        "chain_files_after": int(files_after),
+        "snapshots_expired": len(expired),
+        "files_deleted": len(cleaned),
+    }

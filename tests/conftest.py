@@ -7,6 +7,8 @@ from django.db import connections
 
 from apps.market import warehouse_schema
 
+pytest_plugins = ["tests.lake"]  # the ``lake`` fixture: a throw-away DuckLake warehouse
+
 
 @pytest.fixture(autouse=True)
 def isolated_data_dir(tmp_path, settings):

@@ -73,22 +73,30 @@ def _existing(con: duckdb.DuckDBPyConnection, table: str, keys: tuple[str, ...])
 def _upsert(
     table: str, frame: pd.DataFrame, *, keys: tuple[str, ...], select_sql: str
 ) -> WriteStats:
-    """INSERT OR REPLACE the rows of ``frame`` (exposed to SQL as ``incoming``) in one transaction."""
+    """Replace by key the rows of ``frame`` (exposed to SQL as ``incoming``) in one transaction.
+
+    Delete-then-insert rather than ``INSERT OR REPLACE``, so the same statement runs on a DuckLake
+    warehouse (no primary keys there); in lake mode the table is locked for the write.
+    """
     if frame.empty:
         return WriteStats()
-    with warehouse.transaction() as con:
-        con.register("incoming_raw", frame)
-        try:
-            con.execute(f"CREATE OR REPLACE TEMP VIEW incoming AS {select_sql}")
-            existing = _existing(con, table, keys)
-            # Key order makes storage (write) order match the keys: the monotonic checks read it.
-            con.execute(
-                f"INSERT OR REPLACE INTO {table} BY NAME SELECT * FROM incoming "
-                f"ORDER BY {', '.join(keys)}"
-            )
-        finally:
-            con.execute("DROP VIEW IF EXISTS incoming")
-            con.unregister("incoming_raw")
+    for attempt in warehouse.attempts():
+        with attempt, warehouse.transaction(partitions=[(table,)]) as con:
+            con.register("incoming_raw", frame)
+            try:
+                con.execute(f"CREATE OR REPLACE TEMP VIEW incoming AS {select_sql}")
+                existing = _existing(con, table, keys)
+                match = " AND ".join(f"{table}.{k} = i.{k}" for k in keys)
+                con.execute(
+                    f"DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM incoming i WHERE {match})"
+                )
+                # Key order makes storage (write) order match the keys: the monotonic checks read it.
+                con.execute(
+                    f"INSERT INTO {table} BY NAME SELECT * FROM incoming ORDER BY {', '.join(keys)}"
+                )
+            finally:
+                con.execute("DROP VIEW IF EXISTS incoming")
+                con.unregister("incoming_raw")
     return WriteStats(inserted=len(frame) - existing, updated=existing)
 
 
@@ -105,12 +113,15 @@ def candles_write(
     )
     deleted = 0
     if replace_all:
-        with warehouse.transaction() as con:
-            deleted = con.execute(
-                "SELECT count(*) FROM candles_daily WHERE symbol = ?", [symbol]
-            ).fetchone()[0]
-            con.execute("DELETE FROM candles_daily WHERE symbol = ?", [symbol])
-            stats = _upsert("candles_daily", frame, keys=("symbol", "date"), select_sql=select_sql)
+        for attempt in warehouse.attempts():
+            with attempt, warehouse.transaction(partitions=[("candles_daily",)]) as con:
+                deleted = con.execute(
+                    "SELECT count(*) FROM candles_daily WHERE symbol = ?", [symbol]
+                ).fetchone()[0]
+                con.execute("DELETE FROM candles_daily WHERE symbol = ?", [symbol])
+                stats = _upsert(
+                    "candles_daily", frame, keys=("symbol", "date"), select_sql=select_sql
+                )
         stats.deleted = deleted
         return stats
     return _upsert("candles_daily", frame, keys=("symbol", "date"), select_sql=select_sql)
@@ -176,40 +187,43 @@ def snapshot_write(
     values = ", ".join(
         f"CAST({c} AS {_CHAIN_TYPES.get(c, 'DOUBLE')}) AS {c}" for c in CHAIN_VALUE_COLUMNS
     )
-    with warehouse.transaction() as con:
-        deleted = con.execute(
-            "SELECT count(*) FROM options_chain "
-            "WHERE symbol = ? AND snapshot_date = ? AND provider = ?",
-            key,
-        ).fetchone()[0]
-        con.execute(
-            "DELETE FROM options_chain WHERE symbol = ? AND snapshot_date = ? AND provider = ?", key
-        )
-        con.register("incoming_chain", frame)
-        try:
-            con.execute(
-                "INSERT INTO options_chain SELECT symbol, CAST(snapshot_date AS DATE), provider, "
-                f"contract_symbol, {values} FROM incoming_chain ORDER BY contract_symbol"
+    for attempt in warehouse.attempts():
+        with attempt, warehouse.transaction(partitions=[("options_chain", *key)]) as con:
+            deleted = _snapshot_replace(
+                con, key, frame, values, [spot, risk_free_rate, _json(quote_quality), _json(meta)]
             )
-        finally:
-            con.unregister("incoming_chain")
-        con.execute(
-            "INSERT OR REPLACE INTO options_snapshot_headers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                *key,
-                spot,
-                risk_free_rate,
-                len(frame),
-                _json(quote_quality),
-                _json(meta),
-                _now(),
-            ],
-        )
     return WriteStats(
         inserted=max(len(frame) - deleted, 0),
         updated=min(deleted, len(frame)),
         deleted=max(deleted - len(frame), 0),
     )
+
+
+def _snapshot_replace(
+    con: duckdb.DuckDBPyConnection,
+    key: list[Any],
+    frame: pd.DataFrame,
+    values: str,
+    header: list[Any],
+) -> int:
+    """Inside the caller's transaction: delete the partition, insert chain and header; rows gone."""
+    where = "WHERE symbol = ? AND snapshot_date = ? AND provider = ?"
+    deleted = con.execute(f"SELECT count(*) FROM options_chain {where}", key).fetchone()[0]
+    con.execute(f"DELETE FROM options_chain {where}", key)
+    con.register("incoming_chain", frame)
+    try:
+        con.execute(
+            "INSERT INTO options_chain SELECT symbol, CAST(snapshot_date AS DATE), provider, "
+            f"contract_symbol, {values} FROM incoming_chain ORDER BY contract_symbol"
+        )
+    finally:
+        con.unregister("incoming_chain")
+    con.execute(f"DELETE FROM options_snapshot_headers {where}", key)
+    con.execute(
+        "INSERT INTO options_snapshot_headers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [*key, header[0], header[1], len(frame), header[2], header[3], _now()],
+    )
+    return deleted
 
 
 _CHAIN_TYPES = {

@@ -3,11 +3,16 @@
 Each migration is a version number and a list of statements. ``migrate`` applies the missing ones in
 order, each in its own transaction together with its ``schema_migrations`` row, so a crash leaves the
 warehouse at a well-defined version. Statements are written to be safe to repeat.
+
+The same migrations build a DuckLake warehouse (lake mode). DuckLake has no indexes, PRIMARY KEY or
+CHECK constraints, so :func:`lake_statement` drops those clauses (indexes become no-ops); the keys
+stay enforced by the stores, which replace by key (delete, then insert) in one transaction.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 import duckdb
@@ -98,11 +103,58 @@ LATEST_VERSION = MIGRATIONS[-1].version
 
 _SCHEMA_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL, description VARCHAR)"""
+_LAKE_SCHEMA_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER NOT NULL, applied_at TIMESTAMPTZ NOT NULL, description VARCHAR)"""
+
+
+_CONSTRAINT = re.compile(r",?\s*\b(PRIMARY KEY|CHECK)\s*", re.IGNORECASE)
+
+
+def _skip_parenthesised(sql: str, start: int) -> int:
+    """Index just past the balanced ``( … )`` that starts at ``start`` (quotes respected)."""
+    depth, quoted = 0, False
+    for index in range(start, len(sql)):
+        char = sql[index]
+        if char == "'":
+            quoted = not quoted
+        elif not quoted and char == "(":
+            depth += 1
+        elif not quoted and char == ")":
+            depth -= 1
+            if depth == 0:
+                return index + 1
+    raise ValueError(f"unbalanced parentheses in migration statement: {sql[:60]}")
+
+
+def lake_statement(sql: str) -> str | None:
+    """The DuckLake form of one migration statement (``None``: nothing to do in a lake)."""
+    if re.match(r"\s*CREATE\s+(UNIQUE\s+)?INDEX", sql, re.IGNORECASE):
+        return None
+    out, position = [], 0
+    for match in _CONSTRAINT.finditer(sql):
+        if match.start() < position:
+            continue
+        after = match.end()
+        out.append(sql[position : match.start()])
+        if sql.startswith("(", after):  # a table constraint or CHECK (…): drop the list too
+            position = _skip_parenthesised(sql, after)
+        else:  # an inline column PRIMARY KEY: the column stays NOT NULL, the key goes
+            position = after
+            out.append(" NOT NULL ")
+    out.append(sql[position:])
+    return "".join(out)
+
+
+def _statements(migration: WarehouseMigration) -> list[str]:
+    if warehouse.mode() != "lake":
+        return list(migration.statements)
+    return [s for s in map(lake_statement, migration.statements) if s is not None]
 
 
 def _applied_versions(connection: duckdb.DuckDBPyConnection) -> set[int]:
     exists = connection.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_name = 'schema_migrations' AND table_catalog = current_database()"
     ).fetchone()[0]
     if not exists:
         return set()
@@ -116,7 +168,7 @@ def schema_version() -> int | None:
 
     Read-only: never creates the warehouse.
     """
-    if not warehouse.warehouse_path().exists():
+    if not warehouse.exists():
         return None
     with warehouse.read() as connection:
         versions = _applied_versions(connection)
@@ -127,14 +179,14 @@ def migrate(*, target: int | None = None) -> list[int]:
     """Apply every missing migration up to ``target`` (default: all); return the versions applied."""
     applied_now: list[int] = []
     with warehouse.write(create=True) as connection:
-        connection.execute(_SCHEMA_TABLE)
+        connection.execute(_SCHEMA_TABLE if warehouse.mode() != "lake" else _LAKE_SCHEMA_TABLE)
         done = _applied_versions(connection)
         for migration in MIGRATIONS:
             if migration.version in done or (target is not None and migration.version > target):
                 continue
             connection.execute("BEGIN TRANSACTION")
             try:
-                for statement in migration.statements:
+                for statement in _statements(migration):
                     connection.execute(statement)
                 connection.execute(
                     "INSERT INTO schema_migrations VALUES (?, ?, ?)",
@@ -150,7 +202,7 @@ def migrate(*, target: int | None = None) -> list[int]:
 
 def applied_migrations() -> list[tuple[int, dt.datetime, str]]:
     """(version, applied_at, description) rows, oldest first; empty without a warehouse."""
-    if not warehouse.warehouse_path().exists():
+    if not warehouse.exists():
         return []
     with warehouse.read() as connection:
         if not _applied_versions(connection):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.db.utils import Error as DjangoDbError
@@ -40,6 +41,15 @@ class WarehouseInfo:
     latest_version: int
     busy: bool = False
     error: str = ""
+    mode: str = "file"
+    catalog: str = ""  # lake mode: the catalog connection string without a password
+    data_path: str = ""  # lake mode: where the Parquet files live
+
+    @property
+    def location(self) -> str:
+        if self.mode == "lake":
+            return f"DuckLake catalog {self.catalog}, data path {self.data_path}"
+        return self.path
 
 
 def _sqlite_file_missing(settings_dict: dict) -> bool:
@@ -71,12 +81,15 @@ def metadata_db_info() -> MetadataDbInfo:
 
 
 def warehouse_info() -> WarehouseInfo:
-    path = warehouse.warehouse_path()
+    lake = warehouse.mode() == "lake"
     info = WarehouseInfo(
-        path=str(path),
-        exists=path.exists(),
+        path=str(warehouse.warehouse_path()),
+        exists=warehouse.exists(),
         schema_version=None,
         latest_version=warehouse_schema.LATEST_VERSION,
+        mode=warehouse.mode(),
+        catalog=warehouse.lake_catalog_display() if lake else "",
+        data_path=warehouse.lake_data_path() if lake else "",
     )
     if not info.exists:
         return info
@@ -84,6 +97,102 @@ def warehouse_info() -> WarehouseInfo:
         info.schema_version = warehouse_schema.schema_version()
     except warehouse.WarehouseBusy as exc:
         info.busy, info.error = True, str(exc)
+    except warehouse.WarehouseError as exc:  # incompatible file, unreachable catalog: one line
+        info.error = str(exc)
     except Exception as exc:  # a corrupt or foreign file must still give a one-line answer
         info.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
     return info
+
+
+# Columns that record when or by whom a row was written, not what it says.
+VOLATILE_COLUMNS = ("updated_at", "last_success_at", "last_attempt_at", "meta")
+
+
+def warehouse_checksums() -> dict[str, tuple[int, int]]:
+    """(rows, order-independent content hash) per warehouse table, timestamps of writing excluded.
+
+    Equal checksums mean two warehouses (e.g. a lake filled by fan-out and an embedded file filled
+    by one process) hold the same data, whatever the row order or physical layout.
+    """
+    out: dict[str, tuple[int, int]] = {}
+    with warehouse.read() as connection:
+        tables = connection.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+            "AND table_catalog = current_database() AND table_name <> 'schema_migrations' "
+            "ORDER BY 1"
+        ).fetchall()
+        for (table,) in tables:
+            columns = [
+                name
+                for (name,) in connection.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+                    "AND table_catalog = current_database() ORDER BY ordinal_position",
+                    [table],
+                ).fetchall()
+                if name not in VOLATILE_COLUMNS
+            ]
+            values = ", ".join(f'"{c}"::VARCHAR' for c in columns)
+            rows, digest = connection.execute(
+                f'SELECT count(*), coalesce(bit_xor(hash({values})), 0) FROM "{table}"'
+            ).fetchone()
+            out[table] = (int(rows), int(digest))
+    return out
+
+
+def warehouse_import_file(*, source: Path, replace: bool = False) -> dict[str, int]:
+    """Copy every table of an embedded warehouse file into the lake in one transaction.
+
+    The lake must be migrated (``db_init``) and, unless ``replace``, empty: nothing stored is
+    overwritten silently. The source is attached read-only and left as it was; it must be at the
+    latest schema version (run ``db_init`` against it in file mode first).
+    """
+    if warehouse.mode() != "lake":
+        raise warehouse.WarehouseError(
+            "warehouse_import needs lake mode: set OPTIONS_HELPER_WAREHOUSE_URL=ducklake:…"
+        )
+    if not source.exists():
+        raise warehouse.WarehouseMissing(source)
+    quoted = str(source).replace("'", "''")
+    copied: dict[str, int] = {}
+    with warehouse.write() as connection:
+        try:
+            connection.execute(f"ATTACH '{quoted}' AS import_source (READ_ONLY)")
+        except duckdb.Error as exc:
+            if "version number" in str(exc):
+                raise warehouse.WarehouseIncompatible(source, str(exc)) from None
+            raise warehouse.WarehouseError(f"cannot open {source}: {exc}".splitlines()[0]) from None
+        try:
+            version = connection.execute(
+                "SELECT max(version) FROM import_source.main.schema_migrations"
+            ).fetchone()[0]
+            if version != warehouse_schema.LATEST_VERSION:
+                raise warehouse.WarehouseError(
+                    f"{source} is at schema version {version}, not "
+                    f"{warehouse_schema.LATEST_VERSION}: run db_init on it in file mode first"
+                )
+            with warehouse.transaction() as tx:
+                tables = [
+                    name
+                    for (name,) in tx.execute(
+                        "SELECT table_name FROM information_schema.tables "
+                        "WHERE table_schema = 'main' AND table_catalog = current_database() "
+                        "AND table_name <> 'schema_migrations' ORDER BY 1"
+                    ).fetchall()
+                ]
+                filled = [
+                    t for t in tables if tx.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]
+                ]
+                if filled and not replace:
+                    raise warehouse.WarehouseError(
+                        f"the lake already holds data ({', '.join(filled)}); "
+                        "pass --replace to overwrite it"
+                    )
+                for table in tables:
+                    tx.execute(f'DELETE FROM "{table}"')
+                    tx.execute(
+                        f'INSERT INTO "{table}" BY NAME SELECT * FROM import_source.main."{table}"'
+                    )
+                    copied[table] = tx.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+        finally:
+            connection.execute("DETACH DATABASE IF EXISTS import_source")
+    return copied

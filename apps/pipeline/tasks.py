@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from contextvars import ContextVar
+from dataclasses import replace
 from typing import Any
 
 from django.conf import settings
@@ -26,9 +27,10 @@ from apps.core import registry
 from apps.core.jobs import JobParams
 from apps.ledger.models import TriggeredBy
 from apps.ledger.services import housekeeping
-from apps.pipeline.daily import run_pipeline
+from apps.pipeline.daily import FanOut, fan_out_default, run_pipeline
 from apps.pipeline.jobs import execute_job
 from apps.pipeline.requests import job_params, request_as_of
+from optionshelper import warehouse
 
 RUN_JOB_TASK = "apps.pipeline.tasks.run_job_task"
 SCHEDULED_RUN_DAILY = "apps.pipeline.tasks.scheduled_run_daily"
@@ -36,16 +38,19 @@ HOUSEKEEPING_TASK = "apps.pipeline.tasks.housekeeping_task"
 TASK_TRIGGERS = (TriggeredBy.SCHEDULE, TriggeredBy.ADMIN, TriggeredBy.TASK)
 
 _current_task_id: ContextVar[str] = ContextVar("django_q_task_id", default="")
+_current_task_sync: ContextVar[bool] = ContextVar("django_q_task_sync", default=False)
 
 
 @receiver(pre_execute, dispatch_uid="optionshelper.remember_task_id")
 def _remember_task_id(sender: Any, task: dict, **kwargs: Any) -> None:
     _current_task_id.set(str(task.get("id") or ""))
+    _current_task_sync.set(bool(task.get("sync")))
 
 
 @receiver(post_execute_in_worker, dispatch_uid="optionshelper.forget_task_id")
 def _forget_task_id(sender: Any, task: dict, **kwargs: Any) -> None:
     _current_task_id.set("")
+    _current_task_sync.set(False)
 
 
 def current_task_id() -> str:
@@ -69,8 +74,10 @@ def _check_trigger(triggered_by: str) -> None:
         raise ValueError(f"triggered_by must be one of {', '.join(TASK_TRIGGERS)}")
 
 
-def _pipeline(params: JobParams, *, triggered_by: str, task_id: str) -> dict[str, Any]:
-    result = run_pipeline(params, triggered_by=triggered_by, parent_run_id=task_id)
+def _pipeline(
+    params: JobParams, *, triggered_by: str, task_id: str, fan_out: FanOut | None = None
+) -> dict[str, Any]:
+    result = run_pipeline(params, triggered_by=triggered_by, parent_run_id=task_id, fan_out=fan_out)
     summary = result.to_dict()
     summary.update(task_id=task_id, refused=bool(result.refused), symbols=list(params.symbols))
     return summary
@@ -117,13 +124,57 @@ def scheduled_run_daily(
     The arguments exist for tests and one-off schedules; the installed schedule passes none.
     """
     params = _params(as_of=as_of, symbols=symbols, provider=provider, options=None)
-    return _pipeline(params, triggered_by=TriggeredBy.SCHEDULE, task_id=current_task_id())
+    fan_out = fan_out_default()
+    if fan_out is not None and _current_task_sync.get():
+        # A sync task (tests, a shell) has no cluster behind it: its shards run inline too.
+        fan_out = replace(fan_out, q_options={**fan_out.q_options, "sync": True})
+    return _pipeline(
+        params, triggered_by=TriggeredBy.SCHEDULE, task_id=current_task_id(), fan_out=fan_out
+    )
+
+
+def run_shard_task(
+    job_name: str,
+    *,
+    as_of: str,
+    symbols: Iterable[str],
+    provider: str | None = None,
+    options: dict[str, Any] | None = None,
+    parent_run_id: str = "",
+    skipped: dict[str, str] | None = None,
+    triggered_by: str = TriggeredBy.TASK,
+) -> dict[str, Any]:
+    """One fan-out shard: ``job_name`` for a few symbols, a child run of the pipeline run.
+
+    Its lease (job, as-of, these symbols) is the claim: a second copy anywhere returns refused.
+    """
+    params = _params(as_of=as_of, symbols=symbols, provider=provider, options=options)
+    execution = execute_job(
+        job_name,
+        params,
+        triggered_by=triggered_by,
+        parent_run_id=parent_run_id,
+        skipped=dict(skipped or {}),
+    )
+    result = execution.result
+    return {
+        "job": job_name,
+        "task_id": current_task_id(),
+        "as_of": params.as_of.market_date.isoformat(),
+        "run_id": execution.outcome.run_id or None,
+        "status": "refused" if execution.refused else execution.outcome.status,
+        "refused": bool(execution.refused),
+        "message": execution.refused or execution.outcome.error or None,
+        "symbols": list(params.symbols),
+        "failed": result.symbols_with("failed") if result else list(params.symbols),
+    }
 
 
 def housekeeping_task(
     *, runs_older_than_days: int | None = None, checks_older_than_days: int | None = None
 ) -> dict[str, Any]:
-    """Abandon runs whose process or heartbeat is gone, then prune past the retention ages."""
+    """Abandon runs whose process or heartbeat is gone, prune past the retention ages, and (lake
+    mode) merge small files and expire old snapshots."""
     abandoned = housekeeping.abandon_stale_runs()
     pruned = housekeeping.ledger_prune(
         runs_older_than_days=runs_older_than_days or settings.RETENTION_RUNS_DAYS,
@@ -133,6 +184,7 @@ def housekeeping_task(
         "task_id": current_task_id(),
         "abandoned": [str(run.run_id) for run in abandoned],
         **pruned,
+        "lake": warehouse.lake_maintain(),
     }
 
 

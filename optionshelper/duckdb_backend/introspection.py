@@ -33,7 +33,7 @@ class DatabaseIntrospection(BaseDatabaseIntrospection):
     def get_table_list(self, cursor):
         cursor.execute(
             "SELECT table_name, table_type FROM information_schema.tables "
-            "WHERE table_schema = 'main' ORDER BY table_name"
+            "WHERE table_schema = 'main' AND table_catalog = current_database() ORDER BY table_name"
         )
         return [TableInfo(name, "v" if kind == "VIEW" else "t") for name, kind in cursor.fetchall()]
 
@@ -41,6 +41,7 @@ class DatabaseIntrospection(BaseDatabaseIntrospection):
         cursor.execute(
             "SELECT column_name, data_type, is_nullable, column_default "
             "FROM information_schema.columns WHERE table_schema = 'main' AND table_name = %s "
+            "AND table_catalog = current_database() "
             "ORDER BY ordinal_position",
             [table_name],
         )

@@ -140,11 +140,17 @@ def _run_daily_twice_through_a_cluster(queue, clusters) -> None:
     assert pipeline.status != RunStatus.STARTED
     assert pipeline.pid != os.getpid()  # it ran in a worker process
     children = IngestionRun.objects.exclude(pk=pipeline.pk)
-    assert sorted(children.values_list("job_name", flat=True)) == sorted(registry.pipeline_order())
+    # On Redis with 2 workers the scheduled run fans out: one child run per symbol and job.
+    fanned = "redis" in settings.Q_CLUSTER
+    expected = Counter(
+        {j: 2 if fanned and registry.job(j).per_symbol else 1 for j in registry.pipeline_order()}
+    )
+    assert Counter(children.values_list("job_name", flat=True)) == expected
     assert set(children.values_list("parent_run_id", flat=True)) == {str(pipeline.run_id)}
     assert set(children.values_list("triggered_by", flat=True)) == {"schedule"}
-    candles = children.get(job_name="ingest_candles")
-    assert candles.status == RunStatus.SUCCESS and candles.partitions_ok == 2
+    candles = children.filter(job_name="ingest_candles")
+    assert set(candles.values_list("status", flat=True)) == {RunStatus.SUCCESS}
+    assert sum(candles.values_list("partitions_ok", flat=True)) == 2
     assert running[0].stop() is not None
 
 

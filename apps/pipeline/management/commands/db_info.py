@@ -24,7 +24,7 @@ class Command(BaseCommand):
             for name in meta.pending_migrations:
                 self.stdout.write(f"    pending {name}")
         wh = warehouse_info()
-        self.stdout.write(f"warehouse: {wh.path}")
+        self.stdout.write(f"warehouse: {wh.mode} {wh.location}")
         if not wh.exists:
             self.stdout.write("  does not exist — run `python manage.py db_init`")
             return

@@ -29,4 +29,6 @@ class Command(BaseCommand):
             f"{len(meta.pending_migrations)} pending"
         )
         note = f" (applied now: {', '.join(map(str, applied))})" if applied else " (up to date)"
-        self.stdout.write(f"warehouse    {wh.path}: schema version {wh.schema_version}{note}")
+        self.stdout.write(
+            f"warehouse    {wh.mode} {wh.location}: schema version {wh.schema_version}{note}"
+        )

@@ -19,7 +19,7 @@ from apps.pipeline.cli import (
     run_durations,
     seconds,
 )
-from apps.pipeline.daily import PipelineResult, run_pipeline, run_range
+from apps.pipeline.daily import FanOut, PipelineResult, run_pipeline, run_range
 
 
 class Command(JobCommand):
@@ -34,6 +34,20 @@ class Command(JobCommand):
             type=int,
             default=None,
             help="backfill the last N trading sessions ending at --as-of",
+        )
+        parser.add_argument(
+            "--fan-out",
+            action="store_true",
+            help="run each job's symbols as django-q2 tasks on the running qcluster(s) and wait",
+        )
+        parser.add_argument(
+            "--shard-size", type=int, default=1, help="symbols per fan-out task (default 1)"
+        )
+        parser.add_argument(
+            "--fan-out-wait",
+            type=float,
+            default=None,
+            help="seconds to wait for one job's tasks (default: the job's timeout)",
         )
         parser.add_argument("--window", type=int, default=1, help="compute_flow window")
         parser.add_argument("--group-by", default="contract", help="compute_flow group-by")
@@ -63,6 +77,7 @@ class Command(JobCommand):
         if options["dry_run"]:
             self._print_plan(params, start, end)
             return
+        fan_out = self._fan_out(options)
         flow = {"window": options["window"], "group_by": options["group_by"]}
         as_json = options["json"]
         if start and end:
@@ -77,16 +92,29 @@ class Command(JobCommand):
                 start=start,
                 end=end,
                 job_options={"compute_flow": flow},
+                fan_out=fan_out,
                 on_result=None if as_json else self._print_session,
             )
         else:
-            results = [run_pipeline(params, job_options={"compute_flow": flow})]
+            results = [run_pipeline(params, job_options={"compute_flow": flow}, fan_out=fan_out)]
             if not as_json:
                 self._print_session(results[0])
         self._report(results, as_json=as_json)
         code = max((r.exit_code for r in results), default=0)
         if code:
             sys.exit(code)
+
+    @staticmethod
+    def _fan_out(options) -> FanOut | None:
+        if not options["fan_out"]:
+            if options["shard_size"] != 1 or options["fan_out_wait"] is not None:
+                raise UsageError("--shard-size and --fan-out-wait need --fan-out")
+            return None
+        if not 1 <= options["shard_size"] <= 10000:
+            raise UsageError("--shard-size must be between 1 and 10000")
+        if options["fan_out_wait"] is not None and options["fan_out_wait"] <= 0:
+            raise UsageError("--fan-out-wait must be positive")
+        return FanOut(shard_size=options["shard_size"], wait_s=options["fan_out_wait"])
 
     def _print_plan(self, params: JobParams, start, end) -> None:
         span = f"{start} → {end}" if start else str(params.as_of)
