@@ -21,6 +21,10 @@ from apps.pipeline.requests import JobRequestError, job_params
 from optionshelper.warehouse import WarehouseError
 
 
+# Jobs whose partitions can be "already stored": they skip them (up_to_date) unless --force.
+FORCEABLE_JOBS = ("ingest_candles", "ingest_options_bars", "snapshot_options")
+
+
 class UsageError(CommandError):
     def __init__(self, message: str) -> None:
         super().__init__(message, returncode=2)
@@ -68,7 +72,17 @@ class JobCommand(BaseCommand):
         parser.add_argument(
             "--json", action="store_true", help="machine-readable summary on stdout"
         )
+        if self.forceable:
+            parser.add_argument(
+                "--force",
+                action="store_true",
+                help="fetch and replace partitions already stored (default: skip, up_to_date)",
+            )
         self.add_job_arguments(parser)
+
+    @property
+    def forceable(self) -> bool:
+        return self.job_name in (*FORCEABLE_JOBS, registry.PIPELINE_JOB)
 
     def add_job_arguments(self, parser) -> None:
         """Job-specific flags."""
@@ -84,7 +98,10 @@ class JobCommand(BaseCommand):
                 symbols=options["symbol"],
                 watchlists=options["watchlist"],
                 provider=options.get("provider") if self.uses_provider else None,
-                options=self.job_options(options),
+                options={
+                    **self.job_options(options),
+                    **({"force": True} if options.get("force") else {}),
+                },
             )
         except JobRequestError as exc:
             raise UsageError(str(exc)) from None

@@ -8,7 +8,7 @@ import sys
 
 from apps.core import calendar, registry
 from apps.core.jobs import JobParams
-from apps.pipeline.cli import JobCommand, UsageError, json_default, parse_day
+from apps.pipeline.cli import FORCEABLE_JOBS, JobCommand, UsageError, json_default, parse_day
 from apps.pipeline.daily import PipelineResult, run_pipeline, run_range
 
 
@@ -51,11 +51,13 @@ class Command(JobCommand):
         if options["dry_run"]:
             self._print_plan(params, start, end)
             return
-        flow = {"window": options["window"], "group_by": options["group_by"]}
+        job_options = {"compute_flow": {"window": options["window"], "group_by": options["group_by"]}}
+        if options["force"]:
+            job_options |= {job: {"force": True} for job in FORCEABLE_JOBS}
         if start and end:
-            results = run_range(params, start=start, end=end, job_options={"compute_flow": flow})
+            results = run_range(params, start=start, end=end, job_options=job_options)
         else:
-            results = [run_pipeline(params, job_options={"compute_flow": flow})]
+            results = [run_pipeline(params, job_options=job_options)]
         self._report(results, as_json=options["json"])
         code = max((r.exit_code for r in results), default=0)
         if code:
