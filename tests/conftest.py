@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pytest
 from django.db import connections
 
+from apps.core import calendar
 from apps.market import warehouse_schema
+
+# The built NYSE calendar is shared by every test process through one file outside ./data.
+calendar.CACHE_DIR = Path(tempfile.gettempdir()) / "optionshelper-test-cache"
 
 
 @pytest.fixture(autouse=True)

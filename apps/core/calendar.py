@@ -9,11 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tempfile
+from array import array
+from bisect import bisect_left, bisect_right
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
-
-import numpy as np
 
 MARKET_TZ = ZoneInfo("America/New_York")
 _CALENDAR_START = "2000-01-03"
@@ -25,47 +25,60 @@ _EPOCH = dt.date(1970, 1, 1)
 CACHE_DIR: Path | None = None
 
 
-def _build(end: str) -> tuple[np.ndarray, np.ndarray]:
+def _build(end: str) -> tuple[array, array]:
     """(session day numbers, session closes as UTC epoch seconds) from exchange-calendars."""
     import exchange_calendars as xcals
 
     calendar = xcals.get_calendar("XNYS", start=_CALENDAR_START, end=end)
-    days = calendar.sessions.values.astype("datetime64[D]").astype(np.int64)
-    closes = calendar.closes.values.astype("datetime64[s]").astype(np.int64)
-    return days, closes
+    days = calendar.sessions.values.astype("datetime64[D]").astype("int64")
+    closes = calendar.closes.values.astype("datetime64[s]").astype("int64")
+    return array("q", days.tolist()), array("q", closes.tolist())
 
 
 def _cache_file(end: str) -> Path | None:
     if CACHE_DIR is None:
         return None
-    return Path(CACHE_DIR) / f"xnys-{_CALENDAR_START}-{end}.npz"
+    return Path(CACHE_DIR) / f"xnys-{_CALENDAR_START}-{end}.bin"
+
+
+def _read_cache(path: Path) -> tuple[array, array] | None:
+    """The cached tables (days then closes, int64 each), or None when absent or damaged."""
+    try:
+        values = array("q", path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    half = len(values) // 2
+    if not half or len(values) % 2:
+        return None
+    return values[:half], values[half:]
+
+
+def _write_cache(path: Path, days: array, closes: array) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write((days + closes).tobytes())
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only data dir only costs the rebuild next time
 
 
 @lru_cache(maxsize=1)
-def _tables() -> tuple[np.ndarray, np.ndarray]:
+def _tables() -> tuple[array, array]:
     """Loaded once per process: from the disk cache when present, else built (and cached)."""
     end = (dt.date.today() + dt.timedelta(days=3 * 366)).isoformat()
     path = _cache_file(end)
-    if path is not None and path.exists():
-        try:
-            with np.load(path) as data:
-                return data["days"], data["closes"]
-        except (OSError, ValueError, KeyError):
-            pass  # a damaged cache is rebuilt below
+    cached = _read_cache(path) if path is not None else None
+    if cached is not None:
+        return cached
     days, closes = _build(end)
     if path is not None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-            with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, days=days, closes=closes)
-            os.replace(tmp, path)
-        except OSError:
-            pass  # a read-only data dir only costs the rebuild next time
+        _write_cache(path, days, closes)
     return days, closes
 
 
-def _days() -> np.ndarray:
+def _days() -> array:
     return _tables()[0]
 
 
@@ -93,8 +106,8 @@ def first_session() -> dt.date:
 def is_session(day: dt.date) -> bool:
     """True when NYSE trades on ``day``."""
     days, number = _days(), _num(day)
-    pos = int(np.searchsorted(days, number))
-    return pos < len(days) and int(days[pos]) == number
+    pos = bisect_left(days, number)
+    return pos < len(days) and days[pos] == number
 
 
 def sessions_between(start: dt.date, end: dt.date) -> list[dt.date]:
@@ -103,15 +116,14 @@ def sessions_between(start: dt.date, end: dt.date) -> list[dt.date]:
     if end < start:
         return []
     days = _days()
-    lo = np.searchsorted(days, _num(start), side="left")
-    hi = np.searchsorted(days, _num(end), side="right")
-    return days[lo:hi].astype("datetime64[D]").astype(object).tolist()
+    lo, hi = bisect_left(days, _num(start)), bisect_right(days, _num(end))
+    return [_EPOCH + dt.timedelta(days=n) for n in days[lo:hi]]
 
 
 def session_on_or_before(day: dt.date) -> dt.date:
     """The newest session at or before ``day``."""
     days = _days()
-    pos = int(np.searchsorted(days, _num(day), side="right")) - 1
+    pos = bisect_right(days, _num(day)) - 1
     return _date(days[max(pos, 0)])
 
 
@@ -123,7 +135,7 @@ def previous_session(day: dt.date) -> dt.date:
 def next_session(day: dt.date) -> dt.date:
     """The oldest session strictly after ``day``."""
     days = _days()
-    pos = int(np.searchsorted(days, _num(day), side="right"))
+    pos = bisect_right(days, _num(day))
     return _date(days[min(pos, len(days) - 1)])
 
 
@@ -138,8 +150,8 @@ def session_close(day: dt.date) -> dt.datetime:
     """The closing time of a session, timezone-aware (UTC)."""
     days, closes = _tables()
     number = _num(day)
-    pos = int(np.searchsorted(days, number))
-    if pos >= len(days) or int(days[pos]) != number:
+    pos = bisect_left(days, number)
+    if pos >= len(days) or days[pos] != number:
         raise ValueError(f"{_as_date(day)} is not an NYSE session")
     return dt.datetime.fromtimestamp(int(closes[pos]), dt.UTC)
 
@@ -178,7 +190,7 @@ def monthly_expiry(year: int, month: int) -> dt.date:
     first = dt.date(year, month, 1)
     first_friday = first + dt.timedelta(days=(4 - first.weekday()) % 7)
     third_friday = first_friday + dt.timedelta(days=14)
-    if _num(third_friday) > int(_days()[-1]) or is_session(third_friday):
+    if _num(third_friday) > _days()[-1] or is_session(third_friday):
         return third_friday
     return previous_session(third_friday)
 

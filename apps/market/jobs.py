@@ -48,12 +48,20 @@ def forced(params: JobParams) -> bool:
 
 
 def _up_to_date(
-    log: RunLog, asset_keys: tuple[str, ...], symbol: str, started: dt.datetime, day: dt.date
+    log: RunLog,
+    asset_keys: tuple[str, ...],
+    symbol: str,
+    started: dt.datetime,
+    day: dt.date,
+    *,
+    watermarked: tuple[str, ...] | None = None,
 ) -> PartitionResult:
+    """Record a partition that is already stored: skipped (up_to_date), nothing written."""
     for asset_key in asset_keys:
         log.asset_skipped(
             asset_key, symbol, UP_TO_DATE, started_at=started, extra={"stored": day.isoformat()}
         )
+    for asset_key in asset_keys if watermarked is None else watermarked:
         log.advance_watermark(asset_key, symbol, day)
     return PartitionResult(symbol, "skipped", detail=UP_TO_DATE, market_date=day)
 
@@ -349,8 +357,9 @@ def ingest_options_bars(params: JobParams, *, log: RunLog) -> JobResult:
             log=log,
         )
         if staged is None:
+            newest = stored_newest.get(symbol) or market_date
             return _up_to_date(
-                log, asset_keys, symbol, started, stored_newest.get(symbol) or market_date
+                log, asset_keys, symbol, started, newest, watermarked=("option_bars",)
             )
         return batch.add(staged, rows=len(staged.payload[1]) + len(staged.payload[0]))
 
