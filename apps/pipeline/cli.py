@@ -20,7 +20,6 @@ from apps.pipeline.jobs import JobExecution, execute_job
 from apps.pipeline.requests import JobRequestError, job_params
 from optionshelper.warehouse import WarehouseError
 
-
 # Jobs whose partitions can be "already stored": they skip them (up_to_date) unless --force.
 FORCEABLE_JOBS = ("ingest_candles", "ingest_options_bars", "snapshot_options")
 
