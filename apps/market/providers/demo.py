@@ -522,6 +522,10 @@ class DemoProvider(MarketDataProvider):
         return self._chain_frame(model, i, exp_day, strike, call, m)
 
     def _chain_frame(self, model, i, exp_day, strike, call, m) -> pd.DataFrame:
+        # Row order (expiry, strike, call before put) by one integer lexsort, not a frame sort.
+        order = np.lexsort((~call, strike, exp_day))
+        exp_day, strike, call = exp_day[order], strike[order], call[order]
+        m = {key: np.asarray(value)[order] for key, value in m.items()}
         bid, ask = _quotes(m["theo"], model, i, m["dkeys"])
         last, last_at = _last_trades(model, i, m, bid, ask)
         iv = np.round(m["iv"] * (1 + 0.01 * _normal(m["dkeys"], 6)), 4)
@@ -546,8 +550,7 @@ class DemoProvider(MarketDataProvider):
                 "implied_vol": iv,
             }
         )
-        frame = frame.sort_values(["expiry", "strike", "option_type"], kind="stable")
-        return frame.reset_index(drop=True)
+        return frame
 
     # -- option bars -------------------------------------------------------------------------
     def _bars_for_root(
