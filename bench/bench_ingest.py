@@ -2,9 +2,12 @@
 
 Generates symbols S0001..SNNNN (the demo provider serves any valid ticker), runs
 ``execute_job('snapshot_options', ...)`` for one fixed past session in a throwaway data dir (or
-``--data-dir``), and prints chain rows written, rows/s and peak memory.
+``--data-dir``), and prints chain rows written, rows/s and peak memory. It also prints, measured in
+the same run, the job's write step (time inside ``stores.snapshots_write``) next to a raw Arrow
+insert of the same rows (``INSERT INTO <copy with the primary key> SELECT * FROM arrow_table`` in
+one transaction), and the time of a second run that finds everything stored (up_to_date skips).
 
-    python bench/bench_ingest.py --symbols 500            # ≈1.5M chain rows
+    python bench/bench_ingest.py --symbols 100
     python bench/bench_ingest.py --symbols 50 --tracemalloc
 """
 
@@ -58,9 +61,23 @@ def main() -> None:
     setup_django(data_dir, args.database_url)
     from apps.core.asof import resolve_as_of
     from apps.core.jobs import JobParams
+    from apps.market import stores
     from apps.pipeline.jobs import execute_job
     from optionshelper import warehouse
 
+    # The write step: the batched writer, or the per-symbol writer of older trees (for "before").
+    writer = "snapshots_write" if hasattr(stores, "snapshots_write") else "snapshot_write"
+    write_seconds = [0.0]
+    original_write = getattr(stores, writer)
+
+    def timed_write(**kwargs):
+        t0 = time.perf_counter()
+        try:
+            return original_write(**kwargs)
+        finally:
+            write_seconds[0] += time.perf_counter() - t0
+
+    setattr(stores, writer, timed_write)
     symbols = tuple(f"S{i:04d}" for i in range(1, args.symbols + 1))
     as_of = dt.date.fromisoformat(args.as_of)
     rss_before = max_rss_mb()
@@ -72,16 +89,47 @@ def main() -> None:
     peak_py = tracemalloc.get_traced_memory()[1] / 2**20 if args.tracemalloc else None
     rows = sum(p.rows for p in execution.result.partitions) if execution.result else 0
     stored = warehouse.fetch_all("SELECT count(*) FROM options_chain")[0][0]
+    raw_seconds = raw_arrow_insert(warehouse)
+    first_write = write_seconds[0]
+    started = time.perf_counter()
+    again = execute_job("snapshot_options", JobParams(as_of=resolve_as_of(as_of), symbols=symbols))
+    rerun_seconds = time.perf_counter() - started
+    skipped = len(again.result.symbols_with("skipped")) if again.result else 0
     size = (data_dir / "warehouse" / "options.duckdb").stat().st_size / 2**20
     print(f"data dir              {data_dir}")
     print(f"symbols               {len(symbols)}  as-of {as_of}  run {execution.outcome.status}")
     print(f"chain rows written    {rows:,}  (stored in options_chain: {stored:,})")
     print(f"seconds               {seconds:,.1f}  ({seconds / len(symbols):.3f} s/symbol)")
     print(f"rows/s                {rows / seconds:,.0f}")
+    print(
+        f"write step            {first_write:,.2f} s  (raw Arrow insert of the same rows: "
+        f"{raw_seconds:,.2f} s; ratio {first_write / raw_seconds:,.2f}x)"
+    )
+    print(f"second run            {rerun_seconds:,.2f} s  ({skipped} symbols skipped up_to_date)")
     print(f"peak RSS (ru_maxrss)  {max_rss_mb():,.0f} MiB  (after setup: {rss_before:,.0f} MiB)")
     if peak_py is not None:
         print(f"tracemalloc peak      {peak_py:,.0f} MiB")
     print(f"warehouse file        {size:,.0f} MiB")
+
+
+def raw_arrow_insert(warehouse) -> float:
+    """Seconds to insert every stored chain row again, from Arrow, into an empty keyed copy."""
+    with warehouse.write() as con:
+        ddl = con.execute(
+            "SELECT sql FROM duckdb_tables() WHERE table_name = 'options_chain'"
+        ).fetchone()[0]
+        con.execute("DROP TABLE IF EXISTS bench_chain_copy")
+        con.execute(ddl.replace("options_chain", "bench_chain_copy", 1))
+        table = con.execute("SELECT * FROM options_chain").to_arrow_table()
+        con.register("bench_rows", table)
+        started = time.perf_counter()
+        con.execute("BEGIN TRANSACTION")
+        con.execute("INSERT INTO bench_chain_copy SELECT * FROM bench_rows")
+        con.execute("COMMIT")
+        seconds = time.perf_counter() - started
+        con.unregister("bench_rows")
+        con.execute("DROP TABLE bench_chain_copy")
+    return seconds
 
 
 if __name__ == "__main__":

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pytest
 from django.db import connections
 
+from apps.core import calendar
 from apps.market import warehouse_schema
 
 pytest_plugins = ["tests.lake"]  # the ``lake`` fixture: a throw-away DuckLake warehouse
+# The built NYSE calendar is shared by every test process through one file outside ./data.
+calendar.CACHE_DIR = Path(tempfile.gettempdir()) / "optionshelper-test-cache"
 
 
 @pytest.fixture(autouse=True)

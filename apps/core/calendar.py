@@ -7,25 +7,79 @@ rules) goes through this module so that holidays are handled in exactly one plac
 from __future__ import annotations
 
 import datetime as dt
+import os
+import tempfile
+from array import array
+from bisect import bisect_left, bisect_right
 from functools import lru_cache
+from pathlib import Path
 from zoneinfo import ZoneInfo
-
-import exchange_calendars as xcals
-import pandas as pd
 
 MARKET_TZ = ZoneInfo("America/New_York")
 _CALENDAR_START = "2000-01-03"
+_EPOCH = dt.date(1970, 1, 1)
+
+# Where the built calendar is kept between processes (``None``: no disk cache). Building it with
+# exchange-calendars (and importing that and pandas) costs seconds; reading the cache costs
+# milliseconds. Set by the market app from the data dir; tests point it at a temp dir.
+CACHE_DIR: Path | None = None
+
+
+def _build(end: str) -> tuple[array, array]:
+    """(session day numbers, session closes as UTC epoch seconds) from exchange-calendars."""
+    import exchange_calendars as xcals
+
+    calendar = xcals.get_calendar("XNYS", start=_CALENDAR_START, end=end)
+    days = calendar.sessions.values.astype("datetime64[D]").astype("int64")
+    closes = calendar.closes.values.astype("datetime64[s]").astype("int64")
+    return array("q", days.tolist()), array("q", closes.tolist())
+
+
+def _cache_file(end: str) -> Path | None:
+    if CACHE_DIR is None:
+        return None
+    return Path(CACHE_DIR) / f"xnys-{_CALENDAR_START}-{end}.bin"
+
+
+def _read_cache(path: Path) -> tuple[array, array] | None:
+    """The cached tables (days then closes, int64 each), or None when absent or damaged."""
+    try:
+        values = array("q", path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    half = len(values) // 2
+    if not half or len(values) % 2:
+        return None
+    return values[:half], values[half:]
+
+
+def _write_cache(path: Path, days: array, closes: array) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write((days + closes).tobytes())
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only data dir only costs the rebuild next time
 
 
 @lru_cache(maxsize=1)
-def _calendar() -> xcals.ExchangeCalendar:
+def _tables() -> tuple[array, array]:
+    """Loaded once per process: from the disk cache when present, else built (and cached)."""
     end = (dt.date.today() + dt.timedelta(days=3 * 366)).isoformat()
-    return xcals.get_calendar("XNYS", start=_CALENDAR_START, end=end)
+    path = _cache_file(end)
+    cached = _read_cache(path) if path is not None else None
+    if cached is not None:
+        return cached
+    days, closes = _build(end)
+    if path is not None:
+        _write_cache(path, days, closes)
+    return days, closes
 
 
-@lru_cache(maxsize=1)
-def _session_index() -> pd.DatetimeIndex:
-    return _calendar().sessions
+def _days() -> array:
+    return _tables()[0]
 
 
 def _as_date(value: dt.date | dt.datetime | str) -> dt.date:
@@ -36,14 +90,24 @@ def _as_date(value: dt.date | dt.datetime | str) -> dt.date:
     return value
 
 
+def _num(day: dt.date | dt.datetime | str) -> int:
+    return (_as_date(day) - _EPOCH).days
+
+
+def _date(number) -> dt.date:
+    return _EPOCH + dt.timedelta(days=int(number))
+
+
 def first_session() -> dt.date:
     """The oldest session the calendar knows."""
-    return _session_index()[0].date()
+    return _date(_days()[0])
 
 
 def is_session(day: dt.date) -> bool:
     """True when NYSE trades on ``day``."""
-    return _calendar().is_session(pd.Timestamp(_as_date(day)))
+    days, number = _days(), _num(day)
+    pos = bisect_left(days, number)
+    return pos < len(days) and days[pos] == number
 
 
 def sessions_between(start: dt.date, end: dt.date) -> list[dt.date]:
@@ -51,17 +115,16 @@ def sessions_between(start: dt.date, end: dt.date) -> list[dt.date]:
     start, end = _as_date(start), _as_date(end)
     if end < start:
         return []
-    index = _session_index()
-    lo = index.searchsorted(pd.Timestamp(start), side="left")
-    hi = index.searchsorted(pd.Timestamp(end), side="right")
-    return [ts.date() for ts in index[lo:hi]]
+    days = _days()
+    lo, hi = bisect_left(days, _num(start)), bisect_right(days, _num(end))
+    return [_EPOCH + dt.timedelta(days=n) for n in days[lo:hi]]
 
 
 def session_on_or_before(day: dt.date) -> dt.date:
     """The newest session at or before ``day``."""
-    index = _session_index()
-    pos = index.searchsorted(pd.Timestamp(_as_date(day)), side="right") - 1
-    return index[max(pos, 0)].date()
+    days = _days()
+    pos = bisect_right(days, _num(day)) - 1
+    return _date(days[max(pos, 0)])
 
 
 def previous_session(day: dt.date) -> dt.date:
@@ -71,9 +134,9 @@ def previous_session(day: dt.date) -> dt.date:
 
 def next_session(day: dt.date) -> dt.date:
     """The oldest session strictly after ``day``."""
-    index = _session_index()
-    pos = index.searchsorted(pd.Timestamp(_as_date(day)), side="right")
-    return index[min(pos, len(index) - 1)].date()
+    days = _days()
+    pos = bisect_right(days, _num(day))
+    return _date(days[min(pos, len(days) - 1)])
 
 
 def sessions_strictly_between(earlier: dt.date, later: dt.date) -> list[dt.date]:
@@ -85,7 +148,12 @@ def sessions_strictly_between(earlier: dt.date, later: dt.date) -> list[dt.date]
 
 def session_close(day: dt.date) -> dt.datetime:
     """The closing time of a session, timezone-aware (UTC)."""
-    return _calendar().session_close(pd.Timestamp(_as_date(day))).to_pydatetime()
+    days, closes = _tables()
+    number = _num(day)
+    pos = bisect_left(days, number)
+    if pos >= len(days) or days[pos] != number:
+        raise ValueError(f"{_as_date(day)} is not an NYSE session")
+    return dt.datetime.fromtimestamp(int(closes[pos]), dt.UTC)
 
 
 def last_completed_session(now: dt.datetime | None = None) -> dt.date:
@@ -122,7 +190,7 @@ def monthly_expiry(year: int, month: int) -> dt.date:
     first = dt.date(year, month, 1)
     first_friday = first + dt.timedelta(days=(4 - first.weekday()) % 7)
     third_friday = first_friday + dt.timedelta(days=14)
-    if third_friday > _session_index()[-1].date() or is_session(third_friday):
+    if _num(third_friday) > _days()[-1] or is_session(third_friday):
         return third_friday
     return previous_session(third_friday)
 

@@ -88,19 +88,40 @@ def parse_osi_series(series: pd.Series) -> pd.DataFrame:
     return out
 
 
+_DIGITS = np.array(list("0123456789"))
+
+
+def _digits(values: np.ndarray, width: int) -> np.ndarray:
+    """Zero-padded decimal digits of non-negative ints as an (n, width) array of characters."""
+    powers = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
+    return _DIGITS[(values[:, None] // powers) % 10]
+
+
 def format_osi_series(
     root: pd.Series | str, expiry: pd.Series, option_type: pd.Series, strike: pd.Series
 ) -> pd.Series:
     """Vectorised :func:`format_osi` for aligned columns (option_type 'call'/'put' or 'C'/'P').
 
-    Providers build thousands of symbols per chain, so this works on whole columns.
+    Providers build thousands of symbols per chain, so this works on whole columns with integer
+    arithmetic (no per-row ``strftime`` or string formatting).
     """
-    ymd = pd.to_datetime(pd.Series(expiry).reset_index(drop=True)).dt.strftime("%y%m%d")
-    kind = pd.Series(option_type).reset_index(drop=True).astype(str).str[0].str.upper()
-    thousandths = np.rint(pd.Series(strike).reset_index(drop=True).astype(float).to_numpy() * 1000)
-    strike_text = pd.Series(thousandths.astype(np.int64)).astype(str).str.zfill(8)
+    days = pd.to_datetime(pd.Series(expiry)).to_numpy().astype("datetime64[D]")
+    months = days.astype("datetime64[M]")
+    years = months.astype("datetime64[Y]").astype(np.int64) + 1970
+    ymd = (
+        (years % 100) * 10000
+        + (months.astype(np.int64) % 12 + 1) * 100
+        + (days - months).astype(np.int64)
+        + 1
+    )
+    kinds = np.char.upper(pd.Series(option_type).to_numpy().astype("U1"))
+    thousandths = np.rint(pd.Series(strike).astype(float).to_numpy() * 1000).astype(np.int64)
+    chars = np.concatenate(
+        [_digits(ymd, 6), kinds.reshape(-1, 1), _digits(thousandths, 8)], axis=1
+    )
+    suffix = np.ascontiguousarray(chars).view("U15").ravel()
     if isinstance(root, str):
-        roots = pd.Series(root.strip().upper(), index=ymd.index)
+        roots = np.array(root.strip().upper())
     else:
-        roots = pd.Series(root).reset_index(drop=True).astype(str).str.strip().str.upper()
-    return roots + ymd + kind + strike_text
+        roots = pd.Series(root).astype(str).str.strip().str.upper().to_numpy(dtype=str)
+    return pd.Series(np.char.add(roots, suffix).astype(object))

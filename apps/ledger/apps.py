@@ -1,6 +1,16 @@
+from pathlib import Path
+
 from django.apps import AppConfig
 
 
 class LedgerConfig(AppConfig):
     name = "apps.ledger"
     label = "ledger"
+
+    def ready(self) -> None:
+        from django.conf import settings
+
+        from apps.core import calendar
+
+        # Processes share the built NYSE calendar through a small file under the data dir.
+        calendar.CACHE_DIR = Path(settings.DATA_DIR) / "cache"

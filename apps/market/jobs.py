@@ -1,13 +1,22 @@
 """The producer jobs: ingest_candles, ingest_options_bars, snapshot_options (SPEC §6.2).
 
-Each job loops over symbols (one partition each). Per symbol it reads what is stored (selectors),
-fetches only what is missing from the provider, validates it, computes in memory, and lands it with
-one short write (stores). A symbol's failure is recorded on its own and the others go on.
+Each job asks the warehouse once, for the whole symbol set, what is already stored; then per symbol
+(one partition each) it fetches only what is missing from the provider, validates it and computes
+in memory; the computed partitions are written in bounded batches, each batch in one transaction
+on one writer connection (``stores``), so readers get in between batches. A symbol's failure is
+recorded on its own and the others go on.
+
+A partition already stored from the same provider for the market date is recorded ``skipped`` with
+reason ``up_to_date`` and nothing is written, unless the job's ``force`` option is set
+(``--force``), which fetches and replaces it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -21,11 +30,93 @@ from apps.market.providers.validation import validate_chain, validate_history
 
 DEFAULT_CANDLE_LOOKBACK_DAYS = 400
 DEFAULT_BAR_LOOKBACK_DAYS = 30
-BAR_BATCH = 500
+BAR_BATCH = 500  # contracts per provider request
+# Rows gathered in memory before one write transaction lands them (bounds memory and lock hold).
+SNAPSHOT_BATCH_ROWS = 250_000
+BAR_BATCH_ROWS = 250_000
+CANDLE_BATCH_SYMBOLS = 200
+UP_TO_DATE = "up_to_date"
 
 
 # A provider with nothing for the date, or no such data at all, is a skip, not a failure.
 PROVIDER_SKIPS = {NoDataError: "no_data", UnsupportedByProvider: "unsupported_by_provider"}
+
+
+def forced(params: JobParams) -> bool:
+    """True when the run must fetch and replace partitions that are already stored."""
+    return bool(params.options.get("force"))
+
+
+def _up_to_date(
+    log: RunLog,
+    asset_keys: tuple[str, ...],
+    symbol: str,
+    started: dt.datetime,
+    day: dt.date,
+    *,
+    watermarked: tuple[str, ...] | None = None,
+) -> PartitionResult:
+    """Record a partition that is already stored: skipped (up_to_date), nothing written."""
+    for asset_key in asset_keys:
+        log.asset_skipped(
+            asset_key, symbol, UP_TO_DATE, started_at=started, extra={"stored": day.isoformat()}
+        )
+    for asset_key in asset_keys if watermarked is None else watermarked:
+        log.advance_watermark(asset_key, symbol, day)
+    return PartitionResult(symbol, "skipped", detail=UP_TO_DATE, market_date=day)
+
+
+@dataclass
+class _Staged:
+    """A partition computed in memory, waiting for its batch to be written."""
+
+    result: PartitionResult
+    started: dt.datetime
+    payload: Any
+
+
+class _Batch:
+    """Gathers staged partitions and writes them together once ``max_rows`` are waiting.
+
+    ``land(items)`` writes the items in one transaction and records their success; if it raises,
+    every partition of the batch is recorded failed (nothing of the batch was written).
+    """
+
+    def __init__(
+        self,
+        *,
+        log: RunLog,
+        asset_keys: tuple[str, ...],
+        land: Callable[[list[_Staged]], None],
+        max_rows: int,
+    ) -> None:
+        self.log, self.asset_keys, self.land, self.max_rows = log, asset_keys, land, max_rows
+        self.items: list[_Staged] = []
+        self.rows = 0
+
+    def add(self, item: _Staged, rows: int) -> PartitionResult:
+        self.items.append(item)
+        self.rows += rows
+        if self.rows >= self.max_rows:
+            self.flush()
+        return item.result
+
+    def flush(self) -> None:
+        items, self.items, self.rows = self.items, [], 0
+        if not items:
+            return
+        try:
+            self.land(items)
+        except Exception as exc:  # the batch is one transaction: none of it landed
+            for item in items:
+                for asset_key in self.asset_keys:
+                    self.log.asset_failed(
+                        asset_key, item.result.symbol, exc, started_at=item.started
+                    )
+                item.result.status = "failed"
+                item.result.rows = 0
+                item.result.detail = f"{type(exc).__name__}: {exc}"
+        self.log.heartbeat()
 
 
 # --- ingest_candles ------------------------------------------------------------------------------
@@ -39,61 +130,95 @@ def _has_corporate_action(frame: pd.DataFrame) -> bool:
     )
 
 
-def _ingest_candles_symbol(
+def _stage_candles(
     symbol: str,
     started: dt.datetime,
     *,
     provider: MarketDataProvider,
     market_date: dt.date,
     lookback_days: int,
-    log,
-) -> PartitionResult:
-    last = selectors.latest_candle_date(symbol)
-    if last is not None and last >= market_date:
-        log.asset_succeeded("candles_daily", symbol, started_at=started, extra={"up_to_date": True})
-        log.advance_watermark("candles_daily", symbol, last)
-        return PartitionResult(symbol, "success", detail="up to date", market_date=last)
-    start = last + dt.timedelta(days=1) if last else market_date - dt.timedelta(days=lookback_days)
+    stored: tuple[dt.date, dt.date] | None,
+    force: bool,
+) -> _Staged:
+    first, last = stored if stored else (None, None)
+    if last is None or force:
+        start = market_date - dt.timedelta(days=lookback_days)
+    else:
+        start = last + dt.timedelta(days=1)
     frame = validate_history(symbol, provider.get_history(symbol, start, market_date))
     if frame.empty:
         raise NoDataError(symbol, f"no candles between {start} and {market_date}")
     replace_all = last is not None and _has_corporate_action(frame)
     if replace_all:  # adjusted history changed: fetch and replace everything we hold
-        first = selectors.first_candle_date(symbol) or start
-        frame = validate_history(symbol, provider.get_history(symbol, first, market_date))
-    stats = stores.candles_write(
-        symbol=symbol, frame=frame, provider=provider.name, replace_all=replace_all
-    )
+        frame = validate_history(
+            symbol, provider.get_history(symbol, min(first, start), market_date)
+        )
     newest = max(frame["date"])
-    log.asset_succeeded(
-        "candles_daily",
-        symbol,
-        started_at=started,
-        rows_inserted=stats.inserted,
-        rows_updated=stats.updated,
-        rows_deleted=stats.deleted,
-        min_event_ts=market_ts(min(frame["date"])),
-        max_event_ts=market_ts(newest),
-        extra={"refetched_all": replace_all} if replace_all else None,
+    result = PartitionResult(symbol, "success", rows=len(frame), market_date=newest)
+    return _Staged(result, started, (frame, replace_all))
+
+
+def _land_candles(items: list[_Staged], *, provider: str, log: RunLog) -> None:
+    stats = stores.candles_write_many(
+        frames={item.result.symbol: item.payload[0] for item in items},
+        provider=provider,
+        replace_all=[item.result.symbol for item in items if item.payload[1]],
     )
-    log.advance_watermark("candles_daily", symbol, newest)
-    return PartitionResult(symbol, "success", rows=stats.written, market_date=newest)
+    for item in items:
+        symbol, (frame, replace_all) = item.result.symbol, item.payload
+        s = stats.get(symbol, stores.WriteStats())
+        log.asset_succeeded(
+            "candles_daily",
+            symbol,
+            started_at=item.started,
+            rows_inserted=s.inserted,
+            rows_updated=s.updated,
+            rows_deleted=s.deleted,
+            min_event_ts=market_ts(min(frame["date"])),
+            max_event_ts=market_ts(item.result.market_date),
+            extra={"refetched_all": replace_all} if replace_all else None,
+        )
+        log.advance_watermark("candles_daily", symbol, item.result.market_date)
+        item.result.rows = s.written
 
 
 def ingest_candles(params: JobParams, *, log: RunLog) -> JobResult:
     provider = get_provider(params.provider)
     market_date = params.as_of.market_date
     lookback = int(params.options.get("lookback_days") or DEFAULT_CANDLE_LOOKBACK_DAYS)
+    force = forced(params)
+    stored = selectors.candle_ranges(list(params.symbols))
+    batch = _Batch(
+        log=log,
+        asset_keys=("candles_daily",),
+        land=lambda items: _land_candles(items, provider=provider.name, log=log),
+        max_rows=CANDLE_BATCH_SYMBOLS,
+    )
+
+    def work(symbol: str, started: dt.datetime) -> PartitionResult:
+        last = stored[symbol][1] if symbol in stored else None
+        if last is not None and last >= market_date and not force:
+            return _up_to_date(log, ("candles_daily",), symbol, started, last)
+        staged = _stage_candles(
+            symbol,
+            started,
+            provider=provider,
+            market_date=market_date,
+            lookback_days=lookback,
+            stored=stored.get(symbol),
+            force=force,
+        )
+        return batch.add(staged, rows=1)
+
     partitions = for_each_symbol(
         params,
         log,
         job="ingest_candles",
         asset_key="candles_daily",
-        work=lambda s, started: _ingest_candles_symbol(
-            s, started, provider=provider, market_date=market_date, lookback_days=lookback, log=log
-        ),
+        work=work,
         skip_on=PROVIDER_SKIPS,
     )
+    batch.flush()
     return JobResult("ingest_candles", market_date, partitions, {"provider": provider.name})
 
 
@@ -119,148 +244,224 @@ def _bars_meta(
     return meta
 
 
-def _ingest_bars_symbol(
+def _stage_bars(
     symbol: str,
     started: dt.datetime,
     *,
     provider: MarketDataProvider,
     market_date: dt.date,
     lookback_days: int,
-    log,
-) -> PartitionResult:
-    if not provider.supports_option_bars:
-        for asset_key in ("option_contracts", "option_bars"):
-            log.asset_skipped(asset_key, symbol, "unsupported_by_provider", started_at=started)
-        return PartitionResult(symbol, "skipped", detail="unsupported_by_provider")
+    coverage: pd.DataFrame,
+    force: bool,
+    log: RunLog,
+) -> _Staged | None:
+    """Fetch the bars the symbol's listed contracts miss; None when nothing is missing."""
     contracts = provider.list_option_contracts(symbol, as_of=market_date)
-    contract_stats = stores.contracts_write(frame=contracts, provider=provider.name)
-    log.asset_succeeded(
-        "option_contracts",
-        symbol,
-        started_at=started,
-        rows_inserted=contract_stats.inserted,
-        rows_updated=contract_stats.updated,
-    )
-    coverage = selectors.bar_coverage(symbol, provider.name)
-    coverage = coverage[coverage["contract_symbol"].isin(set(contracts["contract_symbol"]))]
-    default_start = market_date - dt.timedelta(days=lookback_days)
-    resume_from = pd.to_datetime(coverage["end_date"]) + pd.Timedelta(days=1)
-    coverage["fetch_from"] = resume_from.fillna(pd.Timestamp(default_start)).dt.date
-    todo = coverage[coverage["fetch_from"] <= market_date]
-    written = inserted = updated = 0
+    known = coverage[coverage["underlying"] == symbol][["contract_symbol", "end_date"]]
+    todo = contracts[["contract_symbol"]].merge(known, on="contract_symbol", how="left")
+    default_start = pd.Timestamp(market_date - dt.timedelta(days=lookback_days))
+    if force:
+        todo["fetch_from"] = default_start.date()
+    else:
+        resume_from = pd.to_datetime(todo["end_date"]) + pd.Timedelta(days=1)
+        todo["fetch_from"] = resume_from.fillna(default_start).dt.date
+    todo = todo[todo["fetch_from"] <= market_date]
+    if todo.empty:
+        return None
+    bars_parts, meta_parts = [], []
     for fetch_from, group in todo.groupby("fetch_from"):
         names = list(group["contract_symbol"])
         for offset in range(0, len(names), BAR_BATCH):
             batch = names[offset : offset + BAR_BATCH]
             bars = provider.get_option_bars(batch, fetch_from, market_date)
-            stats = stores.bars_write(frame=bars, provider=provider.name)
-            stores.bars_meta_write(
-                frame=_bars_meta(
-                    batch, bars, provider=provider.name, start=fetch_from, end=market_date
-                )
-            )
-            inserted, updated, written = (
-                inserted + stats.inserted,
-                updated + stats.updated,
-                written + stats.written,
+            bars_parts.append(bars)
+            meta_parts.append(
+                _bars_meta(batch, bars, provider=provider.name, start=fetch_from, end=market_date)
             )
             log.heartbeat()
-    newest = selectors.latest_bar_date(symbol, provider.name)
-    log.asset_succeeded(
-        "option_bars",
-        symbol,
-        started_at=started,
-        rows_inserted=inserted,
-        rows_updated=updated,
-        max_event_ts=market_ts(newest),
-        extra={"contracts_fetched": int(len(todo))},
+    bars = pd.concat(bars_parts, ignore_index=True).assign(underlying=symbol)
+    meta = pd.concat(meta_parts, ignore_index=True).assign(underlying=symbol)
+    newest = max(bars["date"]) if not bars.empty else None
+    result = PartitionResult(symbol, "success", rows=len(bars), market_date=newest)
+    return _Staged(result, started, (contracts, bars, meta, len(todo)))
+
+
+def _land_bars(
+    items: list[_Staged], *, provider: str, stored_newest: dict[str, dt.date], log: RunLog
+) -> None:
+    stats = stores.bars_batch_write(
+        contracts=pd.concat([item.payload[0] for item in items], ignore_index=True),
+        bars=pd.concat([item.payload[1] for item in items], ignore_index=True),
+        meta=pd.concat([item.payload[2] for item in items], ignore_index=True),
+        provider=provider,
     )
-    if newest:
-        log.advance_watermark("option_bars", symbol, newest)
-    return PartitionResult(symbol, "success", rows=written, market_date=newest)
+    for item in items:
+        symbol = item.result.symbol
+        contract_stats = stats.contracts.get(symbol, stores.WriteStats())
+        bar_stats = stats.bars.get(symbol, stores.WriteStats())
+        log.asset_succeeded(
+            "option_contracts",
+            symbol,
+            started_at=item.started,
+            rows_inserted=contract_stats.inserted,
+            rows_updated=contract_stats.updated,
+        )
+        dates = [d for d in (stored_newest.get(symbol), item.result.market_date) if d]
+        newest = max(dates) if dates else None
+        log.asset_succeeded(
+            "option_bars",
+            symbol,
+            started_at=item.started,
+            rows_inserted=bar_stats.inserted,
+            rows_updated=bar_stats.updated,
+            max_event_ts=market_ts(newest),
+            extra={"contracts_fetched": int(item.payload[3])},
+        )
+        if newest:
+            log.advance_watermark("option_bars", symbol, newest)
+        item.result.market_date = newest
+        item.result.rows = bar_stats.written
 
 
 def ingest_options_bars(params: JobParams, *, log: RunLog) -> JobResult:
     provider = get_provider(params.provider)
     market_date = params.as_of.market_date
     lookback = int(params.options.get("lookback_days") or DEFAULT_BAR_LOOKBACK_DAYS)
+    force = forced(params)
+    symbols = list(params.symbols)
+    coverage = selectors.bar_coverage_many(symbols, provider.name)
+    stored_newest = selectors.latest_bar_dates(symbols, provider.name)
+    asset_keys = ("option_contracts", "option_bars")
+    batch = _Batch(
+        log=log,
+        asset_keys=asset_keys,
+        land=lambda items: _land_bars(
+            items, provider=provider.name, stored_newest=stored_newest, log=log
+        ),
+        max_rows=BAR_BATCH_ROWS,
+    )
+
+    def work(symbol: str, started: dt.datetime) -> PartitionResult:
+        if not provider.supports_option_bars:
+            for asset_key in asset_keys:
+                log.asset_skipped(asset_key, symbol, "unsupported_by_provider", started_at=started)
+            return PartitionResult(symbol, "skipped", detail="unsupported_by_provider")
+        staged = _stage_bars(
+            symbol,
+            started,
+            provider=provider,
+            market_date=market_date,
+            lookback_days=lookback,
+            coverage=coverage,
+            force=force,
+            log=log,
+        )
+        if staged is None:
+            newest = stored_newest.get(symbol) or market_date
+            return _up_to_date(
+                log, asset_keys, symbol, started, newest, watermarked=("option_bars",)
+            )
+        return batch.add(staged, rows=len(staged.payload[1]) + len(staged.payload[0]))
+
     partitions = for_each_symbol(
         params,
         log,
         job="ingest_options_bars",
         asset_key="option_bars",
-        work=lambda s, started: _ingest_bars_symbol(
-            s, started, provider=provider, market_date=market_date, lookback_days=lookback, log=log
-        ),
+        work=work,
         skip_on=PROVIDER_SKIPS,
     )
+    batch.flush()
     return JobResult("ingest_options_bars", market_date, partitions, {"provider": provider.name})
 
 
 # --- snapshot_options ----------------------------------------------------------------------------
 
 
-def _snapshot_symbol(
+def _stage_snapshot(
     symbol: str,
     started: dt.datetime,
     *,
     provider: MarketDataProvider,
     as_of: dt.date | None,
     rate: float,
-    log,
-) -> PartitionResult:
+) -> _Staged:
     snapshot = provider.get_chain_snapshot(symbol, as_of=as_of)
     chain = validate_chain(symbol, snapshot.chain)
     enriched = greeks.enrich_chain(
         chain, spot=snapshot.spot, as_of=snapshot.snapshot_date, risk_free_rate=rate
     )
-    quality = greeks.quote_quality(enriched)
     meta = {
         "iv_sources": enriched["iv_source"].value_counts().to_dict(),
         "expiries": int(enriched["expiry"].nunique()),
         "next_earnings": _iso(provider.next_earnings(symbol, as_of=snapshot.snapshot_date)),
     }
-    stats = stores.snapshot_write(
+    rows = stores.SnapshotRows(
         symbol=symbol,
         snapshot_date=snapshot.snapshot_date,
-        provider=provider.name,
         spot=snapshot.spot,
         risk_free_rate=rate,
         chain=enriched,
-        quote_quality=quality,
+        quote_quality=greeks.quote_quality(enriched),
         meta=meta,
     )
-    log.asset_succeeded(
-        "options_snapshots",
-        symbol,
-        started_at=started,
-        rows_inserted=stats.inserted,
-        rows_updated=stats.updated,
-        rows_deleted=stats.deleted,
-        max_event_ts=market_ts(snapshot.snapshot_date),
-        extra={"snapshot_date": snapshot.snapshot_date.isoformat(), "contracts": len(enriched)},
-    )
-    log.advance_watermark("options_snapshots", symbol, snapshot.snapshot_date)
-    return PartitionResult(
+    result = PartitionResult(
         symbol, "success", rows=len(enriched), market_date=snapshot.snapshot_date
     )
+    return _Staged(result, started, rows)
+
+
+def _land_snapshots(items: list[_Staged], *, provider: str, log: RunLog) -> None:
+    stats = stores.snapshots_write(snapshots=[item.payload for item in items], provider=provider)
+    for item in items:
+        rows: stores.SnapshotRows = item.payload
+        s = stats[rows.symbol]
+        log.asset_succeeded(
+            "options_snapshots",
+            rows.symbol,
+            started_at=item.started,
+            rows_inserted=s.inserted,
+            rows_updated=s.updated,
+            rows_deleted=s.deleted,
+            max_event_ts=market_ts(rows.snapshot_date),
+            extra={"snapshot_date": rows.snapshot_date.isoformat(), "contracts": len(rows.chain)},
+        )
+        log.advance_watermark("options_snapshots", rows.symbol, rows.snapshot_date)
 
 
 def snapshot_options(params: JobParams, *, log: RunLog) -> JobResult:
     provider = get_provider(params.provider)
     rate = float(params.options.get("risk_free_rate") or 0.0)
+    market_date = params.as_of.market_date
+    stored = (
+        set()
+        if forced(params)
+        else selectors.stored_snapshot_symbols(list(params.symbols), market_date, provider.name)
+    )
+    batch = _Batch(
+        log=log,
+        asset_keys=("options_snapshots",),
+        land=lambda items: _land_snapshots(items, provider=provider.name, log=log),
+        max_rows=SNAPSHOT_BATCH_ROWS,
+    )
+
+    def work(symbol: str, started: dt.datetime) -> PartitionResult:
+        if symbol in stored:
+            return _up_to_date(log, ("options_snapshots",), symbol, started, market_date)
+        staged = _stage_snapshot(symbol, started, provider=provider, as_of=market_date, rate=rate)
+        return batch.add(staged, rows=len(staged.payload.chain))
+
     partitions = for_each_symbol(
         params,
         log,
         job="snapshot_options",
         asset_key="options_snapshots",
-        work=lambda s, started: _snapshot_symbol(
-            s, started, provider=provider, as_of=params.as_of.market_date, rate=rate, log=log
-        ),
+        work=work,
         skip_on=PROVIDER_SKIPS,
     )
+    batch.flush()
     dates = [p.market_date for p in partitions if p.market_date]
-    market_date = max(dates) if dates else params.as_of.market_date
+    market_date = max(dates) if dates else market_date
     return JobResult("snapshot_options", market_date, partitions, {"provider": provider.name})
 
 

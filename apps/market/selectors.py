@@ -64,6 +64,54 @@ def latest_bar_date(underlying: str, provider: str) -> dt.date | None:
     return rows[0][0] if rows else None
 
 
+def candle_ranges(symbols: list[str]) -> dict[str, tuple[dt.date, dt.date]]:
+    """(first, last) stored candle date per symbol, one query for the whole set."""
+    if not symbols:
+        return {}
+    rows = warehouse.fetch_all(
+        "SELECT symbol, min(date), max(date) FROM candles_daily "
+        "WHERE symbol IN (SELECT unnest(?::VARCHAR[])) GROUP BY symbol",
+        [list(symbols)],
+    )
+    return {symbol: (first, last) for symbol, first, last in rows}
+
+
+def bar_coverage_many(underlyings: list[str], provider: str) -> pd.DataFrame:
+    """Per stored contract of the underlyings: the bar range already fetched from ``provider``."""
+    return warehouse.fetch_df(
+        "SELECT c.underlying, c.contract_symbol, m.end_date "
+        "FROM option_contracts c JOIN option_bars_meta m "
+        "ON m.contract_symbol = c.contract_symbol AND m.provider = ? "
+        "WHERE c.underlying IN (SELECT unnest(?::VARCHAR[]))",
+        [provider, list(underlyings)],
+    )
+
+
+def latest_bar_dates(underlyings: list[str], provider: str) -> dict[str, dt.date]:
+    """Newest stored bar date per underlying (from ``provider``), one query for the set."""
+    if not underlyings:
+        return {}
+    rows = warehouse.fetch_all(
+        "SELECT c.underlying, max(b.date) FROM option_bars b JOIN option_contracts c "
+        "USING (contract_symbol) WHERE c.underlying IN (SELECT unnest(?::VARCHAR[])) "
+        "AND b.provider = ? GROUP BY 1",
+        [list(underlyings), provider],
+    )
+    return dict(rows)
+
+
+def stored_snapshot_symbols(symbols: list[str], day: dt.date, provider: str) -> set[str]:
+    """The symbols whose (symbol, ``day``, ``provider``) snapshot is already stored."""
+    if not symbols:
+        return set()
+    rows = warehouse.fetch_all(
+        "SELECT symbol FROM options_snapshot_headers WHERE snapshot_date = ? AND provider = ? "
+        "AND symbol IN (SELECT unnest(?::VARCHAR[]))",
+        [day, provider, list(symbols)],
+    )
+    return {row[0] for row in rows}
+
+
 # A (symbol, date) may hold snapshots from several providers; the newest write wins everywhere.
 _CURRENT_HEADERS = """
     SELECT * FROM options_snapshot_headers WHERE symbol = ?

@@ -1,19 +1,23 @@
 """The only code that writes the warehouse.
 
-Every writer receives a frame computed in memory and lands it in one short DuckDB transaction
-(register the frame, then one set-based statement), so the writer lock is held for milliseconds per
-partition and a failure leaves the partition as it was.
+A job computes every symbol's frame in memory first and comes here with a whole batch of symbols:
+each writer lands the batch in one DuckDB transaction on the caller's writer connection (register
+one Arrow table per target table, one keyed DELETE of what is replaced, one INSERT in key order), so
+the writer lock is held once per batch, not once per symbol, and a failure leaves the batch as it
+was. Per-symbol ``WriteStats`` come from one grouped count, not from a query per symbol.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from apps.market.providers.base import BAR_COLUMNS, HISTORY_COLUMNS
 from optionshelper import warehouse
@@ -52,6 +56,19 @@ class WriteStats:
         return self.inserted + self.updated
 
 
+@dataclass(frozen=True)
+class SnapshotRows:
+    """One (symbol, snapshot_date) partition ready to land: the enriched chain and its header."""
+
+    symbol: str
+    snapshot_date: dt.date
+    spot: float
+    risk_free_rate: float
+    chain: pd.DataFrame
+    quote_quality: dict[str, Any]
+    meta: dict[str, Any]
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -62,6 +79,17 @@ def _with_columns(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame
         if column not in out.columns:
             out[column] = None
     return out
+
+
+def _arrow(frame: pd.DataFrame) -> pa.Table | pd.DataFrame:
+    """The frame as an Arrow table (DuckDB scans Arrow without touching Python objects).
+
+    A vendor column Arrow cannot type (mixed Python objects) falls back to DuckDB's pandas scan.
+    """
+    try:
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return frame
 
 
 def _existing(con: duckdb.DuckDBPyConnection, table: str, keys: tuple[str, ...]) -> int:
@@ -75,7 +103,7 @@ def _upsert(
 ) -> WriteStats:
     """Replace by key the rows of ``frame`` (exposed to SQL as ``incoming``) in one transaction.
 
-    Delete-then-insert rather than ``INSERT OR REPLACE``, so the same statement runs on a DuckLake
+    Delete-then-insert rather than ``INSERT OR REPLACE``, so the same statements run on a DuckLake
     warehouse (no primary keys there); in lake mode the table is locked for the write.
     """
     if frame.empty:
@@ -86,13 +114,15 @@ def _upsert(
             try:
                 con.execute(f"CREATE OR REPLACE TEMP VIEW incoming AS {select_sql}")
                 existing = _existing(con, table, keys)
-                match = " AND ".join(f"{table}.{k} = i.{k}" for k in keys)
-                con.execute(
-                    f"DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM incoming i WHERE {match})"
-                )
                 # Key order makes storage (write) order match the keys: the monotonic checks read it.
                 con.execute(
-                    f"INSERT INTO {table} BY NAME SELECT * FROM incoming ORDER BY {', '.join(keys)}"
+                    f"DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM incoming i WHERE "
+                    + " AND ".join(f"{table}.{k} = i.{k}" for k in keys)
+                    + ")"
+                )
+                con.execute(
+                    f"INSERT INTO {table} BY NAME SELECT * FROM incoming "
+                    f"ORDER BY {', '.join(keys)}"
                 )
             finally:
                 con.execute("DROP VIEW IF EXISTS incoming")
@@ -100,73 +130,272 @@ def _upsert(
     return WriteStats(inserted=len(frame) - existing, updated=existing)
 
 
-def candles_write(
-    *, symbol: str, frame: pd.DataFrame, provider: str, replace_all: bool = False
-) -> WriteStats:
-    """Upsert a symbol's candles; ``replace_all`` first deletes its history (split/dividend)."""
-    frame = _with_columns(frame, ("date", *CANDLE_VALUE_COLUMNS))
-    frame = frame.assign(symbol=symbol, provider=provider, updated_at=_now())
+def _replace_keys(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    frame: pd.DataFrame,
+    *,
+    keys: tuple[str, ...],
+    select_sql: str,
+    group: str,
+) -> dict[str, WriteStats]:
+    """Land ``frame`` in ``table``: one keyed DELETE of the rows it replaces, one ordered INSERT.
+
+    ``select_sql`` reads ``incoming_raw`` and yields the table's columns plus ``group`` (the
+    partition, e.g. the symbol) which is used only to split the counts.
+    """
+    if frame.empty:
+        return {}
+    name = f"incoming_{table}"
+    con.register(f"{name}_raw", _arrow(frame))
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {name} AS "
+            f"{select_sql.replace('incoming_raw', f'{name}_raw')}"
+        )
+        on = " AND ".join(f"t.{k} = i.{k}" for k in keys)
+        existing = dict(
+            con.execute(
+                f"SELECT i.{group}, count(*) FROM {name} i JOIN {table} t ON {on} GROUP BY 1"
+            ).fetchall()
+        )
+        if existing:
+            where = " AND ".join(f"{table}.{k} = i.{k}" for k in keys)
+            con.execute(f"DELETE FROM {table} USING {name} i WHERE {where}")
+        columns = [
+            r[0]
+            for r in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+                "ORDER BY ordinal_position",
+                [table],
+            ).fetchall()
+        ]
+        con.execute(
+            f"INSERT INTO {table} SELECT {', '.join(columns)} FROM {name} "
+            f"ORDER BY {', '.join(keys)}"
+        )
+        sizes = dict(con.execute(f"SELECT {group}, count(*) FROM {name} GROUP BY 1").fetchall())
+    finally:
+        con.execute(f"DROP VIEW IF EXISTS {name}")
+        con.unregister(f"{name}_raw")
+    return {
+        key: WriteStats(inserted=size - existing.get(key, 0), updated=existing.get(key, 0))
+        for key, size in sizes.items()
+    }
+
+
+def _candle_select() -> str:
     values = ", ".join(f"CAST({c} AS DOUBLE) AS {c}" for c in CANDLE_VALUE_COLUMNS)
-    select_sql = (
+    return (
         f"SELECT symbol, CAST(date AS DATE) AS date, {values}, provider, "
         "CAST(updated_at AS TIMESTAMPTZ) AS updated_at FROM incoming_raw"
     )
-    deleted = 0
-    if replace_all:
-        for attempt in warehouse.attempts():
-            with attempt, warehouse.transaction(partitions=[("candles_daily",)]) as con:
-                deleted = con.execute(
-                    "SELECT count(*) FROM candles_daily WHERE symbol = ?", [symbol]
-                ).fetchone()[0]
-                con.execute("DELETE FROM candles_daily WHERE symbol = ?", [symbol])
-                stats = _upsert(
-                    "candles_daily", frame, keys=("symbol", "date"), select_sql=select_sql
+
+
+def candles_write_many(
+    *, frames: Mapping[str, pd.DataFrame], provider: str, replace_all: Iterable[str] = ()
+) -> dict[str, WriteStats]:
+    """Land many symbols' candles in one transaction; ``replace_all`` symbols first lose their
+    whole stored history (a split or dividend changed the adjusted past)."""
+    now = _now()
+    parts = [
+        _with_columns(frame, ("date", *CANDLE_VALUE_COLUMNS)).assign(
+            symbol=symbol, provider=provider, updated_at=now
+        )
+        for symbol, frame in frames.items()
+        if not frame.empty
+    ]
+    if not parts:
+        return {}
+    frame = pd.concat(parts, ignore_index=True)
+    replace = sorted(set(replace_all))
+    for attempt in warehouse.attempts():
+        with attempt, warehouse.transaction(partitions=[("candles_daily",)]) as con:
+            deleted: dict[str, int] = {}
+            if replace:
+                deleted = dict(
+                    con.execute(
+                        "SELECT symbol, count(*) FROM candles_daily "
+                        "WHERE symbol IN (SELECT unnest(?::VARCHAR[])) GROUP BY 1",
+                        [replace],
+                    ).fetchall()
                 )
-        stats.deleted = deleted
-        return stats
-    return _upsert("candles_daily", frame, keys=("symbol", "date"), select_sql=select_sql)
+                con.execute(
+                    "DELETE FROM candles_daily WHERE symbol IN (SELECT unnest(?::VARCHAR[]))", [replace]
+                )
+            stats = _replace_keys(
+                con,
+                "candles_daily",
+                frame,
+                keys=("symbol", "date"),
+                select_sql=_candle_select(),
+                group="symbol",
+            )
+    for symbol, count in deleted.items():
+        stats.setdefault(symbol, WriteStats()).deleted = count
+    return stats
 
 
-def contracts_write(*, frame: pd.DataFrame, provider: str) -> WriteStats:
-    frame = frame.assign(provider=provider, updated_at=_now())
-    select_sql = (
-        "SELECT contract_symbol, underlying, CAST(expiry AS DATE) AS expiry, option_type, "
-        "CAST(strike AS DOUBLE) AS strike, CAST(coalesce(multiplier, 100) AS DOUBLE) AS multiplier, "
-        "provider, CAST(updated_at AS TIMESTAMPTZ) AS updated_at FROM incoming_raw"
+def candles_write(
+    *, symbol: str, frame: pd.DataFrame, provider: str, replace_all: bool = False
+) -> WriteStats:
+    """Upsert one symbol's candles; ``replace_all`` first deletes its history (split/dividend)."""
+    stats = candles_write_many(
+        frames={symbol: frame}, provider=provider, replace_all=[symbol] if replace_all else []
     )
-    return _upsert("option_contracts", frame, keys=("contract_symbol",), select_sql=select_sql)
+    return stats.get(symbol, WriteStats())
 
 
-def bars_write(*, frame: pd.DataFrame, provider: str) -> WriteStats:
-    frame = _with_columns(frame, ("contract_symbol", "date", *BAR_VALUE_COLUMNS))
-    frame = frame.assign(provider=provider, updated_at=_now())
-    values = ", ".join(f"CAST({c} AS DOUBLE) AS {c}" for c in BAR_VALUE_COLUMNS)
-    select_sql = (
-        f"SELECT contract_symbol, CAST(date AS DATE) AS date, provider, {values}, "
-        "CAST(updated_at AS TIMESTAMPTZ) AS updated_at FROM incoming_raw"
-    )
-    return _upsert(
-        "option_bars", frame, keys=("contract_symbol", "date", "provider"), select_sql=select_sql
-    )
+_CONTRACT_SELECT = (
+    "SELECT contract_symbol, underlying, CAST(expiry AS DATE) AS expiry, option_type, "
+    "CAST(strike AS DOUBLE) AS strike, CAST(coalesce(multiplier, 100) AS DOUBLE) AS multiplier, "
+    "provider, CAST(updated_at AS TIMESTAMPTZ) AS updated_at FROM incoming_raw"
+)
+_BAR_SELECT = (
+    "SELECT contract_symbol, CAST(date AS DATE) AS date, provider, "
+    + ", ".join(f"CAST({c} AS DOUBLE) AS {c}" for c in BAR_VALUE_COLUMNS)
+    + ", CAST(updated_at AS TIMESTAMPTZ) AS updated_at, underlying FROM incoming_raw"
+)
+_BARS_META_SELECT = (
+    "SELECT contract_symbol, provider, status, CAST(rows AS BIGINT) AS rows, "
+    "CAST(start_date AS DATE) AS start_date, CAST(end_date AS DATE) AS end_date, "
+    "CAST(last_success_at AS TIMESTAMPTZ) AS last_success_at, "
+    "CAST(last_attempt_at AS TIMESTAMPTZ) AS last_attempt_at, "
+    "CAST(last_error AS VARCHAR) AS last_error, "
+    "CAST(error_count AS INTEGER) AS error_count, underlying FROM incoming_raw"
+)
 
 
-def bars_meta_write(*, frame: pd.DataFrame) -> WriteStats:
-    """Upsert per-contract fetch bookkeeping (status, covered range, errors) for resumable bars."""
-    select_sql = (
-        "SELECT contract_symbol, provider, status, CAST(rows AS BIGINT) AS rows, "
-        "CAST(start_date AS DATE) AS start_date, CAST(end_date AS DATE) AS end_date, "
-        "CAST(last_success_at AS TIMESTAMPTZ) AS last_success_at, "
-        "CAST(last_attempt_at AS TIMESTAMPTZ) AS last_attempt_at, "
-        "CAST(last_error AS VARCHAR) AS last_error, "
-        "CAST(error_count AS INTEGER) AS error_count FROM incoming_raw"
-    )
-    return _upsert(
-        "option_bars_meta", frame, keys=("contract_symbol", "provider"), select_sql=select_sql
-    )
+@dataclass
+class BarsWriteStats:
+    contracts: dict[str, WriteStats]
+    bars: dict[str, WriteStats]
+
+
+def bars_batch_write(
+    *, contracts: pd.DataFrame, bars: pd.DataFrame, meta: pd.DataFrame, provider: str
+) -> BarsWriteStats:
+    """Land a batch of underlyings' contracts, bars and fetch bookkeeping in one transaction.
+
+    ``bars`` and ``meta`` carry an ``underlying`` column (used only to split the counts).
+    """
+    now = _now()
+    contracts = contracts.assign(provider=provider, updated_at=now)
+    bars = _with_columns(bars, ("contract_symbol", "date", "underlying", *BAR_VALUE_COLUMNS))
+    bars = bars.assign(provider=provider, updated_at=now)
+    for attempt in warehouse.attempts():
+        with attempt, warehouse.transaction(partitions=[("option_contracts",), ("option_bars",), ("option_bars_meta",)]) as con:
+            contract_stats = _replace_keys(
+                con,
+                "option_contracts",
+                contracts,
+                keys=("contract_symbol",),
+                select_sql=_CONTRACT_SELECT,
+                group="underlying",
+            )
+            bar_stats = _replace_keys(
+                con,
+                "option_bars",
+                bars,
+                keys=("contract_symbol", "date", "provider"),
+                select_sql=_BAR_SELECT,
+                group="underlying",
+            )
+            _replace_keys(
+                con,
+                "option_bars_meta",
+                meta,
+                keys=("contract_symbol", "provider"),
+                select_sql=_BARS_META_SELECT,
+                group="underlying",
+            )
+    return BarsWriteStats(contract_stats, bar_stats)
 
 
 def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
+
+
+def snapshots_write(*, snapshots: list[SnapshotRows], provider: str) -> dict[str, WriteStats]:
+    """Replace many (symbol, snapshot_date, provider) partitions, headers and chains, atomically.
+
+    One Arrow table for all the chains and one for the headers; the partitions' old chain rows go
+    in one keyed DELETE (only when any exist), the new ones in one INSERT in key order.
+    """
+    if not snapshots:
+        return {}
+    now = _now()
+    chain = pd.concat(
+        [
+            _with_columns(s.chain, ("contract_symbol", *CHAIN_VALUE_COLUMNS)).assign(
+                symbol=s.symbol, snapshot_date=s.snapshot_date, provider=provider
+            )
+            for s in snapshots
+        ],
+        ignore_index=True,
+    )
+    headers = pd.DataFrame(
+        {
+            "symbol": [s.symbol for s in snapshots],
+            "snapshot_date": [s.snapshot_date for s in snapshots],
+            "provider": provider,
+            "spot": [float(s.spot) for s in snapshots],
+            "risk_free_rate": [float(s.risk_free_rate) for s in snapshots],
+            "contracts": [len(s.chain) for s in snapshots],
+            "quote_quality": [_json(s.quote_quality) for s in snapshots],
+            "meta": [_json(s.meta) for s in snapshots],
+            "updated_at": now,
+        }
+    )
+    values = ", ".join(
+        f"CAST({c} AS {_CHAIN_TYPES.get(c, 'DOUBLE')}) AS {c}" for c in CHAIN_VALUE_COLUMNS
+    )
+    for attempt in warehouse.attempts():
+        with attempt, warehouse.transaction(partitions=[("options_chain", s.symbol, s.snapshot_date, provider) for s in snapshots]) as con:
+            con.register("incoming_headers", _arrow(headers))
+            con.register("incoming_chain", _arrow(chain.loc[:, _CHAIN_FRAME_COLUMNS]))
+            try:
+                on = (
+                    "c.symbol = h.symbol AND c.snapshot_date = CAST(h.snapshot_date AS DATE) "
+                    "AND c.provider = h.provider"
+                )
+                deleted = dict(
+                    con.execute(
+                        f"SELECT c.symbol, count(*) FROM options_chain c JOIN incoming_headers h "
+                        f"ON {on} GROUP BY 1"
+                    ).fetchall()
+                )
+                if deleted:
+                    con.execute(
+                        "DELETE FROM options_chain USING incoming_headers h WHERE "
+                        + on.replace("c.", "options_chain.")
+                    )
+                con.execute(
+                    "INSERT INTO options_chain SELECT symbol, CAST(snapshot_date AS DATE), provider, "
+                    f"contract_symbol, {values} FROM incoming_chain ORDER BY symbol, contract_symbol"
+                )
+                con.execute(
+                    "DELETE FROM options_snapshot_headers USING incoming_headers h WHERE "
+                    "options_snapshot_headers.symbol = h.symbol AND options_snapshot_headers."
+                    "snapshot_date = CAST(h.snapshot_date AS DATE) AND "
+                    "options_snapshot_headers.provider = h.provider"
+                )
+                con.execute(
+                    "INSERT INTO options_snapshot_headers SELECT symbol, "
+                    "CAST(snapshot_date AS DATE), provider, spot, risk_free_rate, contracts, "
+                    "CAST(quote_quality AS JSON), CAST(meta AS JSON), "
+                    "CAST(updated_at AS TIMESTAMPTZ) FROM incoming_headers"
+                )
+            finally:
+                con.unregister("incoming_chain")
+                con.unregister("incoming_headers")
+    stats = {}
+    for s in snapshots:
+        old, new = deleted.get(s.symbol, 0), len(s.chain)
+        stats[s.symbol] = WriteStats(
+            inserted=max(new - old, 0), updated=min(old, new), deleted=max(old - new, 0)
+        )
+    return stats
 
 
 def snapshot_write(
@@ -181,49 +410,8 @@ def snapshot_write(
     meta: dict[str, Any],
 ) -> WriteStats:
     """Replace one (symbol, snapshot_date, provider) partition: header and chain, atomically."""
-    key = [symbol, snapshot_date, provider]
-    frame = _with_columns(chain, ("contract_symbol", *CHAIN_VALUE_COLUMNS))
-    frame = frame.assign(symbol=symbol, snapshot_date=snapshot_date, provider=provider)
-    values = ", ".join(
-        f"CAST({c} AS {_CHAIN_TYPES.get(c, 'DOUBLE')}) AS {c}" for c in CHAIN_VALUE_COLUMNS
-    )
-    for attempt in warehouse.attempts():
-        with attempt, warehouse.transaction(partitions=[("options_chain", *key)]) as con:
-            deleted = _snapshot_replace(
-                con, key, frame, values, [spot, risk_free_rate, _json(quote_quality), _json(meta)]
-            )
-    return WriteStats(
-        inserted=max(len(frame) - deleted, 0),
-        updated=min(deleted, len(frame)),
-        deleted=max(deleted - len(frame), 0),
-    )
-
-
-def _snapshot_replace(
-    con: duckdb.DuckDBPyConnection,
-    key: list[Any],
-    frame: pd.DataFrame,
-    values: str,
-    header: list[Any],
-) -> int:
-    """Inside the caller's transaction: delete the partition, insert chain and header; rows gone."""
-    where = "WHERE symbol = ? AND snapshot_date = ? AND provider = ?"
-    deleted = con.execute(f"SELECT count(*) FROM options_chain {where}", key).fetchone()[0]
-    con.execute(f"DELETE FROM options_chain {where}", key)
-    con.register("incoming_chain", frame)
-    try:
-        con.execute(
-            "INSERT INTO options_chain SELECT symbol, CAST(snapshot_date AS DATE), provider, "
-            f"contract_symbol, {values} FROM incoming_chain ORDER BY contract_symbol"
-        )
-    finally:
-        con.unregister("incoming_chain")
-    con.execute(f"DELETE FROM options_snapshot_headers {where}", key)
-    con.execute(
-        "INSERT INTO options_snapshot_headers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [*key, header[0], header[1], len(frame), header[2], header[3], _now()],
-    )
-    return deleted
+    rows = SnapshotRows(symbol, snapshot_date, spot, risk_free_rate, chain, quote_quality, meta)
+    return snapshots_write(snapshots=[rows], provider=provider)[symbol]
 
 
 _CHAIN_TYPES = {
@@ -232,6 +420,7 @@ _CHAIN_TYPES = {
     "last_trade_at": "TIMESTAMPTZ",
     "iv_source": "VARCHAR",
 }
+_CHAIN_FRAME_COLUMNS = ["symbol", "snapshot_date", "provider", "contract_symbol", *CHAIN_VALUE_COLUMNS]
 
 DERIVED_COLUMNS = (
     "spot",

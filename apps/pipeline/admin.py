@@ -30,10 +30,17 @@ from django_q.models import Failure, Schedule, Success, Task
 from apps.core import registry
 from apps.ledger.admin import IngestionRunAdmin
 from apps.ledger.models import IngestionRun, RunStatus, TriggeredBy
-from apps.pipeline import tasks
 
 RERUNNABLE = (RunStatus.FAILED, RunStatus.PARTIAL, RunStatus.ABANDONED)
 _ARG_KEYS = {"job", "as_of", "symbols", "provider"}
+
+
+def _enqueue_job(job_name: str, **kwargs):
+    """``tasks.enqueue_job``, imported on use: the admin loads with every command (autodiscover),
+    and the task module pulls in the job stack (pandas, providers) that most commands never use."""
+    from apps.pipeline import tasks
+
+    return tasks.enqueue_job(job_name, **kwargs)
 
 
 def runs_url(parent_run_id: str) -> str:
@@ -152,7 +159,7 @@ class PipelineRunAdmin(IngestionRunAdmin):
             if run.status not in RERUNNABLE or run.job_name not in registry.JOB_NAMES:
                 skipped += 1
                 continue
-            task_id = tasks.enqueue_job(
+            task_id = _enqueue_job(
                 run.job_name, triggered_by=TriggeredBy.ADMIN, **rerun_kwargs(run)
             )
             queued.append(f"{run.job_name} ({task_id})")
@@ -200,7 +207,7 @@ class PipelineRunAdmin(IngestionRunAdmin):
             )
             return HttpResponseRedirect(here)
         as_of = health.expected_market_date(step.asset_key, now=now)
-        task_id = tasks.enqueue_job(
+        task_id = _enqueue_job(
             step.job_name, as_of=as_of, symbols=step_symbols(step), triggered_by=TriggeredBy.ADMIN
         )
         self.message_user(

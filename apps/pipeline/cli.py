@@ -23,6 +23,9 @@ from apps.pipeline.jobs import JobExecution, execute_job
 from apps.pipeline.requests import JobRequestError, job_params
 from optionshelper.warehouse import WarehouseError
 
+# Jobs whose partitions can be "already stored": they skip them (up_to_date) unless --force.
+FORCEABLE_JOBS = ("ingest_candles", "ingest_options_bars", "snapshot_options")
+
 
 class UsageError(CommandError):
     def __init__(self, message: str) -> None:
@@ -108,7 +111,17 @@ class JobCommand(BaseCommand):
             action="store_true",
             help="only the summary line: no progress, no per-symbol lines",
         )
+        if self.forceable:
+            parser.add_argument(
+                "--force",
+                action="store_true",
+                help="fetch and replace partitions already stored (default: skip, up_to_date)",
+            )
         self.add_job_arguments(parser)
+
+    @property
+    def forceable(self) -> bool:
+        return self.job_name in (*FORCEABLE_JOBS, registry.PIPELINE_JOB)
 
     def add_job_arguments(self, parser) -> None:
         """Job-specific flags."""
@@ -124,7 +137,10 @@ class JobCommand(BaseCommand):
                 symbols=options["symbol"],
                 watchlists=options["watchlist"],
                 provider=options.get("provider") if self.uses_provider else None,
-                options=self.job_options(options),
+                options={
+                    **self.job_options(options),
+                    **({"force": True} if options.get("force") else {}),
+                },
             )
         except JobRequestError as exc:
             raise UsageError(str(exc)) from None

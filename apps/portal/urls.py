@@ -1,12 +1,17 @@
-"""Portal URLs (SPEC §9: part of the contract, so bookmarks keep working)."""
+"""Portal URLs (SPEC §9: part of the contract, so bookmarks keep working).
+
+Views are named by dotted path and imported on their first request: loading the URLconf (every
+management command's system checks do) must not pull in pandas, scipy or DuckDB.
+"""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponsePermanentRedirect
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.templatetags.static import static
 from django.urls import path
-
-from apps.portal.views import dashboard, data, derived, flow, health, portfolio, symbols
+from django.utils.module_loading import import_string
 
 app_name = "portal"
 
@@ -16,14 +21,23 @@ def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
     return HttpResponsePermanentRedirect(static("favicon.svg"))
 
 
+def _view(dotted: str) -> Callable[..., HttpResponse]:
+    def view(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        return import_string(f"apps.portal.views.{dotted}")(request, *args, **kwargs)
+
+    view.__name__ = view.__qualname__ = dotted.rsplit(".", 1)[-1]
+    view.__module__ = f"apps.portal.views.{dotted.rsplit('.', 1)[0]}"
+    return view
+
+
 urlpatterns = [
-    path("", dashboard.dashboard, name="dashboard"),
-    path("health/", health.health, name="health"),
-    path("health/status.json", health.status_json, name="health-status"),
-    path("portfolio/", portfolio.portfolio, name="portfolio"),
-    path("symbols/", symbols.symbols, name="symbols"),
-    path("flow/", flow.flow, name="flow"),
-    path("derived/", derived.derived, name="derived"),
-    path("data/", data.data, name="data"),
+    path("", _view("dashboard.dashboard"), name="dashboard"),
+    path("health/", _view("health.health"), name="health"),
+    path("health/status.json", _view("health.status_json"), name="health-status"),
+    path("portfolio/", _view("portfolio.portfolio"), name="portfolio"),
+    path("symbols/", _view("symbols.symbols"), name="symbols"),
+    path("flow/", _view("flow.flow"), name="flow"),
+    path("derived/", _view("derived.derived"), name="derived"),
+    path("data/", _view("data.data"), name="data"),
     path("favicon.ico", favicon),
 ]

@@ -181,7 +181,10 @@ def test_bad_provider_chain_fails_only_that_symbol(seeded, monkeypatch, corrupt,
     assert aapl_before[0] > 100
     _corrupt_snapshot(monkeypatch, corrupt)
     with pytest.raises(SystemExit) as info:
-        call_command("snapshot_options", "--symbol", "AAPL,MSFT", "--as-of", DAY.isoformat())
+        # --force: the stored snapshot is fetched again (a plain re-run skips it, up_to_date)
+        call_command(
+            "snapshot_options", "--symbol", "AAPL,MSFT", "--as-of", DAY.isoformat(), "--force"
+        )
     assert info.value.code == 1
     run = IngestionRun.objects.filter(job_name="snapshot_options").latest("started_at")
     assert run.status == "partial"

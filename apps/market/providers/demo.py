@@ -37,7 +37,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.signal import lfilter
 
 from apps.core import calendar
 from apps.core.greeks import bs_price
@@ -148,12 +147,27 @@ def _params(symbol: str, seed: int) -> tuple[float, float, float]:
     return round(level, 2), float(rng.uniform(0.2, 0.6)), float(rng.uniform(0.3, 1.2))
 
 
+def _ar1(x: np.ndarray, gain: float, decay: float, state: float = 0.0) -> np.ndarray:
+    """y[n] = gain * x[n] + decay * y[n-1] (y[-1] = state / decay): a first-order IIR filter.
+
+    The same arithmetic as ``scipy.signal.lfilter([gain], [1, -decay], x, zi=[state])``, without
+    importing scipy.signal (seconds of start-up) for a loop over a few thousand floats.
+    """
+    out = np.empty(len(x))
+    z = state
+    for n, value in enumerate(x.tolist()):
+        y = gain * value + z
+        out[n] = y
+        z = decay * y
+    return out
+
+
 def _regimes(rng: np.random.Generator) -> np.ndarray:
     """Smoothed volatility multipliers from Markov-ish regime spells (calm/normal/stressed)."""
     spells = rng.geometric(1 / 45, size=600)
     states = rng.choice(3, size=600, p=[0.35, 0.45, 0.20])
     mult = np.repeat(np.array([0.75, 1.0, 1.8])[states], spells)[:_DRAWS]
-    return lfilter([0.12], [1.0, -0.88], mult, zi=[0.88 * mult[0]])[0]
+    return _ar1(mult, 0.12, 0.88, 0.88 * mult[0])
 
 
 def _earnings_days(symbol: str, seed: int, last_day: int) -> np.ndarray:
@@ -170,6 +184,13 @@ def _earnings_days(symbol: str, seed: int, last_day: int) -> np.ndarray:
     return arr[arr <= last_day]
 
 
+@lru_cache(maxsize=1)
+def _session_days() -> np.ndarray:
+    """Day numbers of the first ``_DRAWS`` sessions from EPOCH (computed once per process)."""
+    sessions = calendar.sessions_between(EPOCH, dt.date(2060, 1, 1))[:_DRAWS]
+    return np.array([_day_number(d) for d in sessions], dtype=np.int64)
+
+
 @lru_cache(maxsize=1024)
 def _model(symbol: str) -> _Model:
     """Build (once per process) the deterministic path for one symbol."""
@@ -179,15 +200,14 @@ def _model(symbol: str) -> _Model:
     z = rng.standard_normal((5, _DRAWS))
     tails = rng.standard_t(5, _DRAWS) * np.sqrt(3 / 5)
     mult = _regimes(rng)
-    sessions = calendar.sessions_between(EPOCH, dt.date(2060, 1, 1))[:_DRAWS]
-    days = np.array([_day_number(d) for d in sessions], dtype=np.int64)
+    days = _session_days()
     n = len(days)
     earnings = _earnings_days(symbol, seed, int(days[-1]))
     vol = base_vol * mult[:n]
     daily = vol / np.sqrt(252)
     shocks = tails[:n] * daily
     shocks[np.isin(days, earnings)] *= 3.0
-    x = lfilter([1.0], [1.0, -(1 - np.log(2) / 380)], shocks)
+    x = _ar1(shocks, 1.0, 1 - np.log(2) / 380)
     anchor = int(np.searchsorted(days, _day_number(calendar.session_on_or_before(ANCHOR))))
     drift = (0.04 if symbol in _ETFS else 0.07) / 252
     close = np.round(level * np.exp(drift * (np.arange(n) - anchor) + x - x[anchor]), 2)
@@ -502,6 +522,10 @@ class DemoProvider(MarketDataProvider):
         return self._chain_frame(model, i, exp_day, strike, call, m)
 
     def _chain_frame(self, model, i, exp_day, strike, call, m) -> pd.DataFrame:
+        # Row order (expiry, strike, call before put) by one integer lexsort, not a frame sort.
+        order = np.lexsort((~call, strike, exp_day))
+        exp_day, strike, call = exp_day[order], strike[order], call[order]
+        m = {key: np.asarray(value)[order] for key, value in m.items()}
         bid, ask = _quotes(m["theo"], model, i, m["dkeys"])
         last, last_at = _last_trades(model, i, m, bid, ask)
         iv = np.round(m["iv"] * (1 + 0.01 * _normal(m["dkeys"], 6)), 4)
@@ -526,8 +550,7 @@ class DemoProvider(MarketDataProvider):
                 "implied_vol": iv,
             }
         )
-        frame = frame.sort_values(["expiry", "strike", "option_type"], kind="stable")
-        return frame.reset_index(drop=True)
+        return frame
 
     # -- option bars -------------------------------------------------------------------------
     def _bars_for_root(

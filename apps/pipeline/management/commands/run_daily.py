@@ -9,6 +9,7 @@ import sys
 from apps.core import calendar, registry
 from apps.core.jobs import JobParams
 from apps.pipeline.cli import (
+    FORCEABLE_JOBS,
     JobCommand,
     UsageError,
     day_label,
@@ -78,7 +79,9 @@ class Command(JobCommand):
             self._print_plan(params, start, end)
             return
         fan_out = self._fan_out(options)
-        flow = {"window": options["window"], "group_by": options["group_by"]}
+        job_options = {"compute_flow": {"window": options["window"], "group_by": options["group_by"]}}
+        if options["force"]:
+            job_options |= {job: {"force": True} for job in FORCEABLE_JOBS}
         as_json = options["json"]
         if start and end:
             sessions = calendar.sessions_between(start, end)
@@ -91,12 +94,12 @@ class Command(JobCommand):
                 params,
                 start=start,
                 end=end,
-                job_options={"compute_flow": flow},
+                job_options=job_options,
                 fan_out=fan_out,
                 on_result=None if as_json else self._print_session,
             )
         else:
-            results = [run_pipeline(params, job_options={"compute_flow": flow}, fan_out=fan_out)]
+            results = [run_pipeline(params, job_options=job_options, fan_out=fan_out)]
             if not as_json:
                 self._print_session(results[0])
         self._report(results, as_json=as_json)

@@ -1,0 +1,42 @@
+"""Fast start: the settings, the app registry (with admin autodiscovery) and the URLconf load
+without the heavy libraries; commands that need them import them when they run (issue 12)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HEAVY = ("pandas", "scipy", "pyarrow", "exchange_calendars", "duckdb")
+ROOT = Path(__file__).resolve().parents[2]
+
+SCRIPT = """
+import sys
+import django
+django.setup()
+from django.core import checks
+from django.urls import get_resolver
+get_resolver().url_patterns
+checks.run_checks()
+print(",".join(sorted(m for m in {heavy!r} if m in sys.modules)))
+"""
+
+
+def test_settings_apps_and_urls_load_without_heavy_libraries(tmp_path):
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "optionshelper.settings",
+        "OPTIONS_HELPER_DATA_DIR": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT.format(heavy=HEAVY)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "", f"imported at start-up: {done.stdout.strip()}"

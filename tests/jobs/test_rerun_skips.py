@@ -1,0 +1,135 @@
+"""Re-runs skip finished work: up_to_date skips, identical tables, --force replaces (issue 12)."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+
+from apps.core.asof import resolve_as_of
+from apps.core.jobs import JobParams
+from apps.ledger.models import IngestionRun, IngestionRunAsset
+from apps.market import jobs as market_jobs
+from apps.market import stores
+from apps.pipeline.daily import run_range
+from optionshelper import warehouse
+from tests.jobs.helpers import past_sessions, run_job, warehouse_state
+
+SYMBOLS = ("AAPL", "SPY")
+JOB_OPTIONS = {"ingest_options_bars": {"lookback_days": 1}}
+PRODUCER_ASSETS = {
+    "ingest_candles": ("candles_daily",),
+    "ingest_options_bars": ("option_contracts", "option_bars"),
+    "snapshot_options": ("options_snapshots",),
+}
+
+
+def _events(run_id, asset_key: str) -> dict[str, tuple[str, str | None]]:
+    return {
+        e.partition_key: (e.status, e.extra.get("reason"))
+        for e in IngestionRunAsset.objects.filter(run_id=run_id, asset_key=asset_key)
+    }
+
+
+@pytest.mark.django_db
+def test_rerunning_a_range_changes_nothing_and_records_up_to_date_skips(warehouse_db):
+    sessions = past_sessions(2)
+    params = JobParams(as_of=resolve_as_of(), symbols=SYMBOLS)
+    first = run_range(params, start=sessions[0], end=sessions[-1], job_options=JOB_OPTIONS)
+    assert {r.outcome.status for r in first} == {"success"}
+    before = warehouse_state()
+    assert before["options_chain"][0] > 0 and before["option_bars"][0] > 0
+
+    again = run_range(params, start=sessions[0], end=sessions[-1], job_options=JOB_OPTIONS)
+    assert {r.outcome.status for r in again} == {"success"}
+    assert warehouse_state() == before  # every table identical (checksums)
+    for result in again:
+        for job_name, execution in result.jobs:
+            if job_name not in PRODUCER_ASSETS:
+                continue
+            assert execution.outcome.status == "success"
+            assert execution.result.symbols_with("skipped") == list(SYMBOLS), job_name
+            for asset_key in PRODUCER_ASSETS[job_name]:
+                assert _events(execution.outcome.run_id, asset_key) == dict.fromkeys(
+                    SYMBOLS, ("skipped", "up_to_date")
+                ), (job_name, asset_key)
+
+
+@pytest.mark.django_db
+def test_force_replaces_a_stored_snapshot(warehouse_db):
+    day = past_sessions(1)[0]
+    assert run_job("snapshot_options", day, SYMBOLS).outcome.status == "success"
+    stamps = dict(warehouse.fetch_all("SELECT symbol, updated_at FROM options_snapshot_headers"))
+    before = warehouse_state()
+
+    skipped = run_job("snapshot_options", day, SYMBOLS)
+    assert skipped.result.symbols_with("skipped") == list(SYMBOLS)
+
+    call_command(
+        "snapshot_options", "--as-of", day.isoformat(), "--symbol", ",".join(SYMBOLS), "--force"
+    )
+    run = IngestionRun.objects.filter(job_name="snapshot_options").latest("started_at")
+    assert run.status == "success"
+    events = IngestionRunAsset.objects.filter(run_id=run.pk, asset_key="options_snapshots")
+    assert {e.partition_key: e.status for e in events} == dict.fromkeys(SYMBOLS, "success")
+    for event in events:  # every stored row was replaced, none added
+        assert event.rows_inserted == 0 and event.rows_updated > 100
+    assert warehouse_state() == before  # the demo provider is deterministic
+    replaced = dict(warehouse.fetch_all("SELECT symbol, updated_at FROM options_snapshot_headers"))
+    assert all(replaced[s] > stamps[s] for s in SYMBOLS)
+
+
+@pytest.mark.django_db
+def test_forced_candles_and_bars_rewrite_without_changing_content(warehouse_db):
+    day = past_sessions(1)[0]
+    for job in ("ingest_candles", "ingest_options_bars"):
+        assert run_job(job, day, SYMBOLS, lookback_days=1).outcome.status == "success"
+    before = warehouse_state()
+    for job in ("ingest_candles", "ingest_options_bars"):
+        execution = run_job(job, day, SYMBOLS, lookback_days=1, force=True)
+        assert execution.outcome.status == "success"
+        assert execution.result.symbols_with("success") == list(SYMBOLS), job
+        for asset_key in PRODUCER_ASSETS[job]:
+            events = IngestionRunAsset.objects.filter(
+                run_id=execution.outcome.run_id, asset_key=asset_key
+            )
+            assert {e.status for e in events} == {"success"}
+            assert sum(e.rows_updated for e in events) > 0, asset_key
+    assert warehouse_state() == before
+
+
+@pytest.mark.django_db
+def test_run_daily_passes_force_to_every_producer(monkeypatch):
+    seen = {}
+
+    def fake_run_pipeline(params, *, job_options=None, **kwargs):
+        seen.update(job_options or {})
+        raise SystemExit(0)
+
+    monkeypatch.setattr(
+        "apps.pipeline.management.commands.run_daily.run_pipeline", fake_run_pipeline
+    )
+    with pytest.raises(SystemExit):
+        call_command("run_daily", "--symbol", "AAPL", "--as-of", "2026-11-20", "--force")
+    for job in PRODUCER_ASSETS:
+        assert seen[job] == {"force": True}, job
+    assert seen["compute_flow"]["window"] == 1
+
+
+@pytest.mark.django_db
+def test_a_failed_batch_write_fails_only_that_batch(warehouse_db, monkeypatch):
+    day = past_sessions(1)[0]
+    monkeypatch.setattr(market_jobs, "SNAPSHOT_BATCH_ROWS", 1)  # one symbol per batch
+    original = stores.snapshots_write
+
+    def failing(*, snapshots, provider):
+        if snapshots[0].symbol == "SPY":
+            raise RuntimeError("disk full")
+        return original(snapshots=snapshots, provider=provider)
+
+    monkeypatch.setattr(stores, "snapshots_write", failing)
+    execution = run_job("snapshot_options", day, SYMBOLS)
+    assert execution.outcome.status == "partial"
+    assert execution.result.symbols_with("success") == ["AAPL"]
+    assert execution.result.symbols_with("failed") == ["SPY"]
+    stored = warehouse.fetch_all("SELECT DISTINCT symbol FROM options_chain")
+    assert stored == [("AAPL",)]
