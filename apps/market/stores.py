@@ -350,45 +350,12 @@ def snapshots_write(*, snapshots: list[SnapshotRows], provider: str) -> dict[str
     values = ", ".join(
         f"CAST({c} AS {_CHAIN_TYPES.get(c, 'DOUBLE')}) AS {c}" for c in CHAIN_VALUE_COLUMNS
     )
+    partitions = [("options_chain", s.symbol, s.snapshot_date, provider) for s in snapshots]
     for attempt in warehouse.attempts():
-        with attempt, warehouse.transaction(partitions=[("options_chain", s.symbol, s.snapshot_date, provider) for s in snapshots]) as con:
-            con.register("incoming_headers", _arrow(headers))
-            con.register("incoming_chain", _arrow(chain.loc[:, _CHAIN_FRAME_COLUMNS]))
-            try:
-                on = (
-                    "c.symbol = h.symbol AND c.snapshot_date = CAST(h.snapshot_date AS DATE) "
-                    "AND c.provider = h.provider"
-                )
-                deleted = dict(
-                    con.execute(
-                        f"SELECT c.symbol, count(*) FROM options_chain c JOIN incoming_headers h "
-                        f"ON {on} GROUP BY 1"
-                    ).fetchall()
-                )
-                if deleted:
-                    con.execute(
-                        "DELETE FROM options_chain USING incoming_headers h WHERE "
-                        + on.replace("c.", "options_chain.")
-                    )
-                con.execute(
-                    "INSERT INTO options_chain SELECT symbol, CAST(snapshot_date AS DATE), provider, "
-                    f"contract_symbol, {values} FROM incoming_chain ORDER BY symbol, contract_symbol"
-                )
-                con.execute(
-                    "DELETE FROM options_snapshot_headers USING incoming_headers h WHERE "
-                    "options_snapshot_headers.symbol = h.symbol AND options_snapshot_headers."
-                    "snapshot_date = CAST(h.snapshot_date AS DATE) AND "
-                    "options_snapshot_headers.provider = h.provider"
-                )
-                con.execute(
-                    "INSERT INTO options_snapshot_headers SELECT symbol, "
-                    "CAST(snapshot_date AS DATE), provider, spot, risk_free_rate, contracts, "
-                    "CAST(quote_quality AS JSON), CAST(meta AS JSON), "
-                    "CAST(updated_at AS TIMESTAMPTZ) FROM incoming_headers"
-                )
-            finally:
-                con.unregister("incoming_chain")
-                con.unregister("incoming_headers")
+        with attempt, warehouse.transaction(partitions=partitions) as con:
+            deleted = _snapshots_replace(
+                con, _arrow(headers), _arrow(chain.loc[:, _CHAIN_FRAME_COLUMNS]), values
+            )
     stats = {}
     for s in snapshots:
         old, new = deleted.get(s.symbol, 0), len(s.chain)
@@ -396,6 +363,49 @@ def snapshots_write(*, snapshots: list[SnapshotRows], provider: str) -> dict[str
             inserted=max(new - old, 0), updated=min(old, new), deleted=max(old - new, 0)
         )
     return stats
+
+
+def _snapshots_replace(
+    con: duckdb.DuckDBPyConnection, headers: Any, chain: Any, values: str
+) -> dict[str, int]:
+    """Inside the caller's transaction: replace the partitions ``headers`` names (chain rows and
+    headers); returns the old chain row count per symbol."""
+    con.register("incoming_headers", headers)
+    con.register("incoming_chain", chain)
+    try:
+        on = (
+            "c.symbol = h.symbol AND c.snapshot_date = CAST(h.snapshot_date AS DATE) "
+            "AND c.provider = h.provider"
+        )
+        deleted = dict(
+            con.execute(
+                f"SELECT c.symbol, count(*) FROM options_chain c JOIN incoming_headers h "
+                f"ON {on} GROUP BY 1"
+            ).fetchall()
+        )
+        if deleted:
+            con.execute(
+                "DELETE FROM options_chain USING incoming_headers h WHERE "
+                + on.replace("c.", "options_chain.")
+            )
+        con.execute(
+            "INSERT INTO options_chain SELECT symbol, CAST(snapshot_date AS DATE), provider, "
+            f"contract_symbol, {values} FROM incoming_chain ORDER BY symbol, contract_symbol"
+        )
+        con.execute(
+            "DELETE FROM options_snapshot_headers USING incoming_headers h WHERE "
+            + on.replace("c.", "options_snapshot_headers.")
+        )
+        con.execute(
+            "INSERT INTO options_snapshot_headers SELECT symbol, "
+            "CAST(snapshot_date AS DATE), provider, spot, risk_free_rate, contracts, "
+            "CAST(quote_quality AS JSON), CAST(meta AS JSON), "
+            "CAST(updated_at AS TIMESTAMPTZ) FROM incoming_headers"
+        )
+    finally:
+        con.unregister("incoming_chain")
+        con.unregister("incoming_headers")
+    return deleted
 
 
 def snapshot_write(

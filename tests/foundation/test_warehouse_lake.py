@@ -247,7 +247,7 @@ def test_a_real_commit_conflict_is_retried_and_the_replace_lands_once(lake, monk
     _snapshot("AAA", DAY, n=200)
     _snapshot("BBB", DAY, n=200)
     warehouse.lake_maintain(retention_days=0)
-    replace_partition = stores._snapshot_replace
+    replace_partition = stores._snapshots_replace
     calls = []
 
     def with_a_competitor(con, *args):
@@ -261,7 +261,7 @@ def test_a_real_commit_conflict_is_retried_and_the_replace_lands_once(lake, monk
                 other.close()
         return deleted
 
-    monkeypatch.setattr(stores, "_snapshot_replace", with_a_competitor)
+    monkeypatch.setattr(stores, "_snapshots_replace", with_a_competitor)
     _snapshot("AAA", DAY, n=150, mark=9.0)
     assert len(calls) == 2  # the first commit conflicted, the second landed
     counts = dict(
