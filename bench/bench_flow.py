@@ -200,8 +200,10 @@ def main() -> None:
         )
         seconds = time.perf_counter() - started
         rows = sum(p.rows for p in execution.result.partitions) if execution.result else 0
-        print(f"compute_derived --all-dates  {execution.outcome.status}: {rows:,} rows "
-              f"in {seconds:,.1f} s ({rows / seconds:,.1f} rows/s)")
+        print(
+            f"compute_derived --all-dates  {execution.outcome.status}: {rows:,} rows "
+            f"in {seconds:,.1f} s ({rows / seconds:,.1f} rows/s)"
+        )
 
 
 def compare(args, symbols: tuple[str, ...], as_of: dt.date) -> None:
@@ -286,7 +288,9 @@ def compare(args, symbols: tuple[str, ...], as_of: dt.date) -> None:
 
         timed_in_rollback(bulk)
     print(f"persist (median of {args.repeat}, alternating, each rolled back; {n:,} rows)")
-    print(f"  flow_partitions_replace  {median(persist):8.2f} s  (keyed delete + partitions + rows)")
+    print(
+        f"  flow_partitions_replace  {median(persist):8.2f} s  (keyed delete + partitions + rows)"
+    )
     print(f"  raw bulk load            {median(load):8.2f} s  (rows only, prepared values)")
     print(f"  ratio                    {median(persist) / median(load):8.2f}x")
 

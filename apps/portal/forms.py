@@ -56,7 +56,9 @@ class DerivedForm(SymbolForm):
 
 class FlowForm(SymbolForm):
     group_by = forms.ChoiceField(choices=FlowGroupBy.choices, required=False, initial="strike")
-    window = forms.IntegerField(min_value=MIN_WINDOW, max_value=MAX_WINDOW, required=False, initial=1)
+    window = forms.IntegerField(
+        min_value=MIN_WINDOW, max_value=MAX_WINDOW, required=False, initial=1
+    )
     date_from = forms.DateField(required=False, label="From")
     date_to = forms.DateField(required=False, label="To")
     partition = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput)

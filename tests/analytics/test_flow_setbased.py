@@ -33,7 +33,7 @@ CHAIN_COLS = ["contract_symbol", "option_type", "expiry", "strike", "bid", "ask"
               "volume", "open_interest", "implied_vol"]
 
 
-def _store_real(symbol: str, path) -> None:
+def _store_real(symbol: str, path, *, up_to: dt.date | None = None) -> None:
     """Every session of a DeltaNeutral file as stored snapshots (Saturday monthlies → Friday)."""
     raw = pd.read_csv(path, skipinitialspace=True).rename(columns=COLUMNS)
     raw["snapshot_date"] = pd.to_datetime(raw["snapshot_date"], format="%m/%d/%Y").dt.date
@@ -42,6 +42,8 @@ def _store_real(symbol: str, path) -> None:
     raw["expiry"] = raw["expiry"].dt.date
     days = sorted(raw["snapshot_date"].unique())
     keep = set(days[-6:]) | {d for d in days if d <= dt.date(2016, 12, 13)}  # cases below
+    if up_to is not None:
+        keep = {d for d in days if d <= up_to}
     for day, chain in raw[raw["snapshot_date"].isin(keep)].groupby("snapshot_date"):
         spot = float(chain["spot"].iloc[0])
         enriched = enrich_chain(chain[CHAIN_COLS], spot=spot, as_of=day, risk_free_rate=0.01)
