@@ -193,6 +193,7 @@ def main() -> None:
     if args.reference:
         compare(args, symbols, as_of)
     if args.derived:
+        derived_reference(symbols, as_of)
         started = time.perf_counter()
         execution = execute_job(
             "compute_derived",
@@ -204,6 +205,25 @@ def main() -> None:
             f"compute_derived --all-dates  {execution.outcome.status}: {rows:,} rows "
             f"in {seconds:,.1f} s ({rows / seconds:,.1f} rows/s)"
         )
+
+
+def derived_reference(symbols: tuple[str, ...], as_of: dt.date) -> None:
+    """The previous per-row path: each stored date oldest first, computed then written alone."""
+    import pandas as pd
+
+    from apps.analytics.jobs import derived_for_date
+    from apps.market import selectors
+    from apps.market import stores as warehouse_stores
+
+    started = time.perf_counter()
+    rows = 0
+    for symbol in symbols:
+        for day in selectors.snapshot_dates(symbol, up_to=as_of):
+            row = derived_for_date(symbol, day)
+            warehouse_stores.derived_write(rows=pd.DataFrame([row]), provider="derived")
+            rows += 1
+    seconds = time.perf_counter() - started
+    print(f"derived per-row path (reference)  {rows:,} rows in {seconds:,.1f} s")
 
 
 def compare(args, symbols: tuple[str, ...], as_of: dt.date) -> None:
