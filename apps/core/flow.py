@@ -156,9 +156,11 @@ ORDER BY symbol, snapshot_date
 _KEY_TEXT = {
     "contract_symbol": "contract_symbol",
     "option_type": "option_type",
-    "expiry": "strftime(expiry, '%Y-%m-%d')",
+    "expiry": "CAST(expiry AS VARCHAR)",  # ISO YYYY-MM-DD
     # 100.0 -> '100', 22.5 -> '22.5' (strikes are at most thousandths in OSI)
-    "strike": "regexp_replace(CAST(round(strike, 3) AS VARCHAR), '\\.0$', '')",
+    "strike": "CASE WHEN round(strike, 3) = trunc(round(strike, 3)) "
+    "THEN CAST(CAST(round(strike, 3) AS BIGINT) AS VARCHAR) "
+    "ELSE CAST(round(strike, 3) AS VARCHAR) END",
 }
 _NULL_KEY = {"contract_symbol": "NULL::VARCHAR", "expiry": "NULL::DATE", "strike": "NULL::DOUBLE"}
 # Thresholds of SPEC §6.4 (a missing prior OI counts as 0); NULL comparisons fall through.
