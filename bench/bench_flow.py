@@ -46,6 +46,9 @@ def parse() -> argparse.Namespace:
     p.add_argument("--no-reference", dest="reference", action="store_false")
     p.add_argument("--repeat", type=int, default=3, help="alternating runs per side (median)")
     p.add_argument("--derived", action="store_true", help="also time compute_derived --all-dates")
+    p.add_argument(
+        "--old", action="store_true", help="also time the previous per-symbol pandas compute"
+    )
     return p.parse_args()
 
 
@@ -192,6 +195,8 @@ def main() -> None:
     print(f"peak RSS (ru_maxrss)  {max_rss_mb():,.0f} MiB  (before the run: {rss_before:,.0f} MiB)")
     if args.reference:
         compare(args, symbols, as_of)
+    if args.old:
+        old_compute(args, symbols, as_of)
     if args.derived:
         derived_reference(symbols, as_of)
         started = time.perf_counter()
@@ -205,6 +210,24 @@ def main() -> None:
             f"compute_derived --all-dates  {execution.outcome.status}: {rows:,} rows "
             f"in {seconds:,.1f} s ({rows / seconds:,.1f} rows/s)"
         )
+
+
+def old_compute(args, symbols: tuple[str, ...], as_of: dt.date) -> None:
+    """The previous implementation's compute (tests/analytics/flow_reference.py), per symbol."""
+    from apps.market import selectors
+    from tests.analytics import flow_reference
+
+    started = time.perf_counter()
+    rows = 0
+    for symbol in symbols:
+        dates = selectors.snapshot_dates(symbol, up_to=as_of)[-(args.window + 1) :]
+        chains = selectors.snapshot_chains(symbol, dates)
+        result = flow_reference.compute_flow(
+            chains, as_of_date=dates[-1], window=args.window, group_by=args.group_by
+        )
+        rows += len(result.rows)
+    seconds = time.perf_counter() - started
+    print(f"previous per-symbol pandas compute  {rows:,} rows in {seconds:,.2f} s")
 
 
 def derived_reference(symbols: tuple[str, ...], as_of: dt.date) -> None:
