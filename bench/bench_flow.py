@@ -6,6 +6,14 @@ the missing ones with snapshot_options; reuse a warehouse with --data-dir), then
 The flow rows land in the metadata DB: SQLite by default, PostgreSQL with --database-url
 (run ``manage.py db_init`` against it first, or let this script do it).
 
+``--reference`` (default on) also measures, in the same process on the same warehouse, with
+alternating runs and the median of ``--repeat``:
+  * compute: the product's flow read (apps.analytics.selectors.flow_batch, Arrow out) vs one plain
+    hand-written DuckDB query (connect, query, Arrow out);
+  * persist: stores.flow_partitions_replace of those rows vs a raw bulk load of the same rows into
+    the same table (COPY on PostgreSQL, one executemany of prepared tuples on SQLite), rolled back.
+``--derived`` also times compute_derived --all-dates over the seeded sessions.
+
     python bench/bench_flow.py --symbols 500 --window 5
     python bench/bench_flow.py --symbols 500 --data-dir /tmp/flowbench \\
         --database-url postgres://postgres@127.0.0.1:5432/optionshelper_bench
@@ -15,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import statistics
 import sys
 import tempfile
 import time
@@ -34,7 +43,100 @@ def parse() -> argparse.Namespace:
     p.add_argument("--as-of", default="2026-11-20", help="a past session (default 2026-11-20)")
     p.add_argument("--data-dir", default=None, help="reuse this data dir (default: a temp dir)")
     p.add_argument("--database-url", default=None, help="metadata DB (default: SQLite in data dir)")
+    p.add_argument("--no-reference", dest="reference", action="store_false")
+    p.add_argument("--repeat", type=int, default=3, help="alternating runs per side (median)")
+    p.add_argument("--derived", action="store_true", help="also time compute_derived --all-dates")
+    p.add_argument(
+        "--old", action="store_true", help="also time the previous per-symbol pandas compute"
+    )
     return p.parse_args()
+
+
+# The reference: the same flow (group-by contract) as one plain DuckDB query.
+REFERENCE_SQL = """
+WITH h AS (
+    SELECT symbol, snapshot_date, provider, spot FROM options_snapshot_headers
+    WHERE snapshot_date <= $as_of AND list_contains($symbols, symbol)
+    QUALIFY row_number() OVER (PARTITION BY symbol, snapshot_date ORDER BY updated_at DESC) = 1
+),
+u AS (
+    SELECT *, row_number() OVER (PARTITION BY symbol ORDER BY snapshot_date DESC) AS rn FROM h
+    QUALIFY rn <= $window + 1
+),
+c AS (
+    SELECT u.symbol, u.rn, u.spot, c.contract_symbol, c.option_type, c.expiry, c.strike,
+        c.volume, c.open_interest, c.mark, c.bs_delta
+    FROM options_chain c JOIN u USING (symbol, snapshot_date, provider)
+)
+SELECT t.symbol, t.contract_symbol, t.expiry, t.option_type, t.strike,
+    sum(t.open_interest - b.open_interest) AS delta_oi,
+    sum((t.open_interest - b.open_interest) * t.mark * 100) AS delta_oi_notional,
+    sum(t.volume * t.mark * 100) AS volume_notional,
+    sum((t.open_interest - b.open_interest) * t.bs_delta * t.spot * 100) AS delta_notional,
+    sum(t.volume) AS volume, sum(b.open_interest) AS prior_oi, count(*) AS n_pairs
+FROM c t LEFT JOIN c b
+    ON b.symbol = t.symbol AND b.rn = t.rn + 1 AND b.contract_symbol = t.contract_symbol
+WHERE t.rn <= $window
+GROUP BY ALL
+"""
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def reference_compute(path: str, symbols: list[str], as_of, window: int):
+    import duckdb
+
+    con = duckdb.connect(path, read_only=True)
+    try:
+        return con.execute(
+            REFERENCE_SQL, {"as_of": as_of, "symbols": symbols, "window": window}
+        ).to_arrow_table()
+    finally:
+        con.close()
+
+
+def raw_bulk_load(table) -> None:
+    """The rows (already in the table's column order) loaded with nothing else around them."""
+    from django.db import connection
+
+    from apps.analytics.models import OptionsFlow
+    from apps.analytics.stores import ROW_TABLE_COLUMNS
+
+    name = connection.ops.quote_name(OptionsFlow._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(c) for c in ROW_TABLE_COLUMNS)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            import io
+
+            import pyarrow.csv as pa_csv
+
+            buffer = io.BytesIO()
+            pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False))
+            with cursor.cursor.copy(f"COPY {name} ({columns}) FROM STDIN (FORMAT csv)") as copy:
+                copy.write(buffer.getvalue())
+        else:
+            values = table  # prepared tuples
+            marks = ", ".join(["%s"] * len(ROW_TABLE_COLUMNS))
+            cursor.executemany(f"INSERT INTO {name} ({columns}) VALUES ({marks})", values)
+
+
+class Rollback(Exception):
+    pass
+
+
+def timed_in_rollback(fn) -> float:
+    from django.db import transaction
+
+    started = time.perf_counter()
+    try:
+        with transaction.atomic():
+            fn()
+            elapsed = time.perf_counter() - started
+            raise Rollback
+    except Rollback:
+        return elapsed
 
 
 def main() -> None:
@@ -91,6 +193,162 @@ def main() -> None:
     print(f"seconds               {seconds:,.1f}  ({seconds / len(symbols):.3f} s/symbol)")
     print(f"rows written/s        {rows / seconds:,.0f}")
     print(f"peak RSS (ru_maxrss)  {max_rss_mb():,.0f} MiB  (before the run: {rss_before:,.0f} MiB)")
+    if args.reference:
+        compare(args, symbols, as_of)
+    if args.old:
+        old_compute(args, symbols, as_of)
+    if args.derived:
+        derived_reference(symbols, as_of)
+        started = time.perf_counter()
+        execution = execute_job(
+            "compute_derived",
+            JobParams(as_of=resolve_as_of(as_of), symbols=symbols, options={"all_dates": True}),
+        )
+        seconds = time.perf_counter() - started
+        rows = sum(p.rows for p in execution.result.partitions) if execution.result else 0
+        print(
+            f"compute_derived --all-dates  {execution.outcome.status}: {rows:,} rows "
+            f"in {seconds:,.1f} s ({rows / seconds:,.1f} rows/s)"
+        )
+
+
+def old_compute(args, symbols: tuple[str, ...], as_of: dt.date) -> None:
+    """The previous implementation's compute (tests/analytics/flow_reference.py), per symbol."""
+    from apps.market import selectors
+    from tests.analytics import flow_reference
+
+    started = time.perf_counter()
+    rows = 0
+    for symbol in symbols:
+        dates = selectors.snapshot_dates(symbol, up_to=as_of)[-(args.window + 1) :]
+        chains = selectors.snapshot_chains(symbol, dates)
+        result = flow_reference.compute_flow(
+            chains, as_of_date=dates[-1], window=args.window, group_by=args.group_by
+        )
+        rows += len(result.rows)
+    seconds = time.perf_counter() - started
+    print(f"previous per-symbol pandas compute  {rows:,} rows in {seconds:,.2f} s")
+
+
+def derived_reference(symbols: tuple[str, ...], as_of: dt.date) -> None:
+    """The previous per-row path: each stored date oldest first, computed then written alone."""
+    import pandas as pd
+
+    from apps.analytics.jobs import derived_for_date
+    from apps.market import selectors
+    from apps.market import stores as warehouse_stores
+
+    started = time.perf_counter()
+    rows = 0
+    for symbol in symbols:
+        for day in selectors.snapshot_dates(symbol, up_to=as_of):
+            row = derived_for_date(symbol, day)
+            warehouse_stores.derived_write(rows=pd.DataFrame([row]), provider="derived")
+            rows += 1
+    seconds = time.perf_counter() - started
+    print(f"derived per-row path (reference)  {rows:,} rows in {seconds:,.1f} s")
+
+
+def compare(args, symbols: tuple[str, ...], as_of: dt.date) -> None:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from apps.analytics import selectors, stores
+    from apps.analytics.models import OptionsFlowPartition
+    from apps.core.flow import ROW_COLUMNS
+    from optionshelper import warehouse
+
+    path = str(warehouse.warehouse_path())
+    mine, ref = [], []
+    for _ in range(args.repeat):
+        started = time.perf_counter()
+        batch = selectors.flow_batch(
+            symbols=list(symbols), as_of=as_of, window=args.window, group_by=args.group_by
+        )
+        mine.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        reference = reference_compute(path, list(symbols), as_of, args.window)
+        ref.append(time.perf_counter() - started)
+    print(f"compute (median of {args.repeat}, alternating)")
+    print(f"  flow_batch          {median(mine):8.2f} s  ({batch.rows.num_rows:,} rows)")
+    print(f"  plain DuckDB query  {median(ref):8.2f} s  ({reference.num_rows:,} rows)")
+    print(f"  ratio               {median(mine) / median(ref):8.2f}x")
+
+    ok = batch.ok()
+    existing = dict(
+        OptionsFlowPartition.objects.filter(
+            window=args.window, group_by=args.group_by, to_date=as_of
+        ).values_list("symbol", "pk")
+    )
+    index = pc.index_in(batch.rows["symbol"], value_set=pa.array(list(existing)))
+    n = batch.rows.num_rows
+    by_symbol = {p.symbol: p for p in ok}
+    raw = pa.table(
+        {
+            "partition_id": pc.take(pa.array(list(existing.values()), pa.int64()), index),
+            "symbol": batch.rows["symbol"],
+            "from_date": pc.take(
+                pa.array([by_symbol[s].from_date for s in existing], pa.date32()), index
+            ),
+            "to_date": pa.array([as_of] * n, pa.date32()),
+            "window": pa.array([args.window] * n, pa.int64()),
+            "group_by": pa.array([args.group_by] * n, pa.string()),
+            **{
+                c: pc.fill_null(batch.rows[c], "")
+                if c in ("contract_symbol", "option_type")
+                else batch.rows[c]
+                for c in ROW_COLUMNS
+            },
+        }
+    )
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        for c in ("from_date", "to_date", "expiry"):
+            raw = raw.set_column(raw.schema.get_field_index(c), c, pc.cast(raw[c], pa.string()))
+        raw = list(zip(*(raw[c].to_pylist() for c in raw.column_names), strict=True))
+    persist, load, delete = [], [], []
+    for _ in range(args.repeat):
+        persist.append(
+            timed_in_rollback(
+                lambda: stores.flow_partitions_replace(
+                    partitions=ok,
+                    rows=batch.rows,
+                    window=args.window,
+                    group_by=args.group_by,
+                    run_id=None,
+                )
+            )
+        )
+
+        def bulk() -> None:
+            from django.db import connection
+
+            from apps.analytics.models import OptionsFlow
+
+            table = connection.ops.quote_name(OptionsFlow._meta.db_table)
+            ids = list(existing.values())
+            started = time.perf_counter()
+            with connection.cursor() as cursor:  # the rows being replaced, by their keys
+                cursor.execute(
+                    f"DELETE FROM {table} WHERE partition_id IN ({', '.join(['%s'] * len(ids))})",
+                    ids,
+                )
+            deleted = time.perf_counter() - started
+            raw_bulk_load(raw)
+            load.append(time.perf_counter() - started)
+            delete.append(deleted)
+
+        timed_in_rollback(bulk)
+    print(f"persist (median of {args.repeat}, alternating, each rolled back; {n:,} rows)")
+    print(
+        f"  flow_partitions_replace  {median(persist):8.2f} s  (keyed delete + partitions + rows)"
+    )
+    print(
+        f"  raw delete + bulk load   {median(load):8.2f} s  (of which the delete "
+        f"{median(delete):.2f} s; prepared values)"
+    )
+    print(f"  ratio                    {median(persist) / median(load):8.2f}x")
 
 
 if __name__ == "__main__":

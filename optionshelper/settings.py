@@ -204,6 +204,8 @@ DAILY_AT = os.environ.get("OPTIONS_HELPER_DAILY_AT", "18:30")  # HH:MM, weekdays
 HOUSEKEEPING_CRON = os.environ.get("OPTIONS_HELPER_HOUSEKEEPING_CRON", "15 * * * *")
 RETENTION_RUNS_DAYS = int(os.environ.get("OPTIONS_HELPER_RETENTION_RUNS_DAYS", "90"))
 RETENTION_CHECKS_DAYS = int(os.environ.get("OPTIONS_HELPER_RETENTION_CHECKS_DAYS", "30"))
+# Persisted flow partitions older than this (by to_date) are pruned; flow is recomputable.
+FLOW_RETENTION_DAYS = int(os.environ.get("OPTIONS_HELPER_FLOW_RETENTION_DAYS", "365"))
 Q_CLUSTER = {
     # Also the signing prefix; django-q2's Q_CLUSTER_NAME env var names a separate queue if needed.
     "name": "optionshelper",

@@ -8,79 +8,59 @@ market-data provider.
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from django.conf import settings
 
 from apps.analytics import briefing, stores
+from apps.analytics import selectors as analytics_selectors
 from apps.core import chain as chain_metrics
 from apps.core import derived, flow
-from apps.core.jobs import JobParams, JobResult, PartitionResult, RunLog, for_each_symbol
+from apps.core.jobs import JobParams, JobResult, PartitionResult, RunLog
 from apps.ledger.services.runs import market_ts
 from apps.market import selectors
 from apps.market import stores as warehouse_stores
 
-DEFAULT_WINDOW = 1
-DEFAULT_GROUP_BY = "contract"
-
-
 # --- compute_flow --------------------------------------------------------------------------------
 
+FLOW_CHUNK_SYMBOLS = 100  # symbols per warehouse read + metadata-DB transaction (bounds memory)
 
-def _flow_symbol(
-    symbol, started, *, params: JobParams, log, window, group_by, persist, top, tops: dict
-) -> PartitionResult:
-    """One symbol's flow partition; its top rows go into ``tops`` for the command's output."""
-    dates = selectors.snapshot_dates(symbol, up_to=params.as_of.market_date)
-    if len(dates) < window + 1:
-        log.asset_skipped(
-            "options_flow",
-            symbol,
-            "insufficient_snapshots",
-            started_at=started,
-            extra={"needed": window + 1, "available": len(dates)},
-        )
-        return PartitionResult(symbol, "skipped", detail="insufficient_snapshots")
-    used = dates[-(window + 1) :]
-    chains = selectors.snapshot_chains(symbol, used)
-    result = flow.compute_flow(chains, as_of_date=used[-1], window=window, group_by=group_by)
-    written = 0
-    if persist:
-        written = stores.flow_partition_replace(
-            symbol=symbol,
-            result=result,
-            window=window,
-            group_by=group_by,
-            provider=str(chains["provider"].iloc[0]) if len(chains) else "",
-            run_id=log.run_id or None,
-        )
-        log.asset_succeeded(
-            "options_flow",
-            symbol,
-            started_at=started,
-            rows_inserted=written,
-            min_event_ts=market_ts(result.from_date),
-            max_event_ts=market_ts(result.to_date),
-            extra=result.meta(),
-        )
-        log.advance_watermark("options_flow", symbol, result.to_date)
-    else:
-        log.asset_skipped("options_flow", symbol, "not_persisted", started_at=started)
-    # Computed is a success either way; --no-persist only means nothing was written.
-    partition = PartitionResult(symbol, "success", rows=written, market_date=result.to_date)
-    partition.detail = "; ".join(
-        note for note in (_gap_note(result), "" if persist else "not persisted") if note
+
+def _chunks(symbols: tuple[str, ...], size: int) -> list[list[str]]:
+    return [list(symbols[i : i + size]) for i in range(0, len(symbols), size)]
+
+
+def _symbol_totals(rows: pa.Table) -> dict[str, dict[str, float | int | None]]:
+    """Per symbol: its row count and net ΔOI $ / volume $ (None where every input is missing)."""
+    if rows.num_rows == 0:
+        return {}
+    grouped = rows.group_by("symbol").aggregate(
+        [("symbol", "count"), ("delta_oi_notional", "sum"), ("volume_notional", "sum")]
     )
-    tops[symbol] = {
-        "building": _records(flow.top_rows(result.rows, top, "building")),
-        "unwinding": _records(flow.top_rows(result.rows, top, "unwinding")),
-        "meta": result.meta(),
-        "rows": len(result.rows),
-        "net_delta_oi_notional": _total(result.rows, "delta_oi_notional"),
-        "net_volume_notional": _total(result.rows, "volume_notional"),
+    return {
+        record["symbol"]: {
+            "rows": record["symbol_count"],
+            "net_delta_oi_notional": record["delta_oi_notional_sum"],
+            "net_volume_notional": record["volume_notional_sum"],
+        }
+        for record in grouped.to_pylist()
     }
-    return partition
+
+
+def _top_records(rows: pa.Table, top: int) -> dict[str, dict[str, list[dict]]]:
+    """Per symbol: its ``top`` building and unwinding rows (ranked in SQL), JSON-safe."""
+    if rows.num_rows == 0:
+        return {}
+    ranked = rows.filter(pc.less_equal(rows["top_rank"], top))
+    out: dict[str, dict[str, list[dict]]] = {}
+    for record in ranked.sort_by([("symbol", "ascending"), ("top_rank", "ascending")]).to_pylist():
+        record.pop("top_rank")
+        symbol = record.pop("symbol")
+        record["expiry"] = record["expiry"].isoformat() if record["expiry"] else None
+        out.setdefault(symbol, {}).setdefault(record["flow_class"], []).append(record)
+    return out
 
 
 def _total(rows: pd.DataFrame, column: str) -> float | None:
@@ -96,33 +76,105 @@ def _gap_note(result: flow.FlowResult) -> str:
     return "gap sessions: " + ", ".join(d.isoformat() for d in result.gap_sessions)
 
 
-def _records(frame: pd.DataFrame) -> list[dict]:
-    return json.loads(frame.to_json(orient="records", date_format="iso")) if len(frame) else []
+def _flow_chunk(
+    symbols: list[str], *, params: JobParams, log: RunLog, window, group_by, persist, top, tops
+) -> list[PartitionResult]:
+    """One warehouse read for the chunk, one metadata-DB transaction, then the ledger events."""
+    started = dt.datetime.now(dt.UTC)
+    batch = analytics_selectors.flow_batch(
+        symbols=symbols, as_of=params.as_of.market_date, window=window, group_by=group_by
+    )
+    ok = batch.ok()
+    written = (
+        stores.flow_partitions_replace(
+            partitions=ok,
+            rows=batch.rows,
+            window=window,
+            group_by=group_by,
+            run_id=log.run_id or None,
+        )
+        if persist
+        else {}
+    )
+    ranked = _top_records(batch.rows, top)
+    totals = _symbol_totals(batch.rows)
+    results = []
+    for part in batch.partitions:
+        symbol = part.symbol
+        if part.status != "ok":
+            log.asset_skipped(
+                "options_flow",
+                symbol,
+                "insufficient_snapshots",
+                started_at=started,
+                extra={"needed": window + 1, "available": len(part.snapshot_dates)},
+            )
+            results.append(PartitionResult(symbol, "skipped", detail="insufficient_snapshots"))
+            continue
+        if persist:
+            log.asset_succeeded(
+                "options_flow",
+                symbol,
+                started_at=started,
+                rows_inserted=written[symbol],
+                min_event_ts=market_ts(part.from_date),
+                max_event_ts=market_ts(part.to_date),
+                extra=part.meta(),
+            )
+            log.advance_watermark("options_flow", symbol, part.to_date)
+        else:
+            log.asset_skipped("options_flow", symbol, "not_persisted", started_at=started)
+        # Computed is a success either way; --no-persist only means nothing was written.
+        notes = (_gap_note(part), "" if persist else "not persisted")
+        results.append(
+            PartitionResult(
+                symbol,
+                "success",
+                rows=written.get(symbol, 0),
+                detail="; ".join(note for note in notes if note),
+                market_date=part.to_date,
+            )
+        )
+        sides = ranked.get(symbol, {})
+        tops[symbol] = {
+            "building": sides.get("building", []),
+            "unwinding": sides.get("unwinding", []),
+            "meta": part.meta(),
+            **totals.get(symbol, {"rows": 0}),
+        }
+    return results
 
 
 def compute_flow(params: JobParams, *, log: RunLog) -> JobResult:
-    window = int(params.options.get("window", DEFAULT_WINDOW))
-    group_by = params.options.get("group_by", DEFAULT_GROUP_BY)
+    """Flow of every symbol at the as-of, set-based: per chunk of symbols one DuckDB question
+    (Arrow out) and one bulk replace of the partitions; ledger events per symbol."""
+    window = int(params.options.get("window", flow.DEFAULT_WINDOW))
+    group_by = params.options.get("group_by", flow.DEFAULT_GROUP_BY)
+    flow.validate(window, group_by)
     persist = bool(params.options.get("persist", True))
     top = int(params.options.get("top", 10))
     tops: dict[str, dict] = {}
-
-    def work(symbol, started):
-        return _flow_symbol(
-            symbol,
-            started,
-            params=params,
-            log=log,
-            window=window,
-            group_by=group_by,
-            persist=persist,
-            top=top,
-            tops=tops,
-        )
-
-    partitions = for_each_symbol(
-        params, log, job="compute_flow", asset_key="options_flow", work=work
-    )
+    partitions: list[PartitionResult] = []
+    for chunk in _chunks(params.symbols, FLOW_CHUNK_SYMBOLS):
+        try:
+            partitions += _flow_chunk(
+                chunk,
+                params=params,
+                log=log,
+                window=window,
+                group_by=group_by,
+                persist=persist,
+                top=top,
+                tops=tops,
+            )
+        except Exception as exc:  # one chunk's failure must not stop the others
+            started = dt.datetime.now(dt.UTC)
+            for symbol in chunk:
+                log.asset_failed("options_flow", symbol, exc, started_at=started)
+                partitions.append(
+                    PartitionResult(symbol, "failed", detail=f"{type(exc).__name__}: {exc}")
+                )
+        log.heartbeat()
     dates = [p.market_date for p in partitions if p.market_date]
     return JobResult(
         "compute_flow",
@@ -136,7 +188,9 @@ def compute_flow(params: JobParams, *, log: RunLog) -> JobResult:
 
 
 def derived_for_date(symbol: str, day: dt.date) -> dict:
-    """The derived_daily row of one symbol and date from stored inputs only (no look-ahead)."""
+    """The derived_daily row of one symbol and date from stored inputs only (no look-ahead).
+
+    The straightforward per-row path (what the set-based job must reproduce)."""
     header = selectors.snapshot_header(symbol, day)
     chain = selectors.snapshot_chains(symbol, [day])
     summary = chain_metrics.summarize_chain(chain, spot=float(header["spot"]), as_of=day)
@@ -149,43 +203,72 @@ def derived_for_date(symbol: str, day: dt.date) -> dict:
     )
 
 
-def _derived_symbol(symbol, started, *, params: JobParams, log: RunLog, all_dates: bool):
-    dates = selectors.snapshot_dates(symbol, up_to=params.as_of.market_date)
-    if not dates:
-        log.asset_skipped("derived_daily", symbol, "no_snapshots", started_at=started)
-        return PartitionResult(symbol, "skipped", detail="no_snapshots")
-    todo = dates if all_dates else dates[-1:]
-    written = 0
-    for day in todo:  # oldest first, so each percentile sees the rows written before it
-        row = derived_for_date(symbol, day)
-        stats = warehouse_stores.derived_write(rows=pd.DataFrame([row]), provider="derived")
-        written += stats.written
+def _summaries(symbol: str, todo: list[tuple[dt.date, float]], log: RunLog) -> list[dict]:
+    """Chain metrics of one symbol for every date to do: one chain read, one summary per date."""
+    chains = selectors.snapshot_chains(symbol, [day for day, _ in todo])
+    if len(chains):
+        chains["snapshot_date"] = pd.to_datetime(chains["snapshot_date"]).dt.date
+    by_date = dict(tuple(chains.groupby("snapshot_date"))) if len(chains) else {}
+    out = []
+    for day, spot in todo:
+        chain = by_date.get(day, chains.iloc[0:0])
+        summary = chain_metrics.summarize_chain(chain, spot=float(spot), as_of=day)
+        row = {"symbol": symbol.upper(), "date": day, "spot": summary.get("spot")}
+        row.update({key: summary.get(key) for key in derived.SUMMARY_COLUMNS})
+        out.append(row)
         log.heartbeat()
-    log.asset_succeeded(
-        "derived_daily",
-        symbol,
-        started_at=started,
-        rows_inserted=written,
-        min_event_ts=market_ts(todo[0]),
-        max_event_ts=market_ts(todo[-1]),
-    )
-    log.advance_watermark("derived_daily", symbol, todo[-1])
-    return PartitionResult(symbol, "success", rows=written, market_date=todo[-1])
+    return out
 
 
 def compute_derived(params: JobParams, *, log: RunLog) -> JobResult:
+    """derived_daily for every symbol (the newest snapshot date, or ``all_dates``): chain metrics
+    per date from one chain read per symbol, then RV and IV percentile/rank for all symbols and
+    dates in one DuckDB pass (window functions over prior rows only), then one write."""
     all_dates = bool(params.options.get("all_dates", False))
-    partitions = for_each_symbol(
-        params,
-        log,
-        job="compute_derived",
-        asset_key="derived_daily",
-        work=lambda s, started: _derived_symbol(
-            s, started, params=params, log=log, all_dates=all_dates
-        ),
-    )
-    dates = [p.market_date for p in partitions if p.market_date]
-    return JobResult("compute_derived", max(dates) if dates else None, partitions)
+    headers = selectors.snapshot_spots(list(params.symbols), up_to=params.as_of.market_date)
+    started: dict[str, dt.datetime] = {}
+    partitions: dict[str, PartitionResult] = {}
+    summaries: list[dict] = []
+    todo_by_symbol: dict[str, list[dt.date]] = {}
+    for symbol in params.symbols:
+        started[symbol] = dt.datetime.now(dt.UTC)
+        dates = headers.get(symbol, [])
+        if not dates:
+            log.asset_skipped("derived_daily", symbol, "no_snapshots", started_at=started[symbol])
+            partitions[symbol] = PartitionResult(symbol, "skipped", detail="no_snapshots")
+            continue
+        todo = dates if all_dates else dates[-1:]
+        try:
+            summaries += _summaries(symbol, todo, log)
+        except Exception as exc:  # one symbol's failure must not stop the others
+            log.asset_failed("derived_daily", symbol, exc, started_at=started[symbol])
+            partitions[symbol] = PartitionResult(
+                symbol, "failed", detail=f"{type(exc).__name__}: {exc}"
+            )
+            continue
+        todo_by_symbol[symbol] = [day for day, _ in todo]
+    if summaries:
+        rows = selectors.derived_metrics(pd.DataFrame(summaries, columns=_SUMMARY_FRAME))
+        warehouse_stores.derived_write(rows=rows, provider="derived")
+    for symbol, days in todo_by_symbol.items():
+        log.asset_succeeded(
+            "derived_daily",
+            symbol,
+            started_at=started[symbol],
+            rows_inserted=len(days),
+            min_event_ts=market_ts(days[0]),
+            max_event_ts=market_ts(days[-1]),
+        )
+        log.advance_watermark("derived_daily", symbol, days[-1])
+        partitions[symbol] = PartitionResult(
+            symbol, "success", rows=len(days), market_date=days[-1]
+        )
+    ordered = [partitions[s] for s in params.symbols]
+    dates = [p.market_date for p in ordered if p.market_date]
+    return JobResult("compute_derived", max(dates) if dates else None, ordered)
+
+
+_SUMMARY_FRAME = ["symbol", "date", "spot", *derived.SUMMARY_COLUMNS]
 
 
 # --- build_briefing / build_dashboard ------------------------------------------------------------

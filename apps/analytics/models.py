@@ -5,21 +5,13 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-GROUP_BY_MODES = ("contract", "strike", "expiry", "expiry-strike")
+from apps.core.flow import FLOW_CLASSES, GROUP_BY_MODES, MAX_WINDOW, MIN_WINDOW
 
-
-class FlowGroupBy(models.TextChoices):
-    CONTRACT = "contract"
-    STRIKE = "strike"
-    EXPIRY = "expiry"
-    EXPIRY_STRIKE = "expiry-strike"
-
-
-class FlowClass(models.TextChoices):
-    BUILDING = "building"
-    UNWINDING = "unwinding"
-    CHURN = "churn"
-    UNKNOWN = "unknown"
+# Choices built from THE contracts in apps.core.flow (labels as before: "Expiry Strike").
+FlowGroupBy = models.TextChoices(
+    "FlowGroupBy", [(mode.upper().replace("-", "_"), mode) for mode in GROUP_BY_MODES]
+)
+FlowClass = models.TextChoices("FlowClass", [(c.upper(), c) for c in FLOW_CLASSES])
 
 
 class OptionsFlowPartition(models.Model):
@@ -52,7 +44,8 @@ class OptionsFlowPartition(models.Model):
                 condition=Q(group_by__in=FlowGroupBy.values), name="flow_partition_group_by_valid"
             ),
             models.CheckConstraint(
-                condition=Q(window__gte=1, window__lte=30), name="flow_partition_window_valid"
+                condition=Q(window__gte=MIN_WINDOW, window__lte=MAX_WINDOW),
+                name="flow_partition_window_valid",
             ),
         ]
         indexes = [

@@ -1,105 +1,182 @@
-"""Writes of analytics results to the metadata DB: flow partitions and the dashboard view model."""
+"""Writes of analytics results to the metadata DB: flow partitions and the dashboard view model.
+
+Flow partitions land in bulk: one transaction per call, one keyed DELETE of the partitions being
+replaced (rows, then partition metadata), the partitions in one bulk insert, and the rows with
+PostgreSQL ``COPY`` (psycopg 3) or one ``executemany`` of plain values on SQLite. A concurrent
+reader sees the old or the new partition, never half of one.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 from typing import Any
 
-import numpy as np
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.analytics.models import DashboardView, OptionsFlow, OptionsFlowPartition
-from apps.core.flow import FlowResult
+from apps.core.flow import ROW_COLUMNS, FlowResult
 
-_ROW_FIELDS = (
-    "row_key",
-    "contract_symbol",
-    "option_type",
-    "expiry",
-    "strike",
-    "delta_oi",
-    "delta_oi_notional",
-    "volume_notional",
-    "delta_notional",
-    "volume",
-    "prior_oi",
-    "n_pairs",
-    "flow_class",
-)
+KEY_FIELDS = ("symbol", "from_date", "to_date", "window", "group_by")
+ROW_TABLE_COLUMNS = ("partition_id", *KEY_FIELDS, *ROW_COLUMNS)
+_COPY_CHUNK = 8 << 20
 
 
-def _sum(rows: pd.DataFrame, column: str) -> float:
-    return float(np.nansum(rows[column].to_numpy(dtype=float))) if len(rows) else 0.0
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
 
 
-def _row_tuples(rows: pd.DataFrame, prefix: tuple[Any, ...]) -> list[tuple]:
-    """Row values as plain Python tuples (NaN → NULL), built column-wise, not per row."""
-    frame = rows.loc[:, list(_ROW_FIELDS)].copy()
-    frame["contract_symbol"] = frame["contract_symbol"].fillna("")
-    frame["option_type"] = frame["option_type"].fillna("")
-    frame["expiry"] = pd.to_datetime(frame["expiry"]).dt.date
-    frame["n_pairs"] = frame["n_pairs"].fillna(0).astype("int64")
-    values = frame.astype(object).where(frame.notna(), None).to_numpy().tolist()
-    return [prefix + tuple(row) for row in values]
+def _partition_keys(partitions: list[FlowResult]) -> list[tuple]:
+    adapt = connection.ops.adapt_datefield_value
+    return [(p.symbol, adapt(p.from_date), adapt(p.to_date)) for p in partitions]
 
 
-def flow_partition_replace(
+def _delete_partitions(partitions: list[FlowResult], *, window: int, group_by: str) -> None:
+    """One keyed DELETE per table for exactly the (symbol, from, to, window, group_by) keys."""
+    keys = _partition_keys(partitions)
+    values = ", ".join(["(%s, %s, %s)"] * len(keys))
+    params = [window, group_by, *(v for key in keys for v in key)]
+    cols = f"({_q('symbol')}, {_q('from_date')}, {_q('to_date')})"
+    with connection.cursor() as cursor:
+        for model in (OptionsFlow, OptionsFlowPartition):
+            cursor.execute(
+                f"DELETE FROM {_q(model._meta.db_table)} WHERE {_q('window')} = %s "
+                f"AND {_q('group_by')} = %s AND {cols} IN (VALUES {values})",
+                params,
+            )
+
+
+def _net(rows: pa.Table, column: str) -> dict[str, float]:
+    """Per symbol: the sum of a column ignoring missing values (0.0 for none)."""
+    if rows.num_rows == 0:
+        return {}
+    sums = rows.group_by("symbol").aggregate([(column, "sum")])
+    return {
+        s: float(v or 0.0)
+        for s, v in zip(sums["symbol"].to_pylist(), sums[f"{column}_sum"].to_pylist(), strict=True)
+    }
+
+
+def _row_table(
+    rows: pa.Table, ids: dict[str, int], by_symbol: dict[str, FlowResult], key
+) -> pa.Table:
+    """The rows with the metadata-table columns in ROW_TABLE_COLUMNS order (vectorised)."""
+    symbols = list(ids)
+    index = pc.index_in(rows["symbol"], value_set=pa.array(symbols, pa.string()))
+    take = lambda values, typ: pc.take(pa.array(values, typ), index)  # noqa: E731
+    n = rows.num_rows
+    text = {c: pc.fill_null(rows[c], "") for c in ("contract_symbol", "option_type")}
+    return pa.table(
+        {
+            "partition_id": take([ids[s] for s in symbols], pa.int64()),
+            "symbol": rows["symbol"],
+            "from_date": take([by_symbol[s].from_date for s in symbols], pa.date32()),
+            "to_date": take([by_symbol[s].to_date for s in symbols], pa.date32()),
+            "window": pa.array([key[0]] * n, pa.int64()) if n else pa.array([], pa.int64()),
+            "group_by": pa.array([key[1]] * n, pa.string()) if n else pa.array([], pa.string()),
+            **{c: text.get(c, rows[c]) for c in ROW_COLUMNS},
+        }
+    )
+
+
+def flow_partitions_replace(
     *,
-    symbol: str,
-    result: FlowResult,
+    partitions: list[FlowResult],
+    rows: pa.Table,
     window: int,
     group_by: str,
-    provider: str,
     run_id: str | None,
-) -> int:
-    """Replace one flow partition (its metadata row and all its rows) in one transaction."""
-    key = {
-        "symbol": symbol,
-        "from_date": result.from_date,
-        "to_date": result.to_date,
-        "window": window,
-        "group_by": group_by,
-    }
-    rows = result.rows
-    with transaction.atomic():
-        OptionsFlow.objects.filter(**key).delete()
-        OptionsFlowPartition.objects.filter(**key).delete()
-        partition = OptionsFlowPartition.objects.create(
-            **key,
-            snapshot_dates=[d.isoformat() for d in result.snapshot_dates],
-            gap_sessions=[d.isoformat() for d in result.gap_sessions],
-            rows=len(rows),
-            net_delta_oi_notional=_sum(rows, "delta_oi_notional"),
-            net_volume_notional=_sum(rows, "volume_notional"),
-            provider=provider,
+) -> dict[str, int]:
+    """Replace the given flow partitions (metadata and rows) in one transaction.
+
+    ``rows`` holds the rows of exactly these partitions (``symbol`` column plus ROW_COLUMNS).
+    Returns the rows written per symbol.
+    """
+    if not partitions:
+        return {}
+    by_symbol = {p.symbol: p for p in partitions}
+    counts = dict.fromkeys(by_symbol, 0)
+    if rows.num_rows:
+        tally = rows.group_by("symbol").aggregate([("symbol", "count")])
+        counts.update(
+            zip(tally["symbol"].to_pylist(), tally["symbol_count"].to_pylist(), strict=True)
+        )
+    net_oi, net_volume = _net(rows, "delta_oi_notional"), _net(rows, "volume_notional")
+    now = timezone.now()
+    objects = [
+        OptionsFlowPartition(
+            symbol=p.symbol,
+            from_date=p.from_date,
+            to_date=p.to_date,
+            window=window,
+            group_by=group_by,
+            snapshot_dates=[d.isoformat() for d in p.snapshot_dates],
+            gap_sessions=[d.isoformat() for d in p.gap_sessions],
+            rows=counts[p.symbol],
+            net_delta_oi_notional=net_oi.get(p.symbol, 0.0),
+            net_volume_notional=net_volume.get(p.symbol, 0.0),
+            provider=p.provider,
             run_id=run_id,
-            computed_at=timezone.now(),
+            computed_at=now,
         )
-        if len(rows):
-            _bulk_insert_rows(partition, rows, key)
-    return len(rows)
+        for p in partitions
+    ]
+    with transaction.atomic():
+        _delete_partitions(partitions, window=window, group_by=group_by)
+        created = OptionsFlowPartition.objects.bulk_create(objects)
+        ids = {obj.symbol: obj.pk for obj in created}
+        if None in ids.values():  # a backend that cannot return ids from a bulk insert
+            ids = dict(
+                OptionsFlowPartition.objects.filter(
+                    symbol__in=list(by_symbol), window=window, group_by=group_by, computed_at=now
+                ).values_list("symbol", "pk")
+            )
+        if rows.num_rows:
+            flow_rows_load(_row_table(rows, ids, by_symbol, (window, group_by)))
+    return counts
 
 
-def _bulk_insert_rows(partition: OptionsFlowPartition, rows: pd.DataFrame, key: dict) -> None:
-    """One executemany of plain tuples: far cheaper than building a model instance per row."""
-    table = connection.ops.quote_name(OptionsFlow._meta.db_table)
-    prefix_fields = ("partition_id", "symbol", "from_date", "to_date", "window", "group_by")
-    columns = ", ".join(connection.ops.quote_name(f) for f in (*prefix_fields, *_ROW_FIELDS))
-    placeholders = ", ".join(["%s"] * (len(prefix_fields) + len(_ROW_FIELDS)))
-    prefix = (
-        partition.pk,
-        key["symbol"],
-        key["from_date"],
-        key["to_date"],
-        key["window"],
-        key["group_by"],
-    )
+def flow_rows_load(table: pa.Table) -> None:
+    """Bulk-load rows (ROW_TABLE_COLUMNS) into the flow rows table inside the caller's transaction:
+    ``COPY`` on PostgreSQL, one ``executemany`` of plain values elsewhere."""
+    name = _q(OptionsFlow._meta.db_table)
+    columns = ", ".join(_q(c) for c in ROW_TABLE_COLUMNS)
+    table = table.select(list(ROW_TABLE_COLUMNS))
     with connection.cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", _row_tuples(rows, prefix)
+        if connection.vendor == "postgresql":
+            buffer = io.BytesIO()
+            pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False))
+            data = buffer.getbuffer()
+            with cursor.cursor.copy(f"COPY {name} ({columns}) FROM STDIN (FORMAT csv)") as copy:
+                for start in range(0, len(data), _COPY_CHUNK):
+                    copy.write(data[start : start + _COPY_CHUNK])
+            return
+        plain = table.set_column(
+            table.schema.get_field_index("from_date"),
+            "from_date",
+            pc.cast(table["from_date"], pa.string()),
         )
+        for column in ("to_date", "expiry"):
+            i = plain.schema.get_field_index(column)
+            plain = plain.set_column(i, column, pc.cast(plain[column], pa.string()))
+        placeholders = ", ".join(["%s"] * len(ROW_TABLE_COLUMNS))
+        values = zip(*(plain[c].to_pylist() for c in ROW_TABLE_COLUMNS), strict=True)
+        cursor.executemany(f"INSERT INTO {name} ({columns}) VALUES ({placeholders})", values)
+
+
+def flow_partitions_prune(*, older_than: dt.date) -> dict[str, int]:
+    """Delete persisted flow partitions (and their rows) whose ``to_date`` is before ``older_than``.
+
+    Flow is recomputable from the warehouse, so this only bounds the metadata DB.
+    """
+    with transaction.atomic():
+        rows, _ = OptionsFlow.objects.filter(to_date__lt=older_than).delete()
+        partitions, _ = OptionsFlowPartition.objects.filter(to_date__lt=older_than).delete()
+    return {"flow_partitions_deleted": partitions, "flow_rows_deleted": rows}
 
 
 def dashboard_view_save(

@@ -33,13 +33,17 @@ DERIVED_COLUMNS = [
     "em_near_pct",
     "skew_near_pp",
     "iv_term_slope",
+    "next_expiry",
     "rv_20d",
     "rv_60d",
     "iv_rv_20d",
     "atm_iv_percentile",
     "atm_iv_rank",
 ]
-_FROM_SUMMARY = DERIVED_COLUMNS[3:15]
+DERIVED_VALUE_COLUMNS = DERIVED_COLUMNS[2:]  # everything but the (symbol, date) key
+DERIVED_DATE_COLUMNS = ("max_pain_expiry", "near_expiry", "next_expiry")
+SUMMARY_COLUMNS = DERIVED_COLUMNS[3:16]  # pc_oi .. next_expiry: straight from summarize_chain
+METRIC_COLUMNS = DERIVED_COLUMNS[16:]  # rv_20d .. atm_iv_rank: from closes and prior rows
 
 
 def _dated(series: pd.Series) -> pd.Series:
@@ -117,7 +121,7 @@ def derived_row(
     rv20, rv60 = realized_vol(past_closes, 20), realized_vol(past_closes, 60)
     percentile, rank = iv_percentile_and_rank(atm_iv, iv_hist)
     row = {"symbol": symbol.upper(), "date": day, "spot": spot}
-    row.update({key: chain_summary.get(key) for key in _FROM_SUMMARY})
+    row.update({key: chain_summary.get(key) for key in SUMMARY_COLUMNS})
     row.update(
         rv_20d=rv20,
         rv_60d=rv60,
@@ -126,3 +130,73 @@ def derived_row(
         atm_iv_rank=rank,
     )
     return clean_dict({key: row[key] for key in DERIVED_COLUMNS})
+
+
+# --- set-based: RV and IV percentile/rank for many symbols and dates in one DuckDB pass ----------
+
+
+def _finite(expr: str) -> str:
+    return f"CASE WHEN isfinite({expr}) THEN {expr} END"
+
+
+def _rv(n: int) -> str:
+    window = f"PARTITION BY symbol ORDER BY date ROWS BETWEEN {n - 1} PRECEDING AND CURRENT ROW"
+    return f"CASE WHEN n > {n} THEN stddev_samp(r) OVER ({window}) * sqrt({TRADING_DAYS}) END"
+
+
+# Inputs: ``derived_new`` (symbol, date, spot and SUMMARY_COLUMNS of the rows being computed),
+# ``candles_daily`` and the stored ``derived_daily`` (history of rows not being recomputed).
+# A row sees closes dated on/before it and IVs of rows dated strictly before it (no look-ahead),
+# exactly as :func:`derived_row`.
+DERIVED_METRICS_SQL = f"""
+WITH syms AS (SELECT DISTINCT symbol FROM derived_new),
+closes AS (
+    SELECT c.symbol, c.date, c.close FROM candles_daily c SEMI JOIN syms USING (symbol)
+    WHERE c.close > 0 AND isfinite(c.close)
+),
+rets AS (
+    SELECT symbol, date, close,
+        ln(close) - ln(lag(close) OVER (PARTITION BY symbol ORDER BY date)) AS r,
+        row_number() OVER (PARTITION BY symbol ORDER BY date) AS n
+    FROM closes
+),
+rv AS (SELECT symbol, date, close, {_rv(20)} AS rv_20d, {_rv(60)} AS rv_60d FROM rets),
+iv_all AS (
+    SELECT symbol, date, atm_iv_near AS iv FROM derived_new
+    UNION ALL
+    SELECT d.symbol, d.date, d.atm_iv_near FROM derived_daily d SEMI JOIN syms USING (symbol)
+    WHERE NOT EXISTS (
+        SELECT 1 FROM derived_new x WHERE x.symbol = d.symbol AND x.date = d.date
+    )
+),
+iv_hist AS (
+    SELECT symbol, date, iv,
+        list(iv) OVER (
+            PARTITION BY symbol ORDER BY date ROWS BETWEEN {IV_HISTORY} PRECEDING AND 1 PRECEDING
+        ) AS prior
+    FROM iv_all WHERE iv IS NOT NULL AND isfinite(iv)
+),
+iv_stats AS (
+    SELECT symbol, date, iv, len(prior) AS k,
+        len(list_filter(prior, x -> x < iv)) AS below,
+        least(list_min(prior), iv) AS low, greatest(list_max(prior), iv) AS high
+    FROM iv_hist
+),
+joined AS (
+    SELECT n.*, rv.date AS close_date, rv.close, rv.rv_20d, rv.rv_60d,
+        s.k, s.below, s.low, s.high
+    FROM derived_new n
+    ASOF LEFT JOIN rv ON rv.symbol = n.symbol AND n.date >= rv.date
+    LEFT JOIN iv_stats s ON s.symbol = n.symbol AND s.date = n.date
+)
+SELECT symbol, date,
+    coalesce(spot, CASE WHEN close_date = date THEN close END) AS spot,
+    {", ".join(SUMMARY_COLUMNS)},
+    rv_20d, rv_60d,
+    CASE WHEN rv_20d <> 0 THEN {_finite("atm_iv_near / rv_20d")} END AS iv_rv_20d,
+    CASE WHEN k > 0 THEN below / k * 100.0 END AS atm_iv_percentile,
+    CASE WHEN k > 0 AND high <> low THEN (atm_iv_near - low) / (high - low) * 100.0 END
+        AS atm_iv_rank
+FROM joined
+ORDER BY symbol, date
+"""

@@ -3,6 +3,11 @@
 A *pair* joins one snapshot to the previous stored one by contract symbol; a *window* of N sums N
 consecutive pairs; rows are then grouped by contract, strike, expiry or expiry+strike. Gaps in
 the stored history are reported (``gap_sessions``), never silently bridged.
+
+This module holds THE flow contracts (group-by modes, window bounds, row columns, flow classes) and
+the one set-based computation: SQL over ``options_snapshot_headers`` and ``options_chain`` for a
+whole symbol set, run on whatever DuckDB connection the caller passes (the warehouse for jobs and
+pages, an in-memory connection over a frame for :func:`compute_flow`). No I/O of its own.
 """
 
 from __future__ import annotations
@@ -11,18 +16,26 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from apps.core import calendar
 from apps.core.values import date_series, to_date
 
+GROUP_BY_MODES: tuple[str, ...] = ("contract", "strike", "expiry", "expiry-strike")
 GROUP_BY_KEYS: dict[str, list[str]] = {
     "contract": ["contract_symbol", "expiry", "option_type", "strike"],
     "strike": ["option_type", "strike"],
     "expiry": ["option_type", "expiry"],
     "expiry-strike": ["option_type", "expiry", "strike"],
 }
+DEFAULT_GROUP_BY = "contract"
+MIN_WINDOW = 1
+MAX_WINDOW = 30
+DEFAULT_WINDOW = 1
 SUM_COLUMNS = [
     "delta_oi",
     "delta_oi_notional",
@@ -42,13 +55,37 @@ ROW_COLUMNS = [
     "flow_class",
 ]
 FLOW_CLASSES = ("building", "unwinding", "churn", "unknown")
-MAX_WINDOW = 30
+TOP_CLASSES = ("building", "unwinding")
 MULTIPLIER = 100.0
+
+
+def window_error(window: Any) -> str | None:
+    """The one-line complaint about a window, or None when it is valid."""
+    if (
+        isinstance(window, bool)
+        or not isinstance(window, int | np.integer)
+        or not (MIN_WINDOW <= window <= MAX_WINDOW)
+    ):
+        return f"window must be an integer from {MIN_WINDOW} to {MAX_WINDOW}, got {window!r}"
+    return None
+
+
+def group_by_error(group_by: Any) -> str | None:
+    if group_by not in GROUP_BY_MODES:
+        return f"group_by must be one of {', '.join(GROUP_BY_MODES)}; got {group_by!r}"
+    return None
+
+
+def validate(window: Any, group_by: Any) -> None:
+    """Raise ValueError for a window or group-by outside the contract."""
+    problem = window_error(window) or group_by_error(group_by)
+    if problem:
+        raise ValueError(problem)
 
 
 @dataclass
 class FlowResult:
-    """Flow rows plus the facts a job records in the partition's metadata."""
+    """One symbol's flow partition: its rows plus the facts recorded in the partition metadata."""
 
     rows: pd.DataFrame
     from_date: dt.date | None
@@ -57,6 +94,8 @@ class FlowResult:
     gap_sessions: list[dt.date] = field(default_factory=list)
     pairs: int = 0
     status: str = "ok"  # 'ok' | 'insufficient_snapshots'
+    provider: str = ""
+    symbol: str = ""
 
     def meta(self) -> dict[str, Any]:
         """JSON-friendly metadata (ISO dates)."""
@@ -70,123 +109,231 @@ class FlowResult:
         }
 
 
-def classify_flow(delta_oi: Any, volume: Any, prior_oi: Any) -> np.ndarray:
-    """building / unwinding / churn / unknown by the SPEC thresholds (missing prior OI = 0)."""
-    d = np.asarray(delta_oi, dtype=float)
-    v = np.asarray(volume, dtype=float)
-    prior = np.nan_to_num(np.asarray(prior_oi, dtype=float), nan=0.0)
-    move = np.maximum(10.0, 0.10 * prior)
-    busy = np.maximum(50.0, 0.50 * prior)
-    return np.select(
-        [d >= move, d <= -move, v >= busy], list(FLOW_CLASSES[:3]), default="unknown"
-    ).astype(object)
+@dataclass
+class FlowBatch:
+    """Flow of a symbol set: per-symbol partition facts (rows empty) and all rows as one Arrow
+    table (``symbol``, ROW_COLUMNS, ``top_rank``), ordered by symbol then the group-by keys."""
+
+    window: int
+    group_by: str
+    partitions: list[FlowResult]
+    rows: pa.Table
+
+    def ok(self) -> list[FlowResult]:
+        return [p for p in self.partitions if p.status == "ok"]
 
 
-def _num(frame: pd.DataFrame, col: str) -> pd.Series:
-    return pd.to_numeric(frame[col], errors="coerce").astype(float)
-
-
-def pair_snapshots(today: pd.DataFrame, before: pd.DataFrame, *, spot: float) -> pd.DataFrame:
-    """Today's (enriched) chain left-joined to the previous snapshot by contract_symbol.
-
-    Adds prior_oi, delta_oi (missing when either OI is missing), delta_oi_notional,
-    volume_notional, delta_notional and flow_class. Contracts gone today are dropped.
-    """
-    missing = [c for c in ("mark", "bs_delta") if c not in today.columns]
-    if missing:
-        raise ValueError(f"today's chain lacks {missing}; enrich it with enrich_chain first")
-    prior = before[["contract_symbol", "open_interest"]].drop_duplicates("contract_symbol")
-    prior = prior.rename(columns={"open_interest": "prior_oi"})
-    out = today.drop(columns=["prior_oi"], errors="ignore").merge(
-        prior, on="contract_symbol", how="left", validate="many_to_one"
-    )
-    out["prior_oi"] = _num(out, "prior_oi")
-    out["delta_oi"] = _num(out, "open_interest") - out["prior_oi"]
-    mark, volume = _num(out, "mark"), _num(out, "volume")
-    out["delta_oi_notional"] = out["delta_oi"] * mark * MULTIPLIER
-    out["volume_notional"] = volume * mark * MULTIPLIER
-    out["delta_notional"] = out["delta_oi"] * _num(out, "bs_delta") * float(spot) * MULTIPLIER
-    out["flow_class"] = classify_flow(out["delta_oi"], volume, out["prior_oi"])
-    return out
-
-
-def _validate(window: int, group_by: str) -> None:
-    if (
-        isinstance(window, bool)
-        or not isinstance(window, int | np.integer)
-        or not (1 <= window <= MAX_WINDOW)
-    ):
-        raise ValueError(f"window must be an integer from 1 to {MAX_WINDOW}, got {window!r}")
-    if group_by not in GROUP_BY_KEYS:
-        raise ValueError(f"group_by must be one of {', '.join(GROUP_BY_KEYS)}; got {group_by!r}")
-
-
-def _strike_text(strike: pd.Series) -> pd.Series:
-    """100.0 -> '100', 22.5 -> '22.5' (strikes are at most thousandths in OSI)."""
-    return strike.astype(float).round(3).astype(str).str.replace(r"\.0$", "", regex=True)
-
-
-ROW_KEY_PARTS: dict[str, list[str]] = {
-    "contract": ["contract_symbol", "expiry", "option_type", "strike"],
-    "strike": ["option_type", "strike"],
-    "expiry": ["option_type", "expiry"],
-    "expiry-strike": ["option_type", "expiry", "strike"],
-}
-
-
-def _key_text(rows: pd.DataFrame, part: str) -> pd.Series:
-    if part == "expiry":
-        return pd.to_datetime(rows["expiry"]).dt.strftime("%Y-%m-%d")
-    if part == "strike":
-        return _strike_text(rows["strike"])
-    return rows[part].astype(str)
-
-
-def _row_key(rows: pd.DataFrame, group_by: str) -> pd.Series:
-    """SPEC row_key: contract|expiry|type|strike, type|strike, type|expiry, type|expiry|strike."""
-    texts = [_key_text(rows, part) for part in ROW_KEY_PARTS[group_by]]
-    key = texts[0]
-    for text in texts[1:]:
-        key = key + "|" + text
-    return key
-
-
-def group_flow(pairs: pd.DataFrame, group_by: str) -> pd.DataFrame:
-    """Sum paired rows by the chosen keys and reclassify each output row on the sums."""
-    keys = GROUP_BY_KEYS[group_by]
-    data = pairs.assign(
-        option_type=pairs["option_type"].astype(str).str.lower(), volume=_num(pairs, "volume")
-    )
-    grouped = data.groupby(keys, dropna=False, sort=True)
-    rows = grouped[SUM_COLUMNS].sum(min_count=1)
-    rows["n_pairs"] = grouped.size()
-    rows = rows.reset_index()
-    for col in ("contract_symbol", "expiry", "strike"):
-        if col not in rows.columns:
-            rows[col] = None if col != "strike" else np.nan
-    rows["flow_class"] = classify_flow(rows["delta_oi"], rows["volume"], rows["prior_oi"])
-    rows["row_key"] = _row_key(rows, group_by) if len(rows) else pd.Series(dtype=object)
-    rows["n_pairs"] = rows["n_pairs"].astype(int)
-    return rows[ROW_COLUMNS].reset_index(drop=True)
-
-
-def _gap_sessions(dates: list[dt.date], sessions: list[dt.date] | None) -> list[dt.date]:
+def gap_sessions(dates: list[dt.date], sessions: list[dt.date] | None = None) -> list[dt.date]:
+    """Exchange sessions strictly between consecutive stored dates (``sessions`` overrides)."""
+    known = sorted(map(to_date, sessions)) if sessions is not None else None
     gaps: list[dt.date] = []
     for earlier, later in zip(dates, dates[1:], strict=False):
-        if sessions is None:
+        if known is None:
             gaps.extend(calendar.sessions_strictly_between(earlier, later))
         else:
-            gaps.extend(s for s in sorted(map(to_date, sessions)) if earlier < s < later)
+            gaps.extend(s for s in known if earlier < s < later)
     return gaps
 
 
-def _empty_rows() -> pd.DataFrame:
+# --- SQL -----------------------------------------------------------------------------------------
+
+# The current header per (symbol, date) (newest write wins across providers); the newest window+1
+# of them per symbol; ``available`` counts every stored date up to the as-of.
+USED_HEADERS_SQL = """
+WITH current_headers AS (
+    SELECT symbol, snapshot_date, provider, spot FROM options_snapshot_headers
+    WHERE list_contains($symbols::VARCHAR[], symbol) AND snapshot_date <= $as_of
+    QUALIFY row_number() OVER (PARTITION BY symbol, snapshot_date ORDER BY updated_at DESC) = 1
+)
+SELECT symbol, snapshot_date, provider, spot,
+    row_number() OVER (PARTITION BY symbol ORDER BY snapshot_date DESC) AS rn,
+    count(*) OVER (PARTITION BY symbol) AS available
+FROM current_headers
+QUALIFY rn <= $window + 1
+ORDER BY symbol, snapshot_date
+"""
+
+_KEY_TEXT = {
+    "contract_symbol": "contract_symbol",
+    "option_type": "option_type",
+    "expiry": "CAST(expiry AS VARCHAR)",  # ISO YYYY-MM-DD
+    # 100.0 -> '100', 22.5 -> '22.5' (strikes are at most thousandths in OSI)
+    "strike": "CASE WHEN round(strike, 3) = trunc(round(strike, 3)) "
+    "THEN CAST(CAST(round(strike, 3) AS BIGINT) AS VARCHAR) "
+    "ELSE CAST(round(strike, 3) AS VARCHAR) END",
+}
+_NULL_KEY = {"contract_symbol": "NULL::VARCHAR", "expiry": "NULL::DATE", "strike": "NULL::DOUBLE"}
+# Thresholds of SPEC §6.4 (a missing prior OI counts as 0); NULL comparisons fall through.
+FLOW_CLASS_SQL = """CASE
+    WHEN delta_oi >= greatest(10.0, 0.10 * coalesce(prior_oi, 0.0)) THEN 'building'
+    WHEN delta_oi <= -greatest(10.0, 0.10 * coalesce(prior_oi, 0.0)) THEN 'unwinding'
+    WHEN volume >= greatest(50.0, 0.50 * coalesce(prior_oi, 0.0)) THEN 'churn'
+    ELSE 'unknown' END"""
+
+
+def flow_rows_sql(group_by: str, window: int) -> str:
+    """Rows of every symbol in ``flow_used`` (USED_HEADERS_SQL of the sufficient symbols).
+
+    Today's chain (rn = k) is left-joined by contract to the previous stored session's (rn = k+1)
+    for k = 1..window; sums are NULL where every input is NULL; ``top_rank`` orders building and
+    unwinding rows by |ΔOI$| (missing last, ties by row_key) for ``--top``.
+    """
+    validate(window, group_by)
+    keys = GROUP_BY_KEYS[group_by]
+    key_cols = ", ".join(keys)
+    out_cols = ", ".join(c if c in keys else f"{_NULL_KEY[c]} AS {c}" for c in ROW_COLUMNS[1:5])
+    row_key = " || '|' || ".join(_KEY_TEXT[k] for k in keys)
+    m = MULTIPLIER
+    return f"""
+WITH chain AS (
+    SELECT u.symbol, u.rn, u.spot, c.contract_symbol, lower(c.option_type) AS option_type,
+        c.expiry, c.strike, c.volume, c.open_interest, c.mark, c.bs_delta
+    FROM options_chain c JOIN flow_used u
+        ON c.symbol = u.symbol AND c.snapshot_date = u.snapshot_date AND c.provider = u.provider
+),
+pairs AS (
+    SELECT t.*, b.open_interest AS prior_oi, t.open_interest - b.open_interest AS delta_oi
+    FROM chain t LEFT JOIN chain b
+        ON b.symbol = t.symbol AND b.rn = t.rn + 1 AND b.contract_symbol = t.contract_symbol
+    WHERE t.rn <= {int(window)}
+),
+grouped AS (
+    SELECT symbol, {key_cols},
+        sum(delta_oi) AS delta_oi,
+        sum(delta_oi * mark * {m}) AS delta_oi_notional,
+        sum(volume * mark * {m}) AS volume_notional,
+        sum(delta_oi * bs_delta * spot * {m}) AS delta_notional,
+        sum(volume) AS volume,
+        sum(prior_oi) AS prior_oi,
+        count(*) AS n_pairs
+    FROM pairs GROUP BY symbol, {key_cols}
+),
+classed AS (
+    SELECT *, {FLOW_CLASS_SQL} AS flow_class, {row_key} AS row_key FROM grouped
+)
+SELECT symbol, row_key, {out_cols}, {", ".join(SUM_COLUMNS)}, n_pairs, flow_class,
+    CASE WHEN flow_class IN ('building', 'unwinding') THEN row_number() OVER (
+        PARTITION BY symbol, flow_class
+        ORDER BY coalesce(abs(delta_oi_notional), -1.0) DESC, row_key
+    ) END AS top_rank
+FROM classed
+ORDER BY symbol, {key_cols}
+"""
+
+
+def flow_on_connection(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    symbols: list[str],
+    as_of: dt.date,
+    window: int,
+    group_by: str,
+    sessions: list[dt.date] | None = None,
+) -> FlowBatch:
+    """Flow of every symbol in ``symbols`` at ``as_of`` over the relations visible on ``con``.
+
+    Two statements on one connection: the used headers (partition facts), then every row of every
+    sufficient symbol as one Arrow table.
+    """
+    validate(window, group_by)
+    used = con.execute(
+        USED_HEADERS_SQL, {"symbols": list(symbols), "as_of": to_date(as_of), "window": window}
+    ).fetchall()
+    by_symbol: dict[str, list[tuple]] = {}
+    for row in used:
+        by_symbol.setdefault(row[0], []).append(row)
+    partitions = [_partition(s, by_symbol.get(s, []), window, sessions) for s in symbols]
+    sufficient = [s for s, p in zip(symbols, partitions, strict=True) if p.status == "ok"]
+    if not sufficient:
+        return FlowBatch(window, group_by, partitions, empty_rows_table())
+    con.register(
+        "flow_used",
+        pa.Table.from_pylist(
+            [
+                dict(zip(("symbol", "snapshot_date", "provider", "spot", "rn"), r[:5], strict=True))
+                for s in sufficient
+                for r in by_symbol[s]
+            ]
+        ),
+    )
+    try:
+        rows = con.execute(flow_rows_sql(group_by, window)).to_arrow_table()
+    finally:
+        con.unregister("flow_used")
+    return FlowBatch(window, group_by, partitions, rows)
+
+
+def _partition(
+    symbol: str, used: list[tuple], window: int, sessions: list[dt.date] | None
+) -> FlowResult:
+    dates = [r[1] for r in used]
+    first, last = (dates[0], dates[-1]) if dates else (None, None)
+    if len(dates) < window + 1:
+        return FlowResult(
+            empty_rows(), first, last, dates, [], 0, "insufficient_snapshots", symbol=symbol
+        )
+    # the provider of the oldest session used (the first row of the old per-symbol read)
+    return FlowResult(
+        empty_rows(),
+        first,
+        last,
+        dates,
+        gap_sessions(dates, sessions),
+        window,
+        "ok",
+        provider=str(used[0][2]),
+        symbol=symbol,
+    )
+
+
+def empty_rows() -> pd.DataFrame:
     return pd.DataFrame(
         {
             c: pd.Series(dtype=float if c in SUM_COLUMNS or c == "strike" else object)
             for c in ROW_COLUMNS
         }
     )
+
+
+_ARROW_TYPES = {
+    "symbol": pa.string(),
+    "row_key": pa.string(),
+    "contract_symbol": pa.string(),
+    "option_type": pa.string(),
+    "expiry": pa.date32(),
+    "strike": pa.float64(),
+    **{c: pa.float64() for c in SUM_COLUMNS},
+    "n_pairs": pa.int64(),
+    "flow_class": pa.string(),
+    "top_rank": pa.int64(),
+}
+
+
+def empty_rows_table() -> pa.Table:
+    return pa.schema(list(_ARROW_TYPES.items())).empty_table()
+
+
+def symbol_rows(rows: pa.Table, symbol: str) -> pd.DataFrame:
+    """One symbol's rows of a batch as a frame (ROW_COLUMNS; python dates in ``expiry``)."""
+    if rows.num_rows == 0:
+        return empty_rows()
+    mask = pc.equal(rows["symbol"], symbol)
+    frame = rows.filter(mask).select(ROW_COLUMNS).to_pandas(date_as_object=True)
+    return frame if len(frame) else empty_rows()
+
+
+# --- one symbol from a frame ---------------------------------------------------------------------
+
+_CHAIN_FRAME_COLUMNS = (
+    "contract_symbol",
+    "option_type",
+    "expiry",
+    "strike",
+    "volume",
+    "open_interest",
+    "mark",
+    "bs_delta",
+)
 
 
 def compute_flow(
@@ -197,36 +344,71 @@ def compute_flow(
     group_by: str,
     sessions: list[dt.date] | None = None,
 ) -> FlowResult:
-    """Flow over the last ``window`` pairs of stored snapshots at or before ``as_of_date``.
+    """Flow of ONE symbol's enriched chains (``snapshot_date`` and ``spot`` columns, several dates)
+    at or before ``as_of_date``, through the same SQL the jobs run on the warehouse.
 
-    ``snapshots`` holds enriched chains of ONE symbol for several dates, with ``snapshot_date``
-    and ``spot`` columns. ``sessions`` overrides the exchange calendar for gap detection.
+    ``sessions`` overrides the exchange calendar for gap detection.
     """
-    _validate(window, group_by)
-    frame = snapshots.assign(
-        snapshot_date=date_series(snapshots["snapshot_date"]),
-        expiry=date_series(snapshots["expiry"]),
+    validate(window, group_by)
+    missing = [c for c in ("mark", "bs_delta") if c not in snapshots.columns]
+    if missing and len(snapshots):
+        raise ValueError(f"the chains lack {missing}; enrich them with enrich_chain first")
+    frame = pd.DataFrame(
+        {
+            "symbol": "X",
+            "snapshot_date": date_series(snapshots["snapshot_date"]),
+            "provider": "frame",
+            **{
+                c: (
+                    date_series(snapshots[c])
+                    if c == "expiry"
+                    else snapshots[c]
+                    if c in snapshots
+                    else None
+                )
+                for c in _CHAIN_FRAME_COLUMNS
+            },
+        }
     )
-    as_of = to_date(as_of_date)
-    available = sorted(d for d in frame["snapshot_date"].dropna().unique() if d <= as_of)
-    used = available[-(window + 1) :]
-    if len(used) < window + 1:
-        return FlowResult(
-            _empty_rows(),
-            used[0] if used else None,
-            used[-1] if used else None,
-            used,
-            [],
-            0,
-            "insufficient_snapshots",
+    for c in ("strike", "volume", "open_interest", "mark", "bs_delta"):
+        frame[c] = pd.to_numeric(frame[c], errors="coerce").astype(float)
+    frame["option_type"] = frame["option_type"].astype(str)
+    spot = snapshots["spot"] if "spot" in snapshots else None
+    frame["spot"] = pd.to_numeric(spot, errors="coerce").astype(float) if spot is not None else None
+    frame = frame.dropna(subset=["snapshot_date"])
+    headers = (
+        frame.groupby("snapshot_date", sort=True)["spot"]
+        .first()
+        .reset_index()
+        .assign(symbol="X", provider="frame", updated_at=pd.Timestamp("2000-01-01"))
+    )
+    con = duckdb.connect()
+    try:
+        con.register("chain_frame", frame.drop(columns=["spot"]))
+        con.register("header_frame", headers)
+        con.execute(
+            "CREATE TEMP VIEW options_chain AS SELECT symbol, CAST(snapshot_date AS DATE) "
+            "AS snapshot_date, provider, contract_symbol, option_type, CAST(expiry AS DATE) AS "
+            "expiry, strike, volume, open_interest, mark, bs_delta FROM chain_frame"
         )
-    by_date = {d: frame[frame["snapshot_date"] == d] for d in used}
-    paired = [
-        pair_snapshots(by_date[later], by_date[earlier], spot=float(by_date[later]["spot"].iloc[0]))
-        for earlier, later in zip(used, used[1:], strict=False)
-    ]
-    rows = group_flow(pd.concat(paired, ignore_index=True), group_by)
-    return FlowResult(rows, used[0], used[-1], used, _gap_sessions(used, sessions), window, "ok")
+        con.execute(
+            "CREATE TEMP VIEW options_snapshot_headers AS SELECT symbol, CAST(snapshot_date AS "
+            "DATE) AS snapshot_date, provider, spot, updated_at FROM header_frame"
+        )
+        batch = flow_on_connection(
+            con,
+            symbols=["X"],
+            as_of=to_date(as_of_date),
+            window=window,
+            group_by=group_by,
+            sessions=sessions,
+        )
+    finally:
+        con.close()
+    result = batch.partitions[0]
+    result.rows = symbol_rows(batch.rows, "X")
+    result.provider, result.symbol = "", ""
+    return result
 
 
 def top_rows(rows: pd.DataFrame, n: int, flow_class: str) -> pd.DataFrame:

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pandas as pd
 
+from apps.core.derived import DERIVED_METRICS_SQL, SUMMARY_COLUMNS
 from optionshelper import warehouse
 
 
@@ -143,6 +144,51 @@ def latest_snapshot_headers(symbols: list[str], *, up_to: dt.date | None = None)
     )
     frame["snapshot_date"] = pd.to_datetime(frame["snapshot_date"]).dt.date
     return {row["symbol"]: row for row in frame.to_dict("records")}
+
+
+def snapshot_spots(
+    symbols: list[str], *, up_to: dt.date | None = None
+) -> dict[str, list[tuple[dt.date, float]]]:
+    """Per symbol: (snapshot_date, spot) of its current headers at or before ``up_to``, oldest
+    first; one query for all of them."""
+    rows = warehouse.fetch_all(
+        "SELECT symbol, snapshot_date, spot FROM options_snapshot_headers "
+        "WHERE list_contains(?::VARCHAR[], symbol) "
+        "AND snapshot_date <= coalesce(?, DATE '2999-12-31') "
+        "QUALIFY row_number() OVER (PARTITION BY symbol, snapshot_date ORDER BY updated_at DESC) = 1 "
+        "ORDER BY symbol, snapshot_date",
+        [list(symbols), up_to],
+    )
+    out: dict[str, list[tuple[dt.date, float]]] = {}
+    for symbol, day, spot in rows:
+        out.setdefault(symbol, []).append((day, spot))
+    return out
+
+
+def derived_metrics(summaries: pd.DataFrame) -> pd.DataFrame:
+    """derived_daily rows for ``summaries`` (symbol, date, spot and the chain-summary columns of
+    the rows being computed): RV from stored closes and IV percentile/rank from the rows dated
+    before each one (stored rows not being recomputed, plus ``summaries``), in one query."""
+    frame = summaries.copy()
+    frame["date"] = pd.to_datetime(frame["date"])
+    for column in ("max_pain_expiry", "near_expiry", "next_expiry"):
+        frame[column] = pd.to_datetime(frame[column])
+    for column in ("spot", *SUMMARY_COLUMNS):
+        if column not in ("max_pain_expiry", "near_expiry", "next_expiry"):
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    with warehouse.read() as con:
+        con.register("derived_raw", frame)
+        try:
+            con.execute(
+                "CREATE OR REPLACE TEMP VIEW derived_new AS SELECT * REPLACE ("
+                "CAST(date AS DATE) AS date, CAST(max_pain_expiry AS DATE) AS max_pain_expiry, "
+                "CAST(near_expiry AS DATE) AS near_expiry, "
+                "CAST(next_expiry AS DATE) AS next_expiry) FROM derived_raw"
+            )
+            return con.execute(DERIVED_METRICS_SQL).df()
+        finally:
+            con.execute("DROP VIEW IF EXISTS derived_new")
+            con.unregister("derived_raw")
 
 
 def snapshot_header(symbol: str, snapshot_date: dt.date) -> dict | None:

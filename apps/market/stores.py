@@ -19,6 +19,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from apps.core.derived import DERIVED_DATE_COLUMNS, DERIVED_VALUE_COLUMNS
 from apps.market.providers.base import BAR_COLUMNS, HISTORY_COLUMNS
 from optionshelper import warehouse
 
@@ -432,36 +433,15 @@ _CHAIN_TYPES = {
 }
 _CHAIN_FRAME_COLUMNS = ["symbol", "snapshot_date", "provider", "contract_symbol", *CHAIN_VALUE_COLUMNS]
 
-DERIVED_COLUMNS = (
-    "spot",
-    "pc_oi",
-    "pc_vol",
-    "call_wall",
-    "put_wall",
-    "max_pain",
-    "max_pain_expiry",
-    "gamma_peak_strike",
-    "atm_iv_near",
-    "near_expiry",
-    "em_near_pct",
-    "skew_near_pp",
-    "iv_term_slope",
-    "next_expiry",
-    "rv_20d",
-    "rv_60d",
-    "iv_rv_20d",
-    "atm_iv_percentile",
-    "atm_iv_rank",
-)
-_DATE_COLUMNS = {"max_pain_expiry", "near_expiry", "next_expiry"}
-
 
 def derived_write(*, rows: pd.DataFrame, provider: str) -> WriteStats:
-    """Upsert derived_daily rows (one per symbol and date)."""
-    frame = _with_columns(rows, ("symbol", "date", *DERIVED_COLUMNS))
+    """Upsert derived_daily rows (one per symbol and date; columns: apps.core.derived) in one
+    transaction."""
+    frame = _with_columns(rows, ("symbol", "date", *DERIVED_VALUE_COLUMNS))
     frame = frame.assign(provider=provider, updated_at=_now())
     values = ", ".join(
-        f"CAST({c} AS {'DATE' if c in _DATE_COLUMNS else 'DOUBLE'}) AS {c}" for c in DERIVED_COLUMNS
+        f"CAST({c} AS {'DATE' if c in DERIVED_DATE_COLUMNS else 'DOUBLE'}) AS {c}"
+        for c in DERIVED_VALUE_COLUMNS
     )
     select_sql = (
         f"SELECT symbol, CAST(date AS DATE) AS date, {values}, provider, "

@@ -23,6 +23,7 @@ from django.conf import settings
 from django.dispatch import receiver
 from django_q.signals import post_execute_in_worker, pre_execute
 
+from apps.analytics import stores as analytics_stores
 from apps.core import registry
 from apps.core.jobs import JobParams
 from apps.ledger.models import TriggeredBy
@@ -179,6 +180,9 @@ def housekeeping_task(
     pruned = housekeeping.ledger_prune(
         runs_older_than_days=runs_older_than_days or settings.RETENTION_RUNS_DAYS,
         checks_older_than_days=checks_older_than_days or settings.RETENTION_CHECKS_DAYS,
+    )
+    pruned |= analytics_stores.flow_partitions_prune(
+        older_than=housekeeping.retention_cutoff(days=settings.FLOW_RETENTION_DAYS)
     )
     return {
         "task_id": current_task_id(),

@@ -12,6 +12,7 @@ from typing import Any
 from django import forms
 
 from apps.analytics.models import FlowGroupBy
+from apps.core.flow import MAX_WINDOW, MIN_WINDOW
 
 DAYS_CHOICES = [(d, f"{d} days") for d in (30, 90, 180, 365, 730, 1825)]
 ROW_CHOICES = [(n, str(n)) for n in (10, 25, 50, 100, 200)]
@@ -60,7 +61,9 @@ class FlowForm(SymbolForm):
     """Group-by and window default to the newest stored partition of the chosen symbol."""
 
     group_by = forms.ChoiceField(choices=FlowGroupBy.choices, required=False, initial="contract")
-    window = forms.IntegerField(min_value=1, max_value=30, required=False, initial=1)
+    window = forms.IntegerField(
+        min_value=MIN_WINDOW, max_value=MAX_WINDOW, required=False, initial=1
+    )
     date_from = forms.DateField(required=False, label="From")
     date_to = forms.DateField(required=False, label="To")
     partition = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput)

@@ -10,14 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from apps.core.flow import (
-    classify_flow,
-    compute_flow,
-    pair_snapshots,
-    top_rows,
-)
+from apps.core.flow import compute_flow, top_rows
 from apps.core.greeks import enrich_chain
 from tests.analytics.analytics_realdata import load_vxx_raw
+from tests.analytics.flow_reference import classify_flow, pair_snapshots
 
 MODES = ["contract", "strike", "expiry", "expiry-strike"]
 

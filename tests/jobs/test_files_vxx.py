@@ -10,8 +10,9 @@ import pytest
 from django.core.management import call_command
 from django.db.models import Sum
 
-from apps.analytics.models import GROUP_BY_MODES, OptionsFlow, OptionsFlowPartition
+from apps.analytics.models import OptionsFlow, OptionsFlowPartition
 from apps.core import calendar
+from apps.core.flow import GROUP_BY_MODES
 from apps.ledger.models import IngestionRun
 from optionshelper import warehouse
 from tests.jobs.helpers import event_status, watermark_date

@@ -84,3 +84,10 @@ def ledger_prune(*, runs_older_than_days: int, checks_older_than_days: int) -> d
         .delete()
     )
     return {"checks_deleted": checks, "rows_deleted_with_runs": runs}
+
+
+def retention_cutoff(*, days: int, today: dt.date | None = None) -> dt.date:
+    """The first market date kept by a ``days``-day retention (rows dated before it are pruned)."""
+    if days < 1:
+        raise ValueError(f"retention must be at least 1 day, got {days}")
+    return (today or timezone.localdate()) - dt.timedelta(days=days)

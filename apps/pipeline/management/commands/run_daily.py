@@ -7,6 +7,7 @@ import json
 import sys
 
 from apps.core import calendar, registry
+from apps.core import flow as flow_contract
 from apps.core.jobs import JobParams
 from apps.pipeline.cli import (
     FORCEABLE_JOBS,
@@ -50,8 +51,12 @@ class Command(JobCommand):
             default=None,
             help="seconds to wait for one job's tasks (default: the job's timeout)",
         )
-        parser.add_argument("--window", type=int, default=1, help="compute_flow window")
-        parser.add_argument("--group-by", default="contract", help="compute_flow group-by")
+        parser.add_argument(
+            "--window", type=int, default=flow_contract.DEFAULT_WINDOW, help="compute_flow window"
+        )
+        parser.add_argument(
+            "--group-by", default=flow_contract.DEFAULT_GROUP_BY, help="compute_flow group-by"
+        )
 
     def handle(self, *args, **options) -> None:
         params = self.build_params(options)
@@ -78,6 +83,11 @@ class Command(JobCommand):
         if options["dry_run"]:
             self._print_plan(params, start, end)
             return
+        problem = flow_contract.window_error(options["window"]) or flow_contract.group_by_error(
+            options["group_by"]
+        )
+        if problem:
+            raise UsageError(problem)
         fan_out = self._fan_out(options)
         job_options = {"compute_flow": {"window": options["window"], "group_by": options["group_by"]}}
         if options["force"]:

@@ -1,0 +1,74 @@
+"""compute_flow's bulk persistence (keyed replace, no duplicates, rows equal to the computed batch)
+and flow retention in housekeeping."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db.models import Sum
+
+from apps.analytics import selectors as analytics_selectors
+from apps.analytics.models import OptionsFlow, OptionsFlowPartition
+from apps.core.asof import resolve_as_of
+from apps.core.jobs import JobParams
+from apps.pipeline.jobs import execute_job
+from apps.pipeline.tasks import housekeeping_task
+from tests.jobs.helpers import event_status, past_sessions
+
+END = dt.date(2026, 11, 20)
+SYMBOLS = ("AAPL", "MSFT")
+
+
+def _flow(window: int, *, persist: bool = True):
+    return execute_job(
+        "compute_flow",
+        JobParams(
+            as_of=resolve_as_of(END),
+            symbols=(*SYMBOLS, "NONE"),
+            options={"window": window, "group_by": "strike", "persist": persist, "top": 3},
+        ),
+    )
+
+
+@pytest.mark.django_db
+def test_persist_replaces_partitions_and_retention_prunes(warehouse_db, settings) -> None:
+    for day in past_sessions(3, end=END):
+        execute_job("snapshot_options", JobParams(as_of=resolve_as_of(day), symbols=SYMBOLS))
+    first = _flow(2)
+    assert first.outcome.status == "success"
+    statuses = {p.symbol: p.status for p in first.result.partitions}
+    assert statuses == {"AAPL": "success", "MSFT": "success", "NONE": "skipped"}
+    assert event_status(first.outcome.run_id, "options_flow") == {
+        "AAPL": "success", "MSFT": "success", "NONE": "skipped"}
+    batch = analytics_selectors.flow_batch(symbols=list(SYMBOLS), as_of=END, window=2,
+                                           group_by="strike")
+    for part in batch.ok():
+        stored = OptionsFlowPartition.objects.get(symbol=part.symbol, window=2, group_by="strike")
+        assert stored.snapshot_dates == [d.isoformat() for d in part.snapshot_dates]
+        assert stored.provider == part.provider == "demo"
+        rows = OptionsFlow.objects.filter(partition=stored)
+        mine = batch.rows.filter(batch.rows["symbol"].to_numpy(zero_copy_only=False)
+                                 == part.symbol).to_pandas()
+        assert rows.count() == stored.rows == len(mine) > 0
+        assert set(rows.values_list("row_key", flat=True)) == set(mine["row_key"])
+        total = rows.aggregate(s=Sum("delta_oi_notional"))["s"]
+        assert total == pytest.approx(mine["delta_oi_notional"].sum(), rel=1e-9)
+        assert stored.net_delta_oi_notional == pytest.approx(total, rel=1e-9)
+        assert rows.filter(expiry__isnull=False).count() == 0  # group-by strike
+        assert set(first.result.output["top"][part.symbol]) == {"building", "unwinding", "meta"}
+    counts = (OptionsFlowPartition.objects.count(), OptionsFlow.objects.count())
+    again = _flow(2)
+    assert again.outcome.status == "success"
+    assert (OptionsFlowPartition.objects.count(), OptionsFlow.objects.count()) == counts
+    _flow(1, persist=False)  # prints only: nothing stored for window 1
+    assert not OptionsFlowPartition.objects.filter(window=1).exists()
+    _flow(1)
+    assert OptionsFlowPartition.objects.filter(window=1).count() == 2
+
+    settings.FLOW_RETENTION_DAYS = 100_000  # keeps everything
+    assert housekeeping_task()["flow_partitions_deleted"] == 0
+    settings.FLOW_RETENTION_DAYS = 1  # the partitions end 2026-11-20, long before "today"
+    pruned = housekeeping_task()
+    assert pruned["flow_partitions_deleted"] == 4 and pruned["flow_rows_deleted"] > 0
+    assert not OptionsFlowPartition.objects.exists() and not OptionsFlow.objects.exists()
