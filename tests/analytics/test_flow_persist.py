@@ -56,7 +56,10 @@ def test_persist_replaces_partitions_and_retention_prunes(warehouse_db, settings
         assert total == pytest.approx(mine["delta_oi_notional"].sum(), rel=1e-9)
         assert stored.net_delta_oi_notional == pytest.approx(total, rel=1e-9)
         assert rows.filter(expiry__isnull=False).count() == 0  # group-by strike
-        assert set(first.result.output["top"][part.symbol]) == {"building", "unwinding", "meta"}
+        summary = first.result.output["top"][part.symbol]
+        assert {"building", "unwinding", "meta"} <= set(summary)
+        assert summary["rows"] == rows.count()
+        assert summary["net_delta_oi_notional"] == pytest.approx(total, rel=1e-9)
     counts = (OptionsFlowPartition.objects.count(), OptionsFlow.objects.count())
     again = _flow(2)
     assert again.outcome.status == "success"
