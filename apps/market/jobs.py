@@ -17,7 +17,7 @@ from apps.ledger.services.runs import market_ts
 from apps.market import selectors, stores
 from apps.market.providers.base import MarketDataProvider, NoDataError, UnsupportedByProvider
 from apps.market.providers.registry import get_provider
-from apps.market.providers.validation import validate_chain, validate_history
+from apps.market.providers.validation import clean_chain, validate_history, validate_spot
 
 DEFAULT_CANDLE_LOOKBACK_DAYS = 400
 DEFAULT_BAR_LOOKBACK_DAYS = 30
@@ -210,21 +210,26 @@ def _snapshot_symbol(
     log,
 ) -> PartitionResult:
     snapshot = provider.get_chain_snapshot(symbol, as_of=as_of)
-    chain = validate_chain(symbol, snapshot.chain)
+    spot = validate_spot(symbol, snapshot.spot)
+    cleaned = clean_chain(
+        symbol, snapshot.chain, snapshot_date=snapshot.snapshot_date, spot=spot
+    )
     enriched = greeks.enrich_chain(
-        chain, spot=snapshot.spot, as_of=snapshot.snapshot_date, risk_free_rate=rate
+        cleaned.chain, spot=spot, as_of=snapshot.snapshot_date, risk_free_rate=rate
     )
     quality = greeks.quote_quality(enriched)
     meta = {
         "iv_sources": enriched["iv_source"].value_counts().to_dict(),
         "expiries": int(enriched["expiry"].nunique()),
         "next_earnings": _iso(provider.next_earnings(symbol, as_of=snapshot.snapshot_date)),
+        "rows_received": cleaned.rows_received,
+        "dropped_rows": cleaned.dropped,
     }
     stats = stores.snapshot_write(
         symbol=symbol,
         snapshot_date=snapshot.snapshot_date,
         provider=provider.name,
-        spot=snapshot.spot,
+        spot=spot,
         risk_free_rate=rate,
         chain=enriched,
         quote_quality=quality,
@@ -238,7 +243,11 @@ def _snapshot_symbol(
         rows_updated=stats.updated,
         rows_deleted=stats.deleted,
         max_event_ts=market_ts(snapshot.snapshot_date),
-        extra={"snapshot_date": snapshot.snapshot_date.isoformat(), "contracts": len(enriched)},
+        extra={
+            "snapshot_date": snapshot.snapshot_date.isoformat(),
+            "contracts": len(enriched),
+            "dropped_rows": cleaned.dropped_total,
+        },
     )
     log.advance_watermark("options_snapshots", symbol, snapshot.snapshot_date)
     return PartitionResult(

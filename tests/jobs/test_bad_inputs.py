@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from apps.core import chain as chain_calc
 from apps.ledger.models import IngestionRun
 from apps.market.providers.demo import DemoProvider
 from apps.portfolio.services import portfolio_export
@@ -161,8 +162,8 @@ def _aapl_chain() -> tuple:
     )[0]
 
 
-def _negative_bid(chain: pd.DataFrame) -> pd.DataFrame:
-    chain.loc[chain.index[3], "bid"] = -1.25
+def _mostly_expired(chain: pd.DataFrame) -> pd.DataFrame:
+    chain["expiry"] = dt.date(2019, 1, 18)
     return chain
 
 
@@ -173,8 +174,8 @@ def _duplicate_row(chain: pd.DataFrame) -> pd.DataFrame:
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("corrupt", "expected"),
-    [(_negative_bid, "negative value(s) in 'bid'"), (_duplicate_row, "duplicate")],
-    ids=["negative-price", "duplicate-rows"],
+    [(_mostly_expired, "rows are bad (expired"), (_duplicate_row, "duplicate")],
+    ids=["expired-contracts", "duplicate-rows"],
 )
 def test_bad_provider_chain_fails_only_that_symbol(seeded, monkeypatch, corrupt, expected):
     aapl_before = _aapl_chain()
@@ -216,3 +217,79 @@ def test_negative_candle_prices_fail_the_symbol_and_keep_its_candles(seeded, mon
     event = run.assets.get(partition_key="AAPL")
     assert "negative value(s) in 'close'" in event.extra["error"]
     assert warehouse_state()["candles_daily"] == seeded["candles_daily"]
+
+
+# --- issue 14, finding 1: impossible vendor values are dropped, counted and flagged ------------
+
+
+def _poison(chain: pd.DataFrame) -> pd.DataFrame:
+    chain = chain.copy()
+    chain["volume"] = chain["volume"].astype(object)
+    rows = chain.index
+    chain.loc[rows[0], "strike"] = float("inf")
+    chain.loc[rows[1], "strike"] = 1e300
+    chain.loc[rows[2], "strike"] = 0.0
+    chain.loc[rows[3], "expiry"] = dt.date(2019, 1, 18)
+    chain.loc[rows[4], "volume"] = "lots"
+    chain.loc[rows[5], "bid"] = -1.25
+    chain.loc[rows[6], "implied_vol"] = float("inf")
+    chain.loc[rows[7], "implied_vol"] = 1e12
+    return chain
+
+
+@pytest.mark.django_db
+def test_bad_rows_are_dropped_and_counted_not_stored(warehouse_db, monkeypatch):
+    _corrupt_snapshot(monkeypatch, _poison)
+    execution = run_job("snapshot_options", DAY, ["AAPL"])
+    assert execution.outcome.status == "success"
+    (meta,) = warehouse.fetch_all(
+        "SELECT meta FROM options_snapshot_headers WHERE symbol = 'AAPL'"
+    )[0]
+    meta = json.loads(meta)
+    assert meta["dropped_rows"] == {
+        "bad_strike": 3, "expired": 1, "bad_volume": 1, "negative_price": 1
+    }
+    bad = warehouse.fetch_all(
+        "SELECT count(*) FROM options_chain WHERE symbol = 'AAPL' AND (isinf(strike) OR strike <= 0"
+        " OR strike > 1e6 OR expiry < snapshot_date OR bid < 0 OR isnan(volume)"
+        " OR implied_vol > 5 OR isinf(implied_vol))"
+    )[0][0]
+    assert bad == 0
+    run = IngestionRun.objects.filter(job_name="snapshot_options").latest("started_at")
+    assert run.assets.get(partition_key="AAPL").extra["dropped_rows"] == 6
+    checks = {c.check_name: c.status for c in run.checks.all()}
+    assert checks["snapshot_quote_sanity"] == "pass" and checks["snapshot_iv_range"] == "pass"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("spot", [0.0, -4.0, float("nan")])
+def test_bad_spot_fails_only_that_symbol(warehouse_db, monkeypatch, spot):
+    original = DemoProvider.get_chain_snapshot
+
+    def patched(self, symbol, *, as_of=None):
+        snap = original(self, symbol, as_of=as_of)
+        return dataclasses.replace(snap, spot=spot) if symbol == "AAPL" else snap
+
+    monkeypatch.setattr(DemoProvider, "get_chain_snapshot", patched)
+    execution = run_job("snapshot_options", DAY, ["AAPL", "MSFT"])
+    assert execution.outcome.status == "partial"
+    run = IngestionRun.objects.filter(job_name="snapshot_options").latest("started_at")
+    assert event_status(run.pk, "options_snapshots") == {"AAPL": "failed", "MSFT": "success"}
+    assert run.assets.get(partition_key="AAPL").extra["error"].startswith("AAPL: chain: spot")
+
+
+@pytest.mark.parametrize("spot", [0.0, float("nan"), float("inf"), -1.0])
+def test_chain_summary_never_divides_by_a_bad_spot(spot):
+    chain = pd.DataFrame(
+        {
+            "option_type": ["call", "put"], "expiry": [dt.date(2024, 7, 19)] * 2,
+            "strike": [100.0, 100.0], "open_interest": [10.0, 12.0], "volume": [1.0, 2.0],
+            "mark": [2.0, 2.5], "implied_vol": [0.3, 0.31], "bs_delta": [0.5, -0.5],
+            "bs_gamma": [0.02, 0.02],
+        }
+    )
+    summary = chain_calc.summarize_chain(chain, spot=spot, as_of=dt.date(2024, 6, 14))
+    assert summary["em_near_pct"] is None and summary["call_wall"] is None
+    assert summary["pc_oi"] == pytest.approx(1.2)
+    terms = chain_calc.term_structure(chain, spot=spot, as_of=dt.date(2024, 6, 14))
+    assert terms["em_pct"].isna().all()
