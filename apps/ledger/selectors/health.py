@@ -282,10 +282,33 @@ def asset_health_rows(*, now: dt.datetime | None = None) -> list[AssetHealth]:
         for s in registry.ASSETS
         if s.key not in produced and not represented_by_sibling(s.key, produced)
     ]
+    problem = warehouse_problem(produced_anything=bool(produced))
+    if problem:
+        rows.append(
+            AssetHealth(WAREHOUSE_ROW, registry.ALL_SCOPE, DEGRADED, reasons=[problem])
+        )
     order = {key: i for i, key in enumerate(registry.ASSET_KEYS)}
     return sorted(
         rows, key=lambda r: (order.get(r.asset_key, len(order)), r.asset_key, r.scope_key)
     )
+
+
+WAREHOUSE_ROW = "warehouse"
+
+
+def warehouse_problem(*, produced_anything: bool, info: Any = None) -> str | None:
+    """Why the warehouse cannot be read, or ``None``. A missing file counts only once something
+    was produced (a fresh install is ``unknown``, not an outage); a busy one is not a problem."""
+    info = info or warehouse_info()
+    if not info.exists:
+        return f"warehouse not found at {info.path}" if produced_anything else None
+    if info.busy:
+        return None
+    if info.error:
+        return f"warehouse unreadable: {info.error}"
+    if info.schema_version is None:
+        return "warehouse has no schema: run `python manage.py db_init`"
+    return None
 
 
 def overall_health(rows: Iterable[AssetHealth]) -> str:
@@ -484,7 +507,12 @@ def health_report(
     wh = warehouse_info()
     report: dict[str, Any] = {
         "database": {"engine": meta.engine, "name": meta.name, "reachable": meta.reachable},
-        "warehouse": {"path": wh.path, "exists": wh.exists, "schema_version": wh.schema_version},
+        "warehouse": {
+            "path": wh.path,
+            "exists": wh.exists,
+            "schema_version": wh.schema_version,
+            "error": wh.error or None,
+        },
         "meta_tables_present": bool(meta.reachable and meta.meta_tables_present),
         "filters": {"days": days, "limit": limit, "stale_days": stale_days},
     }

@@ -105,6 +105,8 @@ class Command(BaseCommand):
         self.stdout.write(f"Warehouse: {wh['path']}")
         if not wh["exists"]:
             self.stdout.write("  NOTICE: warehouse not found — run `python manage.py db_init`")
+        elif wh.get("error"):
+            self.stdout.write(f"  ERROR: warehouse unreadable: {wh['error']}")
         else:
             self.stdout.write(f"  schema version {_cell(wh['schema_version'])}")
 
