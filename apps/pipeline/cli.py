@@ -74,7 +74,7 @@ class JobCommand(BaseCommand):
         """Job-specific flags."""
 
     def job_options(self, options: dict[str, Any]) -> dict[str, Any]:
-        """Validated job-specific options (raise UsageError for bad values)."""
+        """Job-specific options as given; ``apps.pipeline.requests.job_options`` validates them."""
         return {}
 
     def build_params(self, options: dict[str, Any]) -> JobParams:
@@ -85,6 +85,7 @@ class JobCommand(BaseCommand):
                 watchlists=options["watchlist"],
                 provider=options.get("provider") if self.uses_provider else None,
                 options=self.job_options(options),
+                job=self.job_name,
             )
         except JobRequestError as exc:
             raise UsageError(str(exc)) from None

@@ -10,11 +10,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
+import duckdb
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-
-import duckdb
 
 from optionshelper.warehouse import WarehouseBusy, WarehouseMissing, WarehouseUnreadable
 

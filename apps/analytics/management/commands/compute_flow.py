@@ -1,6 +1,6 @@
 from apps.analytics.models import GROUP_BY_MODES
 from apps.core.flow import MAX_WINDOW
-from apps.pipeline.cli import JobCommand, UsageError
+from apps.pipeline.cli import JobCommand
 
 
 class Command(JobCommand):
@@ -16,12 +16,6 @@ class Command(JobCommand):
         parser.add_argument("--top", type=int, default=10, help="rows per side in the output")
 
     def job_options(self, options):
-        if not 1 <= options["window"] <= MAX_WINDOW:
-            raise UsageError(f"--window must be between 1 and {MAX_WINDOW}")
-        if options["group_by"] not in GROUP_BY_MODES:
-            raise UsageError(f"--group-by must be one of {', '.join(GROUP_BY_MODES)}")
-        if not 1 <= options["top"] <= 500:
-            raise UsageError("--top must be between 1 and 500")
         return {
             "window": options["window"],
             "group_by": options["group_by"],

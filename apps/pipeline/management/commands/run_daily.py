@@ -28,6 +28,9 @@ class Command(JobCommand):
         parser.add_argument("--window", type=int, default=1, help="compute_flow window")
         parser.add_argument("--group-by", default="contract", help="compute_flow group-by")
 
+    def job_options(self, options):
+        return {"compute_flow": {"window": options["window"], "group_by": options["group_by"]}}
+
     def handle(self, *args, **options) -> None:
         params = self.build_params(options)
         start, end = parse_day(options["start"], "--from"), parse_day(options["end"], "--to")
@@ -44,6 +47,10 @@ class Command(JobCommand):
             raise UsageError("--from and --to go together")
         if start and end and start > end:
             raise UsageError("--from must not be after --to")
+        if start and end and not calendar.sessions_between(start, end):
+            raise UsageError(
+                f"no trading sessions between {start} and {end} (weekend or holidays only)"
+            )
         if options["no_ledger"]:
             raise UsageError(
                 "run_daily always records its runs; use the single jobs for --no-ledger"
@@ -51,11 +58,10 @@ class Command(JobCommand):
         if options["dry_run"]:
             self._print_plan(params, start, end)
             return
-        flow = {"window": options["window"], "group_by": options["group_by"]}
         if start and end:
-            results = run_range(params, start=start, end=end, job_options={"compute_flow": flow})
+            results = run_range(params, start=start, end=end)
         else:
-            results = [run_pipeline(params, job_options={"compute_flow": flow})]
+            results = [run_pipeline(params)]
         self._report(results, as_json=options["json"])
         code = max((r.exit_code for r in results), default=0)
         if code:
