@@ -5,18 +5,22 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import shutil
 
 import pandas as pd
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from apps.analytics.models import DashboardView, OptionsFlow, OptionsFlowPartition
 from apps.core import chain as chain_calc
 from apps.ledger.models import IngestionRun
 from apps.market.providers.demo import DemoProvider
+from apps.portfolio.models import Watchlist, WatchlistSymbol
 from apps.portfolio.services import portfolio_export
 from optionshelper import warehouse
 from tests.jobs.helpers import event_status, past_sessions, run_job, warehouse_state
+from tests.support import REALDATA_DIR
 
 DAY = past_sessions(1)[0]
 FUTURE = (dt.date.today() + dt.timedelta(days=30)).isoformat()
@@ -293,3 +297,117 @@ def test_chain_summary_never_divides_by_a_bad_spot(spot):
     assert summary["pc_oi"] == pytest.approx(1.2)
     terms = chain_calc.term_structure(chain, spot=spot, as_of=dt.date(2024, 6, 14))
     assert terms["em_pct"].isna().all()
+
+
+# --- issue 14, finding 3: one bad run never blanks good reports -------------------------------
+
+
+def _briefing(day: dt.date, settings) -> dict:
+    path = settings.REPORTS_DIR / "daily" / f"{day.isoformat()}.json"
+    return json.loads(path.read_text())
+
+
+def _run_daily(*args: str) -> int:
+    try:
+        call_command("run_daily", *args)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+@pytest.fixture
+def tracked(warehouse_db):
+    watchlist = Watchlist.objects.create(name="core")
+    for symbol in ("AAPL", "MSFT"):
+        WatchlistSymbol.objects.create(watchlist=watchlist, symbol=symbol)
+    return ("AAPL", "MSFT")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--group-by", "foo"), "--group-by must be one of contract, strike, expiry"),
+        (("--window", "99"), "--window must be between 1 and 30"),
+        (("--symbol", ""), "--symbol must not be empty"),
+        (("--from", "2026-11-21", "--to", "2026-11-22"), "no trading sessions between"),
+    ],
+)
+def test_run_daily_bad_options_are_usage_errors_before_anything_runs(tracked, args, expected):
+    assert expected in _usage_error("run_daily", "--as-of", DAY.isoformat(), *args)
+    assert not IngestionRun.objects.exists()
+
+
+@pytest.mark.django_db
+def test_task_options_are_validated_like_the_command(tracked):
+    from apps.pipeline.requests import JobRequestError
+    from apps.pipeline.tasks import run_job_task
+
+    with pytest.raises(JobRequestError, match="--group-by must be one of"):
+        run_job_task("run_daily", as_of=DAY, options={"compute_flow": {"group_by": "foo"}})
+    with pytest.raises(JobRequestError, match="--window must be between 1 and 30"):
+        run_job_task("compute_flow", as_of=DAY, options={"window": 99})
+    with pytest.raises(JobRequestError, match="does not take option"):
+        run_job_task("compute_flow", as_of=DAY, options={"windw": 2})
+    assert not IngestionRun.objects.exists()
+
+
+@pytest.mark.django_db
+def test_subset_run_and_failed_upstream_keep_the_whole_briefing(tracked, settings, monkeypatch):
+    first, second = past_sessions(2)
+    assert _run_daily("--as-of", first.isoformat()) == 0
+    assert [s["symbol"] for s in _briefing(first, settings)["symbols"]] == ["AAPL", "MSFT"]
+
+    # A subset run refreshes AAPL only; MSFT stays in the briefing and the dashboard.
+    assert _run_daily("--as-of", first.isoformat(), "--symbol", "AAPL") == 0
+    report = _briefing(first, settings)
+    assert [s["symbol"] for s in report["symbols"]] == ["AAPL", "MSFT"]
+    assert not any(s["stale"] for s in report["symbols"])
+    dashboard = DashboardView.objects.latest("built_at").payload
+    assert [s["symbol"] for s in dashboard["symbols"]] == ["AAPL", "MSFT"]
+
+    # MSFT's snapshot fails the next day: its section keeps yesterday's values, marked stale.
+    original = DemoProvider.get_chain_snapshot
+
+    def failing(self, symbol, *, as_of=None):
+        snap = original(self, symbol, as_of=as_of)
+        return dataclasses.replace(snap, spot=0.0) if symbol == "MSFT" else snap
+
+    monkeypatch.setattr(DemoProvider, "get_chain_snapshot", failing)
+    assert _run_daily("--as-of", second.isoformat()) == 1
+    by_symbol = {s["symbol"]: s for s in _briefing(second, settings)["symbols"]}
+    assert set(by_symbol) == {"AAPL", "MSFT"}
+    assert not by_symbol["AAPL"]["stale"]
+    msft = by_symbol["MSFT"]
+    assert msft["stale"] and msft["snapshot_date"] == first.isoformat()
+    assert "snapshot_options failed" in msft["stale_note"]
+    assert msft["overview"]["spot"] is not None
+    assert msft["stale_note"] in msft["warnings"]
+
+
+# --- issue 14, finding 4: the real SPXW chain (every contract new on 02-01) --------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(
+    not (REALDATA_DIR / "deltaneutral_SPXW_2018-01-02_2018-02-28.csv").exists(),
+    reason="real vendor data not found",
+)
+def test_real_spxw_all_null_flow_notional_builds_the_briefing(warehouse_db, tmp_path, settings):
+    name = "deltaneutral_SPXW_2018-01-02_2018-02-28.csv"
+    vendor = tmp_path / "vendor"
+    vendor.mkdir()
+    shutil.copy(REALDATA_DIR / name, vendor / name)
+    settings.FILES_PROVIDER_DIR = str(vendor)
+    for day in ("2018-01-31", "2018-02-01"):
+        code = _run_daily("--provider", "files", "--symbol", "SPXW", "--as-of", day)
+        assert code == 0, day
+    partition = OptionsFlowPartition.objects.get(symbol="SPXW", to_date=dt.date(2018, 2, 1))
+    assert not OptionsFlow.objects.filter(
+        partition=partition, delta_oi_notional__isnull=False
+    ).exists()
+    run = IngestionRun.objects.filter(job_name="run_daily").latest("started_at")
+    assert run.status == "success"
+    report = _briefing(dt.date(2018, 2, 1), settings)
+    spxw = next(s for s in report["symbols"] if s["symbol"] == "SPXW")
+    assert spxw["flow"]["building"] == [] and spxw["flow"]["unwinding"] == []
