@@ -117,7 +117,13 @@ def compute_flow(params: JobParams, *, log: RunLog) -> JobResult:
         "compute_flow",
         max(dates) if dates else None,
         partitions,
-        {"window": window, "group_by": group_by, "persisted": persist, "top": tops},
+        {
+            "window": window,
+            "group_by": group_by,
+            "persisted": persist,
+            "top": tops,
+            "data_provider": _data_provider(params),
+        },
     )
 
 
@@ -174,7 +180,20 @@ def compute_derived(params: JobParams, *, log: RunLog) -> JobResult:
         ),
     )
     dates = [p.market_date for p in partitions if p.market_date]
-    return JobResult("compute_derived", max(dates) if dates else None, partitions)
+    return JobResult(
+        "compute_derived",
+        max(dates) if dates else None,
+        partitions,
+        {"data_provider": _data_provider(params)},
+    )
+
+
+def _data_provider(params: JobParams) -> str:
+    """The provider(s) of the stored snapshots these symbols were computed from ("" for none)."""
+    headers = selectors.latest_snapshot_headers(
+        list(params.symbols), up_to=params.as_of.market_date
+    )
+    return ",".join(sorted({str(h["provider"]) for h in headers.values() if h.get("provider")}))
 
 
 # --- build_briefing / build_dashboard ------------------------------------------------------------

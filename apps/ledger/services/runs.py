@@ -127,6 +127,13 @@ class RunLogger:
 
     enabled = True
 
+    def record_provider(self, provider: str) -> None:
+        """The provider the run's data came from (jobs reading stored snapshots, not a vendor)."""
+        name = provider[: IngestionRun._meta.get_field("provider").max_length]
+        if name and name != self.run.provider:
+            self.run.provider = name
+            IngestionRun.objects.filter(pk=self.run.pk).update(provider=name)
+
     def __init__(self, run: IngestionRun) -> None:
         self.run = run
         self._last_heartbeat = time.monotonic()
@@ -267,6 +274,9 @@ class NullRunLogger:
     enabled = False
     run = None
     run_id = ""
+
+    def record_provider(self, provider: str) -> None:
+        return None
 
     def heartbeat(self, *, force: bool = False) -> None:
         return None

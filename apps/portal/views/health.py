@@ -119,7 +119,7 @@ def health(request: HttpRequest) -> HttpResponse:
         return page(request, "portal/health.html", context)
     f = _filters(form)
     rows = ledger_health.asset_health_rows()
-    shown = [r for r in rows if f["stale"] is None or (r.sessions_behind or 0) >= f["stale"]]
+    shown = ledger_health.at_least_behind(rows, f["stale"])
     latest = ledger_health.latest_runs_per_job()
     tables_ = {
         "freshness": FreshnessTable([r.to_dict() for r in shown], prefix="freshness-"),
