@@ -115,7 +115,8 @@ def _git_sha() -> str:
 
 def lease_key_for(*, as_of: dt.date | None, symbols: list[str] | None) -> str:
     """The partition a run claims: its as-of plus its symbol set (hashed when long)."""
-    scope = ",".join(sorted(symbols)) if symbols else registry.ALL_SCOPE
+    names = sorted({s.strip().upper() for s in symbols or () if s and s.strip()})
+    scope = ",".join(names) if names else registry.ALL_SCOPE
     key = f"{as_of.isoformat() if as_of else 'latest'}|{scope}"
     if len(key) > 128:
         key = f"{key[:60]}|{hashlib.sha256(scope.encode()).hexdigest()}"
