@@ -76,19 +76,20 @@ def _upsert(
     """INSERT OR REPLACE the rows of ``frame`` (exposed to SQL as ``incoming``) in one transaction."""
     if frame.empty:
         return WriteStats()
+    # No cleanup in a ``finally``: after a failed statement the transaction is aborted and any
+    # further statement would replace the real error with "Current transaction is aborted"; the
+    # rollback drops the temp view and the connection (closed on exit) drops the registration.
     with warehouse.transaction() as con:
         con.register("incoming_raw", frame)
-        try:
-            con.execute(f"CREATE OR REPLACE TEMP VIEW incoming AS {select_sql}")
-            existing = _existing(con, table, keys)
-            # Key order makes storage (write) order match the keys: the monotonic checks read it.
-            con.execute(
-                f"INSERT OR REPLACE INTO {table} BY NAME SELECT * FROM incoming "
-                f"ORDER BY {', '.join(keys)}"
-            )
-        finally:
-            con.execute("DROP VIEW IF EXISTS incoming")
-            con.unregister("incoming_raw")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW incoming AS {select_sql}")
+        existing = _existing(con, table, keys)
+        # Key order makes storage (write) order match the keys: the monotonic checks read it.
+        con.execute(
+            f"INSERT OR REPLACE INTO {table} BY NAME SELECT * FROM incoming "
+            f"ORDER BY {', '.join(keys)}"
+        )
+        con.execute("DROP VIEW IF EXISTS incoming")
+        con.unregister("incoming_raw")
     return WriteStats(inserted=len(frame) - existing, updated=existing)
 
 
@@ -186,13 +187,11 @@ def snapshot_write(
             "DELETE FROM options_chain WHERE symbol = ? AND snapshot_date = ? AND provider = ?", key
         )
         con.register("incoming_chain", frame)
-        try:
-            con.execute(
-                "INSERT INTO options_chain SELECT symbol, CAST(snapshot_date AS DATE), provider, "
-                f"contract_symbol, {values} FROM incoming_chain ORDER BY contract_symbol"
-            )
-        finally:
-            con.unregister("incoming_chain")
+        con.execute(
+            "INSERT INTO options_chain SELECT symbol, CAST(snapshot_date AS DATE), provider, "
+            f"contract_symbol, {values} FROM incoming_chain ORDER BY contract_symbol"
+        )
+        con.unregister("incoming_chain")
         con.execute(
             "INSERT OR REPLACE INTO options_snapshot_headers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [

@@ -49,7 +49,10 @@ def request_provider(name: str | None) -> str:
     provider = (name or settings.DEFAULT_PROVIDER or "").strip().lower()
     if provider not in PROVIDER_NAMES:
         shown = name if name is not None else settings.DEFAULT_PROVIDER
-        raise JobRequestError(f"unknown provider {shown!r}; valid: {', '.join(PROVIDER_NAMES)}")
+        source = "" if name is not None else " (from OPTIONS_HELPER_PROVIDER)"
+        raise JobRequestError(
+            f"unknown provider {shown!r}{source}; valid: {', '.join(PROVIDER_NAMES)}"
+        )
     return provider
 
 

@@ -20,7 +20,7 @@ from apps.portfolio.models import Watchlist, WatchlistSymbol
 from apps.portfolio.services import portfolio_export
 from optionshelper import warehouse
 from tests.jobs.helpers import event_status, past_sessions, run_job, warehouse_state
-from tests.support import REALDATA_DIR
+from tests.support import REALDATA_DIR, manage
 
 DAY = past_sessions(1)[0]
 FUTURE = (dt.date.today() + dt.timedelta(days=30)).isoformat()
@@ -411,3 +411,86 @@ def test_real_spxw_all_null_flow_notional_builds_the_briefing(warehouse_db, tmp_
     report = _briefing(dt.date(2018, 2, 1), settings)
     spxw = next(s for s in report["symbols"] if s["symbol"] == "SPXW")
     assert spxw["flow"]["building"] == [] and spxw["flow"]["unwinding"] == []
+
+
+# --- issue 14, finding 5: one line instead of a traceback -------------------------------------
+
+
+def _one_line(result, code: int) -> str:
+    text = (result.stderr + result.stdout).strip()
+    assert result.returncode == code, text
+    assert "Traceback" not in text
+    return text
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("db_health", "--limit", "99999999999999999999"), "--limit must be at most"),
+        (("db_health", "--days", "100000000"), "--days must be at most"),
+        (("export_portfolio", "-o", "/nonexistent/x.json"), "does not exist"),
+    ],
+)
+def test_command_arguments_out_of_range_are_one_line(args, expected):
+    with pytest.raises(CommandError) as info:
+        call_command(*args)
+    assert info.value.returncode == 2 and expected in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.django_db
+def test_export_to_a_directory_is_one_line(tmp_path):
+    with pytest.raises(CommandError, match="is a directory") as info:
+        call_command("export_portfolio", "-o", str(tmp_path))
+    assert info.value.returncode == 2
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"OPTIONS_HELPER_WAREHOUSE_READ_TIMEOUT": "soon"}, "OPTIONS_HELPER_WAREHOUSE_READ_TIMEOUT"),
+        ({"OPTIONS_HELPER_JOB_TIMEOUT": "1e99"}, "OPTIONS_HELPER_JOB_TIMEOUT"),
+        ({"Q_WORKERS": "many"}, "Q_WORKERS"),
+        ({"DATABASE_URL": "foo://nowhere"}, "DATABASE_URL"),
+        ({"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": ""}, "DJANGO_SECRET_KEY"),
+    ],
+)
+def test_bad_environment_settings_name_the_variable(env, variable):
+    text = _one_line(manage("db_info", **env), 2)
+    assert variable in text and len(text.splitlines()) == 1
+
+
+def test_unreachable_postgres_exits_1_without_suggesting_db_init():
+    result = manage("db_info", DATABASE_URL="postgres://postgres@127.0.0.1:1/nothing")
+    text = _one_line(result, 1)
+    assert "cannot reach the metadata DB" in text and "db_init`" not in result.stderr
+
+
+def test_db_init_to_an_uncreatable_path_is_one_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = manage("db_init", OPTIONS_HELPER_DATA_DIR=str(blocker / "data"),
+                    OPTIONS_HELPER_DUCKDB_PATH=str(blocker / "data" / "w.duckdb"))
+    text = _one_line(result, 1)
+    assert "cannot create" in text and len(text.splitlines()) == 1
+
+
+@pytest.mark.django_db
+def test_bogus_default_provider_is_named(settings):
+    settings.DEFAULT_PROVIDER = "bogus"
+    message = _usage_error("snapshot_options", "--symbol", "AAPL")
+    assert "unknown provider 'bogus' (from OPTIONS_HELPER_PROVIDER)" in message
+
+
+@pytest.mark.django_db
+def test_failed_warehouse_write_records_the_real_constraint_error(warehouse_db):
+    from apps.market import stores
+
+    frame = pd.DataFrame({"date": [DAY, None], "open": [1.0, 1.0], "high": [1.0, 1.0],
+                          "low": [1.0, 1.0], "close": [1.0, 1.0]})
+    with pytest.raises(Exception) as info:
+        stores.candles_write(symbol="AAPL", frame=frame, provider="demo")
+    assert "Current transaction is aborted" not in str(info.value)
+    assert "NOT NULL" in str(info.value)
+    assert warehouse.fetch_all("SELECT count(*) FROM candles_daily")[0][0] == 0
