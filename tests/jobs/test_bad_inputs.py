@@ -494,3 +494,58 @@ def test_failed_warehouse_write_records_the_real_constraint_error(warehouse_db):
     assert "Current transaction is aborted" not in str(info.value)
     assert "NOT NULL" in str(info.value)
     assert warehouse.fetch_all("SELECT count(*) FROM candles_daily")[0][0] == 0
+
+
+# --- issue 14, findings 5/6: the portfolio file schema (identical on SQLite and PostgreSQL) ----
+
+
+def _doc(mutate) -> str:
+    doc = json.loads(json.dumps(PORTFOLIO))
+    mutate(doc)
+    return json.dumps(doc)
+
+
+def _set(path: tuple, value):
+    def mutate(doc):
+        target = doc
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+
+    return mutate
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        (_doc(_set(("positions", 0, "strike"), float("nan"))), "NaN is not allowed"),
+        (_doc(_set(("cash",), float("nan"))), "NaN is not allowed"),
+        (_doc(_set(("positions", 0, "strike"), float("inf"))), "Infinity is not allowed"),
+        (_doc(_set(("positions", 0, "contracts"), 1e30)), "positions[0].contracts"),
+        (_doc(_set(("positions", 0, "contracts"), 2**31)), "positions[0].contracts"),
+        (_doc(_set(("positions", 0, "id"), "x" * 200)), "positions[0].id"),
+        (_doc(_set(("positions", 0, "quantity"), 3)), "unknown field(s) quantity"),
+        (_doc(_set(("risk_profile", "max_portfolio_risk_pct"), "lots")), "risk_profile.max_"),
+        (_doc(_set(("base_currency",), ["x"])), "base_currency"),
+        (_doc(_set(("cash",), 1e300)), "cash"),
+        (_doc(_set(("extra",), 1)), "unknown field(s) extra"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ],
+    ids=["nan-strike", "nan-cash", "inf-strike", "contracts-1e30", "contracts-2^31", "long-id",
+         "unknown-position-key", "risk-profile-type", "currency-list", "huge-cash", "unknown-top",
+         "deep-nesting"],
+)
+def test_portfolio_schema_refuses_with_one_line_and_changes_nothing(tmp_path, text, needle):
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(PORTFOLIO))
+    call_command("import_portfolio", str(good))
+    stored = portfolio_export()
+    bad = tmp_path / "bad.json"
+    bad.write_text(text)
+    with pytest.raises(CommandError) as info:
+        call_command("import_portfolio", str(bad))
+    message = str(info.value)
+    assert info.value.returncode == 2 and "\n" not in message
+    assert needle in message
+    assert portfolio_export() == stored
