@@ -91,6 +91,8 @@ def _usage_error(*args: str) -> str:
         (("--as-of", "2026-13-01"), "--as-of must be 'latest' or YYYY-MM-DD, got '2026-13-01'"),
         (("--as-of", "yesterday"), "--as-of must be 'latest' or YYYY-MM-DD, got 'yesterday'"),
         (("--as-of", FUTURE), f"--as-of {FUTURE} is in the future"),
+        (("--as-of", "0001-01-01"), "--as-of 0001-01-01 is before the calendar's first session"),
+        (("--symbol", ""), "--symbol must not be empty"),
         (("--watchlist", "no-such-list"), "no-such-list"),
     ],
 )
@@ -549,3 +551,48 @@ def test_portfolio_schema_refuses_with_one_line_and_changes_nothing(tmp_path, te
     assert info.value.returncode == 2 and "\n" not in message
     assert needle in message
     assert portfolio_export() == stored
+
+
+# --- issue 14, finding 8: DuckDB's own lock held by a process outside the product ---------------
+
+
+@pytest.fixture
+def outside_reader(warehouse_db):
+    """A DuckDB session in another process holding the warehouse open read-only."""
+    import subprocess
+    import sys
+
+    code = (
+        "import duckdb, sys, time\n"
+        f"c = duckdb.connect({str(warehouse_db)!r}, read_only=True)\n"
+        "print('ready', flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        yield child
+    finally:
+        child.kill()
+        child.wait(timeout=30)
+
+
+@pytest.mark.django_db
+def test_outside_lock_fails_the_write_with_the_holder_pid(outside_reader, settings):
+    settings.WAREHOUSE_WRITE_TIMEOUT_S = 0.3
+    with pytest.raises(warehouse.WarehouseLockedOutside) as info:
+        with warehouse.write():
+            pass
+    message = str(info.value)
+    assert f"locked by process {outside_reader.pid}" in message
+    assert "Data Explorer" in message and "\n" not in message
+    # Readers are not blocked by another reader; the job fails per symbol with the same one line.
+    assert warehouse.fetch_all("SELECT 1") == [(1,)]
+    execution = run_job("ingest_candles", DAY, ["AAPL"], lookback_days=30)
+    assert execution.outcome.status == "failed"
+    run = IngestionRun.objects.filter(job_name="ingest_candles").latest("started_at")
+    event = run.assets.get(partition_key="AAPL")
+    assert f"locked by process {outside_reader.pid}" in event.extra["error"]
+    assert "Could not set lock" not in event.extra["error"]
