@@ -275,15 +275,16 @@ _UPSTREAM_ASSETS = ("options_snapshots", "derived_daily", "options_flow", "candl
 
 
 def briefing_symbols(*, requested: list[str], market_date: dt.date, directory: Path) -> list[str]:
-    """Every tracked symbol (portfolio + watchlists), the requested ones, and those already in
-    that day's briefing: a subset run refreshes its symbols and leaves the others in place."""
+    """Those already in that day's briefing, the requested ones, then every other tracked symbol
+    (portfolio + watchlists): a subset run refreshes its symbols and leaves the others in place."""
     existing = newest_json(directory, up_to=market_date) or {}
     kept = (
         [item["symbol"] for item in existing.get("symbols") or []]
         if existing.get("market_date") == market_date.isoformat()
         else []
     )
-    return sorted(set(select_symbols()) | set(requested) | set(kept))
+    ordered = list(dict.fromkeys([*kept, *requested]))  # that day's order, then the new ones
+    return ordered + sorted(set(select_symbols()) - set(ordered))
 
 
 def assemble(*, symbols: list[str], market_date: dt.date) -> dict[str, Any]:
