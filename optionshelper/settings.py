@@ -27,6 +27,20 @@ def env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def env_number(name: str, default: float, *, low: float, high: float, kind: type = float):
+    """A numeric setting within [low, high]; a bad value is one line naming the variable."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return kind(default)
+    try:
+        value = kind(raw.strip())
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
+    if not (low <= value <= high) or value != value:
+        raise ImproperlyConfigured(f"{name} must be between {low} and {high}, got {raw!r}")
+    return value
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     value = os.environ.get(name)
     if not value:
@@ -67,9 +81,13 @@ HEALTH_TOKEN = os.environ.get("OPTIONS_HELPER_HEALTH_TOKEN", "")
 FILES_PROVIDER_DIR = os.environ.get("OPTIONS_HELPER_FILES_DIR", "")
 
 # How long a reader waits for the warehouse writer before giving up with "warehouse busy".
-WAREHOUSE_READ_TIMEOUT_S = float(os.environ.get("OPTIONS_HELPER_WAREHOUSE_READ_TIMEOUT", "10"))
+WAREHOUSE_READ_TIMEOUT_S = env_number(
+    "OPTIONS_HELPER_WAREHOUSE_READ_TIMEOUT", 10, low=0, high=3600
+)
 # How long a writer waits for the cross-process writer lock.
-WAREHOUSE_WRITE_TIMEOUT_S = float(os.environ.get("OPTIONS_HELPER_WAREHOUSE_WRITE_TIMEOUT", "120"))
+WAREHOUSE_WRITE_TIMEOUT_S = env_number(
+    "OPTIONS_HELPER_WAREHOUSE_WRITE_TIMEOUT", 120, low=0, high=86400
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -123,7 +141,13 @@ TEMPLATES = [
 _TEST_DIR = Path(tempfile.gettempdir())
 DEFAULT_SQLITE_URL = f"sqlite:///{DATA_DIR / 'optionshelper.sqlite3'}"
 DATABASE_URL = os.environ.get("DATABASE_URL") or DEFAULT_SQLITE_URL
-_default_db = dj_database_url.parse(DATABASE_URL, conn_max_age=0)
+try:
+    _default_db = dj_database_url.parse(DATABASE_URL, conn_max_age=0)
+except (ValueError, KeyError) as _exc:
+    raise ImproperlyConfigured(
+        f"DATABASE_URL is not a database URL this product understands ({str(_exc).split('.')[0]}); "
+        "use postgres://user@host:5432/name or sqlite:///path"
+    ) from None
 if _default_db["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers and one writer work at once; IMMEDIATE takes the write lock at BEGIN so two
     # writers queue on the busy timeout instead of failing with "database is locked" mid-transaction.
@@ -196,20 +220,26 @@ else:
 
 # --- django-q2 (SPEC §10) ------------------------------------------------------------------------
 # A task may run as long as the whole daily pipeline (the registry's run_daily timeout is ~4 h).
-JOB_TIMEOUT_S = int(os.environ.get("OPTIONS_HELPER_JOB_TIMEOUT", "14400"))
+JOB_TIMEOUT_S = env_number("OPTIONS_HELPER_JOB_TIMEOUT", 14400, low=60, high=7 * 86400, kind=int)
 # Cron schedules are evaluated in this zone (django-q2 reads Q_CLUSTER["time_zone"], else TIME_ZONE,
 # which is UTC here), so "18:30 on weekdays" means 18:30 market time across DST changes.
 SCHEDULE_TIME_ZONE = os.environ.get("OPTIONS_HELPER_SCHEDULE_TZ") or MARKET_TIME_ZONE
 DAILY_AT = os.environ.get("OPTIONS_HELPER_DAILY_AT", "18:30")  # HH:MM, weekdays, market time
 HOUSEKEEPING_CRON = os.environ.get("OPTIONS_HELPER_HOUSEKEEPING_CRON", "15 * * * *")
-RETENTION_RUNS_DAYS = int(os.environ.get("OPTIONS_HELPER_RETENTION_RUNS_DAYS", "90"))
-RETENTION_CHECKS_DAYS = int(os.environ.get("OPTIONS_HELPER_RETENTION_CHECKS_DAYS", "30"))
+RETENTION_RUNS_DAYS = env_number(
+    "OPTIONS_HELPER_RETENTION_RUNS_DAYS", 90, low=1, high=36500, kind=int
+)
+RETENTION_CHECKS_DAYS = env_number(
+    "OPTIONS_HELPER_RETENTION_CHECKS_DAYS", 30, low=1, high=36500, kind=int
+)
 # Persisted flow partitions older than this (by to_date) are pruned; flow is recomputable.
-FLOW_RETENTION_DAYS = int(os.environ.get("OPTIONS_HELPER_FLOW_RETENTION_DAYS", "365"))
+FLOW_RETENTION_DAYS = env_number(
+    "OPTIONS_HELPER_FLOW_RETENTION_DAYS", 365, low=1, high=36500, kind=int
+)
 Q_CLUSTER = {
     # Also the signing prefix; django-q2's Q_CLUSTER_NAME env var names a separate queue if needed.
     "name": "optionshelper",
-    "workers": int(os.environ.get("Q_WORKERS", "2")),
+    "workers": env_number("Q_WORKERS", 2, low=1, high=64, kind=int),
     "timeout": JOB_TIMEOUT_S,
     # retry must exceed timeout, or a long job would be handed to a second worker while still running.
     "retry": JOB_TIMEOUT_S + 1800,
@@ -242,7 +272,9 @@ if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
-    SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_SECONDS = env_number(
+        "DJANGO_HSTS_SECONDS", 31536000, low=0, high=10 * 31536000, kind=int
+    )
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", True)
 

@@ -8,8 +8,11 @@ readers–writer lock on a side file (``options.duckdb.lock``):
 * a writer takes it exclusive, so exactly one process writes and no reader is inside DuckDB meanwhile;
 * a second "turnstile" lock gives waiting writers priority, so a stream of readers cannot starve a job.
 
-Because the lock is taken *before* DuckDB opens the file, nobody sees DuckDB's own
-``Could not set lock on file``. A reader that cannot get in within its bound raises
+Because the lock is taken *before* DuckDB opens the file, no options-helper process sees DuckDB's
+own ``Could not set lock on file``. A process outside the product (a DuckDB CLI, a notebook) does
+not take our lock: opening then retries with back-off up to the same bound and raises
+:class:`WarehouseLockedOutside` (a :class:`WarehouseBusy`) naming the holder's PID; a file DuckDB
+cannot open at all raises :class:`WarehouseUnreadable`. A reader that cannot get in within its bound raises
 :class:`WarehouseBusy` (pages turn it into HTTP 503 with ``Retry-After``); a missing warehouse raises
 :class:`WarehouseMissing` and nothing is created.
 
@@ -222,13 +225,56 @@ def exists() -> bool:
     return True if mode() == "lake" else warehouse_path().exists()
 
 
-def _connect_file(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
-    try:
-        return duckdb.connect(str(path), read_only=read_only)
-    except duckdb.Error as exc:
-        if "version number" in str(exc):
-            raise WarehouseIncompatible(path, str(exc)) from None
-        raise
+
+
+class WarehouseUnreadable(WarehouseError):
+    """The file exists but DuckDB cannot open it (corrupt, foreign or unreadable)."""
+
+    def __init__(self, path: Path, cause: str) -> None:
+        self.path = path
+        super().__init__(f"warehouse {path} is unreadable: {cause}")
+
+
+class WarehouseLockedOutside(WarehouseBusy):
+    """DuckDB's own file lock is held by a process outside options-helper (a CLI, a notebook)."""
+
+    def __init__(self, path: Path, pid: str | None, waited_s: float) -> None:
+        self.waited_s, self.retry_after_s, self.pid = waited_s, 30, pid
+        holder = f"process {pid}" if pid else "another process"
+        WarehouseError.__init__(
+            self,
+            f"warehouse {path} is locked by {holder} outside options-helper (waited "
+            f"{waited_s:.0f}s): close that DuckDB session, open the warehouse read-only only "
+            "while no job runs, or use the portal's Data Explorer",
+        )
+
+
+_OUTSIDE_LOCK = "Could not set lock on file"
+_LOCK_PID = re.compile(r"PID (\d+)")
+_OUTSIDE_POLL_MAX_S = 1.0
+
+
+def _connect(path: Path, *, read_only: bool, bound: float) -> duckdb.DuckDBPyConnection:
+    """``duckdb.connect`` that waits (up to ``bound``) for DuckDB's own lock held by an outside
+    process; a file of a newer DuckDB is WarehouseIncompatible, any other open failure
+    WarehouseUnreadable (one line each)."""
+    started = time.monotonic()
+    delay = _POLL_START_S
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.Error as exc:
+            text = str(exc)
+            if "version number" in text:
+                raise WarehouseIncompatible(path, text) from None
+            if _OUTSIDE_LOCK not in text:
+                raise WarehouseUnreadable(path, text.splitlines()[0] if text else "") from None
+            waited = time.monotonic() - started
+            if waited >= bound:
+                pid = _LOCK_PID.search(text)
+                raise WarehouseLockedOutside(path, pid.group(1) if pid else None, waited) from None
+            time.sleep(min(delay, max(bound - waited, 0.001)))
+            delay = min(delay * 2, _OUTSIDE_POLL_MAX_S)
 
 
 def warehouse_path() -> Path:
@@ -323,7 +369,7 @@ def read(*, timeout_s: float | None = None) -> Iterator[duckdb.DuckDBPyConnectio
     bound = settings.WAREHOUSE_READ_TIMEOUT_S if timeout_s is None else timeout_s
     with contextlib.ExitStack() as stack:
         _enter_locks(stack, path, exclusive=False, bound=bound)
-        connection = _connect_file(path, read_only=True)
+        connection = _connect(path, read_only=True, bound=bound)
         stack.callback(connection.close)
         stack.enter_context(_bind(connection, writable=False))
         yield connection
@@ -358,7 +404,7 @@ def write(
     bound = settings.WAREHOUSE_WRITE_TIMEOUT_S if timeout_s is None else timeout_s
     with contextlib.ExitStack() as stack:
         _enter_locks(stack, path, exclusive=True, bound=bound)
-        connection = _connect_file(path, read_only=False)
+        connection = _connect(path, read_only=False, bound=bound)
         stack.callback(connection.close)
         stack.enter_context(_bind(connection, writable=True))
         yield connection

@@ -20,6 +20,7 @@ from apps.analytics.dashboard import DashboardSymbolRow
 from apps.analytics.models import OptionsFlow, OptionsFlowPartition
 from apps.analytics.valuation import portfolio_valuation
 from apps.core.briefing import DISCLAIMER, SCHEMA_VERSION, render_markdown
+from apps.ledger.models import AssetStatus, IngestionRunAsset
 from apps.ledger.selectors.health import (
     UNKNOWN,
     asset_health_rows,
@@ -28,6 +29,7 @@ from apps.ledger.selectors.health import (
     overall_health,
 )
 from apps.market import selectors
+from apps.portfolio.selectors import select_symbols
 
 TOP_FLOW = 3
 
@@ -58,11 +60,15 @@ def _derived(symbol: str, day: dt.date) -> tuple[dict, dict]:
     return (rows[0] if rows else {}), (rows[1] if len(rows) > 1 else {})
 
 
+_FLOW_VALUES = ("strike", "delta_oi", "delta_oi_notional")
+
+
 def _flow_summary(symbol: str, day: dt.date) -> dict[str, Any]:
-    """Top building/unwinding strikes from the newest stored partition ending on ``day``."""
+    """Top building/unwinding strikes from the newest stored partition ending on or before ``day``
+    (``stale_from`` names its end date when it is older than ``day``)."""
     partition = (
-        OptionsFlowPartition.objects.filter(symbol=symbol, to_date=day)
-        .order_by("window", "-computed_at")
+        OptionsFlowPartition.objects.filter(symbol=symbol, to_date__lte=day)
+        .order_by("-to_date", "window", "-computed_at")
         .first()
     )
     if partition is None:
@@ -72,6 +78,10 @@ def _flow_summary(symbol: str, day: dt.date) -> dict[str, Any]:
             "option_type", "strike", "delta_oi", "delta_oi_notional"
         )
     )
+    if len(rows):  # NULL-only columns arrive as object dtype (e.g. every contract new that day)
+        rows[list(_FLOW_VALUES)] = (
+            rows[list(_FLOW_VALUES)].apply(pd.to_numeric, errors="coerce").astype("float64")
+        )
     by_strike = (
         rows.groupby(["option_type", "strike"], as_index=False)[["delta_oi", "delta_oi_notional"]]
         .sum()
@@ -89,6 +99,7 @@ def _flow_summary(symbol: str, day: dt.date) -> dict[str, Any]:
         "building": _clean(building.to_dict("records")),
         "unwinding": _clean(unwinding.to_dict("records")),
         "gap_sessions": list(partition.gap_sessions),
+        "stale_from": partition.to_date.isoformat() if partition.to_date < day else None,
     }
 
 
@@ -131,14 +142,41 @@ def _parsed_header(raw: dict[str, Any] | None) -> dict[str, Any]:
     return header
 
 
-def _symbol_report(symbol: str, raw_header: dict | None, market_date: dt.date) -> dict[str, Any]:
+def _stale_note(
+    header: dict, today: dict, flow: dict, market_date: dt.date, failure: str | None
+) -> str | None:
+    """Why a section shows older values (its inputs for ``market_date`` are missing), or None."""
+    day = market_date.isoformat()
+    old = [
+        f"{what} from {when}"
+        for what, when in (
+            ("snapshot", header.get("snapshot_date")),
+            ("derived metrics", today.get("date")),
+            ("flow", flow.get("stale_from")),
+        )
+        if when and str(when) < day
+    ]
+    if not old and not failure:
+        return None
+    cause = f"{failure}; " if failure else ""
+    shown = ", ".join(old) if old else "no newer values"
+    return f"stale: {cause}showing {shown} (not {day})"
+
+
+def _symbol_report(
+    symbol: str, raw_header: dict | None, market_date: dt.date, failure: str | None = None
+) -> dict[str, Any]:
     header = _parsed_header(raw_header)
     today, before = _derived(symbol, market_date)
     flow = _flow_summary(symbol, market_date)
     quality = header.get("quote_quality") or {}
     share = quality.get("missing_bid_ask_share")
+    note = _stale_note(header, today, flow, market_date, failure)
+    warnings = _warnings(header, today, flow, market_date)
     return {
         "symbol": symbol,
+        "stale": note is not None,
+        "stale_note": note,
         "snapshot_date": header.get("snapshot_date"),
         "overview": {
             "spot": header.get("spot"),
@@ -175,7 +213,7 @@ def _symbol_report(symbol: str, raw_header: dict | None, market_date: dt.date) -
         },
         "change": _change(today, before),
         "flow": flow,
-        "warnings": _warnings(header, today, flow, market_date),
+        "warnings": ([note] if note else []) + warnings,
     }
 
 
@@ -211,16 +249,61 @@ def _portfolio_report(market_date: dt.date) -> dict[str, Any]:
     )
 
 
+def _upstream_failures(symbols: list[str], market_date: dt.date) -> dict[str, str]:
+    """symbol → "<job> failed: <error>" for its newest failed per-symbol event of that market date
+    (a later success of the same asset clears it)."""
+    events = (
+        IngestionRunAsset.objects.filter(
+            partition_key__in=symbols, run__as_of=market_date, asset_key__in=_UPSTREAM_ASSETS
+        )
+        .order_by("partition_key", "asset_key", "-run__started_at")
+        .values_list("partition_key", "asset_key", "status", "run__job_name", "extra")
+    )
+    seen: set[tuple[str, str]] = set()
+    failures: dict[str, str] = {}
+    for symbol, asset_key, status, job_name, extra in events:
+        if (symbol, asset_key) in seen:
+            continue
+        seen.add((symbol, asset_key))
+        if status == AssetStatus.FAILED and symbol not in failures:
+            error = str((extra or {}).get("error") or "").splitlines()[:1]
+            failures[symbol] = f"{job_name} failed" + (f": {error[0][:160]}" if error else "")
+    return failures
+
+
+_UPSTREAM_ASSETS = ("options_snapshots", "derived_daily", "options_flow", "candles_daily")
+
+
+def briefing_symbols(*, requested: list[str], market_date: dt.date, directory: Path) -> list[str]:
+    """Those already in that day's briefing, the requested ones, then every other tracked symbol
+    (portfolio + watchlists): a subset run refreshes its symbols and leaves the others in place."""
+    existing = newest_json(directory, up_to=market_date) or {}
+    kept = (
+        [item["symbol"] for item in existing.get("symbols") or []]
+        if existing.get("market_date") == market_date.isoformat()
+        else []
+    )
+    ordered = list(dict.fromkeys([*kept, *requested]))  # that day's order, then the new ones
+    return ordered + sorted(set(select_symbols()) - set(ordered))
+
+
 def assemble(*, symbols: list[str], market_date: dt.date) -> dict[str, Any]:
-    """The whole briefing as JSON-safe data (the .json file; the .md is rendered from it)."""
+    """The whole briefing as JSON-safe data (the .json file; the .md is rendered from it).
+
+    Built from stored data only: a symbol whose inputs for ``market_date`` are missing (its upstream
+    job failed) keeps its newest older values, marked ``stale`` with a note, instead of vanishing.
+    """
     headers = selectors.latest_snapshot_headers(sorted(set(symbols)), up_to=market_date)
+    failures = _upstream_failures(list(symbols), market_date)
     return {
         "schema_version": SCHEMA_VERSION,
         "market_date": market_date.isoformat(),
         "generated_at": timezone.now().isoformat(timespec="seconds"),
         "disclaimer": DISCLAIMER,
         "portfolio": _portfolio_report(market_date),
-        "symbols": [_symbol_report(s, headers.get(s), market_date) for s in symbols],
+        "symbols": [
+            _symbol_report(s, headers.get(s), market_date, failures.get(s)) for s in symbols
+        ],
     }
 
 
@@ -286,6 +369,8 @@ def dashboard_payload(report: dict[str, Any]) -> dict[str, Any]:
             flow_window=item["flow"].get("window"),
             warnings=len(item["warnings"]),
             health=health.get(item["symbol"], UNKNOWN),
+            stale=bool(item.get("stale")),
+            stale_note=item.get("stale_note"),
         ).to_payload()
         for item in report["symbols"]
     ]

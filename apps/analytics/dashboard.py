@@ -23,6 +23,8 @@ class DashboardSymbolRow:
     flow_window: int | None = None
     warnings: int = 0
     health: str = "unknown"  # the symbol's health roll-up (apps.ledger.selectors.health)
+    stale: bool = False  # today's inputs missing (upstream failed): older values are shown
+    stale_note: str | None = None
 
     def to_payload(self) -> dict[str, Any]:
         return asdict(self)

@@ -180,7 +180,13 @@ def compute_flow(params: JobParams, *, log: RunLog) -> JobResult:
         "compute_flow",
         max(dates) if dates else None,
         partitions,
-        {"window": window, "group_by": group_by, "persisted": persist, "top": tops},
+        {
+            "window": window,
+            "group_by": group_by,
+            "persisted": persist,
+            "top": tops,
+            "data_provider": _data_provider(params),
+        },
     )
 
 
@@ -265,7 +271,20 @@ def compute_derived(params: JobParams, *, log: RunLog) -> JobResult:
         )
     ordered = [partitions[s] for s in params.symbols]
     dates = [p.market_date for p in ordered if p.market_date]
-    return JobResult("compute_derived", max(dates) if dates else None, ordered)
+    return JobResult(
+        "compute_derived",
+        max(dates) if dates else None,
+        ordered,
+        {"data_provider": _data_provider(params)},
+    )
+
+
+def _data_provider(params: JobParams) -> str:
+    """The provider(s) of the stored snapshots these symbols were computed from ("" for none)."""
+    headers = selectors.latest_snapshot_headers(
+        list(params.symbols), up_to=params.as_of.market_date
+    )
+    return ",".join(sorted({str(h["provider"]) for h in headers.values() if h.get("provider")}))
 
 
 _SUMMARY_FRAME = ["symbol", "date", "spot", *derived.SUMMARY_COLUMNS]
@@ -274,20 +293,27 @@ _SUMMARY_FRAME = ["symbol", "date", "spot", *derived.SUMMARY_COLUMNS]
 # --- build_briefing / build_dashboard ------------------------------------------------------------
 
 
-def _briefing_date(params: JobParams) -> dt.date:
-    """The newest snapshot date of any tracked symbol at or before the as-of (else the calendar's)."""
-    headers = selectors.latest_snapshot_headers(
-        list(params.symbols), up_to=params.as_of.market_date
-    )
+def _briefing_date(symbols: list[str], params: JobParams) -> dt.date:
+    """The newest snapshot date of any of ``symbols`` at or before the as-of (else the calendar's)."""
+    headers = selectors.latest_snapshot_headers(symbols, up_to=params.as_of.market_date)
     dates = [header["snapshot_date"] for header in headers.values()]
     return max(dates) if dates else params.as_of.market_date
 
 
 def build_briefing(params: JobParams, *, log: RunLog) -> JobResult:
+    """The briefing of the whole tracked set from stored data (a subset run refreshes its symbols;
+    the others are rebuilt from the same stored data, so they stay as they were)."""
     started = dt.datetime.now(dt.UTC)
-    market_date = _briefing_date(params)
-    report = briefing.assemble(symbols=list(params.symbols), market_date=market_date)
-    paths = briefing.write_files(report, directory=settings.REPORTS_DIR / "daily")
+    directory = settings.REPORTS_DIR / "daily"
+    candidates = briefing.briefing_symbols(
+        requested=list(params.symbols), market_date=params.as_of.market_date, directory=directory
+    )
+    market_date = _briefing_date(candidates, params)
+    symbols = briefing.briefing_symbols(
+        requested=list(params.symbols), market_date=market_date, directory=directory
+    )
+    report = briefing.assemble(symbols=symbols, market_date=market_date)
+    paths = briefing.write_files(report, directory=directory)
     for asset_key, path in (("briefing_markdown", paths.markdown), ("briefing_json", paths.json)):
         log.asset_succeeded(
             asset_key,

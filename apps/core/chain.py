@@ -205,14 +205,38 @@ def summarize_chain(chain: pd.DataFrame, *, spot: float, as_of: dt.date) -> dict
     """
     as_of = to_date(as_of)
     df = _prep(chain, as_of)
-    out = {"spot": float(spot), **_totals(df)}
-    out.update(_walls(df, spot))
+    out = {"spot": clean(spot), **_totals(df)}
     mp_expiry = max_pain_expiry(list(df["expiry"].dropna().unique()), as_of)
     out["max_pain_expiry"] = mp_expiry
     out["max_pain"] = max_pain(df, mp_expiry) if mp_expiry is not None else None
-    out["gamma_peak_strike"] = _gamma_peak(df, spot)
-    out.update(_near_metrics(df, spot, as_of))
+    out.update(dict.fromkeys(_SPOT_KEYS))
+    if _usable_spot(spot):  # spot-relative metrics are unknown for a bad stored spot
+        out.update(_walls(df, spot))
+        out["gamma_peak_strike"] = _gamma_peak(df, spot)
+        out.update(_near_metrics(df, spot, as_of))
     return clean_dict(out)
+
+
+_SPOT_KEYS = (
+    "call_wall",
+    "put_wall",
+    "gamma_peak_strike",
+    "near_expiry",
+    "atm_strike_near",
+    "atm_iv_near",
+    "em_near_pct",
+    "skew_near_pp",
+    "iv_term_slope",
+    "next_expiry",
+)
+
+
+def _usable_spot(spot: object) -> bool:
+    try:
+        value = float(spot)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return bool(np.isfinite(value) and value > 0)
 
 
 def oi_by_strike(chain: pd.DataFrame, expiry: dt.date | None = None) -> pd.DataFrame:
@@ -265,7 +289,7 @@ def term_structure(chain: pd.DataFrame, *, spot: float, as_of: dt.date) -> pd.Da
     for expiry, days in df.groupby("expiry")["days"].first().sort_index().items():
         if days <= 0:
             continue
-        atm = _atm(df, expiry, spot)
+        atm = _atm(df, expiry, spot) if _usable_spot(spot) else None
         rows.append(
             {
                 "expiry": expiry,
@@ -273,7 +297,7 @@ def term_structure(chain: pd.DataFrame, *, spot: float, as_of: dt.date) -> pd.Da
                 "atm_strike": atm["strike"] if atm else np.nan,
                 "atm_iv": clean(atm["iv"]) if atm else np.nan,
                 "straddle": atm["straddle"] if atm else np.nan,
-                "em_pct": atm["straddle"] / spot if atm else np.nan,
+                "em_pct": atm["straddle"] / spot if atm and _usable_spot(spot) else np.nan,
             }
         )
     cols = ["expiry", "days", "atm_strike", "atm_iv", "straddle", "em_pct"]

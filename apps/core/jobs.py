@@ -35,6 +35,8 @@ class RunLog(Protocol):
 
     def record_checks(self, outcomes: list) -> None: ...
 
+    def record_provider(self, provider: str) -> None: ...
+
 
 @dataclass(frozen=True)
 class JobParams:

@@ -26,7 +26,7 @@ from apps.ledger.services.runs import market_ts
 from apps.market import selectors, stores
 from apps.market.providers.base import MarketDataProvider, NoDataError, UnsupportedByProvider
 from apps.market.providers.registry import get_provider
-from apps.market.providers.validation import validate_chain, validate_history
+from apps.market.providers.validation import clean_chain, validate_history, validate_spot
 
 DEFAULT_CANDLE_LOOKBACK_DAYS = 400
 DEFAULT_BAR_LOOKBACK_DAYS = 30
@@ -387,19 +387,24 @@ def _stage_snapshot(
     rate: float,
 ) -> _Staged:
     snapshot = provider.get_chain_snapshot(symbol, as_of=as_of)
-    chain = validate_chain(symbol, snapshot.chain)
+    spot = validate_spot(symbol, snapshot.spot)
+    cleaned = clean_chain(
+        symbol, snapshot.chain, snapshot_date=snapshot.snapshot_date, spot=spot
+    )
     enriched = greeks.enrich_chain(
-        chain, spot=snapshot.spot, as_of=snapshot.snapshot_date, risk_free_rate=rate
+        cleaned.chain, spot=spot, as_of=snapshot.snapshot_date, risk_free_rate=rate
     )
     meta = {
         "iv_sources": enriched["iv_source"].value_counts().to_dict(),
         "expiries": int(enriched["expiry"].nunique()),
         "next_earnings": _iso(provider.next_earnings(symbol, as_of=snapshot.snapshot_date)),
+        "rows_received": cleaned.rows_received,
+        "dropped_rows": cleaned.dropped,
     }
     rows = stores.SnapshotRows(
         symbol=symbol,
         snapshot_date=snapshot.snapshot_date,
-        spot=snapshot.spot,
+        spot=spot,
         risk_free_rate=rate,
         chain=enriched,
         quote_quality=greeks.quote_quality(enriched),
@@ -424,7 +429,11 @@ def _land_snapshots(items: list[_Staged], *, provider: str, log: RunLog) -> None
             rows_updated=s.updated,
             rows_deleted=s.deleted,
             max_event_ts=market_ts(rows.snapshot_date),
-            extra={"snapshot_date": rows.snapshot_date.isoformat(), "contracts": len(rows.chain)},
+            extra={
+                "snapshot_date": rows.snapshot_date.isoformat(),
+                "contracts": len(rows.chain),
+                "dropped_rows": sum((rows.meta.get("dropped_rows") or {}).values()),
+            },
         )
         log.advance_watermark("options_snapshots", rows.symbol, rows.snapshot_date)
 

@@ -109,25 +109,25 @@ def _upsert(
     """
     if frame.empty:
         return WriteStats()
+    # No cleanup in a ``finally``: after a failed statement the transaction is aborted and any
+    # further statement would replace the real error with "Current transaction is aborted"; the
+    # rollback drops the temp view and the connection (closed on exit) drops the registration.
     for attempt in warehouse.attempts():
         with attempt, warehouse.transaction(partitions=[(table,)]) as con:
             con.register("incoming_raw", frame)
-            try:
-                con.execute(f"CREATE OR REPLACE TEMP VIEW incoming AS {select_sql}")
-                existing = _existing(con, table, keys)
-                # Key order makes storage (write) order match the keys: the monotonic checks read it.
-                con.execute(
-                    f"DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM incoming i WHERE "
-                    + " AND ".join(f"{table}.{k} = i.{k}" for k in keys)
-                    + ")"
-                )
-                con.execute(
-                    f"INSERT INTO {table} BY NAME SELECT * FROM incoming "
-                    f"ORDER BY {', '.join(keys)}"
-                )
-            finally:
-                con.execute("DROP VIEW IF EXISTS incoming")
-                con.unregister("incoming_raw")
+            con.execute(f"CREATE OR REPLACE TEMP VIEW incoming AS {select_sql}")
+            existing = _existing(con, table, keys)
+            con.execute(
+                f"DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM incoming i WHERE "
+                + " AND ".join(f"{table}.{k} = i.{k}" for k in keys)
+                + ")"
+            )
+            # Key order makes storage (write) order match the keys: the monotonic checks read it.
+            con.execute(
+                f"INSERT INTO {table} BY NAME SELECT * FROM incoming ORDER BY {', '.join(keys)}"
+            )
+            con.execute("DROP VIEW IF EXISTS incoming")
+            con.unregister("incoming_raw")
     return WriteStats(inserted=len(frame) - existing, updated=existing)
 
 
@@ -149,36 +149,36 @@ def _replace_keys(
         return {}
     name = f"incoming_{table}"
     con.register(f"{name}_raw", _arrow(frame))
-    try:
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {name} AS "
+        f"{select_sql.replace('incoming_raw', f'{name}_raw')}"
+    )
+    on = " AND ".join(f"t.{k} = i.{k}" for k in keys)
+    existing = dict(
         con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {name} AS "
-            f"{select_sql.replace('incoming_raw', f'{name}_raw')}"
-        )
-        on = " AND ".join(f"t.{k} = i.{k}" for k in keys)
-        existing = dict(
-            con.execute(
-                f"SELECT i.{group}, count(*) FROM {name} i JOIN {table} t ON {on} GROUP BY 1"
-            ).fetchall()
-        )
-        if existing:
-            where = " AND ".join(f"{table}.{k} = i.{k}" for k in keys)
-            con.execute(f"DELETE FROM {table} USING {name} i WHERE {where}")
-        columns = [
-            r[0]
-            for r in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
-                "ORDER BY ordinal_position",
-                [table],
-            ).fetchall()
-        ]
-        con.execute(
-            f"INSERT INTO {table} SELECT {', '.join(columns)} FROM {name} "
-            f"ORDER BY {', '.join(keys)}"
-        )
-        sizes = dict(con.execute(f"SELECT {group}, count(*) FROM {name} GROUP BY 1").fetchall())
-    finally:
-        con.execute(f"DROP VIEW IF EXISTS {name}")
-        con.unregister(f"{name}_raw")
+            f"SELECT i.{group}, count(*) FROM {name} i JOIN {table} t ON {on} GROUP BY 1"
+        ).fetchall()
+    )
+    if existing:
+        where = " AND ".join(f"{table}.{k} = i.{k}" for k in keys)
+        con.execute(f"DELETE FROM {table} USING {name} i WHERE {where}")
+    columns = [
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+            "ORDER BY ordinal_position",
+            [table],
+        ).fetchall()
+    ]
+    con.execute(
+        f"INSERT INTO {table} SELECT {', '.join(columns)} FROM {name} "
+        f"ORDER BY {', '.join(keys)}"
+    )
+    sizes = dict(con.execute(f"SELECT {group}, count(*) FROM {name} GROUP BY 1").fetchall())
+    # Cleanup only after success: after a failed statement the transaction is aborted and
+    # the rollback (and closing the connection) drops the view and the registration.
+    con.execute(f"DROP VIEW IF EXISTS {name}")
+    con.unregister(f"{name}_raw")
     return {
         key: WriteStats(inserted=size - existing.get(key, 0), updated=existing.get(key, 0))
         for key, size in sizes.items()
@@ -373,39 +373,39 @@ def _snapshots_replace(
     headers); returns the old chain row count per symbol."""
     con.register("incoming_headers", headers)
     con.register("incoming_chain", chain)
-    try:
-        on = (
-            "c.symbol = h.symbol AND c.snapshot_date = CAST(h.snapshot_date AS DATE) "
-            "AND c.provider = h.provider"
-        )
-        deleted = dict(
-            con.execute(
-                f"SELECT c.symbol, count(*) FROM options_chain c JOIN incoming_headers h "
-                f"ON {on} GROUP BY 1"
-            ).fetchall()
-        )
-        if deleted:
-            con.execute(
-                "DELETE FROM options_chain USING incoming_headers h WHERE "
-                + on.replace("c.", "options_chain.")
-            )
+    on = (
+        "c.symbol = h.symbol AND c.snapshot_date = CAST(h.snapshot_date AS DATE) "
+        "AND c.provider = h.provider"
+    )
+    deleted = dict(
         con.execute(
-            "INSERT INTO options_chain SELECT symbol, CAST(snapshot_date AS DATE), provider, "
-            f"contract_symbol, {values} FROM incoming_chain ORDER BY symbol, contract_symbol"
-        )
+            f"SELECT c.symbol, count(*) FROM options_chain c JOIN incoming_headers h "
+            f"ON {on} GROUP BY 1"
+        ).fetchall()
+    )
+    if deleted:
         con.execute(
-            "DELETE FROM options_snapshot_headers USING incoming_headers h WHERE "
-            + on.replace("c.", "options_snapshot_headers.")
+            "DELETE FROM options_chain USING incoming_headers h WHERE "
+            + on.replace("c.", "options_chain.")
         )
-        con.execute(
-            "INSERT INTO options_snapshot_headers SELECT symbol, "
-            "CAST(snapshot_date AS DATE), provider, spot, risk_free_rate, contracts, "
-            "CAST(quote_quality AS JSON), CAST(meta AS JSON), "
-            "CAST(updated_at AS TIMESTAMPTZ) FROM incoming_headers"
-        )
-    finally:
-        con.unregister("incoming_chain")
-        con.unregister("incoming_headers")
+    con.execute(
+        "INSERT INTO options_chain SELECT symbol, CAST(snapshot_date AS DATE), provider, "
+        f"contract_symbol, {values} FROM incoming_chain ORDER BY symbol, contract_symbol"
+    )
+    con.execute(
+        "DELETE FROM options_snapshot_headers USING incoming_headers h WHERE "
+        + on.replace("c.", "options_snapshot_headers.")
+    )
+    con.execute(
+        "INSERT INTO options_snapshot_headers SELECT symbol, "
+        "CAST(snapshot_date AS DATE), provider, spot, risk_free_rate, contracts, "
+        "CAST(quote_quality AS JSON), CAST(meta AS JSON), "
+        "CAST(updated_at AS TIMESTAMPTZ) FROM incoming_headers"
+    )
+    # Cleanup only after success: after a failed statement the transaction is aborted and
+    # the rollback (and closing the connection) drops the view and the registration.
+    con.unregister("incoming_chain")
+    con.unregister("incoming_headers")
     return deleted
 
 

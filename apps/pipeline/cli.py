@@ -127,7 +127,7 @@ class JobCommand(BaseCommand):
         """Job-specific flags."""
 
     def job_options(self, options: dict[str, Any]) -> dict[str, Any]:
-        """Validated job-specific options (raise UsageError for bad values)."""
+        """Job-specific options as given; ``apps.pipeline.requests.job_options`` validates them."""
         return {}
 
     def build_params(self, options: dict[str, Any]) -> JobParams:
@@ -139,8 +139,9 @@ class JobCommand(BaseCommand):
                 provider=options.get("provider") if self.uses_provider else None,
                 options={
                     **self.job_options(options),
-                    **({"force": True} if options.get("force") else {}),
+                    **({"force": True} if options.get("force") and self.job_name in FORCEABLE_JOBS else {}),
                 },
+                job=self.job_name,
             )
         except JobRequestError as exc:
             raise UsageError(str(exc)) from None

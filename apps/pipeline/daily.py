@@ -179,7 +179,7 @@ def run_pipeline(
     """
     outcome = RunOutcome()
     result = PipelineResult(params.as_of, outcome)
-    job_options = job_options or {}
+    job_options = params.options if job_options is None else job_options
     try:
         with job_run(
             job_name=registry.PIPELINE_JOB,

@@ -100,6 +100,8 @@ def execute_job(
                 result = JobResult(job_name, partitions=_skips(skipped))
             else:
                 result = function(params, log=log)
+                if result.output.get("data_provider"):
+                    log.record_provider(result.output["data_provider"])
                 result.partitions += _skips(skipped)
                 _run_checks(spec, result, log)
     except JobAlreadyRunning as exc:

@@ -51,17 +51,42 @@ class PlanStep:
     command: str
 
 
-def _tracked_symbols() -> list[str]:
-    """Symbols seen in watermarks plus the portfolio's and the watchlists' symbols."""
-    symbols = set(AssetWatermark.objects.exclude(scope_key=ALL).values_list("scope_key", flat=True))
-    try:
-        from apps.portfolio.models import Position, WatchlistSymbol
+# Jobs whose command takes --provider (the others read stored data only).
+PROVIDER_JOBS = ("ingest_candles", "ingest_options_bars", "snapshot_options")
 
-        symbols.update(Position.objects.values_list("symbol", flat=True))
-        symbols.update(WatchlistSymbol.objects.values_list("symbol", flat=True))
-    except (ImportError, DatabaseError):  # portfolio app not migrated yet: watermarks only
-        pass
+
+def _tracked_symbols() -> list[str]:
+    """The tracked set health speaks for (portfolio + watchlists); with nothing tracked yet, the
+    symbols seen in watermarks."""
+    tracked = health.tracked_symbols()
+    if tracked:
+        return sorted(tracked)
+    try:
+        symbols = set(
+            AssetWatermark.objects.exclude(scope_key=ALL).values_list("scope_key", flat=True)
+        )
+    except DatabaseError:
+        return []
     return sorted({s.strip().upper() for s in symbols if s and s.strip()})
+
+
+def _last_providers() -> tuple[dict[tuple[str, str], str], dict[str, str]]:
+    """(asset, scope) → provider of the run that last advanced its watermark, and scope → the
+    provider of its newest watermark of any asset (for assets the scope never produced)."""
+    by_key: dict[tuple[str, str], str] = {}
+    by_scope: dict[str, tuple[dt.datetime, str]] = {}
+    rows = AssetWatermark.objects.exclude(last_run__provider="").values_list(
+        "asset_key", "scope_key", "last_run__provider", "watermark_ts"
+    )
+    for asset_key, scope, provider, ts in rows:
+        if not provider or asset_key not in registry.ASSET_KEYS:
+            continue
+        if registry.asset(asset_key).job not in PROVIDER_JOBS:
+            continue
+        by_key[(asset_key, scope)] = provider
+        if scope not in by_scope or by_scope[scope][0] < ts:
+            by_scope[scope] = (ts, provider)
+    return by_key, {scope: value[1] for scope, value in by_scope.items()}
 
 
 def _failed_run_scopes() -> dict[str, set[str] | None]:
@@ -156,13 +181,47 @@ def _needs(
     return needs
 
 
-def _command(job_name: str, as_of: dt.date, scope: str) -> str:
+def _command(job_name: str, as_of: dt.date, scope: str, provider: str | None = None) -> str:
     command = f"python manage.py {job_name} --as-of {as_of.isoformat()}"
-    return command if scope == ALL else f"{command} --symbol {scope}"
+    if scope != ALL:
+        command = f"{command} --symbol {scope}"
+    return f"{command} --provider {provider}" if provider else command
 
 
-def _steps(needs: dict[str, dict[str, str]], now: dt.datetime) -> list[PlanStep]:
+def _provider_for(
+    asset_key: str,
+    scope: str,
+    tracked: list[str],
+    providers: tuple[dict[tuple[str, str], str], dict[str, str]],
+) -> str | None:
+    """The provider of the asset's last successful run for that scope (one provider shared by
+    every tracked symbol for an ALL step); None leaves the default provider."""
+    if registry.asset(asset_key).job not in PROVIDER_JOBS:
+        return None
+    by_key, by_scope = providers
+    scopes = tracked if scope == ALL else [scope]
+    found = {by_key.get((asset_key, s)) or by_scope.get(s) for s in scopes}
+    return found.pop() if len(found) == 1 else None
+
+
+def _mixed_providers(
+    asset_key: str,
+    tracked: list[str],
+    providers: tuple[dict[tuple[str, str], str], dict[str, str]],
+) -> bool:
+    """True when the tracked symbols' data of a provider job came from more than one provider."""
+    if registry.asset(asset_key).job not in PROVIDER_JOBS:
+        return False
+    by_key, by_scope = providers
+    found = {by_key.get((asset_key, s)) or by_scope.get(s) for s in tracked}
+    return len(found - {None}) >= 1 and len(found) > 1
+
+
+def _steps(
+    needs: dict[str, dict[str, str]], now: dt.datetime, tracked: list[str]
+) -> list[PlanStep]:
     """One step per (job, scope); a job's ALL step replaces its per-symbol steps."""
+    providers = _last_providers()
     by_job: dict[str, list[tuple[str, str, str]]] = {}
     for spec in registry.ASSETS:
         for scope, reason in needs.get(spec.key, {}).items():
@@ -173,6 +232,9 @@ def _steps(needs: dict[str, dict[str, str]], now: dt.datetime) -> list[PlanStep]
         chosen: dict[str, tuple[str, str, str]] = {}
         for candidate in whole[:1] or sorted(candidates, key=lambda c: c[1]):
             chosen.setdefault(candidate[1], candidate)
+        if ALL in chosen and _mixed_providers(chosen[ALL][0], tracked, providers):
+            asset_key, _, reason = chosen.pop(ALL)  # one step per symbol, each with its provider
+            chosen.update({s: (asset_key, s, reason) for s in tracked})
         for asset_key, scope, reason in chosen.values():
             as_of = health.expected_market_date(asset_key, now=now)
             steps.append(
@@ -182,7 +244,9 @@ def _steps(needs: dict[str, dict[str, str]], now: dt.datetime) -> list[PlanStep]
                     scope_key=scope,
                     job_name=job_name,
                     reason=reason,
-                    command=_command(job_name, as_of, scope),
+                    command=_command(
+                        job_name, as_of, scope, _provider_for(asset_key, scope, tracked, providers)
+                    ),
                 )
             )
     return steps
@@ -208,4 +272,4 @@ def plan_gaps(
     if health_rows is None:
         health_rows = health.asset_health_rows(now=now)
     rows = {(r.asset_key, r.scope_key): r for r in health_rows}
-    return _steps(_needs(rows, tracked), now)
+    return _steps(_needs(rows, tracked), now, tracked)

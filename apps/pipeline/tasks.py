@@ -30,7 +30,7 @@ from apps.ledger.models import TriggeredBy
 from apps.ledger.services import housekeeping
 from apps.pipeline.daily import FanOut, fan_out_default, run_pipeline
 from apps.pipeline.jobs import execute_job
-from apps.pipeline.requests import job_params, request_as_of
+from apps.pipeline.requests import job_options, job_params, request_as_of
 from optionshelper import warehouse
 
 RUN_JOB_TASK = "apps.pipeline.tasks.run_job_task"
@@ -65,9 +65,10 @@ def _params(
     symbols: Iterable[str] | None,
     provider: str | None,
     options: dict[str, Any] | None,
+    job: str | None = None,
 ) -> JobParams:
-    """The same resolution as the commands (``apps.pipeline.requests``)."""
-    return job_params(as_of=as_of, symbols=symbols, provider=provider, options=options)
+    """The same resolution and option validation as the commands (``apps.pipeline.requests``)."""
+    return job_params(as_of=as_of, symbols=symbols, provider=provider, options=options, job=job)
 
 
 def _check_trigger(triggered_by: str) -> None:
@@ -95,7 +96,7 @@ def run_job_task(
 ) -> dict[str, Any]:
     """Run one registry job (or ``run_daily``) as a task; ``triggered_by`` is ``task`` or ``admin``."""
     _check_trigger(triggered_by)
-    params = _params(as_of=as_of, symbols=symbols, provider=provider, options=options)
+    params = _params(as_of=as_of, symbols=symbols, provider=provider, options=options, job=job_name)
     task_id = current_task_id()
     if job_name == registry.PIPELINE_JOB:
         return _pipeline(params, triggered_by=triggered_by, task_id=task_id)
@@ -212,6 +213,7 @@ def enqueue_job(
     registry.job_timeout_s(job_name)  # an unknown job fails here, not later in the worker
     _check_trigger(triggered_by)
     day = request_as_of(as_of)
+    options = job_options(job_name, options)
     return async_task(
         RUN_JOB_TASK,
         job_name,

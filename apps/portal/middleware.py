@@ -9,11 +9,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
+import duckdb
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from optionshelper.warehouse import WarehouseBusy, WarehouseMissing
+from optionshelper.warehouse import WarehouseBusy, WarehouseMissing, WarehouseUnreadable
 
 View = Callable[..., HttpResponse]
 
@@ -35,8 +36,16 @@ def missing_response(request: HttpRequest, exc: WarehouseMissing, title: str) ->
     return render(request, "portal/missing.html", {"page_title": title, "path": exc.path})
 
 
+def unreadable_response(request: HttpRequest, error: str, title: str) -> HttpResponse:
+    """HTTP 503 with a clear page: the warehouse file is corrupt, foreign or has no schema."""
+    return render(
+        request, "portal/unreadable.html", {"page_title": title, "error": error}, status=503
+    )
+
+
 def portal_view(title: str) -> Callable[[View], View]:
-    """Login required, WarehouseBusy → 503 + Retry-After, WarehouseMissing → empty state."""
+    """Login required, WarehouseBusy → 503 + Retry-After, WarehouseMissing → empty state,
+    an unreadable warehouse (or one without its tables) → 503 with a clear error page."""
 
     def decorate(view: View) -> View:
         @functools.wraps(view)
@@ -47,6 +56,13 @@ def portal_view(title: str) -> Callable[[View], View]:
                 return busy_response(request, exc)
             except WarehouseMissing as exc:
                 return missing_response(request, exc, title)
+            except WarehouseUnreadable as exc:
+                return unreadable_response(request, str(exc), title)
+            except duckdb.CatalogException as exc:
+                cause = str(exc).splitlines()[0]
+                return unreadable_response(
+                    request, f"warehouse schema incomplete ({cause}): run db_init", title
+                )
 
         return login_required(wrapped)
 

@@ -7,6 +7,7 @@ A file is validated whole before anything is written; the write then replaces th
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,18 +65,64 @@ def _fail(where: str, problem: str) -> PortfolioFormatError:
     return PortfolioFormatError(f"{where}: {problem}")
 
 
+# The schema's bounds: the same answer on SQLite and PostgreSQL (whose column limits are tighter).
+MAX_ABS_NUMBER = 1e12
+MAX_CONTRACTS = 1_000_000
+MAX_ID_LENGTH = 64
+MAX_POSITIONS = 10_000
+MAX_LEGS = 8
+_TOP_KEYS = {"base_currency", "cash", "risk_profile", "positions"}
+_SINGLE_KEYS = {
+    "id",
+    "symbol",
+    "option_type",
+    "expiry",
+    "strike",
+    "contracts",
+    "cost_basis",
+    "opened_at",
+}
+_MULTI_KEYS = {"id", "symbol", "legs", "net_debit", "opened_at"}
+_LEG_KEYS = {"side", "option_type", "expiry", "strike", "contracts"}
+
+
+def _known_keys(raw: dict, allowed: set[str], where: str) -> None:
+    unknown = sorted(str(k) for k in set(raw) - allowed)
+    if unknown:
+        raise _fail(where, f"unknown field(s) {', '.join(unknown)}")
+
+
 def _number(value: Any, where: str, *, minimum: float | None = None, strict: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _fail(where, f"must be a number, got {value!r}")
+    if not math.isfinite(value) or abs(value) > MAX_ABS_NUMBER:
+        raise _fail(where, f"must be a finite number of at most {MAX_ABS_NUMBER:g}, got {value!r}")
     if minimum is not None and (value <= minimum if strict else value < minimum):
         raise _fail(where, f"must be {'>' if strict else '≥'} {minimum:g}, got {value!r}")
     return float(value)
 
 
 def _positive_int(value: Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise _fail(where, f"must be a whole number > 0, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_CONTRACTS:
+        raise _fail(where, f"must be a whole number from 1 to {MAX_CONTRACTS}, got {value!r}")
     return value
+
+
+def _risk_profile(profile: dict) -> dict[str, Any]:
+    for key, value in profile.items():
+        where = f"risk_profile.{key}"
+        if key == "tolerance":
+            if value is not None and (not isinstance(value, str) or len(value) > 32):
+                raise _fail(where, f"must be a short text or null, got {value!r}")
+        elif value is not None:
+            _number(value, where, minimum=0)
+    return {**RISK_PROFILE_DEFAULTS, **profile}
+
+
+def _currency(value: Any) -> str:
+    if not isinstance(value, str) or len(value) != 3 or not value.isalpha():
+        raise _fail("base_currency", f"must be a 3-letter currency code, got {value!r}")
+    return value.upper()
 
 
 def _date(value: Any, where: str) -> dt.date:
@@ -91,7 +138,11 @@ def _choice(value: Any, where: str, choices: list[str]) -> str:
     return value
 
 
-def _leg(raw: dict, where: str, *, side: str | None = None) -> LegData:
+def _leg(raw: Any, where: str, *, side: str | None = None) -> LegData:
+    if not isinstance(raw, dict):
+        raise _fail(where, "must be an object")
+    if side is None:
+        _known_keys(raw, _LEG_KEYS, where)
     return LegData(
         side=side or _choice(raw.get("side"), f"{where}.side", LegSide.values),
         option_type=_choice(raw.get("option_type"), f"{where}.option_type", OptionType.values),
@@ -104,9 +155,16 @@ def _leg(raw: dict, where: str, *, side: str | None = None) -> LegData:
 def _position(raw: Any, where: str) -> PositionData:
     if not isinstance(raw, dict):
         raise _fail(where, "must be an object")
+    _known_keys(raw, _MULTI_KEYS if "legs" in raw else _SINGLE_KEYS, where)
     position_id = raw.get("id")
-    if not isinstance(position_id, str | int) or str(position_id).strip() == "":
-        raise _fail(f"{where}.id", "is required")
+    if (
+        isinstance(position_id, bool)
+        or not isinstance(position_id, str | int)
+        or str(position_id).strip() == ""
+    ):
+        raise _fail(f"{where}.id", "is required (text or a whole number)")
+    if len(str(position_id)) > MAX_ID_LENGTH:
+        raise _fail(f"{where}.id", f"must be at most {MAX_ID_LENGTH} characters")
     try:
         symbol = normalize_symbol(raw.get("symbol", ""))
     except ValueError as exc:
@@ -115,8 +173,8 @@ def _position(raw: Any, where: str) -> PositionData:
     opened_at = _date(opened, f"{where}.opened_at") if opened else None
     if "legs" in raw:
         legs = raw["legs"]
-        if not isinstance(legs, list) or len(legs) < 2:
-            raise _fail(f"{where}.legs", "a multi-leg position needs at least 2 legs")
+        if not isinstance(legs, list) or not 2 <= len(legs) <= MAX_LEGS:
+            raise _fail(f"{where}.legs", f"a multi-leg position needs 2 to {MAX_LEGS} legs")
         net = raw.get("net_debit")
         return PositionData(
             str(position_id),
@@ -136,9 +194,12 @@ def parse_portfolio(data: Any) -> tuple[dict[str, Any], list[PositionData]]:
     """Validate a whole portfolio document; raise PortfolioFormatError at the first problem."""
     if not isinstance(data, dict):
         raise _fail("file", "must be a JSON object with a 'positions' list")
+    _known_keys(data, _TOP_KEYS, "file")
     positions = data.get("positions", [])
     if not isinstance(positions, list):
         raise _fail("positions", "must be a list")
+    if len(positions) > MAX_POSITIONS:
+        raise _fail("positions", f"at most {MAX_POSITIONS} positions")
     profile = data.get("risk_profile") or {}
     if not isinstance(profile, dict):
         raise _fail("risk_profile", "must be an object")
@@ -146,9 +207,9 @@ def parse_portfolio(data: Any) -> tuple[dict[str, Any], list[PositionData]]:
     if unknown:
         raise _fail("risk_profile", f"unknown field(s) {', '.join(unknown)}")
     top = {
-        "base_currency": str(data.get("base_currency", "USD")).upper()[:3],
+        "base_currency": _currency(data.get("base_currency", "USD")),
         "cash": _number(data.get("cash", 0.0), "cash"),
-        "risk_profile": {**RISK_PROFILE_DEFAULTS, **profile},
+        "risk_profile": _risk_profile(profile),
     }
     parsed = [_position(raw, f"positions[{i}]") for i, raw in enumerate(positions)]
     seen: set[str] = set()

@@ -49,6 +49,10 @@ def test_ten_checks_with_spec_names_assets_and_severities():
         "option_bars_no_negative_prices": ("option_bars", "error"),
         "option_bars_duplicate_pk": ("option_bars", "error"),
         "snapshot_parseable_contract_symbol": ("options_snapshots", "warn"),
+        "snapshot_spot_sane": ("options_snapshots", "error"),
+        "snapshot_iv_range": ("options_snapshots", "error"),
+        "snapshot_quote_sanity": ("options_snapshots", "error"),
+        "snapshot_dropped_rows": ("options_snapshots", "warn"),
         "flow_no_null_primary_keys": ("options_flow", "error"),
         "derived_no_duplicate_keys": ("derived_daily", "error"),
     }
@@ -230,7 +234,9 @@ def test_snapshot_symbols_parse_and_agree_including_saturday_vendor_expiry(wareh
         ]
     )
     scope = CheckScope(symbols=("AAPL",), market_date=SNAP)
-    (outcome,) = run_checks("snapshot_options", scope=scope)
+    outcome = _by_name(run_checks("snapshot_options", scope=scope))[
+        "snapshot_parseable_contract_symbol"
+    ]
     assert (outcome.check_name, outcome.status) == ("snapshot_parseable_contract_symbol", "pass")
     assert outcome.metrics["rows_checked"] == 2
     assert outcome.metrics["snapshot_date"] == "2024-03-15"
@@ -248,7 +254,9 @@ def test_unparseable_or_disagreeing_contract_symbols_fail(warehouse_db):
         ]
     )
     _insert_chain([("BROKEN", dt.date(2024, 4, 19), "call", 1.0)], day=dt.date(2024, 3, 14))
-    (outcome,) = run_checks("snapshot_options", scope=CheckScope(symbols=("AAPL",)))
+    outcome = _by_name(run_checks("snapshot_options", scope=CheckScope(symbols=("AAPL",))))[
+        "snapshot_parseable_contract_symbol"
+    ]
     assert (outcome.status, outcome.severity) == ("fail", "warn")
     assert outcome.metrics["rows_checked"] == 6  # only the newest snapshot when no date is given
     assert outcome.metrics["offending"] == 5

@@ -22,6 +22,7 @@ TOP_KEYS = {
     "meta_tables_present",
     "filters",
     "overall",
+    "stale_assets",
     "latest_runs",
     "recent_failures",
     "watermarks",
@@ -76,6 +77,7 @@ def test_missing_databases_give_false_flags_exit_0_and_create_no_files(tmp_path)
         "path": env["OPTIONS_HELPER_DUCKDB_PATH"],
         "exists": False,
         "schema_version": None,
+        "error": None,
     }
     assert report["meta_tables_present"] is False and report["overall"] == "unknown"
     assert report["filters"] == {"days": 7, "limit": 50, "stale_days": None}

@@ -139,7 +139,9 @@ def test_stale_counts_are_merged_when_collapsing_and_tracked_symbols_come_from_t
         "ALL",
         "watermark stale (3 sessions)",
     )
-    WatchlistSymbol.objects.create(watchlist=Watchlist.objects.create(name="tech"), symbol="TSLA")
+    tech = Watchlist.objects.create(name="tech")
+    for symbol in ("AAPL", "MSFT", "TSLA"):  # once anything is tracked, only tracked symbols count
+        WatchlistSymbol.objects.create(watchlist=tech, symbol=symbol)
     steps = plan_gaps(now=NOW)
     # A missing watermark outranks stale ones in the collapsed step; option data lacks only TSLA.
     assert [(s.asset_key, s.scope_key, s.reason) for s in steps[:3]] == [

@@ -16,7 +16,9 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.apps import apps as django_apps
 from django.db.models import Count, Exists, Max, Min, OuterRef, Q, Subquery
+from django.db.utils import DatabaseError
 from django.utils import timezone
 
 from apps.core import calendar, registry
@@ -33,6 +35,10 @@ from apps.ledger.models import (
 from apps.pipeline.databases import metadata_db_info, warehouse_info
 
 HEALTHY, WARNING, DEGRADED, UNKNOWN = "healthy", "warning", "degraded", "unknown"
+# A symbol with data that is in no portfolio or watchlist: shown, never part of the roll-up.
+NOT_TRACKED = "not tracked"
+# The one set of run statuses that counts as "failing" (Health page KPIs, status.json, db_health).
+FAILING_RUN_STATUSES = (RunStatus.FAILED, RunStatus.PARTIAL, RunStatus.ABANDONED)
 _RANK = {HEALTHY: 0, WARNING: 1, DEGRADED: 2}
 DISCLAIMER = "Not financial advice."
 
@@ -261,25 +267,57 @@ def represented_by_sibling(asset_key: str, produced: set[str]) -> bool:
     return any(s.key in produced for s in registry.job(spec.job).assets if s.watermarked)
 
 
+def tracked_symbols() -> set[str]:
+    """Portfolio and watchlist symbols: the set health speaks for.
+
+    Looked up by model name because the ledger sits below the portfolio app and does not import it.
+    """
+    try:
+        position = django_apps.get_model("portfolio", "Position")
+        watched = django_apps.get_model("portfolio", "WatchlistSymbol")
+        held = position.objects.order_by().values_list("symbol", flat=True)
+        symbols = set(held.union(watched.objects.order_by().values_list("symbol", flat=True)))
+    except (LookupError, DatabaseError):
+        return set()
+    return {s.strip().upper() for s in symbols if s and s.strip()}
+
+
+def _untracked(row: AssetHealth) -> AssetHealth:
+    row.status = NOT_TRACKED
+    row.reasons = ["not tracked (in no portfolio or watchlist)", *row.reasons]
+    return row
+
+
 def asset_health_rows(*, now: dt.datetime | None = None) -> list[AssetHealth]:
     """One row per watermark, plus one ``unknown`` row per registry asset never produced.
 
     Status is the worst of the producing job's latest finished run, freshness in sessions and the
-    latest result of each check for that (asset, scope). Three queries in all.
+    latest result of each check for that (asset, scope). A per-symbol row of a symbol outside the
+    tracked set (:func:`tracked_symbols`) is ``not tracked`` and never counts in the roll-up; with
+    nothing tracked yet every symbol counts.
     """
     now = _aware(now)
     runs = latest_run_by_job(finished_only=True)
     failing = latest_failing_checks()
+    tracked = tracked_symbols()
     rows = [
         _watermark_health(w, now=now, runs=runs, failing=failing)
         for w in AssetWatermark.objects.all()
     ]
+    if tracked:
+        rows = [
+            _untracked(r) if r.scope_key != registry.ALL_SCOPE and r.scope_key not in tracked else r
+            for r in rows
+        ]
     produced = {row.asset_key for row in rows}
     rows += [
         _never_produced(s, now=now, runs=runs)
         for s in registry.ASSETS
         if s.key not in produced and not represented_by_sibling(s.key, produced)
     ]
+    problem = warehouse_problem(produced_anything=bool(produced))
+    if problem:
+        rows.append(AssetHealth(WAREHOUSE_ROW, registry.ALL_SCOPE, DEGRADED, reasons=[problem]))
     order = {key: i for i, key in enumerate(registry.ASSET_KEYS)}
     return sorted(
         rows, key=lambda r: (order.get(r.asset_key, len(order)), r.asset_key, r.scope_key)
@@ -294,9 +332,45 @@ def health_by_scope(rows: Iterable[AssetHealth]) -> dict[str, str]:
     return {scope: worst(statuses) for scope, statuses in grouped.items()}
 
 
+WAREHOUSE_ROW = "warehouse"
+
+
+def warehouse_problem(*, produced_anything: bool, info: Any = None) -> str | None:
+    """Why the warehouse cannot be read, or ``None``. A missing file counts only once something
+    was produced (a fresh install is ``unknown``, not an outage); a busy one is not a problem."""
+    info = info or warehouse_info()
+    if not info.exists:
+        return f"warehouse not found at {info.path}" if produced_anything else None
+    if info.busy:
+        return None
+    if info.error:
+        return f"warehouse unreadable: {info.error}"
+    if info.schema_version is None:
+        return "warehouse has no schema: run `python manage.py db_init`"
+    return None
+
+
 def overall_health(rows: Iterable[AssetHealth]) -> str:
-    """Worst status over all rows; ``unknown`` when nothing has ever been produced."""
+    """Worst status over all rows (``not tracked`` rows never count); ``unknown`` when nothing has
+    ever been produced."""
     return worst(row.status for row in rows)
+
+
+def at_least_behind(rows: Iterable[AssetHealth], sessions: int | None) -> list[AssetHealth]:
+    """The one "stale" filter (``--stale-days``, the Health page's and status.json's ``stale``):
+    rows at least ``sessions`` trading sessions behind; every row when ``sessions`` is None."""
+    return [
+        row
+        for row in rows
+        if sessions is None or (row.sessions_behind is not None and row.sessions_behind >= sessions)
+    ]
+
+
+def is_stale(row: AssetHealth) -> bool:
+    """The one "stale asset" rule: behind by at least the asset's ``stale_after`` sessions."""
+    return (
+        row.sessions_behind is not None and row.sessions_behind >= _spec(row.asset_key).stale_after
+    )
 
 
 # --- report lists ----------------------------------------------------------------------------------
@@ -439,6 +513,7 @@ def jsonable(value: Any) -> Any:
 def _empty_sections() -> dict[str, Any]:
     return {
         "overall": UNKNOWN,
+        "stale_assets": 0,
         "latest_runs": [],
         "recent_failures": [],
         "watermarks": [],
@@ -453,15 +528,11 @@ def _severity_order(row: AssetHealth) -> int:
 
 def _sections(*, days: int, limit: int, stale_days: int | None, now: dt.datetime) -> dict:
     rows = asset_health_rows(now=now)
-    shown = [
-        row
-        for row in rows
-        if stale_days is None
-        or (row.sessions_behind is not None and row.sessions_behind >= stale_days)
-    ]
+    shown = at_least_behind(rows, stale_days)
     shown.sort(key=_severity_order)  # stable: problems first, registry order within a level
     return {
         "overall": overall_health(rows),
+        "stale_assets": sum(1 for row in rows if row.status != NOT_TRACKED and is_stale(row)),
         "latest_runs": latest_runs_per_job(),
         "recent_failures": recent_failures(days=days, limit=limit, now=now),
         "watermarks": [row.to_dict() for row in shown[:limit]],
@@ -482,7 +553,12 @@ def health_report(
     wh = warehouse_info()
     report: dict[str, Any] = {
         "database": {"engine": meta.engine, "name": meta.name, "reachable": meta.reachable},
-        "warehouse": {"path": wh.path, "exists": wh.exists, "schema_version": wh.schema_version},
+        "warehouse": {
+            "path": wh.path,
+            "exists": wh.exists,
+            "schema_version": wh.schema_version,
+            "error": wh.error or None,
+        },
         "meta_tables_present": bool(meta.reachable and meta.meta_tables_present),
         "filters": {"days": days, "limit": limit, "stale_days": stale_days},
     }

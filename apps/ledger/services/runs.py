@@ -116,10 +116,11 @@ def _git_sha() -> str:
 def lease_key_for(*, as_of: dt.date, symbols: list[str] | None) -> str:
     """The partition a run claims: its resolved market date plus its symbol set (hashed when long).
 
-    Keyed by the market date, never by how the as-of was spelt: ``--as-of latest`` and the same
-    explicit date claim the same partition.
+    Keyed by the market date and the normalised symbol set, never by how either was spelt:
+    ``--as-of latest`` and the same explicit date claim the same partition.
     """
-    scope = ",".join(sorted(set(symbols))) if symbols else registry.ALL_SCOPE
+    names = sorted({s.strip().upper() for s in symbols or () if s and s.strip()})
+    scope = ",".join(names) if names else registry.ALL_SCOPE
     key = f"{as_of.isoformat()}|{scope}"
     if len(key) > 128:
         key = f"{key[:60]}|{hashlib.sha256(scope.encode()).hexdigest()}"
@@ -130,6 +131,13 @@ class RunLogger:
     """Records what one run does. Created by :func:`job_run`; jobs only call its methods."""
 
     enabled = True
+
+    def record_provider(self, provider: str) -> None:
+        """The provider the run's data came from (jobs reading stored snapshots, not a vendor)."""
+        name = provider[: IngestionRun._meta.get_field("provider").max_length]
+        if name and name != self.run.provider:
+            self.run.provider = name
+            IngestionRun.objects.filter(pk=self.run.pk).update(provider=name)
 
     def __init__(self, run: IngestionRun) -> None:
         self.run = run
@@ -271,6 +279,9 @@ class NullRunLogger:
     enabled = False
     run = None
     run_id = ""
+
+    def record_provider(self, provider: str) -> None:
+        return None
 
     def heartbeat(self, *, force: bool = False) -> None:
         return None

@@ -42,9 +42,11 @@ Accepted layouts
      ``lean_goog_universes/`` → ``GOOG``). The first data row is the underlying and gives the
      spot and a real daily candle; ``close`` becomes last, there is no bid/ask.
 
-Vendor IVs are passed through untouched as ``implied_vol``, including placeholders such as
-0 and 0.01 and absurd values on bad quotes: the snapshot job treats IV <= 1e-4 as missing and
-re-solves it, and the data-quality checks flag the rest. Vendor greeks are ignored.
+Vendor IVs are passed through as ``implied_vol``; validation (``validation.clean_chain``) clears
+placeholders (IV <= 0.01, e.g. 0 and 0.01), values above 5.0 and non-finite ones, so the snapshot
+job re-solves them from the mark. Rows with impossible values (spot/strike not finite positive,
+bid > ask, negative prices, non-numeric volume, expiry before the snapshot date) are dropped and
+counted in the snapshot header (``meta.dropped_rows``). Vendor greeks are ignored.
 
 Candles come from ``candles/`` files when present, else from the Lean underlying rows, else they
 are derived from each stored snapshot's spot (open = high = low = close = spot, volume NaN), so

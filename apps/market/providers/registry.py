@@ -33,10 +33,12 @@ def get_provider(name: str | None = None, **options: Any) -> MarketDataProvider:
     Unknown names raise UnknownProviderError listing the valid names (the CLI turns that into
     a one-line message with exit code 2).
     """
-    key = (name or _default_name()).strip().lower()
+    raw = name or _default_name()
+    key = raw.strip().lower()
     if key not in _CLASSES:
         valid = ", ".join(PROVIDER_NAMES)
-        raise UnknownProviderError(str(name), f"unknown provider; valid names: {valid}")
+        source = "" if name else " (from OPTIONS_HELPER_PROVIDER)"
+        raise UnknownProviderError(raw, f"unknown provider{source}; valid names: {valid}")
     module_name, class_name = _CLASSES[key]
     cls = getattr(importlib.import_module(module_name), class_name)
     if key == "files" and "directory" not in options:

@@ -1,14 +1,25 @@
 """Normalise and sanity-check provider frames before anything is written to the warehouse.
 
 Vendors disagree on dtypes (strings for numbers, tz-naive stamps, 'C'/'P' for types), and a bad
-row written once poisons every downstream metric. Jobs call these on every provider result; a
-problem raises ProviderError naming the problem and showing a few offending rows.
+row written once poisons every downstream metric. Jobs call these on every provider result.
+
+Chains are validated row by row (:func:`clean_chain`): a row with a non-finite or non-positive
+strike (or one more than 100x away from spot), an unknown type, an unparseable or past expiry
+(before the snapshot date), a negative or infinite price, bid > ask, a non-numeric or negative
+volume, or a negative open interest is dropped and counted by reason; implied vols that are
+vendor placeholders (<= 0.01, e.g. 0 and 0.01), above 5.0 (500%) or non-finite are cleared so the
+snapshot job re-solves them from the mark. A symbol-day fails (ProviderError, one line) when its
+spot is not a finite positive number, a contract symbol repeats, or more than half of its rows
+are bad. Candles raise ProviderError naming the problem and a few offending rows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
+from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from .base import CHAIN_COLUMNS, HISTORY_COLUMNS, ProviderError
@@ -94,48 +105,128 @@ def validate_history(symbol: str, df: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values("date", kind="stable").reset_index(drop=True)
 
 
-def _normalise_types(symbol: str, out: pd.DataFrame) -> None:
-    mapped = out["option_type"].astype(str).str.strip().str.lower().map(_TYPE_MAP)
-    bad = mapped.isna()
-    if bad.any():
-        raise ProviderError(
-            symbol,
-            f"chain: unknown option_type values "
-            f"{sorted(out.loc[bad, 'option_type'].astype(str).unique())[:_SAMPLE_ROWS]} "
-            "(expected 'call' or 'put')",
-        )
-    out["option_type"] = mapped.astype(object)
-
-
 def _normalise_last_trade(out: pd.DataFrame) -> None:
     ts = pd.to_datetime(out["last_trade_at"], errors="coerce", utc=True)
     out["last_trade_at"] = ts.astype("datetime64[ns, UTC]")
 
 
-def validate_chain(symbol: str, df: pd.DataFrame) -> pd.DataFrame:
-    """Return a chain with standard columns/dtypes; raise on bad rows (clear message + sample)."""
+# Implied vols at or below this are vendor placeholders (0, 0.01); above IV_MAX they are junk.
+IV_PLACEHOLDER_MAX = 0.01
+IV_MAX = 5.0
+# A symbol-day where more than this share of rows is bad fails instead of storing the rest.
+MAX_DROPPED_SHARE = 0.5
+# Strikes further than this factor from spot cannot be real listings (1e300, 0.0001).
+STRIKE_SPOT_FACTOR = 100.0
+
+
+@dataclass(frozen=True)
+class CleanChain:
+    """A validated chain, the rows it started with and why the others were dropped."""
+
+    chain: pd.DataFrame
+    rows_received: int
+    dropped: dict[str, int]
+
+    @property
+    def dropped_total(self) -> int:
+        return sum(self.dropped.values())
+
+
+def validate_spot(symbol: str, spot: object) -> float:
+    """A finite positive spot, or ProviderError (the whole symbol-day is unusable)."""
+    try:
+        value = float(spot)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ProviderError(symbol, f"chain: spot {spot!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ProviderError(symbol, f"chain: spot {value!r} is not a finite positive price")
+    return value
+
+
+def _row_problems(
+    out: pd.DataFrame, raw_volume: pd.Series, snapshot_date: dt.date | None, spot: float | None
+) -> dict[str, pd.Series]:
+    """reason → mask of the rows that reason drops (first reason wins when counting)."""
+    strike = out["strike"]
+    problems = {
+        "bad_option_type": out["option_type"].isna(),
+        "bad_expiry": out["expiry"].isna(),
+        "bad_strike": ~np.isfinite(strike) | (strike <= 0),
+        "negative_price": (out[["bid", "ask", "last"]] < 0).any(axis=1),
+        "crossed_quote": out["bid"] > out["ask"],
+        "non_finite_price": np.isinf(out[["bid", "ask", "last"]]).any(axis=1),
+        "bad_volume": (raw_volume.notna() & out["volume"].isna())
+        | (out["volume"] < 0)
+        | np.isinf(out["volume"]),
+        "bad_open_interest": (out["open_interest"] < 0) | np.isinf(out["open_interest"]),
+    }
+    if spot is not None:
+        problems["bad_strike"] |= (strike > spot * STRIKE_SPOT_FACTOR) | (
+            strike < spot / STRIKE_SPOT_FACTOR
+        )
+    if snapshot_date is not None:
+        expired = out["expiry"].map(lambda e: e is not None and not pd.isna(e) and e < snapshot_date)
+        problems["expired"] = expired.astype(bool)
+    return problems
+
+
+def clean_chain(
+    symbol: str,
+    df: pd.DataFrame,
+    *,
+    snapshot_date: dt.date | None = None,
+    spot: float | None = None,
+) -> CleanChain:
+    """Standard columns/dtypes; bad rows dropped and counted by reason; IV placeholders cleared.
+
+    Raises ProviderError (the symbol-day fails, one line) on missing columns, duplicate contract
+    symbols, or when more than ``MAX_DROPPED_SHARE`` of the rows are bad.
+    """
     _require(symbol, df, ("contract_symbol", "option_type", "expiry", "strike"), "chain")
     out = df.copy()
     for col in CHAIN_COLUMNS:
         if col not in out.columns:
             out[col] = float("nan")
-    out = out.loc[:, list(CHAIN_COLUMNS)]
+    out = out.loc[:, list(CHAIN_COLUMNS)].reset_index(drop=True)
     out["contract_symbol"] = out["contract_symbol"].astype(str).str.replace(" ", "", regex=False)
-    _normalise_types(symbol, out)
+    out["option_type"] = (
+        out["option_type"].astype(str).str.strip().str.lower().map(_TYPE_MAP).astype(object)
+    )
     out["expiry"] = _to_date(out["expiry"])
-    if out["expiry"].isna().any():
-        raise ProviderError(symbol, "chain: unparseable dates in 'expiry'")
+    raw_volume = out["volume"].replace("", np.nan)
     _numeric(out, _NUMERIC_CHAIN)
     _normalise_last_trade(out)
-    _check_negative(symbol, out, _NUMERIC_CHAIN, "chain")
-    crossed = out["bid"] > out["ask"]
-    if crossed.any():
+    problems = _row_problems(out, raw_volume, snapshot_date, spot)
+    dropped: dict[str, int] = {}
+    bad = pd.Series(False, index=out.index)
+    for reason, mask in problems.items():
+        new = mask.fillna(False).astype(bool) & ~bad
+        if new.any():
+            dropped[reason] = int(new.sum())
+            bad |= new
+    total = len(out)
+    if total and bad.sum() > total * MAX_DROPPED_SHARE:
+        worst = max(dropped, key=lambda k: dropped[k])
         raise ProviderError(
             symbol,
-            f"chain: bid > ask on {int(crossed.sum())} row(s), e.g. "
-            f"{_sample(out, crossed, ['contract_symbol', 'bid', 'ask'])}",
+            f"chain: {int(bad.sum())} of {total} rows are bad ({_reasons(dropped)}), e.g. "
+            f"{_sample(out, problems[worst].fillna(False).astype(bool), _SAMPLE_COLS)}",
         )
+    out = out.loc[~bad]
+    iv = out["implied_vol"]
+    out["implied_vol"] = iv.where(np.isfinite(iv) & (iv > IV_PLACEHOLDER_MAX) & (iv <= IV_MAX))
     _check_duplicates(symbol, out, "contract_symbol", "chain")
-    return out.sort_values(["expiry", "strike", "option_type"], kind="stable").reset_index(
-        drop=True
-    )
+    out = out.sort_values(["expiry", "strike", "option_type"], kind="stable")
+    return CleanChain(out.reset_index(drop=True), total, dropped)
+
+
+_SAMPLE_COLS = ["contract_symbol", "expiry", "strike", "bid", "ask", "volume"]
+
+
+def _reasons(dropped: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(dropped.items()))
+
+
+def validate_chain(symbol: str, df: pd.DataFrame) -> pd.DataFrame:
+    """The cleaned chain only (see :func:`clean_chain`)."""
+    return clean_chain(symbol, df).chain

@@ -17,7 +17,7 @@ from apps.ledger.models import AssetCheck, CheckStatus, IngestionRun, RunStatus
 from apps.ledger.selectors import health as ledger_health
 
 TIMELINE_MAX_RUNS = 400
-FAILING = (RunStatus.FAILED, RunStatus.PARTIAL, RunStatus.ABANDONED)
+FAILING = ledger_health.FAILING_RUN_STATUSES
 
 
 def runs_timeline(*, days: int, now: dt.datetime | None = None) -> list[dict[str, Any]]:
@@ -43,7 +43,11 @@ def kpis(
     return {
         "tracked_jobs": len(latest_runs),
         "failing_jobs": sum(1 for run in latest_runs if run["status"] in FAILING),
-        "stale_assets": sum(1 for row in rows if (row.sessions_behind or 0) > 0),
+        "stale_assets": sum(
+            1
+            for row in rows
+            if row.status != ledger_health.NOT_TRACKED and ledger_health.is_stale(row)
+        ),
         "failed_checks": failed_check_count(days=days),
     }
 

@@ -117,8 +117,7 @@ def health(request: HttpRequest) -> HttpResponse:
         return page(request, "portal/health.html", context)
     f = _filters(form)
     rows = ledger_health.asset_health_rows()
-    shown = [r for r in rows if f["stale"] is None or (r.sessions_behind or 0) >= f["stale"]]
-    shown = _problems_first(shown, show_all=f["all"])
+    shown = _problems_first(ledger_health.at_least_behind(rows, f["stale"]), show_all=f["all"])
     latest = ledger_health.latest_runs_per_job()
     grid = ledger_health.status_grid(sessions=GRID_SESSIONS)
     tables_ = {

@@ -44,9 +44,11 @@ def test_vxx_saturday_expiry_normalised(files):
     assert dt.date(2016, 12, 16) in expiries and dt.date(2016, 12, 17) not in expiries
     assert all(e.weekday() != 5 for e in expiries)
     assert snap.spot == pytest.approx(28.95)
+    assert (snap.chain["implied_vol"] <= 0.01).any()  # the vendor's placeholders 0 / 0.01
     chain = validate_chain("VXX", snap.chain)
     assert list(chain.columns) == list(CHAIN_COLUMNS)
-    assert (chain["implied_vol"] <= 0.01).any()  # vendor placeholders pass through
+    assert not (chain["implied_vol"] <= 0.01).any()  # cleared, so the snapshot job re-solves them
+    assert chain["implied_vol"].isna().any()
 
 
 def test_spxw_forty_sessions(files):

@@ -29,7 +29,7 @@ from apps.market.providers.base import (
     UnknownProviderError,
     UnsupportedByProvider,
 )
-from apps.market.providers.validation import validate_chain, validate_history
+from apps.market.providers.validation import clean_chain, validate_chain, validate_history
 from apps.market.providers.yahoo import YahooProvider
 
 # -- validation ---------------------------------------------------------------------------------
@@ -50,16 +50,22 @@ def test_validate_chain_normalises():
     assert out["implied_vol"].isna().all()
 
 
-@pytest.mark.parametrize("overrides, needle", [
-    ({"bid": [-1.0, 0.5]}, "negative value"),
-    ({"contract_symbol": ["X240621C00010000"] * 2}, "duplicate contract_symbol"),
-    ({"option_type": ["call", "straddle"]}, "unknown option_type"),
-    ({"bid": [2.0, 0.5]}, "bid > ask"),
+@pytest.mark.parametrize("overrides, reason", [
+    ({"bid": [-1.0, 0.5]}, "negative_price"),
+    ({"option_type": ["call", "straddle"]}, "bad_option_type"),
+    ({"bid": [2.0, 0.5]}, "crossed_quote"),
 ])
-def test_validate_chain_rejects(overrides, needle):
-    with pytest.raises(ProviderError, match=needle) as info:
-        validate_chain("X", _chain(**overrides))
+def test_validate_chain_drops_bad_rows(overrides, reason):
+    cleaned = clean_chain("X", _chain(**overrides))
+    assert len(cleaned.chain) == 1 and cleaned.dropped == {reason: 1}
+
+
+def test_validate_chain_rejects():
+    with pytest.raises(ProviderError, match="duplicate contract_symbol") as info:
+        validate_chain("X", _chain(contract_symbol=["X240621C00010000"] * 2))
     assert info.value.symbol == "X" and str(info.value).startswith("X: ")
+    with pytest.raises(ProviderError, match=r"2 of 2 rows are bad"):
+        validate_chain("X", _chain(strike=[0, float("inf")]))
 
 
 def test_validate_chain_missing_columns():

@@ -1,5 +1,5 @@
-from apps.core.flow import GROUP_BY_MODES, MAX_WINDOW, MIN_WINDOW
-from apps.pipeline.cli import JobCommand, UsageError
+from apps.core.flow import GROUP_BY_MODES, MAX_WINDOW
+from apps.pipeline.cli import JobCommand
 
 
 class Command(JobCommand):
@@ -15,12 +15,6 @@ class Command(JobCommand):
         parser.add_argument("--top", type=int, default=10, help="rows per side in the output")
 
     def job_options(self, options):
-        if not MIN_WINDOW <= options["window"] <= MAX_WINDOW:
-            raise UsageError(f"--window must be between {MIN_WINDOW} and {MAX_WINDOW}")
-        if options["group_by"] not in GROUP_BY_MODES:
-            raise UsageError(f"--group-by must be one of {', '.join(GROUP_BY_MODES)}")
-        if not 1 <= options["top"] <= 500:
-            raise UsageError("--top must be between 1 and 500")
         return {
             "window": options["window"],
             "group_by": options["group_by"],

@@ -18,6 +18,10 @@ from apps.pipeline.databases import metadata_db_info
 FAIL_ON_LEVELS = (health.WARNING, health.DEGRADED)
 
 
+# Upper bounds keep dates and SQL LIMITs in range (a 20-digit --limit overflowed the database).
+_MAXIMA = {"--days": 36500, "--limit": 100_000, "--stale-days": 100_000}
+
+
 def _non_negative_int(flag: str, raw: str | None, *, allow_none: bool = False) -> int | None:
     if raw is None and allow_none:
         return None
@@ -27,6 +31,8 @@ def _non_negative_int(flag: str, raw: str | None, *, allow_none: bool = False) -
         raise CommandError(f"{flag} must be a whole number, got {raw!r}", returncode=2) from None
     if value < 0:
         raise CommandError(f"{flag} must be 0 or more, got {value}", returncode=2)
+    if value > _MAXIMA[flag]:
+        raise CommandError(f"{flag} must be at most {_MAXIMA[flag]}, got {raw}", returncode=2)
     return value
 
 
@@ -105,6 +111,8 @@ class Command(BaseCommand):
         self.stdout.write(f"Warehouse: {wh['path']}")
         if not wh["exists"]:
             self.stdout.write("  NOTICE: warehouse not found — run `python manage.py db_init`")
+        elif wh.get("error"):
+            self.stdout.write(f"  ERROR: warehouse unreadable: {wh['error']}")
         else:
             self.stdout.write(f"  schema version {_cell(wh['schema_version'])}")
 

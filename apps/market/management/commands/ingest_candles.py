@@ -1,4 +1,4 @@
-from apps.pipeline.cli import JobCommand, UsageError
+from apps.pipeline.cli import JobCommand
 
 
 class Command(JobCommand):
@@ -11,6 +11,4 @@ class Command(JobCommand):
         )
 
     def job_options(self, options):
-        if not 1 <= options["lookback_days"] <= 10000:
-            raise UsageError("--lookback-days must be between 1 and 10000")
         return {"lookback_days": options["lookback_days"]}

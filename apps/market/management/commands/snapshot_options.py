@@ -1,4 +1,4 @@
-from apps.pipeline.cli import JobCommand, UsageError
+from apps.pipeline.cli import JobCommand
 
 
 class Command(JobCommand):
@@ -11,7 +11,4 @@ class Command(JobCommand):
         )
 
     def job_options(self, options):
-        rate = options["risk_free_rate"]
-        if not -0.05 <= rate <= 0.25:
-            raise UsageError("--risk-free-rate must be between -0.05 and 0.25 (a fraction, not %)")
-        return {"risk_free_rate": rate}
+        return {"risk_free_rate": options["risk_free_rate"]}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from django.core.management.base import BaseCommand
 
 from apps.market import warehouse_schema
@@ -14,8 +16,15 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         meta = metadata_db_info()
         self.stdout.write(f"metadata DB: {meta.engine} {meta.name}")
-        if not meta.reachable:
+        unreachable = False
+        if not meta.reachable and meta.engine == "sqlite":
             self.stdout.write(f"  not reachable: {meta.error} — run `python manage.py db_init`")
+        elif not meta.reachable:  # a server that does not answer: db_init cannot help
+            self.stderr.write(
+                f"  cannot reach the metadata DB: {meta.error} — check DATABASE_URL and that "
+                "the server is running"
+            )
+            unreachable = True
         else:
             self.stdout.write(
                 f"  migrations: {meta.applied_migrations} applied, "
@@ -27,12 +36,16 @@ class Command(BaseCommand):
         self.stdout.write(f"warehouse: {wh.mode} {wh.location}")
         if not wh.exists:
             self.stdout.write("  does not exist — run `python manage.py db_init`")
+            if unreachable:
+                sys.exit(1)
             return
         if wh.error:
-            self.stdout.write(f"  {wh.error}")
-            return
+            self.stderr.write(f"  {wh.error}")
+            sys.exit(1)
         self.stdout.write(
             f"  schema version {wh.schema_version} (latest {warehouse_schema.LATEST_VERSION})"
         )
         for version, applied_at, description in warehouse_schema.applied_migrations():
             self.stdout.write(f"    {version:>3}  {applied_at:%Y-%m-%d %H:%M:%S}  {description}")
+        if unreachable:
+            sys.exit(1)

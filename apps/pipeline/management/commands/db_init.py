@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import duckdb
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.db.utils import DatabaseError
 
 from apps.market import warehouse_schema
 from apps.pipeline.databases import metadata_db_info, warehouse_info
@@ -16,13 +18,25 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         from django.conf import settings
 
-        settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
-        call_command("migrate", interactive=False, verbosity=0)
-        call_command("createcachetable", verbosity=0)
+        for folder in (settings.DATA_DIR, warehouse.warehouse_path().parent):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise CommandError(
+                    f"cannot create {folder}: {exc.strerror or exc} — set OPTIONS_HELPER_DATA_DIR "
+                    "or OPTIONS_HELPER_DUCKDB_PATH to a writable place"
+                ) from None
+        try:
+            call_command("migrate", interactive=False, verbosity=0)
+            call_command("createcachetable", verbosity=0)
+        except (DatabaseError, OSError) as exc:
+            raise CommandError(
+                f"cannot set up the metadata DB: {str(exc).splitlines()[0] if str(exc) else exc}"
+            ) from None
         try:
             applied = warehouse_schema.migrate()
-        except warehouse.WarehouseError as exc:
-            raise CommandError(str(exc)) from exc
+        except (warehouse.WarehouseError, duckdb.Error, OSError) as exc:
+            raise CommandError(f"cannot set up the warehouse: {str(exc).splitlines()[0]}") from None
         meta, wh = metadata_db_info(), warehouse_info()
         self.stdout.write(
             f"metadata DB  {meta.engine} {meta.name}: {meta.applied_migrations} migrations applied, "

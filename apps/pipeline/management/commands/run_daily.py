@@ -58,6 +58,12 @@ class Command(JobCommand):
             "--group-by", default=flow_contract.DEFAULT_GROUP_BY, help="compute_flow group-by"
         )
 
+    def job_options(self, options):
+        chosen = {"compute_flow": {"window": options["window"], "group_by": options["group_by"]}}
+        if options.get("force"):
+            chosen |= {job: {"force": True} for job in FORCEABLE_JOBS}
+        return chosen
+
     def handle(self, *args, **options) -> None:
         params = self.build_params(options)
         self.quiet = bool(options["quiet"])
@@ -76,6 +82,10 @@ class Command(JobCommand):
             raise UsageError("--from and --to go together")
         if start and end and start > end:
             raise UsageError("--from must not be after --to")
+        if start and end and not calendar.sessions_between(start, end):
+            raise UsageError(
+                f"no trading sessions between {start} and {end} (weekend or holidays only)"
+            )
         if options["no_ledger"]:
             raise UsageError(
                 "run_daily always records its runs; use the single jobs for --no-ledger"
@@ -83,15 +93,7 @@ class Command(JobCommand):
         if options["dry_run"]:
             self._print_plan(params, start, end)
             return
-        problem = flow_contract.window_error(options["window"]) or flow_contract.group_by_error(
-            options["group_by"]
-        )
-        if problem:
-            raise UsageError(problem)
         fan_out = self._fan_out(options)
-        job_options = {"compute_flow": {"window": options["window"], "group_by": options["group_by"]}}
-        if options["force"]:
-            job_options |= {job: {"force": True} for job in FORCEABLE_JOBS}
         as_json = options["json"]
         if start and end:
             sessions = calendar.sessions_between(start, end)
@@ -104,12 +106,11 @@ class Command(JobCommand):
                 params,
                 start=start,
                 end=end,
-                job_options=job_options,
                 fan_out=fan_out,
                 on_result=None if as_json else self._print_session,
             )
         else:
-            results = [run_pipeline(params, job_options=job_options, fan_out=fan_out)]
+            results = [run_pipeline(params, fan_out=fan_out)]
             if not as_json:
                 self._print_session(results[0])
         self._report(results, as_json=as_json)
