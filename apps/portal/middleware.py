@@ -11,6 +11,7 @@ import functools
 from collections.abc import Callable
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -36,8 +37,15 @@ def missing_response(request: HttpRequest, exc: WarehouseMissing, title: str) ->
     return render(request, "portal/missing.html", {"page_title": title, "path": exc.path})
 
 
+def bad_request_response(request: HttpRequest, exc: BadRequest, title: str) -> HttpResponse:
+    """HTTP 400 with the one-line reason (e.g. a ``per_page`` that is not a positive number)."""
+    context = {"page_title": title, "message": str(exc)}
+    return render(request, "portal/bad_request.html", context, status=400)
+
+
 def portal_view(title: str) -> Callable[[View], View]:
-    """Login required, WarehouseBusy → 503 + Retry-After, WarehouseMissing → empty state."""
+    """Login required, bad parameters → 400, WarehouseBusy → 503 + Retry-After,
+    WarehouseMissing → empty state."""
 
     def decorate(view: View) -> View:
         @functools.wraps(view)
@@ -48,6 +56,8 @@ def portal_view(title: str) -> Callable[[View], View]:
                 return busy_response(request, exc)
             except WarehouseMissing as exc:
                 return missing_response(request, exc, title)
+            except BadRequest as exc:
+                return bad_request_response(request, exc, title)
 
         return login_required(wrapped)
 

@@ -1,4 +1,8 @@
-"""Data Explorer: the catalog of both databases and a paged preview of one catalog table."""
+"""Data Explorer: the allow-listed catalog of both databases and a paged preview of one table.
+
+Whoever asks, a table outside the catalog's allow-list (Django's auth, admin log, sessions, cache,
+django-q2's tasks, the login throttle) answers 404, page and CSV alike; the CSV streams every row.
+"""
 
 from __future__ import annotations
 

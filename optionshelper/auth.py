@@ -1,0 +1,21 @@
+"""The login throttle in the authentication chain (django-axes, SPEC §11).
+
+Every login that arrives over HTTP (the portal's login page, the admin's) passes its request, so
+django-axes counts failures per username and client IP and refuses a locked-out pair before the
+password is checked. ``authenticate()`` without a request (Django's test client ``login()``, shell
+scripts) has no client to throttle; it skips the throttle instead of failing, and the next backend
+checks the password as usual.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from axes.backends import AxesStandaloneBackend
+
+
+class ThrottledLoginBackend(AxesStandaloneBackend):
+    def authenticate(self, request, username=None, password=None, **kwargs: Any):
+        if request is None:
+            return None
+        return super().authenticate(request, username=username, password=password, **kwargs)
