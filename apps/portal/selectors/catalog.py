@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import pyarrow.parquet as pq
 from django.apps import apps
 from django.db import connections, models
 
@@ -32,7 +31,7 @@ META = "meta"
 PRODUCT_APPS = frozenset({"ledger", "market", "analytics", "portfolio", "pipeline"})
 # "schema.table" -> columns never shown or exported (none of the listed tables holds one today).
 SENSITIVE_COLUMNS: dict[str, frozenset[str]] = {}
-# A CSV export of a warehouse table is read back in batches of this many rows.
+# Iterating a warehouse table reads it in batches of this many rows.
 EXPORT_BATCH_ROWS = 10_000
 
 
@@ -242,24 +241,28 @@ class WarehouseRows:
         return self._fetch(1, key)[0]
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        """Every row in order, for a streamed CSV export.
+        """Every row in order, read in batches of :data:`EXPORT_BATCH_ROWS`."""
+        offset = 0
+        while batch := self._fetch(EXPORT_BATCH_ROWS, offset):
+            yield from batch
+            offset += len(batch)
 
-        One short read copies the ordered rows into a temporary Parquet file, which is then read back
-        in batches: the warehouse lock is held only for the copy (jobs are not kept waiting by a slow
-        download), the export is one consistent snapshot, and memory stays at one batch.
+    def csv_chunks(self, *, chunk_bytes: int = 1 << 16) -> Iterator[bytes]:
+        """Every row in order as CSV (header first), for a streamed export.
+
+        DuckDB writes the ordered rows to a temporary CSV file in one short read, which is then sent
+        in chunks: the warehouse lock is held only for the copy (a slow download keeps no job
+        waiting), the export is one consistent snapshot, and memory stays at one chunk.
         """
-        fd, name = tempfile.mkstemp(prefix="optionshelper-export-", suffix=".parquet")
+        fd, name = tempfile.mkstemp(prefix="optionshelper-export-", suffix=".csv")
         os.close(fd)
         try:
             with warehouse.read() as connection:
                 target = "'" + name.replace("'", "''") + "'"
-                connection.execute(f"COPY ({self._select_sql()}) TO {target} (FORMAT parquet)")
-            parquet = pq.ParquetFile(name)
-            try:
-                for batch in parquet.iter_batches(batch_size=EXPORT_BATCH_ROWS):
-                    yield from batch.to_pylist()
-            finally:
-                parquet.close()
+                connection.execute(f"COPY ({self._select_sql()}) TO {target} (FORMAT csv, HEADER)")
+            with open(name, "rb") as handle:
+                while chunk := handle.read(chunk_bytes):
+                    yield chunk
         finally:
             os.unlink(name)
 
