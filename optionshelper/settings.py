@@ -170,10 +170,8 @@ AXES_COOLOFF_TIME = dt.timedelta(
 )
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-_PROXY_COUNT = int(os.environ.get("OPTIONS_HELPER_PROXY_COUNT", "0"))
-if _PROXY_COUNT:
-    AXES_IPWARE_PROXY_COUNT = _PROXY_COUNT
-    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+PROXY_COUNT = int(os.environ.get("OPTIONS_HELPER_PROXY_COUNT", "0"))
+AXES_CLIENT_IP_CALLABLE = "optionshelper.auth.client_ip"
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"

@@ -227,6 +227,20 @@ def test_a_good_login_resets_the_count(client, user, settings):
     login = reverse("login")
     for _ in range(settings.AXES_FAILURE_LIMIT - 1):
         client.post(login, {"username": "viewer", "password": "wrong"})
-    assert client.post(login, {"username": "viewer", "password": "pw-viewer-123"}).status_code == 302
+    assert (
+        client.post(login, {"username": "viewer", "password": "pw-viewer-123"}).status_code == 302
+    )
     client.post(reverse("logout"))
     assert client.post(login, {"username": "viewer", "password": "wrong"}).status_code == 200
+
+
+def test_client_ip_behind_proxies(rf, settings):
+    from optionshelper.auth import client_ip
+
+    request = rf.get("/", HTTP_X_FORWARDED_FOR="6.6.6.6, 1.2.3.4", REMOTE_ADDR="10.0.0.1")
+    settings.PROXY_COUNT = 0
+    assert client_ip(request) == "10.0.0.1"  # no proxy: the header is ignored (it can be forged)
+    settings.PROXY_COUNT = 1
+    assert client_ip(request) == "1.2.3.4"  # what the one proxy saw; the forged entry is skipped
+    settings.PROXY_COUNT = 3
+    assert client_ip(request) == "10.0.0.1"  # fewer entries than proxies: the direct peer
