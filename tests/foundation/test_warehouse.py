@@ -18,10 +18,7 @@ from tests.support import start_worker
 def _tables(path) -> set[str]:
     con = duckdb.connect(str(path), read_only=True)
     try:
-        return {
-            row[0]
-            for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
-        }
+        return {row[0] for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
     finally:
         con.close()
 
@@ -93,9 +90,7 @@ def test_shim_gives_cursors_and_introspection(warehouse_db):
         assert cursor.fetchone() == (42, "a%b")
     with conn.cursor() as cursor:
         tables = {t.name for t in conn.introspection.get_table_list(cursor)}
-        columns = [
-            c.name for c in conn.introspection.get_table_description(cursor, "candles_daily")
-        ]
+        columns = [c.name for c in conn.introspection.get_table_description(cursor, "candles_daily")]
     assert "options_chain" in tables
     assert columns[:3] == ["symbol", "date", "open"]
 
