@@ -127,6 +127,7 @@ def test_demo_can_open_the_admin_pages_the_readme_names(client, django_user_mode
         "admin:django_q_success_changelist",
         "admin:django_q_failure_changelist",
         "admin:django_q_schedule_changelist",
+        "admin:axes_accessattempt_changelist",
     ):
         assert client.get(reverse(name)).status_code == 200, name
     assert client.get(reverse("admin:auth_user_changelist")).status_code == 403
