@@ -21,6 +21,7 @@ from apps.ledger.services.runs import JobAlreadyRunning, RunOutcome, job_run
 
 logger = logging.getLogger("optionshelper.jobs")
 
+
 @dataclass
 class JobExecution:
     outcome: RunOutcome
