@@ -42,7 +42,7 @@ def setup_django(data_dir: Path, database_url: str | None) -> None:
     os.environ["OPTIONS_HELPER_DATA_DIR"] = str(data_dir)
     os.environ["OPTIONS_HELPER_DUCKDB_PATH"] = str(data_dir / "warehouse" / "options.duckdb")
     os.environ["DATABASE_URL"] = database_url or f"sqlite:///{data_dir / 'bench.sqlite3'}"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "optionshelper.settings"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "optionshelper.settings_test"
     import django
 
     django.setup()

@@ -46,7 +46,7 @@ def setup_django(data_dir: Path) -> None:
     os.environ["OPTIONS_HELPER_DATA_DIR"] = str(data_dir)
     os.environ["DATABASE_URL"] = f"sqlite:///{data_dir / 'bench.sqlite3'}"
     os.environ["OPTIONS_HELPER_DUCKDB_PATH"] = str(data_dir / "warehouse" / "options.duckdb")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "optionshelper.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "optionshelper.settings_test")
     import django
 
     django.setup()

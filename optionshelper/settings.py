@@ -2,22 +2,24 @@
 
 Everything comes from the environment (a ``.env`` file is read when present). The embedded default is a
 SQLite metadata DB plus a DuckDB warehouse under ``OPTIONS_HELPER_DATA_DIR``; ``DATABASE_URL`` switches the
-metadata DB to PostgreSQL and ``REDIS_URL`` the django-q2 broker to Redis. Development conveniences
-(DEBUG, a throwaway secret key, permissive hosts) only apply when DEBUG is on.
+metadata DB to PostgreSQL and ``REDIS_URL`` the django-q2 broker to Redis. DEBUG is on only when
+``DJANGO_DEBUG=1``; without DEBUG a missing ``DJANGO_SECRET_KEY`` stops start-up with one line.
+``OPTIONS_HELPER_ENV_FILE`` names another env file than ``.env`` (a missing file is ignored).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import sys
 import tempfile
 from pathlib import Path
 
 import dj_database_url
-from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-load_dotenv(BASE_DIR / ".env")
+load_dotenv(os.environ.get("OPTIONS_HELPER_ENV_FILE") or BASE_DIR / ".env")
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -48,12 +50,16 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-DEBUG = env_bool("DJANGO_DEBUG", True)
+DEBUG = env_bool("DJANGO_DEBUG", False)
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off.")
+        # One line and a non-zero exit, not a traceback: this is an operator's setup mistake.
+        sys.exit(
+            "DJANGO_SECRET_KEY is not set: put a long random value in the environment or .env "
+            "(scripts/demo writes a local .env with DJANGO_DEBUG=1 and a generated key)."
+        )
     SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"  # noqa: S105
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
@@ -99,6 +105,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_tables2",
     "django_q",
+    "axes",
     "apps.ledger",
     "apps.market",
     "apps.analytics",
@@ -116,6 +123,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "optionshelper.urls"
@@ -181,6 +190,23 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Login throttling (django-axes): after AXES_FAILURE_LIMIT failed logins for one username from one
+# client IP, that pair is locked out (HTTP 429) for the cool-off; attempts and lock-outs are listed in
+# the admin ("Axes"). A successful login resets the count. Behind a reverse proxy set
+# OPTIONS_HELPER_PROXY_COUNT to the number of proxies so the client IP comes from X-Forwarded-For.
+AUTHENTICATION_BACKENDS = [
+    "optionshelper.auth.ThrottledLoginBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("OPTIONS_HELPER_LOGIN_FAILURES", "5"))
+AXES_COOLOFF_TIME = dt.timedelta(
+    minutes=int(os.environ.get("OPTIONS_HELPER_LOGIN_COOLOFF_MINUTES", "15"))
+)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+PROXY_COUNT = int(os.environ.get("OPTIONS_HELPER_PROXY_COUNT", "0"))
+AXES_CLIENT_IP_CALLABLE = "optionshelper.auth.client_ip"
+
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -281,7 +307,13 @@ if not DEBUG:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    # Log lines (tracebacks included) mask secret values the way the ledger's error fields do.
+    "formatters": {
+        "plain": {
+            "()": "apps.ledger.services.errors.RedactingFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
+        }
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {
         "handlers": ["console"],

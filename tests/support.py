@@ -35,7 +35,7 @@ def metadata_database_url() -> str:
 def child_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
-        DJANGO_SETTINGS_MODULE="optionshelper.settings",
+        DJANGO_SETTINGS_MODULE="optionshelper.settings_test",
         DATABASE_URL=metadata_database_url(),
         OPTIONS_HELPER_DATA_DIR=str(settings.DATA_DIR),
         OPTIONS_HELPER_DUCKDB_PATH=connections["warehouse"].settings_dict["NAME"],

@@ -82,6 +82,8 @@ class IngestionRun(models.Model):
 
     class Meta:
         ordering = ["-started_at"]
+        # Enqueueing jobs from the admin (gap planner, re-run action) needs this, not just is_staff.
+        permissions = [("run_jobs", "Can enqueue jobs (gap planner, re-run failed runs)")]
         constraints = [
             models.CheckConstraint(
                 condition=_in_choices("status", RunStatus), name="run_status_valid"

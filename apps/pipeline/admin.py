@@ -1,4 +1,8 @@
-"""Admin doors onto the pipeline: staff actions on runs, the gap planner, links to django-q2 tasks.
+"""Admin doors onto the pipeline: job actions on runs, the gap planner, links to django-q2 tasks.
+
+Enqueueing a job (the gap planner's page and its Enqueue, "Re-run selected failed runs") needs the
+``ledger.run_jobs`` permission (the "operators" group), not just staff status; without it those
+answer 403.
 
 The ledger's admin only shows facts; enqueueing a job is the pipeline's business, so the actions live
 here: the run admin is extended (``PipelineRunAdmin``) and re-registered, and django-q2's task and
@@ -14,6 +18,7 @@ import uuid
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -30,6 +35,7 @@ from django_q.models import Failure, Schedule, Success, Task
 from apps.core import registry
 from apps.ledger.admin import IngestionRunAdmin
 from apps.ledger.models import IngestionRun, RunStatus, TriggeredBy
+from apps.ledger.services.roles import RUN_JOBS
 
 RERUNNABLE = (RunStatus.FAILED, RunStatus.PARTIAL, RunStatus.ABANDONED)
 _ARG_KEYS = {"job", "as_of", "symbols", "provider"}
@@ -120,8 +126,14 @@ class PipelineRunAdmin(IngestionRunAdmin):
         return custom + super().get_urls()
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        if (
+            request.method == "POST"
+            and request.POST.get("action") == "rerun_failed_runs"
+            and not self.has_rerun_permission(request)
+        ):
+            raise PermissionDenied("enqueueing jobs needs the ledger.run_jobs permission")
         extra_context = dict(extra_context or {})
-        if request.user.is_staff:
+        if self.has_rerun_permission(request):
             extra_context.setdefault(
                 "subtitle",
                 format_html(
@@ -173,18 +185,21 @@ class PipelineRunAdmin(IngestionRunAdmin):
             )
 
     def has_rerun_permission(self, request: HttpRequest) -> bool:
-        return bool(request.user.is_active and request.user.is_staff)
+        user = request.user
+        return bool(user.is_active and user.is_staff and user.has_perm(RUN_JOBS))
 
     def gap_plan_view(self, request: HttpRequest) -> HttpResponse:
         """GET lists the planner's steps; POST enqueues one, checked against a fresh plan.
 
-        Reached through ``admin_view`` (staff login, CSRF-protected POST); the step is identified by
-        (job, asset, scope) rather than its position, so a plan that changed meanwhile cannot make
-        the button enqueue a different step.
+        Reached through ``admin_view`` (staff login, CSRF-protected POST) and only with
+        ``ledger.run_jobs`` (else 403); the step is identified by (job, asset, scope) rather than its
+        position, so a plan that changed meanwhile cannot make the button enqueue a different step.
         """
         from apps.ledger.selectors import health
         from apps.pipeline.planner import plan_gaps
 
+        if not self.has_rerun_permission(request):
+            raise PermissionDenied("the gap planner needs the ledger.run_jobs permission")
         if request.method not in ("GET", "POST"):
             return HttpResponseNotAllowed(["GET", "POST"])
         here = reverse("admin:ledger_ingestionrun_gap_plan")

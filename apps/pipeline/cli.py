@@ -2,6 +2,7 @@
 
 Commands stay thin: they parse flags into :class:`JobParams` and call ``execute_job``; the ledger
 context decides status and exit code. Usage errors exit 2 with one line; failed or partial runs exit 1.
+Error text printed here is masked like the ledger's (``execute_job`` redacts it; warehouse errors here).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from django.core.management.base import BaseCommand, CommandError
 from apps.core import registry
 from apps.core.jobs import JobParams, JobResult
 from apps.ledger.models import IngestionRun
+from apps.ledger.services.errors import redact_text
 from apps.market.providers.registry import PROVIDER_NAMES
 from apps.pipeline.jobs import JobExecution, execute_job
 from apps.pipeline.requests import JobRequestError, job_params
@@ -169,7 +171,7 @@ class JobCommand(BaseCommand):
         try:
             execution = execute_job(self.job_name, params, ledger=not options["no_ledger"])
         except WarehouseError as exc:
-            raise CommandError(str(exc), returncode=1) from None
+            raise CommandError(redact_text(str(exc)), returncode=1) from None
         self.elapsed_s = time.monotonic() - started
         self.report(execution, as_json=options["json"])
         if execution.exit_code:

@@ -16,6 +16,7 @@ from django.utils.module_loading import import_string
 from apps.core import registry
 from apps.core.jobs import JobParams, JobResult, PartitionResult
 from apps.ledger.checks import CheckScope, run_checks
+from apps.ledger.services.errors import redact_text
 from apps.ledger.services.runs import JobAlreadyRunning, RunOutcome, job_run
 
 logger = logging.getLogger("optionshelper.jobs")
@@ -105,8 +106,14 @@ def execute_job(
                 result.partitions += _skips(skipped)
                 _run_checks(spec, result, log)
     except JobAlreadyRunning as exc:
-        return JobExecution(outcome, None, refused=str(exc))
+        return JobExecution(_redacted(outcome), None, refused=redact_text(str(exc)))
     except Exception:  # the run is already recorded as failed with its error and stack hash
         logger.debug("job %s failed", job_name, exc_info=True)
-        return JobExecution(outcome, None)
-    return JobExecution(outcome, result)
+        return JobExecution(_redacted(outcome), None)
+    return JobExecution(_redacted(outcome), result)
+
+
+def _redacted(outcome: RunOutcome) -> RunOutcome:
+    """The error text that commands, tasks and run_daily print, masked as the ledger masks it."""
+    outcome.error = redact_text(outcome.error or "")
+    return outcome

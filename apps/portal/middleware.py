@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import duckdb
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -43,9 +44,15 @@ def unreadable_response(request: HttpRequest, error: str, title: str) -> HttpRes
     )
 
 
+def bad_request_response(request: HttpRequest, exc: BadRequest, title: str) -> HttpResponse:
+    """HTTP 400 with the one-line reason (e.g. a ``per_page`` that is not a positive number)."""
+    context = {"page_title": title, "message": str(exc)}
+    return render(request, "portal/bad_request.html", context, status=400)
+
+
 def portal_view(title: str) -> Callable[[View], View]:
-    """Login required, WarehouseBusy → 503 + Retry-After, WarehouseMissing → empty state,
-    an unreadable warehouse (or one without its tables) → 503 with a clear error page."""
+    """Login required, bad parameters → 400, WarehouseBusy → 503 + Retry-After, WarehouseMissing
+    → empty state, an unreadable warehouse (or one without its tables) → 503 with a clear page."""
 
     def decorate(view: View) -> View:
         @functools.wraps(view)
@@ -56,6 +63,8 @@ def portal_view(title: str) -> Callable[[View], View]:
                 return busy_response(request, exc)
             except WarehouseMissing as exc:
                 return missing_response(request, exc, title)
+            except BadRequest as exc:
+                return bad_request_response(request, exc, title)
             except WarehouseUnreadable as exc:
                 return unreadable_response(request, str(exc), title)
             except duckdb.CatalogException as exc:

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
+import itertools
 import json
 import math
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import django_tables2 as tables
-from django.http import HttpRequest, HttpResponse
+from django.db.models import QuerySet
+from django.http import HttpRequest, StreamingHttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
@@ -553,14 +557,47 @@ def status_grid_table(grid: dict[str, Any], *, prefix: str = "grid-") -> PortalT
     return PortalTable(rows, extra_columns=extra, order_by=("asset_key",), prefix=prefix)
 
 
-def csv_response(table: tables.Table, filename: str) -> HttpResponse:
-    """CSV of every row of a table in its current order (django-tables2's ``as_values``)."""
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
+CSV_CHUNK_ROWS = 1000
+
+
+def records_csv_chunks(header: list[str], rows: Iterable[Iterable[Any]]) -> Iterator[str]:
+    """``header`` and ``rows`` as CSV text, ``CSV_CHUNK_ROWS`` rows per chunk (None → empty)."""
+    rows = itertools.chain([header], rows)
+    while batch := list(itertools.islice(rows, CSV_CHUNK_ROWS)):
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        for row in batch:
+            writer.writerow(["" if v is None else v for v in row])
+        yield buffer.getvalue()
+
+
+def _table_csv_chunks(table: tables.Table) -> Iterator[str]:
+    data = table.data
+    if isinstance(data.data, QuerySet):
+        # Rows come from the database in chunks instead of one list of every row.
+        data.data = data.data.iterator(chunk_size=CSV_CHUNK_ROWS)
+    values = table.as_values()
+    yield from records_csv_chunks(next(values), values)
+
+
+def streamed_csv(chunks: Iterator[str | bytes], filename: str) -> StreamingHttpResponse:
+    """A streamed CSV download of ``chunks``.
+
+    The first chunk is made before the response starts, so a problem reading the data (e.g. the
+    warehouse is busy) still becomes a proper error page instead of a truncated download.
+    """
+    first = next(chunks, "")
+    response = StreamingHttpResponse(
+        itertools.chain([first], chunks), content_type="text/csv; charset=utf-8"
+    )
     response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
-    writer = csv.writer(response)
-    for row in table.as_values():
-        writer.writerow(["" if v is None else v for v in row])
     return response
+
+
+def csv_response(table: tables.Table, filename: str) -> StreamingHttpResponse:
+    """Every row of a table in its current order as a streamed CSV (django-tables2's ``as_values``,
+    so rendered values such as ``value_<column>`` methods apply)."""
+    return streamed_csv(_table_csv_chunks(table), filename)
 
 
 def wants_export(request: HttpRequest, name: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import traceback
@@ -62,6 +63,13 @@ def redact_text(text: str) -> str:
     for value in _secret_values():
         text = text.replace(value, REDACTED)
     return text
+
+
+class RedactingFormatter(logging.Formatter):
+    """A log formatter that masks the same secret values as the ledger, tracebacks included."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_text(super().format(record))
 
 
 def redact(value: Any, *, key: str = "") -> Any:

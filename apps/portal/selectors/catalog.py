@@ -4,10 +4,18 @@ Names come only from the catalog: warehouse tables from the DuckDB shim's intros
 ``warehouse``) and metadata tables from the default connection's introspection (schema ``meta``). A
 user's ``table`` parameter is only ever used as a dictionary key into that catalog; the SQL text is built
 from the catalog's own spelling of the name, quoted, and sort columns must be catalog columns too.
+
+The catalog is an allow-list (SPEC §11): every warehouse table, and of the metadata DB only the tables
+of the product's own models (:data:`PRODUCT_APPS`: ledger, flow, dashboard, portfolio, watchlists).
+Django's auth, admin log, sessions, content types and cache tables, django-q2's task tables and the
+login throttle's tables are never listed or served, whoever asks. Columns named in
+:data:`SENSITIVE_COLUMNS` are left out of listed tables (pages and CSV alike).
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,10 +27,12 @@ from optionshelper import warehouse
 
 WAREHOUSE = "warehouse"
 META = "meta"
-# Tables and columns that can hold secrets or session data never appear on a page (SPEC §11).
-HIDDEN_META_TABLES = frozenset({"django_session", "optionshelper_cache"})
-HIDDEN_COLUMNS = frozenset({"password", "session_key", "session_data"})
-EXPORT_MAX_ROWS = 100_000
+# Metadata tables are served only when a model of one of these apps owns them.
+PRODUCT_APPS = frozenset({"ledger", "market", "analytics", "portfolio", "pipeline"})
+# "schema.table" -> columns never shown or exported (none of the listed tables holds one today).
+SENSITIVE_COLUMNS: dict[str, frozenset[str]] = {}
+# Iterating a warehouse table reads it in batches of this many rows.
+EXPORT_BATCH_ROWS = 10_000
 
 
 @dataclass(frozen=True)
@@ -64,10 +74,14 @@ def warehouse_tables(*, with_counts: bool = True) -> list[CatalogTable]:
             CatalogTable(
                 WAREHOUSE,
                 info.name,
-                [
-                    CatalogColumn(c.name, str(c.type_code), bool(c.null_ok))
-                    for c in connection.introspection.get_table_description(cursor, info.name)
-                ],
+                _visible(
+                    WAREHOUSE,
+                    info.name,
+                    [
+                        CatalogColumn(c.name, str(c.type_code), bool(c.null_ok))
+                        for c in connection.introspection.get_table_description(cursor, info.name)
+                    ],
+                ),
                 kind="view" if info.type == "v" else "table",
             )
             for info in infos
@@ -80,17 +94,27 @@ def warehouse_tables(*, with_counts: bool = True) -> list[CatalogTable]:
     return tables
 
 
-def _models_by_table() -> dict[str, type[models.Model]]:
-    return {m._meta.db_table: m for m in apps.get_models(include_auto_created=True)}
+def _visible(schema: str, name: str, columns: list[CatalogColumn]) -> list[CatalogColumn]:
+    hidden = SENSITIVE_COLUMNS.get(f"{schema}.{name}", frozenset())
+    return [c for c in columns if c.name not in hidden]
 
 
-def _model_columns(model: type[models.Model], connection) -> list[CatalogColumn]:
+def allowed_meta_models() -> dict[str, type[models.Model]]:
+    """Metadata tables the Data Explorer may show: those owned by the product's own models."""
+    return {
+        m._meta.db_table: m
+        for m in apps.get_models(include_auto_created=True)
+        if m._meta.app_label in PRODUCT_APPS
+    }
+
+
+def _model_columns(model: type[models.Model]) -> list[CatalogColumn]:
     """Columns of a Django model's table from its fields: no introspection query needed."""
-    return [
+    columns = [
         CatalogColumn(f.column, f.get_internal_type(), bool(f.null))
         for f in model._meta.concrete_fields
-        if f.column not in HIDDEN_COLUMNS
     ]
+    return _visible(META, model._meta.db_table, columns)
 
 
 def _row_counts(connection, names: list[str]) -> list[int]:
@@ -110,29 +134,19 @@ def _row_counts(connection, names: list[str]) -> list[int]:
 
 
 def meta_tables(*, with_counts: bool = True) -> list[CatalogTable]:
-    """Tables of the metadata DB (hidden tables left out), with counts in one query.
+    """The allowed metadata tables that exist (migrated), with counts in one query.
 
-    The table list comes from introspection; columns come from the Django model that owns the table
-    and only tables without a model (e.g. ``django_migrations``) are described by introspection.
+    Columns come from the owning model, so no table is described by introspection.
     """
     connection = connections["default"]
-    by_table = _models_by_table()
-    tables: list[CatalogTable] = []
+    allowed = allowed_meta_models()
     with connection.cursor() as cursor:
-        for info in connection.introspection.get_table_list(cursor):
-            if info.name in HIDDEN_META_TABLES or info.type != "t":
-                continue
-            model = by_table.get(info.name)
-            if model is not None:
-                columns = _model_columns(model, connection)
-            else:
-                description = connection.introspection.get_table_description(cursor, info.name)
-                columns = [
-                    CatalogColumn(c.name, _meta_type(connection, c), bool(c.null_ok))
-                    for c in description
-                    if c.name not in HIDDEN_COLUMNS
-                ]
-            tables.append(CatalogTable(META, info.name, columns, model=model))
+        existing = connection.introspection.get_table_list(cursor)
+    tables = [
+        CatalogTable(META, info.name, _model_columns(allowed[info.name]), model=allowed[info.name])
+        for info in existing
+        if info.type == "t" and info.name in allowed
+    ]
     if with_counts:
         for table, count in zip(
             tables, _row_counts(connection, [t.name for t in tables]), strict=True
@@ -141,47 +155,42 @@ def meta_tables(*, with_counts: bool = True) -> list[CatalogTable]:
     return tables
 
 
-def _meta_type(connection, column) -> str:
-    try:
-        return connection.introspection.get_field_type(column.type_code, column)
-    except KeyError:
-        return str(column.type_code)
-
-
 def lookup(key: str) -> CatalogTable | None:
     """The catalog entry for ``schema.name`` or None; the user's text is never used beyond this.
 
-    The name is first matched against the catalog's table list; only the matching table (by the
-    catalog's own spelling) is then described.
+    A metadata name must be on the allow-list before the database is even asked; a warehouse name
+    is matched against the warehouse's table list. Only the matching table (by the catalog's own
+    spelling) is then described.
     """
     schema, _, name = key.partition(".")
-    if schema not in (WAREHOUSE, META):
+    if schema == META:
+        model = allowed_meta_models().get(name)
+        if model is None:
+            return None
+        connection = connections["default"]
+        with connection.cursor() as cursor:
+            tables = connection.introspection.table_names(cursor)
+        if name not in tables:
+            return None
+        return CatalogTable(META, name, _model_columns(model), model=model)
+    if schema != WAREHOUSE:
         return None
-    connection = connections["warehouse" if schema == WAREHOUSE else "default"]
+    connection = connections["warehouse"]
     with connection.cursor() as cursor:
         infos = [i for i in connection.introspection.get_table_list(cursor) if i.name == name]
-        if schema == META:
-            infos = [i for i in infos if i.type == "t" and i.name not in HIDDEN_META_TABLES]
         if not infos:
             return None
         catalog_name = infos[0].name
         description = connection.introspection.get_table_description(cursor, catalog_name)
-    if schema == WAREHOUSE:
-        columns = [CatalogColumn(c.name, str(c.type_code), bool(c.null_ok)) for c in description]
-        return CatalogTable(WAREHOUSE, catalog_name, columns)
-    columns = [
-        CatalogColumn(c.name, _meta_type(connection, c), bool(c.null_ok))
-        for c in description
-        if c.name not in HIDDEN_COLUMNS
-    ]
-    return CatalogTable(META, catalog_name, columns, model=_models_by_table().get(catalog_name))
+    columns = [CatalogColumn(c.name, str(c.type_code), bool(c.null_ok)) for c in description]
+    return CatalogTable(WAREHOUSE, catalog_name, _visible(WAREHOUSE, catalog_name, columns))
 
 
 class WarehouseRows:
     """A lazy, queryset-like page source over one catalog table for django-tables2.
 
     ``count()``, ``order_by()`` and slicing turn into ``count(*)`` and ``ORDER BY <catalog column>
-    LIMIT ? OFFSET ?``; iterating (CSV export) stops at :data:`EXPORT_MAX_ROWS`.
+    LIMIT ? OFFSET ?``; iterating (CSV export) yields every row, see :meth:`__iter__`.
     """
 
     model = None
@@ -208,64 +217,58 @@ class WarehouseRows:
         clone._count = self._count
         return clone
 
-    def _order_sql(self) -> str:
+    def _select_sql(self) -> str:
+        select = ", ".join(_quote(n) for n in self.table.column_names)
         parts = [
             f"{_quote(k.lstrip('-'))} {'DESC' if k.startswith('-') else 'ASC'} NULLS LAST"
             for k in self.ordering
         ]
-        return f" ORDER BY {', '.join(parts)}" if parts else ""
+        order = f" ORDER BY {', '.join(parts)}" if parts else ""
+        return f"SELECT {select} FROM {_quote(self.table.name)}{order}"
 
     def _fetch(self, limit: int, offset: int) -> list[dict[str, Any]]:
         names = self.table.column_names
-        select = ", ".join(_quote(n) for n in names)
         rows = warehouse.fetch_all(
-            f"SELECT {select} FROM {_quote(self.table.name)}{self._order_sql()} LIMIT ? OFFSET ?",
-            [int(limit), int(offset)],
+            f"{self._select_sql()} LIMIT ? OFFSET ?", [max(int(limit), 0), max(int(offset), 0)]
         )
         return [dict(zip(names, row, strict=True)) for row in rows]
 
     def __getitem__(self, key: int | slice) -> Any:
         if isinstance(key, slice):
             start = key.start or 0
-            stop = key.stop if key.stop is not None else start + EXPORT_MAX_ROWS
-            return self._fetch(max(stop - start, 0), start)
+            stop = key.stop if key.stop is not None else self.count()
+            return self._fetch(stop - start, start)
         return self._fetch(1, key)[0]
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        return iter(self._fetch(EXPORT_MAX_ROWS, 0))
+        """Every row in order, read in batches of :data:`EXPORT_BATCH_ROWS`."""
+        offset = 0
+        while batch := self._fetch(EXPORT_BATCH_ROWS, offset):
+            yield from batch
+            offset += len(batch)
+
+    def csv_chunks(self, *, chunk_bytes: int = 1 << 16) -> Iterator[bytes]:
+        """Every row in order as CSV (header first), for a streamed export.
+
+        DuckDB writes the ordered rows to a temporary CSV file in one short read, which is then sent
+        in chunks: the warehouse lock is held only for the copy (a slow download keeps no job
+        waiting), the export is one consistent snapshot, and memory stays at one chunk.
+        """
+        fd, name = tempfile.mkstemp(prefix="optionshelper-export-", suffix=".csv")
+        os.close(fd)
+        try:
+            with warehouse.read() as connection:
+                target = "'" + name.replace("'", "''") + "'"
+                connection.execute(f"COPY ({self._select_sql()}) TO {target} (FORMAT csv, HEADER)")
+            with open(name, "rb") as handle:
+                while chunk := handle.read(chunk_bytes):
+                    yield chunk
+        finally:
+            os.unlink(name)
 
 
 def meta_rows(table: CatalogTable):
-    """ORM rows of a metadata table (values keyed by column), or raw SQL for model-less tables."""
-    if table.model is not None:
-        by_column = {f.column: f.attname for f in table.model._meta.concrete_fields}
-        attnames = [by_column[c] for c in table.column_names if c in by_column]
-        return table.model._default_manager.values(*attnames).order_by()
-    return MetaRawRows(table)
-
-
-class MetaRawRows(WarehouseRows):
-    """Same paging for a metadata table without a model (e.g. a third-party table)."""
-
-    def count(self) -> int:
-        if self._count is None:
-            with connections["default"].cursor() as cursor:
-                cursor.execute(f"SELECT count(*) FROM {_quote(self.table.name)}")
-                self._count = cursor.fetchone()[0]
-        return self._count
-
-    def order_by(self, *keys: str) -> MetaRawRows:
-        clone = MetaRawRows(self.table, WarehouseRows.order_by(self, *keys).ordering)
-        clone._count = self._count
-        return clone
-
-    def _fetch(self, limit: int, offset: int) -> list[dict[str, Any]]:
-        names = self.table.column_names
-        select = ", ".join(_quote(n) for n in names)
-        with connections["default"].cursor() as cursor:
-            cursor.execute(
-                f"SELECT {select} FROM {_quote(self.table.name)}{self._order_sql()} "
-                "LIMIT %s OFFSET %s",
-                [int(limit), int(offset)],
-            )
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    """ORM rows of an allowed metadata table (values keyed by attname), unordered until sorted."""
+    by_column = {f.column: f.attname for f in table.model._meta.concrete_fields}
+    attnames = [by_column[c] for c in table.column_names if c in by_column]
+    return table.model._default_manager.values(*attnames).order_by()

@@ -2,12 +2,14 @@
 
 The rules (freshness, roll-up, grouping) live in :mod:`apps.ledger.selectors.health`; this view only
 lays them out. status.json answers the ``db_health --json`` payload for monitors: 200 when healthy,
-warning or unknown, 503 when degraded; it needs a session or the bearer token.
+warning or unknown, 503 when degraded; it needs a session or the bearer token, and names no server
+file paths.
 """
 
 from __future__ import annotations
 
 import hmac
+from pathlib import PurePath
 from typing import Any
 
 import django_tables2 as tables
@@ -161,6 +163,36 @@ def _token_ok(request: HttpRequest) -> bool:
     return hmac.compare_digest(header[len("Bearer ") :].strip().encode(), token.encode())
 
 
+def _without_paths(value: Any, prefixes: tuple[str, ...]) -> Any:
+    """``value`` with the server's directories cut from every string (monitors need no paths)."""
+    if isinstance(value, dict):
+        return {k: _without_paths(v, prefixes) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_paths(v, prefixes) for v in value]
+    if isinstance(value, str):
+        for prefix in prefixes:
+            value = value.replace(prefix, "")
+    return value
+
+
+def public_report(report: dict[str, Any]) -> dict[str, Any]:
+    """The health report without absolute file paths: the warehouse and a SQLite metadata DB are
+    named by file name only, and data/project directories are cut from messages."""
+    report = dict(report)
+    warehouse_file = PurePath(report["warehouse"]["path"])
+    report["warehouse"] = {**report["warehouse"], "path": warehouse_file.name}
+    database = dict(report["database"])
+    if "/" in str(database.get("name") or ""):
+        database["name"] = PurePath(str(database["name"])).name
+    report["database"] = database
+    prefixes = sorted(
+        {f"{settings.DATA_DIR}/", f"{settings.BASE_DIR}/", f"{warehouse_file.parent}/"},
+        key=len,
+        reverse=True,
+    )
+    return _without_paths(report, tuple(prefixes))
+
+
 def status_json(request: HttpRequest) -> HttpResponse:
     """The db_health --json payload; 503 when degraded. Login or ``Authorization: Bearer``."""
     if not (request.user.is_authenticated or _token_ok(request)):
@@ -178,4 +210,6 @@ def status_json(request: HttpRequest) -> HttpResponse:
         response["Retry-After"] = str(exc.retry_after_s)
         return response
     status = 503 if report.get("overall") == ledger_health.DEGRADED else 200
-    return JsonResponse(report, status=status, json_dumps_params={"allow_nan": False})
+    return JsonResponse(
+        public_report(report), status=status, json_dumps_params={"allow_nan": False}
+    )

@@ -6,9 +6,11 @@ import os
 import secrets
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 
 from apps.core import calendar
+from apps.ledger.services.roles import OPERATORS, VIEWERS, roles_ensure
 from apps.market.providers.registry import get_provider
 from apps.portfolio.services import portfolio_import, watchlists_import
 
@@ -77,7 +79,10 @@ def demo_portfolio() -> dict:
 
 
 class Command(BaseCommand):
-    help = "Create the demo watchlist, portfolio and a 'demo' login (password printed once)."
+    help = (
+        "Create the demo watchlist, portfolio and a 'demo' login (password printed once) in the "
+        "viewers and operators groups."
+    )
 
     def handle(self, *args, **options) -> None:
         watchlists_import(data={"watchlists": DEMO_WATCHLIST})
@@ -99,3 +104,6 @@ class Command(BaseCommand):
             self.stdout.write(
                 "demo login 'demo' already exists (set OPTIONS_HELPER_DEMO_PASSWORD to reset it)"
             )
+        roles_ensure()
+        user.groups.add(*Group.objects.filter(name__in=(VIEWERS, OPERATORS)))
+        self.stdout.write(f"demo login is in the groups {VIEWERS} and {OPERATORS}")

@@ -1,0 +1,23 @@
+"""Settings for the test suite: the production settings with what plain-http tests need.
+
+pytest-django imports settings before any conftest runs, so the variables the settings require are
+set here (and inherited by the child processes the multi-process tests start). DEBUG stays off
+unless ``DJANGO_DEBUG=1`` is in the environment, as in production.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "pytest-only-secret-key-" + "x" * 40)
+os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
+
+from optionshelper.settings import *  # noqa: E402,F403
+
+# The test client and the browser tests' live server speak plain http and need no hashed manifest.
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
