@@ -211,9 +211,11 @@ def _newer_format_file(path) -> bytes:
 def test_a_file_from_a_newer_duckdb_gets_one_line_with_the_way_out(isolated_data_dir, capsys):
     path = warehouse.warehouse_path()
     digest = _newer_format_file(path)
-    call_command("db_info")
-    out = capsys.readouterr().out
-    line = next(x for x in out.splitlines() if "newer DuckDB" in x)
+    with pytest.raises(SystemExit) as exited:
+        call_command("db_info")
+    assert exited.value.code == 1
+    captured = capsys.readouterr()
+    line = next(x for x in (captured.out + captured.err).splitlines() if "newer DuckDB" in x)
     assert "run_daily --from" in line and "Parquet" in line and "nothing was changed" in line
     with pytest.raises(Exception, match="newer DuckDB") as excinfo:
         call_command("db_init")
