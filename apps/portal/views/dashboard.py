@@ -10,6 +10,7 @@ from apps.portal import charts
 from apps.portal.middleware import portal_view
 from apps.portal.selectors.common import latest_dashboard, newest_watermark
 from apps.portal.views._common import page
+from optionshelper import generation
 
 
 def _flow_chart(symbols: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -23,23 +24,28 @@ def _flow_chart(symbols: list[dict[str, Any]]) -> dict[str, Any] | None:
     return spec if charts.has_data(spec) else None
 
 
-@portal_view("Dashboard")
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard_view_model() -> dict[str, Any]:
+    """The newest stored DashboardView laid out for the page (metadata DB only)."""
     view = latest_dashboard()
     payload: dict[str, Any] = view.payload if view and isinstance(view.payload, dict) else {}
     symbols = [s for s in payload.get("symbols") or [] if isinstance(s, dict)]
+    return {
+        "view": view,
+        "payload": payload,
+        "symbols": symbols,
+        "portfolio": payload.get("portfolio") or {},
+        "jobs": [j for j in payload.get("jobs") or [] if isinstance(j, dict)],
+        "briefing": payload.get("briefing") or {},
+        "flow_chart": _flow_chart(symbols),
+        "data_as_of": payload.get("market_date") or newest_watermark(),
+    }
+
+
+@portal_view("Dashboard")
+def dashboard(request: HttpRequest) -> HttpResponse:
+    model, generation_ = generation.cached("dashboard", (), dashboard_view_model)
     return page(
         request,
         "portal/dashboard.html",
-        {
-            "view": view,
-            "payload": payload,
-            "symbols": symbols,
-            "portfolio": payload.get("portfolio") or {},
-            "jobs": [j for j in payload.get("jobs") or [] if isinstance(j, dict)],
-            "briefing": payload.get("briefing") or {},
-            "flow_chart": _flow_chart(symbols),
-            "data_as_of": payload.get("market_date") or newest_watermark(),
-            "nav": "dashboard",
-        },
+        {**model, "nav": "dashboard", "generation": generation_},
     )

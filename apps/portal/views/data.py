@@ -12,6 +12,7 @@ from apps.portal.selectors import catalog
 from apps.portal.selectors.common import newest_watermark
 from apps.portal.tables import preview_table
 from apps.portal.views._common import configure, export_or_none, page
+from optionshelper import generation
 
 PER_PAGE = 50
 
@@ -23,17 +24,30 @@ def _sort_is_known(request: HttpRequest, table: catalog.CatalogTable) -> bool:
     return all(name in table.column_names for name in names)
 
 
+def catalog_view_model() -> dict[str, Any]:
+    """Both databases' catalogs with row counts: counted once per data generation, not per view."""
+    return {
+        "warehouse_tables": _warehouse_catalog(),
+        "meta_tables": catalog.meta_tables(),
+        "data_as_of": newest_watermark(),
+    }
+
+
 @portal_view("Data Explorer")
 def data(request: HttpRequest) -> HttpResponse:
     form = TableForm(request.GET or None)
-    context: dict[str, Any] = {"form": form, "nav": "data", "data_as_of": newest_watermark()}
+    context: dict[str, Any] = {"form": form, "nav": "data"}
     key = form.cleaned_data.get("table") if form.is_valid() else None
     if form.is_bound and not form.is_valid():
         raise Http404("unknown table")
+    model, generation_ = generation.cached("catalog", (), catalog_view_model)
+    context.update(data_as_of=model["data_as_of"], generation=generation_)
     if not key:
-        context.update(warehouse_tables=_warehouse_catalog(), meta_tables=catalog.meta_tables())
+        context.update(
+            warehouse_tables=model["warehouse_tables"], meta_tables=model["meta_tables"]
+        )
         return page(request, "portal/data.html", context)
-    table = catalog.lookup(key)
+    table, _ = generation.cached("catalog_table", (key,), lambda: catalog.lookup(key))
     if table is None or not _sort_is_known(request, table):
         raise Http404("unknown table or column")
     rows = (

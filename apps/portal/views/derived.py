@@ -14,6 +14,7 @@ from apps.portal.middleware import portal_view
 from apps.portal.selectors import market
 from apps.portal.tables import DerivedTable
 from apps.portal.views._common import configure, export_or_none, page
+from optionshelper import generation, warehouse
 
 
 def derived_charts(df: pd.DataFrame) -> dict[str, dict[str, Any]]:
@@ -46,26 +47,44 @@ def derived_charts(df: pd.DataFrame) -> dict[str, dict[str, Any]]:
     }
 
 
+def derived_view_model(symbol: str, days: int) -> dict[str, Any]:
+    """The symbol's derived rows over the lookback and their charts: one warehouse connection."""
+    with warehouse.read():
+        latest = market.latest_date("derived_daily", symbol)
+        df = market.derived_history(symbol, since=latest - dt.timedelta(days=days))
+    return {
+        "rows": [{k: charts.clean(v) for k, v in r.items()} for r in df.to_dict("records")],
+        "charts": derived_charts(df),
+        "data_as_of": latest,
+    }
+
+
 @portal_view("Derived History")
 def derived(request: HttpRequest) -> HttpResponse:
-    known = market.derived_symbols()
+    known, generation_ = generation.cached("derived_symbols", (), market.derived_symbols)
     form = DerivedForm(request.GET or None, symbols=known)
-    context: dict[str, Any] = {"form": form, "known": known, "nav": "derived"}
+    context: dict[str, Any] = {
+        "form": form,
+        "known": known,
+        "nav": "derived",
+        "generation": generation_,
+    }
     if not known or (form.is_bound and not form.is_valid()):
         return page(request, "portal/derived.html", context)
     symbol, days = form.value("symbol"), form.value("days")
-    latest = market.latest_date("derived_daily", symbol)
-    df = market.derived_history(symbol, since=latest - dt.timedelta(days=days))
-    rows = [{k: charts.clean(v) for k, v in r.items()} for r in df.to_dict("records")]
-    table = DerivedTable(rows)
+    model, generation_ = generation.cached(
+        "derived", (symbol, days), lambda: derived_view_model(symbol, days)
+    )
+    table = DerivedTable(model["rows"])
     exported = export_or_none(request, {"derived": table}, f"derived-{symbol}")
     if exported:
         return exported
     context.update(
         symbol=symbol,
         days=days,
-        charts=derived_charts(df),
+        charts=model["charts"],
         table=configure(request, table),
-        data_as_of=latest,
+        data_as_of=model["data_as_of"],
+        generation=generation_,
     )
     return page(request, "portal/derived.html", context)

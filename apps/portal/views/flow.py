@@ -13,6 +13,7 @@ from apps.portal.middleware import portal_view
 from apps.portal.selectors import flow as selectors
 from apps.portal.tables import FlowRowsTable
 from apps.portal.views._common import configure, export_or_none, page
+from optionshelper import generation
 
 
 def series_chart(parts: list[OptionsFlowPartition]) -> dict[str, Any]:
@@ -50,11 +51,31 @@ def _chosen(parts: list[OptionsFlowPartition], wanted: int | None) -> OptionsFlo
     return parts[-1] if parts else None
 
 
+def flow_view_model(filters: dict[str, Any], wanted: int | None) -> dict[str, Any]:
+    """The series' partitions, windows and charts, and the chosen partition (metadata DB only)."""
+    parts = list(selectors.partitions(**filters))
+    chosen = _chosen(parts, wanted)
+    return {
+        "windows": selectors.flow_windows(filters["symbol"]),
+        "partitions": parts[::-1],
+        "chosen": chosen,
+        "gap_partitions": [p for p in parts if p.gap_sessions],
+        "series_chart": series_chart(parts) if parts else None,
+        "data_as_of": parts[-1].to_date if parts else None,
+        "top_chart": top_chart(chosen) if chosen is not None else None,
+    }
+
+
 @portal_view("Flow")
 def flow(request: HttpRequest) -> HttpResponse:
-    symbols = selectors.flow_symbols()
+    symbols, generation_ = generation.cached("flow_symbols", (), selectors.flow_symbols)
     form = FlowForm(request.GET or None, symbols=symbols)
-    context: dict[str, Any] = {"form": form, "known": symbols, "nav": "flow"}
+    context: dict[str, Any] = {
+        "form": form,
+        "known": symbols,
+        "nav": "flow",
+        "generation": generation_,
+    }
     if not symbols or (form.is_bound and not form.is_valid()):
         return page(request, "portal/flow.html", context)
     filters = {
@@ -64,24 +85,19 @@ def flow(request: HttpRequest) -> HttpResponse:
         "date_from": form.value("date_from"),
         "date_to": form.value("date_to"),
     }
-    parts = list(selectors.partitions(**filters))
-    chosen = _chosen(parts, form.value("partition"))
-    if form.value("partition") is not None and chosen is None:
+    wanted = form.value("partition")
+    model, generation_ = generation.cached(
+        "flow", (sorted(filters.items()), wanted), lambda: flow_view_model(filters, wanted)
+    )
+    chosen = model["chosen"]
+    if wanted is not None and chosen is None:
         form.add_error("partition", "That partition is not in the selected series.")
         return page(request, "portal/flow.html", context)
-    context.update(
-        filters=filters,
-        windows=selectors.flow_windows(filters["symbol"]),
-        partitions=parts[::-1],
-        chosen=chosen,
-        gap_partitions=[p for p in parts if p.gap_sessions],
-        series_chart=series_chart(parts) if parts else None,
-        data_as_of=parts[-1].to_date if parts else None,
-    )
+    context.update(filters=filters, generation=generation_, **model)
     if chosen is not None:
         table = FlowRowsTable(selectors.flow_rows(chosen))
         exported = export_or_none(request, {"rows": table}, f"flow-{chosen.symbol}")
         if exported:
             return exported
-        context.update(table=configure(request, table), top_chart=top_chart(chosen))
+        context.update(table=configure(request, table))
     return page(request, "portal/flow.html", context)

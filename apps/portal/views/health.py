@@ -16,12 +16,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.html import format_html
 
 from apps.ledger.selectors import health as ledger_health
-from apps.pipeline import planner
 from apps.portal import charts
 from apps.portal.forms import HealthForm
 from apps.portal.middleware import portal_view
 from apps.portal.selectors import health as selectors
-from apps.portal.selectors.common import newest_watermark
 from apps.portal.tables import NumberColumn, PortalTable
 from apps.portal.views._common import configure, export_or_none, page
 from optionshelper.warehouse import WarehouseBusy
@@ -33,7 +31,6 @@ STATUS_COLORS = {
     "failed": "#f56565",
     "abandoned": "#a0aec0",
 }
-GRID_SESSIONS = 10
 
 
 def badge(kind: str, value: str) -> str:
@@ -118,29 +115,28 @@ def health(request: HttpRequest) -> HttpResponse:
     if form.is_bound and not form.is_valid():
         return page(request, "portal/health.html", context)
     f = _filters(form)
-    rows = ledger_health.asset_health_rows()
-    shown = [r for r in rows if f["stale"] is None or (r.sessions_behind or 0) >= f["stale"]]
-    latest = ledger_health.latest_runs_per_job()
+    model, generation = selectors.cached_health_view_model(
+        days=f["days"], stale=f["stale"], rows=f["rows"]
+    )
     tables_ = {
-        "freshness": FreshnessTable([r.to_dict() for r in shown], prefix="freshness-"),
-        "runs": LatestRunsTable(latest, prefix="runs-"),
-        "checks": FailedChecksTable(
-            ledger_health.recent_failed_checks(days=f["days"], limit=f["rows"]), prefix="checks-"
-        ),
+        "freshness": FreshnessTable(model["freshness"], prefix="freshness-"),
+        "runs": LatestRunsTable(model["runs"], prefix="runs-"),
+        "checks": FailedChecksTable(model["checks"], prefix="checks-"),
     }
     exported = export_or_none(request, tables_, "health")
     if exported:
         return exported
     context.update(
         filters=f,
-        overall=ledger_health.overall_health(rows),
-        kpis=selectors.kpis(latest, rows, days=f["days"]),
-        timeline=timeline_chart(selectors.runs_timeline(days=f["days"])),
-        recurring=ledger_health.recurring_failures(days=f["days"], limit=f["rows"]),
-        abandoned=ledger_health.abandoned_runs(days=f["days"], limit=f["rows"]),
-        grid=ledger_health.status_grid(sessions=GRID_SESSIONS),
-        plan=planner.plan_gaps(health_rows=rows),
-        data_as_of=newest_watermark(),
+        overall=model["overall"],
+        kpis=model["kpis"],
+        timeline=timeline_chart(model["timeline"]),
+        recurring=model["recurring"],
+        abandoned=model["abandoned"],
+        grid=model["grid"],
+        plan=model["plan"],
+        data_as_of=model["data_as_of"],
+        generation=generation,
         **{
             f"{name}_table": configure(request, t, per_page=f["rows"])
             for name, t in tables_.items()

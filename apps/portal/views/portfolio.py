@@ -9,6 +9,7 @@ from apps.portal.middleware import portal_view
 from apps.portal.selectors.portfolio import portfolio_view
 from apps.portal.tables import NumberColumn, PortalTable
 from apps.portal.views._common import configure, export_or_none, page
+from optionshelper import generation, warehouse
 
 
 class PositionsTable(PortalTable):
@@ -31,9 +32,15 @@ class PositionsTable(PortalTable):
         order_by = ("symbol", "position_id")
 
 
+def _portfolio_view_model() -> dict:
+    """The portfolio view model with every warehouse query on one connection."""
+    with warehouse.read():
+        return portfolio_view()
+
+
 @portal_view("Portfolio")
 def portfolio(request: HttpRequest) -> HttpResponse:
-    view = portfolio_view()
+    view, generation_ = generation.cached("portfolio", (), _portfolio_view_model)
     table = PositionsTable(view["positions"])
     exported = export_or_none(request, {"positions": table}, "portfolio")
     if exported:
@@ -46,5 +53,6 @@ def portfolio(request: HttpRequest) -> HttpResponse:
             "table": configure(request, table),
             "data_as_of": view.get("as_of"),
             "nav": "portfolio",
+            "generation": generation_,
         },
     )

@@ -14,8 +14,10 @@ from apps.portal.forms import SymbolForm
 from apps.portal.middleware import portal_view
 from apps.portal.selectors import market
 from apps.portal.views._common import page
+from optionshelper import generation, warehouse
 
 CANDLE_SESSIONS = 180
+DERIVED_ROWS = 10
 STRIKE_BAND = 0.3  # OI chart shows strikes within ±30 % of spot
 
 
@@ -75,29 +77,41 @@ def snapshot_context(symbol: str) -> dict[str, Any]:
     return {"header": header, "summary": summary, **snapshot_charts(chain, summary, as_of)}
 
 
-@portal_view("Symbol Explorer")
-def symbols(request: HttpRequest) -> HttpResponse:
-    known = market.known_symbols()
-    form = SymbolForm(request.GET or None, symbols=known)
-    context: dict[str, Any] = {"form": form, "known": known, "nav": "symbols"}
-    symbol = form.value("symbol")
-    if not known or (form.is_bound and not form.is_valid()):
-        return page(request, "portal/symbols.html", context)
-    candles = market.candles(symbol, sessions=CANDLE_SESSIONS)
-    snap = snapshot_context(symbol)
-    latest = candles["date"].max() if not candles.empty else None
-    derived = pd.DataFrame()
-    if latest is not None:
-        since = pd.Timestamp(latest).date() - dt.timedelta(days=30)
-        derived = market.derived_history(symbol, since=since).tail(10).iloc[::-1]
+def symbol_view_model(symbol: str) -> dict[str, Any]:
+    """Candles, the latest snapshot and recent derived rows of one symbol: one warehouse connection."""
+    with warehouse.read():
+        candles = market.candles(symbol, sessions=CANDLE_SESSIONS)
+        snap = snapshot_context(symbol)
+        latest = candles["date"].max() if not candles.empty else None
+        derived = pd.DataFrame()
+        if latest is not None:
+            since = pd.Timestamp(latest).date() - dt.timedelta(days=30)
+            derived = market.derived_recent(symbol, since=since, limit=DERIVED_ROWS)
     as_of_dates = [
         d for d in (latest, snap.get("header", {}).get("snapshot_date")) if d is not None
     ]
-    context.update(
-        symbol=symbol,
-        candle_chart=candle_chart(candles) if not candles.empty else None,
-        derived=[{k: charts.clean(v) for k, v in r.items()} for r in derived.to_dict("records")],
-        data_as_of=max(pd.Timestamp(d).date() for d in as_of_dates) if as_of_dates else None,
+    return {
+        "symbol": symbol,
+        "candle_chart": candle_chart(candles) if not candles.empty else None,
+        "derived": [{k: charts.clean(v) for k, v in r.items()} for r in derived.to_dict("records")],
+        "data_as_of": max(pd.Timestamp(d).date() for d in as_of_dates) if as_of_dates else None,
         **snap,
-    )
+    }
+
+
+@portal_view("Symbol Explorer")
+def symbols(request: HttpRequest) -> HttpResponse:
+    known, generation_ = generation.cached("known_symbols", (), market.known_symbols)
+    form = SymbolForm(request.GET or None, symbols=known)
+    context: dict[str, Any] = {
+        "form": form,
+        "known": known,
+        "nav": "symbols",
+        "generation": generation_,
+    }
+    symbol = form.value("symbol")
+    if not known or (form.is_bound and not form.is_valid()):
+        return page(request, "portal/symbols.html", context)
+    model, generation_ = generation.cached("symbol", (symbol,), lambda: symbol_view_model(symbol))
+    context.update(model, generation=generation_)
     return page(request, "portal/symbols.html", context)
