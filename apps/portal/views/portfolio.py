@@ -33,7 +33,13 @@ class PositionsTable(PortalTable):
 
 
 def _portfolio_view_model() -> dict:
-    """The portfolio view model with every warehouse query on one connection."""
+    """The portfolio view model with every warehouse query on one connection.
+
+    Without a warehouse file, stored positions (or none) still show: the selector reads the
+    warehouse only when there are legs to value.
+    """
+    if not warehouse.warehouse_path().exists():
+        return portfolio_view()
     with warehouse.read():
         return portfolio_view()
 
