@@ -26,6 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+BENCH_SECRET_KEY = "bench-only-secret-key-not-for-production-0123456789abcdef"  # noqa: S105
 
 
 def parse() -> argparse.Namespace:
@@ -61,6 +62,7 @@ def setup_django(data_dir: Path) -> None:
     os.environ["DATABASE_URL"] = f"sqlite:///{data_dir / 'bench.sqlite3'}"
     os.environ["OPTIONS_HELPER_DUCKDB_PATH"] = str(data_dir / "warehouse" / "options.duckdb")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "optionshelper.settings")
+    os.environ["DJANGO_SECRET_KEY"] = BENCH_SECRET_KEY  # the gunicorn server must read our session
     import django
 
     django.setup()
@@ -259,7 +261,7 @@ def _server_env(data_dir: Path) -> dict[str, str]:
     return {
         **os.environ,
         "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": "bench-only-secret-key-not-for-production-0123456789abcdef",
+        "DJANGO_SECRET_KEY": BENCH_SECRET_KEY,
         "DJANGO_SECURE_SSL_REDIRECT": "0",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DJANGO_STATIC_ROOT": str(data_dir / "static"),
@@ -333,7 +335,7 @@ def concurrent(args: argparse.Namespace, data_dir: Path, symbols: list[str]) -> 
     server = subprocess.Popen(command, cwd=ROOT, env=env)
     stop = threading.Event()
     latencies: dict[str, list[float]] = {}
-    statuses: dict[int, int] = {}
+    statuses: dict[int | str, int] = {}
     lock = threading.Lock()
     counts = {"writes": 0}
     try:
@@ -367,6 +369,8 @@ def concurrent(args: argparse.Namespace, data_dir: Path, symbols: list[str]) -> 
                     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
                     status = 599
                 elapsed = (time.perf_counter() - started) * 1000
+                if status == 503 and url.endswith("status.json"):
+                    status = "status.json 503"  # the seeded ledger is degraded: 503 by design
                 with lock:
                     latencies.setdefault(url, []).append(elapsed)
                     statuses[status] = statuses.get(status, 0) + 1
@@ -388,6 +392,7 @@ def concurrent(args: argparse.Namespace, data_dir: Path, symbols: list[str]) -> 
         except subprocess.TimeoutExpired:
             server.kill()
     every = [v for values in latencies.values() for v in values]
+    degraded = statuses.pop("status.json 503", 0)
     errors = sum(n for status, n in statuses.items() if status >= 500)
     print(
         f"\nconcurrent: gunicorn --workers {args.workers} --threads {args.threads}, "
@@ -403,7 +408,10 @@ def concurrent(args: argparse.Namespace, data_dir: Path, symbols: list[str]) -> 
             f"{'all pages':<66} {len(every):>8} {statistics.median(every):>8.1f} "
             f"{p95(every):>8.1f}"
         )
-    print(f"status counts: {dict(sorted(statuses.items()))}; 5xx: {errors}")
+    print(
+        f"status counts: {dict(sorted(statuses.items()))}; 5xx: {errors} "
+        f"(+{degraded} status.json 503 = degraded by design, not counted)"
+    )
 
 
 def seed(args: argparse.Namespace, symbols: list[str]) -> None:

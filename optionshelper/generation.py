@@ -32,6 +32,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -49,6 +50,8 @@ _SHARED_BACKENDS = ("RedisCache", "PyMemcacheCache", "PyLibMCCache")
 _IGNORED_TABLES = ("django_session", "optionshelper_cache", "django_q_")
 _WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "ALTER", "DROP", "TRUNCATE")
 _MISS = object()
+_building: dict[str, threading.Lock] = {}
+_building_lock = threading.Lock()
 
 
 def _fresh_start() -> int:
@@ -125,9 +128,18 @@ def cached(name: str, parts: tuple[Any, ...], build: Callable[[], T]) -> tuple[T
     key = f"vm:{name}:{generation}:{digest}"
     cache = caches[CACHE_ALIAS]
     value = cache.get(key, _MISS)
-    if value is _MISS:
-        value = build()
-        cache.set(key, value, timeout=getattr(settings, "PAGE_CACHE_TIMEOUT", None))
+    if value is not _MISS:
+        return value, generation
+    # Single flight per process: threads missing the same key wait for one build, not N builds.
+    with _building_lock:
+        lock = _building.setdefault(key, threading.Lock())
+    with lock:
+        value = cache.get(key, _MISS)
+        if value is _MISS:
+            value = build()
+            cache.set(key, value, timeout=getattr(settings, "PAGE_CACHE_TIMEOUT", None))
+    with _building_lock:
+        _building.pop(key, None)
     return value, generation
 
 
