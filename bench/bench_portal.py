@@ -354,16 +354,21 @@ def concurrent(args: argparse.Namespace, data_dir: Path, symbols: list[str]) -> 
 
         def reader(index: int) -> None:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            cookies = {"sessionid": cookie.split("=", 1)[1]}  # plus csrftoken once set, like a browser
             n = index
             while not stop.is_set():
                 url = urls[n % len(urls)]
                 n += 1
                 started = time.perf_counter()
                 try:
-                    conn.request("GET", url, headers={"Cookie": cookie})
+                    header = "; ".join(f"{k}={v}" for k, v in cookies.items())
+                    conn.request("GET", url, headers={"Cookie": header})
                     response = conn.getresponse()
                     response.read()
                     status = response.status
+                    for set_cookie in response.msg.get_all("Set-Cookie") or []:
+                        name, _, rest = set_cookie.partition("=")
+                        cookies[name.strip()] = rest.split(";", 1)[0]
                 except (OSError, http.client.HTTPException):
                     conn.close()
                     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)

@@ -108,7 +108,7 @@ def _filters(form: HealthForm) -> dict[str, Any]:
     return {"days": form.value("days"), "stale": form.value("stale"), "rows": form.value("rows")}
 
 
-@portal_view("Health")
+@portal_view("Health", clock=True)
 def health(request: HttpRequest) -> HttpResponse:
     form = HealthForm(request.GET or None)
     context: dict[str, Any] = {"form": form, "nav": "health"}
