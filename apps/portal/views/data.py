@@ -40,14 +40,12 @@ def data(request: HttpRequest) -> HttpResponse:
     key = form.cleaned_data.get("table") if form.is_valid() else None
     if form.is_bound and not form.is_valid():
         raise Http404("unknown table")
-    model, generation_ = generation.cached("catalog", (), catalog_view_model)
-    context.update(data_as_of=model["data_as_of"], generation=generation_)
     if not key:
-        context.update(
-            warehouse_tables=model["warehouse_tables"], meta_tables=model["meta_tables"]
-        )
+        model, generation_ = generation.cached("catalog", (), catalog_view_model)
+        context.update(model, generation=generation_)
         return page(request, "portal/data.html", context)
-    table, _ = generation.cached("catalog_table", (key,), lambda: catalog.lookup(key))
+    table, generation_ = generation.cached("catalog_table", (key,), lambda: catalog.lookup(key))
+    context.update(data_as_of=newest_watermark(), generation=generation_)
     if table is None or not _sort_is_known(request, table):
         raise Http404("unknown table or column")
     rows = (
