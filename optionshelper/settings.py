@@ -176,7 +176,7 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 # stale because the generation is in the key. Redis (shared by every worker and host) when REDIS_URL is
 # set, else a per-process memory cache; the generation counter itself is always shared.
 # PAGE_CACHE_TIMEOUT only lets entries of past generations be evicted; it cannot serve old data.
-PAGE_CACHE_TIMEOUT = int(os.environ.get("OPTIONS_HELPER_PAGE_CACHE_TIMEOUT", "86400"))
+PAGE_CACHE_TIMEOUT = int(os.environ.get("OPTIONS_HELPER_PAGE_CACHE_TIMEOUT", "600"))
 if REDIS_URL:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
@@ -195,7 +195,7 @@ else:
         "pages": {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
             "LOCATION": "optionshelper-pages",
-            "OPTIONS": {"MAX_ENTRIES": 2000},
+            "OPTIONS": {"MAX_ENTRIES": 300},
         },
     }
 
