@@ -119,3 +119,12 @@ def test_lost_counter_restarts_above_old_values(settings):
     else:
         (Path(settings.DATA_DIR) / "generation").unlink()
     assert generation.current() > old
+
+
+def test_rendered_page_is_per_user_and_never_an_export(client, django_user_model, portal_data):
+    for name in ("alice", "bob"):
+        client.force_login(django_user_model.objects.create_user(name, password="pw-12345678"))
+        for _ in range(2):  # the second view is a cache hit
+            assert f">{name}<" in client.get("/portfolio/").content.decode()
+        exported = client.get("/portfolio/?_export=csv&_table=positions")
+        assert exported["Content-Type"].startswith("text/csv")
