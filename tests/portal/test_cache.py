@@ -88,6 +88,12 @@ def test_cache_hit_skips_the_warehouse(logged_in, portal_data, connects):
 def test_view_model_reads_share_one_connection(logged_in, portal_data, connects):
     logged_in.get("/symbols/?symbol=BBB")  # known symbols + the symbol's model: two view models
     assert len(connects) == 2
+    connects.clear()
+    logged_in.get("/data/")  # every table's description and count
+    assert len(connects) == 1
+    connects.clear()
+    logged_in.get("/data/?table=warehouse.candles_daily&sort=-date&page=2")
+    assert len(connects) == 1
 
 
 def test_generation_in_the_footer(logged_in, portal_data):

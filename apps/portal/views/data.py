@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
@@ -12,7 +13,7 @@ from apps.portal.selectors import catalog
 from apps.portal.selectors.common import newest_watermark
 from apps.portal.tables import preview_table
 from apps.portal.views._common import configure, export_or_none, page
-from optionshelper import generation
+from optionshelper import generation, warehouse
 
 PER_PAGE = 50
 
@@ -44,26 +45,32 @@ def data(request: HttpRequest) -> HttpResponse:
         model, generation_ = generation.cached("catalog", (), catalog_view_model)
         context.update(model, generation=generation_)
         return page(request, "portal/data.html", context)
-    table, generation_ = generation.cached("catalog_table", (key,), lambda: catalog.lookup(key))
-    context.update(data_as_of=newest_watermark(), generation=generation_)
-    if table is None or not _sort_is_known(request, table):
-        raise Http404("unknown table or column")
-    rows = (
-        catalog.WarehouseRows(table)
-        if table.schema == catalog.WAREHOUSE
-        else catalog.meta_rows(table)
-    )
-    preview = preview_table(table, rows)
-    exported = export_or_none(request, {"preview": preview}, table.key)
-    if exported:
-        return exported
-    context.update(table=table, preview=configure(request, preview, per_page=PER_PAGE))
-    return page(request, "portal/data.html", context)
+    # A warehouse preview (description, count, page) reads on one connection, not one per query.
+    reads = warehouse.read() if key.startswith(f"{catalog.WAREHOUSE}.") else nullcontext()
+    with reads:
+        table, generation_ = generation.cached(
+            "catalog_table", (key,), lambda: catalog.lookup(key)
+        )
+        context.update(data_as_of=newest_watermark(), generation=generation_)
+        if table is None or not _sort_is_known(request, table):
+            raise Http404("unknown table or column")
+        rows = (
+            catalog.WarehouseRows(table)
+            if table.schema == catalog.WAREHOUSE
+            else catalog.meta_rows(table)
+        )
+        preview = preview_table(table, rows)
+        exported = export_or_none(request, {"preview": preview}, table.key)
+        if exported:
+            return exported
+        context.update(table=table, preview=configure(request, preview, per_page=PER_PAGE))
+        return page(request, "portal/data.html", context)
 
 
 def _warehouse_catalog() -> list[catalog.CatalogTable] | None:
     """Warehouse tables, or None when no warehouse file exists (the page says to run db_init)."""
     try:
-        return catalog.warehouse_tables()
-    except catalog.warehouse.WarehouseMissing:
+        with warehouse.read():  # introspection and counts share one connection
+            return catalog.warehouse_tables()
+    except warehouse.WarehouseMissing:
         return None
