@@ -133,13 +133,15 @@ def cached(name: str, parts: tuple[Any, ...], build: Callable[[], T]) -> tuple[T
     # Single flight per process: threads missing the same key wait for one build, not N builds.
     with _building_lock:
         lock = _building.setdefault(key, threading.Lock())
-    with lock:
-        value = cache.get(key, _MISS)
-        if value is _MISS:
-            value = build()
-            cache.set(key, value, timeout=getattr(settings, "PAGE_CACHE_TIMEOUT", None))
-    with _building_lock:
-        _building.pop(key, None)
+    try:
+        with lock:
+            value = cache.get(key, _MISS)
+            if value is _MISS:
+                value = build()
+                cache.set(key, value, timeout=getattr(settings, "PAGE_CACHE_TIMEOUT", None))
+    finally:
+        with _building_lock:
+            _building.pop(key, None)
     return value, generation
 
 
