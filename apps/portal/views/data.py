@@ -45,26 +45,27 @@ def data(request: HttpRequest) -> HttpResponse:
         model, generation_ = generation.cached("catalog", (), catalog_view_model)
         context.update(model, generation=generation_)
         return page(request, "portal/data.html", context)
-    # A warehouse preview (description, count, page) reads on one connection, not one per query.
+    # The description's queries share one connection; count and page are cached per generation and
+    # read on their own short connections, so no read lock is held while the page renders.
     reads = warehouse.read() if key.startswith(f"{catalog.WAREHOUSE}.") else nullcontext()
     with reads:
         table, generation_ = generation.cached(
             "catalog_table", (key,), lambda: catalog.lookup(key)
         )
-        context.update(data_as_of=newest_watermark(), generation=generation_)
-        if table is None or not _sort_is_known(request, table):
-            raise Http404("unknown table or column")
-        rows = (
-            catalog.WarehouseRows(table)
-            if table.schema == catalog.WAREHOUSE
-            else catalog.meta_rows(table)
-        )
-        preview = preview_table(table, rows)
-        exported = export_or_none(request, {"preview": preview}, table.key)
-        if exported:
-            return exported
-        context.update(table=table, preview=configure(request, preview, per_page=PER_PAGE))
-        return page(request, "portal/data.html", context)
+    context.update(data_as_of=newest_watermark(), generation=generation_)
+    if table is None or not _sort_is_known(request, table):
+        raise Http404("unknown table or column")
+    rows = (
+        catalog.WarehouseRows(table)
+        if table.schema == catalog.WAREHOUSE
+        else catalog.meta_rows(table)
+    )
+    preview = preview_table(table, rows)
+    exported = export_or_none(request, {"preview": preview}, table.key)
+    if exported:
+        return exported
+    context.update(table=table, preview=configure(request, preview, per_page=PER_PAGE))
+    return page(request, "portal/data.html", context)
 
 
 def _warehouse_catalog() -> list[catalog.CatalogTable] | None:

@@ -65,12 +65,20 @@ def snapshot_charts(chain: pd.DataFrame, summary: dict, as_of: dt.date) -> dict[
     return out
 
 
-def snapshot_context(symbol: str) -> dict[str, Any]:
+def snapshot_reads(symbol: str) -> tuple[dict[str, Any] | None, pd.DataFrame]:
+    """The newest snapshot header of a symbol and its chain (reads only)."""
     header = market.latest_snapshot(symbol)
+    if header is None:
+        return None, pd.DataFrame()
+    as_of = market._as_date(header["snapshot_date"])
+    return header, market.chain(symbol, as_of, header["provider"])
+
+
+def snapshot_context(header: dict[str, Any] | None, chain: pd.DataFrame) -> dict[str, Any]:
+    """Summary and charts of one snapshot (pure computation)."""
     if header is None:
         return {}
     as_of = market._as_date(header["snapshot_date"])
-    chain = market.chain(symbol, as_of, header["provider"])
     if chain.empty or header.get("spot") is None:
         return {"header": header}
     summary = chain_calc.summarize_chain(chain, spot=float(header["spot"]), as_of=as_of)
@@ -79,14 +87,15 @@ def snapshot_context(symbol: str) -> dict[str, Any]:
 
 def symbol_view_model(symbol: str) -> dict[str, Any]:
     """Candles, the latest snapshot and recent derived rows of one symbol: one warehouse connection."""
-    with warehouse.read():
+    with warehouse.read():  # reads only; the read lock is not held while computing
         candles = market.candles(symbol, sessions=CANDLE_SESSIONS)
-        snap = snapshot_context(symbol)
+        header, chain = snapshot_reads(symbol)
         latest = candles["date"].max() if not candles.empty else None
         derived = pd.DataFrame()
         if latest is not None:
             since = pd.Timestamp(latest).date() - dt.timedelta(days=30)
             derived = market.derived_recent(symbol, since=since, limit=DERIVED_ROWS)
+    snap = snapshot_context(header, chain)
     as_of_dates = [
         d for d in (latest, snap.get("header", {}).get("snapshot_date")) if d is not None
     ]
