@@ -354,7 +354,8 @@ def concurrent(args: argparse.Namespace, data_dir: Path, symbols: list[str]) -> 
 
         def reader(index: int) -> None:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            cookies = {"sessionid": cookie.split("=", 1)[1]}  # plus csrftoken once set, like a browser
+            # The session, plus csrftoken once a response sets it, like a browser.
+            cookies = {"sessionid": cookie.split("=", 1)[1]}
             n = index
             while not stop.is_set():
                 url = urls[n % len(urls)]
@@ -407,11 +408,12 @@ def concurrent(args: argparse.Namespace, data_dir: Path, symbols: list[str]) -> 
     for url in urls:
         values = latencies.get(url, [])
         if values:
-            print(f"{url:<66} {len(values):>8} {statistics.median(values):>8.1f} {p95(values):>8.1f}")
+            print(
+                f"{url:<66} {len(values):>8} {statistics.median(values):>8.1f} {p95(values):>8.1f}"
+            )
     if every:
         print(
-            f"{'all pages':<66} {len(every):>8} {statistics.median(every):>8.1f} "
-            f"{p95(every):>8.1f}"
+            f"{'all pages':<66} {len(every):>8} {statistics.median(every):>8.1f} {p95(every):>8.1f}"
         )
     print(
         f"status counts: {dict(sorted(statuses.items()))}; 5xx: {errors} "

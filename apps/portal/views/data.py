@@ -49,9 +49,7 @@ def data(request: HttpRequest) -> HttpResponse:
     # read on their own short connections, so no read lock is held while the page renders.
     reads = warehouse.read() if key.startswith(f"{catalog.WAREHOUSE}.") else nullcontext()
     with reads:
-        table, generation_ = generation.cached(
-            "catalog_table", (key,), lambda: catalog.lookup(key)
-        )
+        table, generation_ = generation.cached("catalog_table", (key,), lambda: catalog.lookup(key))
     context.update(data_as_of=newest_watermark(), generation=generation_)
     if table is None or not _sort_is_known(request, table):
         raise Http404("unknown table or column")
