@@ -233,16 +233,31 @@ STORAGES = {
 
 # --- Cache (shared so django-q2's qinfo/qmonitor see every cluster) ---------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# ``pages`` holds page view models keyed by the data generation (optionshelper/generation.py): never
+# stale because the generation is in the key. Redis (shared by every worker and host) when REDIS_URL is
+# set, else a per-process memory cache; the generation counter itself is always shared.
+# PAGE_CACHE_TIMEOUT only lets entries of past generations be evicted; it cannot serve old data.
+PAGE_CACHE_TIMEOUT = int(os.environ.get("OPTIONS_HELPER_PAGE_CACHE_TIMEOUT", "600"))
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
+        "pages": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "pages",
+        },
     }
 else:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
             "LOCATION": "optionshelper_cache",
-        }
+        },
+        "pages": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "optionshelper-pages",
+            "OPTIONS": {"MAX_ENTRIES": 300},
+        },
     }
 
 # --- django-q2 (SPEC §10) ------------------------------------------------------------------------

@@ -42,6 +42,8 @@ from pathlib import Path
 import duckdb
 from django.conf import settings
 
+from optionshelper import generation
+
 _local = threading.local()
 _POLL_START_S = 0.005
 _POLL_MAX_S = 0.05
@@ -404,6 +406,7 @@ def write(
     bound = settings.WAREHOUSE_WRITE_TIMEOUT_S if timeout_s is None else timeout_s
     with contextlib.ExitStack() as stack:
         _enter_locks(stack, path, exclusive=True, bound=bound)
+        stack.callback(generation.bump)  # runs after the connection closed (committed), locked
         connection = _connect(path, read_only=False, bound=bound)
         stack.callback(connection.close)
         stack.enter_context(_bind(connection, writable=True))

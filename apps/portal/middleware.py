@@ -1,7 +1,8 @@
 """Turning warehouse access problems into answers a person can act on.
 
 The project's MIDDLEWARE list is owned by settings, so the portal applies the same behaviour per view
-through :func:`portal_view` (every portal page uses it).
+through :func:`portal_view` (every portal page uses it), which also caches the rendered page per data
+generation.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 
+from optionshelper import generation
 from optionshelper.warehouse import WarehouseBusy, WarehouseMissing, WarehouseUnreadable
 
 View = Callable[..., HttpResponse]
@@ -50,15 +53,59 @@ def bad_request_response(request: HttpRequest, exc: BadRequest, title: str) -> H
     return render(request, "portal/bad_request.html", context, status=400)
 
 
-def portal_view(title: str) -> Callable[[View], View]:
+def _rendered_parts(request: HttpRequest, *, clock: bool) -> tuple | None:
+    """What a rendered page depends on besides the data generation, or None when not cacheable.
+
+    Pages render only their view model, the user (name, staff) and the CSRF token: the key holds the
+    full path with its query, the user and the CSRF secret the page's token was masked with (so the
+    cached token stays valid for that browser). Exports, non-GET requests, a browser without a CSRF
+    cookie yet (the render must set it) and pending flash messages are never cached.
+    """
+    secret = request.META.get("CSRF_COOKIE")
+    if request.method != "GET" or "_export" in request.GET or not secret:
+        return None
+    if "messages" in request.COOKIES or "_messages" in getattr(request, "session", {}):
+        return None
+    minute = timezone.now().strftime("%Y%m%d%H%M") if clock else ""
+    return (request.get_full_path(), request.user.pk, secret, minute)
+
+
+def _cached_render(view: View, request: HttpRequest, *args, clock: bool, **kwargs) -> HttpResponse:
+    parts = _rendered_parts(request, clock=clock)
+    if parts is None:
+        return view(request, *args, **kwargs)
+    rendered: list[HttpResponse] = []
+
+    def render_page() -> tuple[int, bytes, str] | None:
+        response = view(request, *args, **kwargs)
+        rendered.append(response)
+        html = response.get("Content-Type", "").startswith("text/html")
+        if response.status_code != 200 or not html or response.streaming:
+            return None
+        return response.status_code, response.content, response["Content-Type"]
+
+    page, _ = generation.cached("page", parts, render_page)
+    if rendered:  # built on this request: answer with the real response object
+        return rendered[0]
+    if page is None:  # not a cacheable answer last time: build it again
+        return view(request, *args, **kwargs)
+    status, content, content_type = page
+    return HttpResponse(content, status=status, content_type=content_type)
+
+
+def portal_view(title: str, *, clock: bool = False) -> Callable[[View], View]:
     """Login required, bad parameters → 400, WarehouseBusy → 503 + Retry-After, WarehouseMissing
-    → empty state, an unreadable warehouse (or one without its tables) → 503 with a clear page."""
+    → empty state, an unreadable warehouse (or one without its tables) → 503 with a clear page.
+
+    The rendered page is cached per data generation (see :func:`_rendered_parts`); ``clock`` adds
+    the current minute to the key for pages whose content also moves with time (Health).
+    """
 
     def decorate(view: View) -> View:
         @functools.wraps(view)
         def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             try:
-                return view(request, *args, **kwargs)
+                return _cached_render(view, request, *args, clock=clock, **kwargs)
             except WarehouseBusy as exc:
                 return busy_response(request, exc)
             except WarehouseMissing as exc:

@@ -23,7 +23,7 @@ from typing import Any
 from django.apps import apps
 from django.db import connections, models
 
-from optionshelper import warehouse
+from optionshelper import generation, warehouse
 
 WAREHOUSE = "warehouse"
 META = "meta"
@@ -33,6 +33,8 @@ PRODUCT_APPS = frozenset({"ledger", "market", "analytics", "portfolio", "pipelin
 SENSITIVE_COLUMNS: dict[str, frozenset[str]] = {}
 # Iterating a warehouse table reads it in batches of this many rows.
 EXPORT_BATCH_ROWS = 10_000
+# A preview page of at most this many rows is cached per generation.
+CACHED_PAGE_MAX_ROWS = 500
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,17 @@ class CatalogTable:
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Cached per generation: the model travels as its label (auto-created m2m models do not
+        pickle by reference)."""
+        state = dict(self.__dict__)
+        state["model"] = self.model._meta.label_lower if self.model is not None else None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        label = state.get("model")
+        self.__dict__.update(state, model=apps.get_model(label) if label else None)
 
 
 def _quote(name: str) -> str:
@@ -201,10 +214,11 @@ class WarehouseRows:
         self._count: int | None = None
 
     def count(self) -> int:
+        """``count(*)`` of the table, counted once per data generation (not per page view)."""
         if self._count is None:
-            self._count = warehouse.fetch_all(f"SELECT count(*) FROM {_quote(self.table.name)}")[0][
-                0
-            ]
+            self._count, _ = generation.cached(
+                "warehouse_count", (self.table.name,), lambda: _warehouse_count(self.table.name)
+            )
         return self._count
 
     def __len__(self) -> int:
@@ -227,6 +241,16 @@ class WarehouseRows:
         return f"SELECT {select} FROM {_quote(self.table.name)}{order}"
 
     def _fetch(self, limit: int, offset: int) -> list[dict[str, Any]]:
+        if limit > CACHED_PAGE_MAX_ROWS:  # exports stream past the cache
+            return self._query(limit, offset)
+        rows, _ = generation.cached(
+            "warehouse_page",
+            (self.table.name, self.ordering, limit, offset),
+            lambda: self._query(limit, offset),
+        )
+        return rows
+
+    def _query(self, limit: int, offset: int) -> list[dict[str, Any]]:
         names = self.table.column_names
         rows = warehouse.fetch_all(
             f"{self._select_sql()} LIMIT ? OFFSET ?", [max(int(limit), 0), max(int(offset), 0)]
@@ -265,6 +289,10 @@ class WarehouseRows:
                     yield chunk
         finally:
             os.unlink(name)
+
+
+def _warehouse_count(name: str) -> int:
+    return warehouse.fetch_all(f"SELECT count(*) FROM {_quote(name)}")[0][0]
 
 
 def meta_rows(table: CatalogTable):

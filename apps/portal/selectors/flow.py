@@ -19,7 +19,7 @@ def flow_windows(symbol: str | None = None) -> list[int]:
     qs = OptionsFlowPartition.objects.all()
     if symbol:
         qs = qs.filter(symbol=symbol)
-    return sorted(set(qs.values_list("window", flat=True).distinct()))
+    return list(qs.order_by("window").values_list("window", flat=True).distinct())
 
 
 def partitions(

@@ -1,7 +1,8 @@
 """Warehouse reads for the Symbol Explorer, Derived History and Portfolio pages.
 
-Every function is one parameterised query through :mod:`optionshelper.warehouse` (a connection per
-query, closed before returning). Symbols and dates arrive already validated by the page's form.
+Every function is one parameterised query through :mod:`optionshelper.warehouse`; a page view model
+runs its queries inside one ``warehouse.read()`` block, so they share one connection. Symbols and dates
+arrive already validated by the page's form.
 """
 
 from __future__ import annotations
@@ -79,6 +80,15 @@ def derived_history(symbol: str, *, since: dt.date) -> pd.DataFrame:
         "SELECT * EXCLUDE (updated_at) FROM derived_daily WHERE symbol = ? AND date >= ? "
         "ORDER BY date",
         [symbol, since],
+    )
+
+
+def derived_recent(symbol: str, *, since: dt.date, limit: int) -> pd.DataFrame:
+    """The newest ``limit`` derived_daily rows of a symbol from ``since`` on, newest first."""
+    return warehouse.fetch_df(
+        "SELECT * EXCLUDE (updated_at) FROM derived_daily WHERE symbol = ? AND date >= ? "
+        "ORDER BY date DESC LIMIT ?",
+        [symbol, since, limit],
     )
 
 

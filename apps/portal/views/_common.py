@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django_tables2 import RequestConfig, Table
 
 from apps.portal.tables import csv_response, wants_export
+from optionshelper import generation
 
 # The most rows one page of any portal table shows; larger requests are clamped to it.
 MAX_PER_PAGE = 500
@@ -47,6 +48,7 @@ def page(
     form = context.get("form")
     if form is not None and form.is_bound and not form.is_valid():
         status = 400
+    context.setdefault("generation", generation.current())
     return render(request, template, context, status=status)
 
 

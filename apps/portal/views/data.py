@@ -6,6 +6,7 @@ django-q2's tasks, the login throttle) answers 404, page and CSV alike; the CSV 
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
@@ -17,6 +18,7 @@ from apps.portal.selectors import catalog
 from apps.portal.selectors.common import newest_watermark
 from apps.portal.tables import preview_table, records_csv_chunks, streamed_csv, wants_export
 from apps.portal.views._common import configure, page
+from optionshelper import generation, warehouse
 
 PER_PAGE = 50
 
@@ -28,17 +30,32 @@ def _sort_is_known(request: HttpRequest, table: catalog.CatalogTable) -> bool:
     return all(name in table.column_names for name in names)
 
 
+def catalog_view_model() -> dict[str, Any]:
+    """Both databases' catalogs with row counts: counted once per data generation, not per view."""
+    return {
+        "warehouse_tables": _warehouse_catalog(),
+        "meta_tables": catalog.meta_tables(),
+        "data_as_of": newest_watermark(),
+    }
+
+
 @portal_view("Data Explorer")
 def data(request: HttpRequest) -> HttpResponse:
     form = TableForm(request.GET or None)
-    context: dict[str, Any] = {"form": form, "nav": "data", "data_as_of": newest_watermark()}
+    context: dict[str, Any] = {"form": form, "nav": "data"}
     key = form.cleaned_data.get("table") if form.is_valid() else None
     if form.is_bound and not form.is_valid():
         raise Http404("unknown table")
     if not key:
-        context.update(warehouse_tables=_warehouse_catalog(), meta_tables=catalog.meta_tables())
+        model, generation_ = generation.cached("catalog", (), catalog_view_model)
+        context.update(model, generation=generation_)
         return page(request, "portal/data.html", context)
-    table = catalog.lookup(key)
+    # The description's queries share one connection; count and page are cached per generation and
+    # read on their own short connections, so no read lock is held while the page renders.
+    reads = warehouse.read() if key.startswith(f"{catalog.WAREHOUSE}.") else nullcontext()
+    with reads:
+        table, generation_ = generation.cached("catalog_table", (key,), lambda: catalog.lookup(key))
+    context.update(data_as_of=newest_watermark(), generation=generation_)
     if table is None or not _sort_is_known(request, table):
         raise Http404("unknown table or column")
     rows = (
@@ -73,6 +90,7 @@ def _export(request: HttpRequest, table: catalog.CatalogTable, preview) -> HttpR
 def _warehouse_catalog() -> list[catalog.CatalogTable] | None:
     """Warehouse tables, or None when no warehouse file exists (the page says to run db_init)."""
     try:
-        return catalog.warehouse_tables()
-    except catalog.warehouse.WarehouseMissing:
+        with warehouse.read():  # introspection and counts share one connection
+            return catalog.warehouse_tables()
+    except warehouse.WarehouseMissing:
         return None

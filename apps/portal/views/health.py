@@ -111,7 +111,7 @@ def _problems_first(rows: list, *, show_all: bool) -> list:
     return ranked if show_all else [r for r in ranked if r.status != ledger_health.HEALTHY]
 
 
-@portal_view("Health")
+@portal_view("Health", clock=True)
 def health(request: HttpRequest) -> HttpResponse:
     form = HealthForm(request.GET or None)
     context: dict[str, Any] = {"form": form, "nav": "health"}

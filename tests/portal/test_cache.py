@@ -1,0 +1,136 @@
+"""Page view models cached per data generation: never stale, and a hit does not touch the warehouse."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.cache import caches
+
+from apps.core import registry
+from apps.ledger.models import IngestionRun
+from apps.ledger.services.runs import job_run
+from optionshelper import generation, warehouse
+
+pytestmark = pytest.mark.django_db(databases=["default", "warehouse"])
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def empty_page_cache():
+    caches[generation.CACHE_ALIAS].clear()
+    yield
+    caches[generation.CACHE_ALIAS].clear()
+
+
+@pytest.fixture
+def connects(monkeypatch):
+    """Counts DuckDB connections opened by the warehouse door."""
+    opened: list[str] = []
+    real = warehouse.duckdb.connect
+
+    def counting(*args, **kwargs):
+        opened.append(str(args[0]) if args else "")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(warehouse.duckdb, "connect", counting)
+    return opened
+
+
+def _as_of(body: str) -> str:
+    return body.split("Data as of <strong>", 1)[1].split("</strong>", 1)[0]
+
+
+def test_warehouse_write_shows_on_next_request(logged_in, portal_data):
+    url = "/symbols/?symbol=AAA"
+    before = logged_in.get(url).content.decode()
+    assert _as_of(before) == f"{portal_data['days'][-1]:%Y-%m-%d}"
+    assert _as_of(logged_in.get(url).content.decode()) == _as_of(before)  # a cache hit
+    newer = portal_data["days"][-1] + dt.timedelta(days=3)
+    with warehouse.write() as connection:
+        connection.execute(
+            "INSERT INTO candles_daily (symbol, date, open, high, low, close, volume, provider,"
+            " updated_at) VALUES ('AAA', ?, 1, 2, 0.5, 1.5, 10, 'demo', now())",
+            [newer],
+        )
+    assert _as_of(logged_in.get(url).content.decode()) == f"{newer:%Y-%m-%d}"
+
+
+def test_new_run_shows_on_next_request(logged_in, portal_data):
+    job = registry.JOB_NAMES[0]
+    assert "cache-test-boom" not in logged_in.get("/health/").content.decode()
+    with pytest.raises(RuntimeError), job_run(job_name=job):
+        raise RuntimeError("cache-test-boom")
+    assert IngestionRun.objects.filter(error_message__contains="cache-test-boom").exists()
+    assert "cache-test-boom" in logged_in.get("/health/").content.decode()
+
+
+def test_bulk_update_without_signals_moves_the_generation(portal_data):
+    before = generation.current()
+    IngestionRun.objects.filter(status="success").update(error_message="x")
+    assert generation.current() > before
+
+
+def test_cache_hit_skips_the_warehouse(logged_in, portal_data, connects):
+    for url in ["/symbols/?symbol=BBB", "/derived/?symbol=AAA&days=90", "/portfolio/", "/data/"]:
+        assert logged_in.get(url).status_code == 200
+        cold = len(connects)
+        assert cold >= 1, url
+        assert logged_in.get(url).status_code == 200
+        assert len(connects) == cold, f"{url} read the warehouse on a cache hit"
+        connects.clear()
+
+
+def test_view_model_reads_share_one_connection(logged_in, portal_data, connects):
+    logged_in.get("/symbols/?symbol=BBB")  # known symbols + the symbol's model: two view models
+    assert len(connects) == 2
+    connects.clear()
+    logged_in.get("/data/")  # every table's description and count
+    assert len(connects) == 1
+    connects.clear()
+    logged_in.get("/data/?table=warehouse.candles_daily&sort=-date&page=2")
+    assert len(connects) == 3  # the description (one for its queries), the count, the page
+
+
+def test_generation_in_the_footer(logged_in, portal_data):
+    body = logged_in.get("/health/").content.decode()
+    footer = body.split('<footer class="footer">', 1)[1].split("</footer>", 1)[0]
+    assert f"generation {generation.current()}" in footer
+    assert "Data as of" in footer
+
+
+def test_counter_is_shared_across_processes(settings):
+    if generation._shared():
+        pytest.skip("the file counter is used only without a shared cache")
+    before = generation.current()
+    env = {
+        **os.environ,
+        "OPTIONS_HELPER_DATA_DIR": str(settings.DATA_DIR),
+        "DJANGO_SETTINGS_MODULE": "optionshelper.settings",
+    }
+    env.pop("REDIS_URL", None)
+    code = "import django; django.setup(); from optionshelper import generation; generation.bump()"
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, timeout=120)
+    assert generation.current() == before + 1
+
+
+def test_lost_counter_restarts_above_old_values(settings):
+    old = generation.bump()
+    if generation._shared():
+        caches[generation.CACHE_ALIAS].delete(generation.COUNTER_KEY)
+    else:
+        (Path(settings.DATA_DIR) / "generation").unlink()
+    assert generation.current() > old
+
+
+def test_rendered_page_is_per_user_and_never_an_export(client, django_user_model, portal_data):
+    for name in ("alice", "bob"):
+        client.force_login(django_user_model.objects.create_user(name, password="pw-12345678"))
+        for _ in range(2):  # the second view is a cache hit
+            assert f">{name}<" in client.get("/portfolio/").content.decode()
+        exported = client.get("/portfolio/?_export=csv&_table=positions")
+        assert exported["Content-Type"].startswith("text/csv")
