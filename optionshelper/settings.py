@@ -56,11 +56,13 @@ DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
-        # One line and a non-zero exit, not a traceback: this is an operator's setup mistake.
-        sys.exit(
-            "DJANGO_SECRET_KEY is not set: put a long random value in the environment or .env "
-            "(scripts/demo writes a local .env with DJANGO_DEBUG=1 and a generated key)."
+        # One line and exit 2 like every other bad setting, not a traceback (also under gunicorn).
+        sys.stderr.write(
+            "configuration error: DJANGO_SECRET_KEY is not set: put a long random value in the "
+            "environment or .env (scripts/demo writes a local .env with DJANGO_DEBUG=1 and a "
+            "generated key)\n"
         )
+        sys.exit(2)
     SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"  # noqa: S105
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from apps.core.flow import FLOW_CLASSES, GROUP_BY_MODES, MAX_WINDOW, MIN_WINDOW
+from apps.core.flow_contract import FLOW_CLASSES, GROUP_BY_MODES, MAX_WINDOW, MIN_WINDOW
 
 # Choices built from THE contracts in apps.core.flow (labels as before: "Expiry Strike").
 FlowGroupBy = models.TextChoices(

@@ -17,70 +17,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from apps.core import calendar
+from apps.core.flow_contract import (  # noqa: F401 (re-exported: the contract travels with the maths)
+    DEFAULT_GROUP_BY,
+    DEFAULT_WINDOW,
+    FLOW_CLASSES,
+    GROUP_BY_KEYS,
+    GROUP_BY_MODES,
+    MAX_WINDOW,
+    MIN_WINDOW,
+    MULTIPLIER,
+    ROW_COLUMNS,
+    SUM_COLUMNS,
+    TOP_CLASSES,
+    group_by_error,
+    validate,
+    window_error,
+)
 from apps.core.values import date_series, to_date
-
-GROUP_BY_MODES: tuple[str, ...] = ("contract", "strike", "expiry", "expiry-strike")
-GROUP_BY_KEYS: dict[str, list[str]] = {
-    "contract": ["contract_symbol", "expiry", "option_type", "strike"],
-    "strike": ["option_type", "strike"],
-    "expiry": ["option_type", "expiry"],
-    "expiry-strike": ["option_type", "expiry", "strike"],
-}
-DEFAULT_GROUP_BY = "contract"
-MIN_WINDOW = 1
-MAX_WINDOW = 30
-DEFAULT_WINDOW = 1
-SUM_COLUMNS = [
-    "delta_oi",
-    "delta_oi_notional",
-    "volume_notional",
-    "delta_notional",
-    "volume",
-    "prior_oi",
-]
-ROW_COLUMNS = [
-    "row_key",
-    "contract_symbol",
-    "option_type",
-    "expiry",
-    "strike",
-    *SUM_COLUMNS,
-    "n_pairs",
-    "flow_class",
-]
-FLOW_CLASSES = ("building", "unwinding", "churn", "unknown")
-TOP_CLASSES = ("building", "unwinding")
-MULTIPLIER = 100.0
-
-
-def window_error(window: Any) -> str | None:
-    """The one-line complaint about a window, or None when it is valid."""
-    if (
-        isinstance(window, bool)
-        or not isinstance(window, int | np.integer)
-        or not (MIN_WINDOW <= window <= MAX_WINDOW)
-    ):
-        return f"window must be an integer from {MIN_WINDOW} to {MAX_WINDOW}, got {window!r}"
-    return None
-
-
-def group_by_error(group_by: Any) -> str | None:
-    if group_by not in GROUP_BY_MODES:
-        return f"group_by must be one of {', '.join(GROUP_BY_MODES)}; got {group_by!r}"
-    return None
-
-
-def validate(window: Any, group_by: Any) -> None:
-    """Raise ValueError for a window or group-by outside the contract."""
-    problem = window_error(window) or group_by_error(group_by)
-    if problem:
-        raise ValueError(problem)
 
 
 @dataclass

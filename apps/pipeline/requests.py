@@ -15,7 +15,7 @@ from django.conf import settings
 
 from apps.core import registry
 from apps.core.asof import AsOf, AsOfError, resolve_as_of
-from apps.core.flow import GROUP_BY_MODES, MAX_WINDOW
+from apps.core.flow_contract import GROUP_BY_MODES, MAX_WINDOW
 from apps.core.jobs import JobParams
 from apps.market.providers.registry import PROVIDER_NAMES
 from apps.portfolio.selectors import UnknownWatchlist, select_symbols

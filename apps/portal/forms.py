@@ -12,7 +12,7 @@ from typing import Any
 from django import forms
 
 from apps.analytics.models import FlowGroupBy
-from apps.core.flow import MAX_WINDOW, MIN_WINDOW
+from apps.core.flow_contract import MAX_WINDOW, MIN_WINDOW
 
 DAYS_CHOICES = [(d, f"{d} days") for d in (30, 90, 180, 365, 730, 1825)]
 ROW_CHOICES = [(n, str(n)) for n in (10, 25, 50, 100, 200)]

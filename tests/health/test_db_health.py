@@ -117,7 +117,7 @@ def test_healthy_state_json_and_text_sections(warehouse_db):
     run = make_run("ingest_candles", "success", as_of=today, args={"symbols": ["AAPL"]})
     make_watermark("candles_daily", "AAPL", today, run=run)
     make_check("candles_no_negative_prices", "candles_daily", "AAPL", "pass", run=run)
-    report, code = _run_json("--fail-on", "warning", "--days", "100000")
+    report, code = _run_json("--fail-on", "warning", "--days", "36500")
     assert code == 0
     assert report["overall"] == "healthy"
     assert report["warehouse"]["exists"] is True and report["warehouse"]["schema_version"] >= 1

@@ -102,7 +102,7 @@ def test_run_daily_passes_force_to_every_producer(monkeypatch):
     seen = {}
 
     def fake_run_pipeline(params, *, job_options=None, **kwargs):
-        seen.update(job_options or {})
+        seen.update(params.options if job_options is None else job_options)
         raise SystemExit(0)
 
     monkeypatch.setattr(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from apps.ledger.services.runs import JobAlreadyRunning, job_run, lease_key_for
@@ -20,7 +22,8 @@ def test_latest_and_the_same_explicit_date_collide():
         for p in (latest, explicit)
     }
     assert len(keys) == 1
-    assert lease_key_for(as_of=None, symbols=["aapl ", "AAPL"]) == "latest|AAPL"
+    day = dt.date(2024, 1, 2)
+    assert lease_key_for(as_of=day, symbols=["aapl ", "AAPL"]) == "2024-01-02|AAPL"
 
     first = dict(job_name="run_daily", as_of=latest.as_of.market_date, symbols=["AAPL", "MSFT"])
     with job_run(**first):

@@ -299,7 +299,7 @@ def test_every_table_sorts_and_exports_values(logged_in, portal_data, url, name,
     sep = "&" if "?" in url else "?"
     response = logged_in.get(f"{url}{sep}_export=csv&_table={name}")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
-    text = response.content.decode()
+    text = csv_text(response)
     assert "<" not in text and "&lt;" not in text, text[:300]
     rows = list(csv.reader(io.StringIO(text)))
     assert len(rows) >= 2, rows  # a header and data
@@ -312,7 +312,7 @@ def test_units_are_in_headers_and_percentages_carry_percent(logged_in, portal_da
     derived = logged_in.get("/derived/?symbol=AAA&days=30").content.decode()
     assert "Exp. move %" in derived and "Spot $" in derived
     rows = logged_in.get("/derived/?symbol=AAA&days=30&_export=csv&_table=derived")
-    header = next(csv.reader(io.StringIO(rows.content.decode())))
+    header = next(csv.reader(io.StringIO(csv_text(rows))))
     assert "ATM IV %" in header and "IV/RV20 (×)" in header
 
 

@@ -105,10 +105,12 @@ def _filters(form: HealthForm) -> dict[str, Any]:
 
 
 def _problems_first(rows: list, *, show_all: bool) -> list:
-    """Non-healthy rows first (worst first, registry order within a level); healthy on request."""
+    """Problems first (worst first, registry order within a level); healthy and not-tracked rows
+    (which never count) only on request, after the problems."""
     order = {ledger_health.DEGRADED: 0, ledger_health.WARNING: 1, ledger_health.UNKNOWN: 2}
     ranked = sorted(rows, key=lambda r: order.get(r.status, 3))
-    return ranked if show_all else [r for r in ranked if r.status != ledger_health.HEALTHY]
+    quiet = (ledger_health.HEALTHY, ledger_health.NOT_TRACKED)
+    return ranked if show_all else [r for r in ranked if r.status not in quiet]
 
 
 @portal_view("Health", clock=True)

@@ -1,4 +1,4 @@
-from apps.core.flow import GROUP_BY_MODES, MAX_WINDOW
+from apps.core.flow_contract import GROUP_BY_MODES, MAX_WINDOW
 from apps.pipeline.cli import JobCommand
 
 

@@ -6,8 +6,7 @@ import datetime as dt
 import json
 import sys
 
-from apps.core import calendar, registry
-from apps.core import flow as flow_contract
+from apps.core import calendar, flow_contract, registry
 from apps.core.jobs import JobParams
 from apps.pipeline.cli import (
     FORCEABLE_JOBS,
