@@ -70,7 +70,7 @@ def setup_django(data_dir: Path) -> None:
 
     call_command("migrate", verbosity=0)
     call_command("createcachetable", verbosity=0)
-    from apps.market import warehouse_schema
+    from optionshelper import warehouse_schema
 
     warehouse_schema.migrate()
 

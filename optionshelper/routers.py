@@ -8,7 +8,7 @@ WAREHOUSE_ALIAS = "warehouse"
 class WarehouseRouter:
     """Everything the ORM reads or writes lives in ``default``; Django never migrates the warehouse.
 
-    The warehouse has its own versioned migrations (``apps.market.warehouse_schema``) and is reached
+    The warehouse has its own versioned migrations (``optionshelper.warehouse_schema``) and is reached
     for raw reads and introspection through ``connections["warehouse"]``.
     """
 

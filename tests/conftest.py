@@ -9,7 +9,7 @@ import pytest
 from django.db import connections
 
 from apps.core import calendar
-from apps.market import warehouse_schema
+from optionshelper import warehouse_schema
 
 pytest_plugins = ["tests.lake"]  # the ``lake`` fixture: a throw-away DuckLake warehouse
 # The built NYSE calendar is shared by every test process through one file outside ./data.

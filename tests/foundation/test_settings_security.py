@@ -61,7 +61,8 @@ def test_missing_secret_key_without_debug_is_one_line(tmp_path, args):
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr
-    assert lines[0].startswith("DJANGO_SECRET_KEY is not set")
+    assert lines[0].startswith("configuration error: DJANGO_SECRET_KEY is not set")
+    assert result.returncode == 2  # like every other bad setting
 
 
 def test_check_deploy_is_clean_with_production_variables(tmp_path):

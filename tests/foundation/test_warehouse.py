@@ -10,8 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connections
 
-from apps.market import warehouse_schema
-from optionshelper import warehouse
+from optionshelper import warehouse, warehouse_schema
 from tests.support import start_worker
 
 

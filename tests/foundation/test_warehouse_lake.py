@@ -15,9 +15,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connections
 
-from apps.market import selectors, stores, warehouse_schema
-from apps.pipeline.databases import warehouse_checksums
-from optionshelper import warehouse
+from apps.market import selectors, stores
+from optionshelper import warehouse, warehouse_schema
+from optionshelper.databases import warehouse_checksums
 from tests.lake_workers import chain_frame
 from tests.support import REPO_ROOT, child_env
 

@@ -19,11 +19,10 @@ from django.db import connections
 
 from apps.core import registry
 from apps.ledger.models import IngestionRun, RunStatus
-from apps.market import warehouse_schema
 from apps.pipeline.daily import SHARD_NOT_FINISHED, FanOut, run_pipeline, run_range, shards
-from apps.pipeline.databases import warehouse_checksums
 from apps.pipeline.requests import job_params
-from optionshelper import warehouse
+from optionshelper import warehouse, warehouse_schema
+from optionshelper.databases import warehouse_checksums
 from tests.support import REPO_ROOT, child_env
 
 AS_OF = dt.date(2026, 11, 20)

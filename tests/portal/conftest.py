@@ -14,7 +14,7 @@ import pytest
 from django.db import connections
 
 from apps.core import calendar
-from apps.market import warehouse_schema
+from optionshelper import warehouse_schema
 from tests.portal import seed
 
 PORTAL_SYMBOLS = ("AAA", "BBB")

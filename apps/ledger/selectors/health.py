@@ -32,7 +32,7 @@ from apps.ledger.models import (
     RunStatus,
     Severity,
 )
-from apps.pipeline.databases import metadata_db_info, warehouse_info
+from optionshelper.databases import metadata_db_info, warehouse_info
 
 HEALTHY, WARNING, DEGRADED, UNKNOWN = "healthy", "warning", "degraded", "unknown"
 # A symbol with data that is in no portfolio or watchlist: shown, never part of the roll-up.

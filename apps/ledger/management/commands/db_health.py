@@ -13,7 +13,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.ledger.selectors import health
-from apps.pipeline.databases import metadata_db_info
+from optionshelper.databases import metadata_db_info
 
 FAIL_ON_LEVELS = (health.WARNING, health.DEGRADED)
 

@@ -6,8 +6,8 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from apps.market import warehouse_schema
-from apps.pipeline.databases import metadata_db_info, warehouse_info
+from optionshelper import warehouse_schema
+from optionshelper.databases import metadata_db_info, warehouse_info
 
 
 class Command(BaseCommand):

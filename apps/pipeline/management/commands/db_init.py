@@ -7,9 +7,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db.utils import DatabaseError
 
-from apps.market import warehouse_schema
-from apps.pipeline.databases import metadata_db_info, warehouse_info
-from optionshelper import warehouse
+from optionshelper import warehouse, warehouse_schema
+from optionshelper.databases import metadata_db_info, warehouse_info
 
 
 class Command(BaseCommand):

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.pipeline.databases import warehouse_import_file
 from optionshelper import warehouse
+from optionshelper.databases import warehouse_import_file
 
 
 class Command(BaseCommand):

@@ -10,8 +10,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.db.utils import Error as DjangoDbError
 
-from apps.market import warehouse_schema
-from optionshelper import warehouse
+from optionshelper import warehouse, warehouse_schema
 
 META_TABLES = (
     "ledger_ingestionrun",
