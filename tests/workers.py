@@ -13,7 +13,8 @@ import django
 
 def watermark(seed: int, count: int) -> dict:
     from apps.ledger.models import AssetWatermark
-    from apps.ledger.services.runs import market_ts, watermark_advance
+    from apps.ledger.services.run_types import market_ts
+    from apps.ledger.services.watermarks import watermark_advance
 
     rng = random.Random(seed)
     days = [dt.date(2024, 1, 1) + dt.timedelta(days=rng.randrange(0, 400)) for _ in range(count)]

@@ -19,7 +19,7 @@ from apps.analytics import selectors as analytics_selectors
 from apps.core import chain as chain_metrics
 from apps.core import derived, flow
 from apps.core.jobs import JobParams, JobResult, PartitionResult, RunLog
-from apps.ledger.services.runs import market_ts
+from apps.ledger.services.run_types import market_ts
 from apps.market import selectors
 from apps.market import stores as warehouse_stores
 

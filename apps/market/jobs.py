@@ -22,7 +22,7 @@ import pandas as pd
 
 from apps.core import greeks
 from apps.core.jobs import JobParams, JobResult, PartitionResult, RunLog, for_each_symbol
-from apps.ledger.services.runs import market_ts
+from apps.ledger.services.run_types import market_ts
 from apps.market import selectors, stores
 from apps.market.providers.base import MarketDataProvider, NoDataError, UnsupportedByProvider
 from apps.market.providers.registry import get_provider

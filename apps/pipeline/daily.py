@@ -27,7 +27,8 @@ from apps.core import calendar, registry
 from apps.core.asof import AsOf, as_of_for_market_date
 from apps.core.jobs import JobParams, JobResult, PartitionResult
 from apps.ledger.models import RunStatus
-from apps.ledger.services.runs import JobAlreadyRunning, RunOutcome, decide_status, job_run
+from apps.ledger.services.run_types import JobAlreadyRunning, RunOutcome
+from apps.ledger.services.runs import decide_status, job_run
 from apps.pipeline.jobs import JobExecution, execute_job
 
 UPSTREAM_FAILED = "upstream_failed"

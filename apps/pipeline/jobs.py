@@ -17,7 +17,8 @@ from apps.core import registry
 from apps.core.jobs import JobParams, JobResult, PartitionResult
 from apps.ledger.checks import CheckScope, run_checks
 from apps.ledger.services.errors import redact_text
-from apps.ledger.services.runs import JobAlreadyRunning, RunOutcome, job_run
+from apps.ledger.services.run_types import JobAlreadyRunning, RunOutcome
+from apps.ledger.services.runs import job_run
 
 logger = logging.getLogger("optionshelper.jobs")
 

@@ -8,7 +8,7 @@ import itertools
 from apps.core import calendar
 from apps.core.calendar import MARKET_TZ
 from apps.ledger.models import AssetCheck, AssetWatermark, IngestionRun, IngestionRunAsset
-from apps.ledger.services.runs import market_ts
+from apps.ledger.services.run_types import market_ts
 
 _clock = itertools.count()
 

@@ -6,7 +6,8 @@ import datetime as dt
 
 import pytest
 
-from apps.ledger.services.runs import JobAlreadyRunning, job_run, lease_key_for
+from apps.ledger.services.run_types import JobAlreadyRunning
+from apps.ledger.services.runs import job_run, lease_key_for
 from apps.pipeline.requests import job_params
 
 

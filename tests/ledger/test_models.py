@@ -10,7 +10,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.ledger.models import AssetCheck, AssetWatermark, IngestionRun, IngestionRunAsset
-from apps.ledger.services.runs import market_ts, watermark_advance
+from apps.ledger.services.run_types import market_ts
+from apps.ledger.services.watermarks import watermark_advance
 from tests.support import start_worker
 
 pytestmark = pytest.mark.django_db

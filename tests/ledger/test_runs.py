@@ -10,7 +10,8 @@ from django.utils import timezone
 from apps.ledger.models import IngestionRun, IngestionRunAsset, JobLease
 from apps.ledger.services.errors import canonical_args, stack_hash
 from apps.ledger.services.housekeeping import abandon_stale_runs
-from apps.ledger.services.runs import JobAlreadyRunning, RunOutcome, job_run
+from apps.ledger.services.run_types import JobAlreadyRunning, RunOutcome
+from apps.ledger.services.runs import job_run
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from apps.ledger.checks.base import (
     outcomes_for_symbols,
     placeholders,
 )
-from apps.ledger.services.runs import CheckOutcome
+from apps.ledger.services.run_types import CheckOutcome
 
 NO_DUPLICATES = CheckSpec(
     "derived_no_duplicate_keys", "derived_daily", ERROR, "duplicate or NULL (symbol, date) keys"

@@ -20,7 +20,7 @@ from apps.ledger.checks.base import (
     outcomes_for_symbols,
     skip_outcome,
 )
-from apps.ledger.services.runs import CheckOutcome
+from apps.ledger.services.run_types import CheckOutcome
 
 NO_NULL_KEYS = CheckSpec(
     "flow_no_null_primary_keys", "options_flow", ERROR, "rows with a NULL or blank key"

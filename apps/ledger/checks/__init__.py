@@ -17,7 +17,7 @@ from django.utils.module_loading import import_module
 
 from apps.core import registry
 from apps.ledger.checks.base import CheckScope, CheckSpec, skip_outcome
-from apps.ledger.services.runs import CheckOutcome
+from apps.ledger.services.run_types import CheckOutcome
 from optionshelper import warehouse
 
 __all__ = ["CheckScope", "CheckSpec", "all_check_specs", "checks_for_job", "run_checks"]

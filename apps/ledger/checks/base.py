@@ -13,7 +13,7 @@ from typing import Any
 
 from apps.core import registry
 from apps.ledger.models import CheckStatus, Severity
-from apps.ledger.services.runs import CheckOutcome
+from apps.ledger.services.run_types import CheckOutcome
 
 SAMPLE_SIZE = 10
 

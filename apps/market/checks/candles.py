@@ -24,7 +24,7 @@ from apps.ledger.checks.base import (
     outcomes_for_symbols,
     placeholders,
 )
-from apps.ledger.services.runs import CheckOutcome
+from apps.ledger.services.run_types import CheckOutcome
 
 UNIQUE = CheckSpec(
     "candles_unique_symbol_date", "candles_daily", ERROR, "duplicate or invalid (symbol, date) keys"

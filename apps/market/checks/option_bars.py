@@ -19,7 +19,7 @@ from apps.ledger.checks.base import (
     outcomes_for_symbols,
     placeholders,
 )
-from apps.ledger.services.runs import CheckOutcome
+from apps.ledger.services.run_types import CheckOutcome
 
 MONOTONIC = CheckSpec(
     "option_bars_monotonic_ts", "option_bars", ERROR, "bars not strictly increasing in date"

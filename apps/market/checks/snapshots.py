@@ -28,7 +28,7 @@ from apps.ledger.checks.base import (
     outcomes_for_symbols,
     placeholders,
 )
-from apps.ledger.services.runs import CheckOutcome
+from apps.ledger.services.run_types import CheckOutcome
 
 PARSEABLE = CheckSpec(
     "snapshot_parseable_contract_symbol",
