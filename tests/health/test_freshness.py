@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from apps.core import registry
 from apps.ledger.selectors import health
 from tests.health.factories import et, make_check, make_event, make_run, make_watermark
 
@@ -49,7 +50,7 @@ def test_holidays_do_not_count_and_deadlines_come_from_the_registry():
 def test_never_produced_assets_are_unknown_and_overall_is_unknown_when_nothing_ran():
     rows = health.asset_health_rows(now=et(2024, 3, 18, 12))
     assert {r.status for r in rows} == {"unknown"}
-    assert len(rows) == len(health.registry.ASSETS)
+    assert len(rows) == len(registry.ASSETS)
     assert health.overall_health(rows) == "unknown"
     assert health.overall_health([]) == "unknown"
 
