@@ -42,7 +42,9 @@ def connects(monkeypatch):
 
 
 def _as_of(body: str) -> str:
-    return body.split("Data as of <strong>", 1)[1].split("</strong>", 1)[0]
+    """The date of the page's "Data as of" line (rendered as ``<time datetime="...">``)."""
+    shown = body.split("Data as of <strong>", 1)[1].split("</strong>", 1)[0]
+    return shown.split('datetime="', 1)[1].split('"', 1)[0] if 'datetime="' in shown else shown
 
 
 def test_warehouse_write_shows_on_next_request(logged_in, portal_data):
@@ -63,7 +65,7 @@ def test_warehouse_write_shows_on_next_request(logged_in, portal_data):
 def test_new_run_shows_on_next_request(logged_in, portal_data):
     job = registry.JOB_NAMES[0]
     assert "cache-test-boom" not in logged_in.get("/health/").content.decode()
-    with pytest.raises(RuntimeError), job_run(job_name=job):
+    with pytest.raises(RuntimeError), job_run(job_name=job, as_of=portal_data["days"][-1]):
         raise RuntimeError("cache-test-boom")
     assert IngestionRun.objects.filter(error_message__contains="cache-test-boom").exists()
     assert "cache-test-boom" in logged_in.get("/health/").content.decode()

@@ -1,13 +1,19 @@
-"""Small reads shared by pages: the newest watermark ("data as of") and the stored dashboard."""
+"""Small reads shared by pages: the newest watermark ("data as of"), the stored dashboard and the
+per-generation view-model cache every page reads through."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.db.models import Max
 
 from apps.analytics.models import DashboardView
 from apps.ledger.models import AssetWatermark
+from optionshelper import generation
+
+T = TypeVar("T")
 
 
 def newest_watermark(
@@ -25,3 +31,13 @@ def newest_watermark(
 
 def latest_dashboard() -> DashboardView | None:
     return DashboardView.objects.order_by("-market_date").first()
+
+
+def view_model(
+    name: str, parts: tuple[Any, ...], build: Callable[[], T], *, fresh: bool = False
+) -> tuple[T, int]:
+    """A page's view model and its data generation: cached per generation, or built now when
+    ``fresh`` (CSV exports are never answered from a cache)."""
+    if fresh:
+        return build(), generation.current()
+    return generation.cached(name, parts, build)

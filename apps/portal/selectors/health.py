@@ -1,7 +1,8 @@
-"""The Health page's own reads on top of :mod:`apps.ledger.selectors.health` (which owns the rules).
+"""The Health page's view model on top of :mod:`apps.ledger.selectors.health` (which owns the rules).
 
-Only what the ledger selectors do not already give: the runs timeline and KPI counts. Both are
-bounded (lookback window, row cap) and use the ledger's indexes.
+Adds only what the ledger selectors do not already give (the runs timeline, KPI counts and grouped
+failed checks, bounded by the lookback and a row cap) and caches the whole model per data generation
+and minute.
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ from django.utils import timezone
 from apps.core import registry
 from apps.ledger.models import AssetCheck, CheckStatus, IngestionRun, RunStatus
 from apps.ledger.selectors import health as ledger_health
+from apps.pipeline import planner
+from apps.portal.selectors.common import newest_watermark, view_model
 
 TIMELINE_MAX_RUNS = 400
+GRID_SESSIONS = 10
 FAILING = ledger_health.FAILING_RUN_STATUSES
 
 
@@ -37,7 +41,11 @@ def failed_check_count(*, days: int, now: dt.datetime | None = None) -> int:
 
 
 def kpis(
-    latest_runs: list[dict[str, Any]], rows: list[ledger_health.AssetHealth], *, days: int
+    latest_runs: list[dict[str, Any]],
+    rows: list[ledger_health.AssetHealth],
+    *,
+    days: int,
+    now: dt.datetime | None = None,
 ) -> dict[str, int]:
     """Tracked jobs, failing jobs (latest run failed/partial/abandoned), stale assets, failed checks."""
     return {
@@ -48,7 +56,7 @@ def kpis(
             for row in rows
             if row.status != ledger_health.NOT_TRACKED and ledger_health.is_stale(row)
         ),
-        "failed_checks": failed_check_count(days=days),
+        "failed_checks": failed_check_count(days=days, now=now),
     }
 
 
@@ -96,3 +104,43 @@ def live_jobs() -> list[dict[str, Any]]:
         row["running"] = current is not None and current.status == RunStatus.STARTED
         rows.append(row)
     return rows
+
+
+def health_view_model(*, days: int, rows: int, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Everything the Health page shows for these filters, evaluated at one ``now`` (plain data).
+
+    ``health_rows`` holds every asset row; the view filters (sessions behind, problems first) and
+    wraps the lists in tables.
+    """
+    now = now or timezone.now()
+    health_rows = ledger_health.asset_health_rows(now=now)
+    latest = ledger_health.latest_runs_per_job()
+    return {
+        "health_rows": health_rows,
+        "runs": latest,
+        "checks": failed_check_groups(days=days, limit=rows, now=now),
+        "recurring": ledger_health.recurring_failures(days=days, limit=rows, now=now),
+        "abandoned": ledger_health.abandoned_runs(days=days, limit=rows, now=now),
+        "grid": ledger_health.status_grid(sessions=GRID_SESSIONS, now=now),
+        "plan": planner.plan_gaps(health_rows=health_rows, now=now),
+        "overall": ledger_health.overall_health(health_rows),
+        "kpis": kpis(latest, health_rows, days=days, now=now),
+        "timeline": runs_timeline(days=days, now=now),
+        "data_as_of": newest_watermark(),
+    }
+
+
+def cached_health_view_model(*, days: int, rows: int, fresh: bool = False) -> tuple[dict, int]:
+    """The Health view model of this generation and this minute, and the generation.
+
+    Health also moves with the clock (a deadline passes, a run leaves the lookback) without any write,
+    so the key holds the current minute and the model is evaluated at that minute's start: a cached
+    page is never more than the same minute's view of the same data. ``fresh`` builds it now (exports).
+    """
+    minute = timezone.now().replace(second=0, microsecond=0)
+    return view_model(
+        "health",
+        (days, rows, minute.isoformat()),
+        lambda: health_view_model(days=days, rows=rows, now=minute),
+        fresh=fresh,
+    )

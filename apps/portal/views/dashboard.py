@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from apps.analytics.dashboard import DashboardSymbolRow, rows_from_payload
 from apps.portal import charts
 from apps.portal.middleware import portal_view
-from apps.portal.selectors.common import latest_dashboard, newest_watermark
+from apps.portal.selectors.common import latest_dashboard, newest_watermark, view_model
 from apps.portal.selectors.health import live_jobs
 from apps.portal.tables import DashboardSymbolsTable, JobRunsTable
 from apps.portal.views._common import configure, export_or_none, page
@@ -25,31 +25,43 @@ def _flow_chart(rows: list[DashboardSymbolRow]) -> dict[str, Any] | None:
     return spec if charts.has_data(spec) else None
 
 
-@portal_view("Dashboard")
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard_view_model() -> dict[str, Any]:
+    """The newest stored DashboardView laid out for the page, and the live jobs (metadata DB only)."""
     view = latest_dashboard()
     payload: dict[str, Any] = view.payload if view and isinstance(view.payload, dict) else {}
     symbols = rows_from_payload(payload)
+    return {
+        "view": view,
+        "payload": payload,
+        "symbols": symbols,
+        "jobs": live_jobs(),
+        "portfolio": payload.get("portfolio") or {},
+        "briefing": payload.get("briefing") or {},
+        "flow_chart": _flow_chart(symbols),
+        "data_as_of": payload.get("market_date") or newest_watermark(),
+    }
+
+
+@portal_view("Dashboard")
+def dashboard(request: HttpRequest) -> HttpResponse:
+    fresh = "_export" in request.GET  # an export is never answered from a cache
+    model, generation_ = view_model("dashboard", (), dashboard_view_model, fresh=fresh)
     tables_ = {
-        "symbols": DashboardSymbolsTable(symbols, prefix="symbols-"),
-        "jobs": JobRunsTable(live_jobs(), prefix="jobs-"),
+        "symbols": DashboardSymbolsTable(model["symbols"], prefix="symbols-"),
+        "jobs": JobRunsTable(model["jobs"], prefix="jobs-"),
     }
     exported = export_or_none(request, tables_, "dashboard")
     if exported:
         return exported
+    context = {key: value for key, value in model.items() if key != "jobs"}
     return page(
         request,
         "portal/dashboard.html",
         {
-            "view": view,
-            "payload": payload,
-            "symbols": symbols,
-            "portfolio": payload.get("portfolio") or {},
+            **context,
             "symbols_table": configure(request, tables_["symbols"], per_page=100),
             "jobs_table": configure(request, tables_["jobs"], per_page=50),
-            "briefing": payload.get("briefing") or {},
-            "flow_chart": _flow_chart(symbols),
-            "data_as_of": payload.get("market_date") or newest_watermark(),
             "nav": "dashboard",
+            "generation": generation_,
         },
     )

@@ -13,8 +13,10 @@ from apps.portal import charts
 from apps.portal.forms import DerivedForm
 from apps.portal.middleware import portal_view
 from apps.portal.selectors import market
+from apps.portal.selectors.common import view_model
 from apps.portal.tables import DerivedTable
 from apps.portal.views._common import configure, export_or_none, page
+from optionshelper import warehouse
 
 SHORT_HISTORY = 20  # IV rank/percentile on fewer prior sessions than this read as "short"
 
@@ -74,34 +76,56 @@ def with_iv_history(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-@portal_view("Derived History")
-def derived(request: HttpRequest) -> HttpResponse:
-    known = market.derived_symbols()
-    form = DerivedForm(request.GET or None, symbols=known)
-    context: dict[str, Any] = {"form": form, "known": known, "nav": "derived"}
-    if not known or (form.is_bound and not form.is_valid()):
-        return page(request, "portal/derived.html", context)
-    symbol, days = form.value("symbol"), form.value("days")
-    latest = market.latest_date("derived_daily", symbol)
-    full = with_iv_history(market.derived_history(symbol, since=dt.date.min))
+def derived_view_model(symbol: str, days: int) -> dict[str, Any]:
+    """The symbol's derived rows over the lookback, their charts and how much IV history stands
+    behind the ranks: one warehouse connection."""
+    with warehouse.read():
+        latest = market.latest_date("derived_daily", symbol)
+        full = market.derived_history(symbol, since=dt.date.min)
+    full = with_iv_history(full)
     df = full[pd.to_datetime(full["date"]).dt.date >= latest - dt.timedelta(days=days)]
     ranked = df[df["atm_iv_rank"].notna() | df["atm_iv_percentile"].notna()]
     short = ranked[ranked["iv_history"] < SHORT_HISTORY]
-    rows = [{k: charts.clean(v) for k, v in r.items()} for r in df.to_dict("records")]
-    table = DerivedTable(rows)
+    return {
+        "rows": [{k: charts.clean(v) for k, v in r.items()} for r in df.to_dict("records")],
+        "charts": derived_charts(df),
+        "data_as_of": latest,
+        "short_history": {
+            "sessions": len(short),
+            "latest": int(ranked["iv_history"].iloc[-1]) if len(ranked) else None,
+            "threshold": SHORT_HISTORY,
+        },
+    }
+
+
+@portal_view("Derived History")
+def derived(request: HttpRequest) -> HttpResponse:
+    fresh = "_export" in request.GET  # an export is never answered from a cache
+    known, generation_ = view_model("derived_symbols", (), market.derived_symbols, fresh=fresh)
+    form = DerivedForm(request.GET or None, symbols=known)
+    context: dict[str, Any] = {
+        "form": form,
+        "known": known,
+        "nav": "derived",
+        "generation": generation_,
+    }
+    if not known or (form.is_bound and not form.is_valid()):
+        return page(request, "portal/derived.html", context)
+    symbol, days = form.value("symbol"), form.value("days")
+    model, generation_ = view_model(
+        "derived", (symbol, days), lambda: derived_view_model(symbol, days), fresh=fresh
+    )
+    table = DerivedTable(model["rows"])
     exported = export_or_none(request, {"derived": table}, f"derived-{symbol}")
     if exported:
         return exported
     context.update(
         symbol=symbol,
         days=days,
-        charts=derived_charts(df),
+        charts=model["charts"],
         table=configure(request, table),
-        data_as_of=latest,
-        short_history={
-            "sessions": len(short),
-            "latest": int(ranked["iv_history"].iloc[-1]) if len(ranked) else None,
-            "threshold": SHORT_HISTORY,
-        },
+        data_as_of=model["data_as_of"],
+        short_history=model["short_history"],
+        generation=generation_,
     )
     return page(request, "portal/derived.html", context)

@@ -11,6 +11,7 @@ from apps.portal import charts
 from apps.portal.forms import FlowForm
 from apps.portal.middleware import portal_view
 from apps.portal.selectors import flow as selectors
+from apps.portal.selectors.common import view_model
 from apps.portal.tables import FlowPartitionsTable, FlowRowsTable
 from apps.portal.views._common import configure, export_or_none, page
 
@@ -50,16 +51,34 @@ def _chosen(parts: list[OptionsFlowPartition], wanted: int | None) -> OptionsFlo
     return parts[-1] if parts else None
 
 
-def _newest_date(symbol: str):
-    series = selectors.newest_series(symbol)
-    return series[2] if series else None
+def flow_view_model(filters: dict[str, Any], wanted: int | None) -> dict[str, Any]:
+    """The series' partitions, windows and charts, and the chosen partition (metadata DB only)."""
+    parts = list(selectors.partitions(**filters))
+    chosen = _chosen(parts, wanted)
+    newest = selectors.newest_series(filters["symbol"]) if not parts else None
+    return {
+        "windows": selectors.flow_windows(filters["symbol"]),
+        "newest": newest,
+        "partitions": parts,
+        "chosen": chosen,
+        "gap_partitions": [p for p in parts if p.gap_sessions],
+        "series_chart": series_chart(parts) if parts else None,
+        "data_as_of": parts[-1].to_date if parts else (newest[2] if newest else None),
+        "top_chart": top_chart(chosen) if chosen is not None else None,
+    }
 
 
 @portal_view("Flow")
 def flow(request: HttpRequest) -> HttpResponse:
-    symbols = selectors.flow_symbols()
+    fresh = "_export" in request.GET  # an export is never answered from a cache
+    symbols, generation_ = view_model("flow_symbols", (), selectors.flow_symbols, fresh=fresh)
     form = FlowForm(request.GET or None, symbols=symbols, newest=selectors.newest_series)
-    context: dict[str, Any] = {"form": form, "known": symbols, "nav": "flow"}
+    context: dict[str, Any] = {
+        "form": form,
+        "known": symbols,
+        "nav": "flow",
+        "generation": generation_,
+    }
     if not symbols or (form.is_bound and not form.is_valid()):
         return page(request, "portal/flow.html", context)
     filters = {
@@ -69,26 +88,18 @@ def flow(request: HttpRequest) -> HttpResponse:
         "date_from": form.value("date_from"),
         "date_to": form.value("date_to"),
     }
-    parts = list(selectors.partitions(**filters))
-    chosen = _chosen(parts, form.value("partition"))
-    if form.value("partition") is not None and chosen is None:
+    wanted = form.value("partition")
+    model, generation_ = view_model(
+        "flow",
+        (sorted(filters.items()), wanted),
+        lambda: flow_view_model(filters, wanted),
+        fresh=fresh,
+    )
+    model = dict(model)
+    chosen = model["chosen"]
+    if wanted is not None and chosen is None:
         form.add_error("partition", "That partition is not in the selected series.")
         return page(request, "portal/flow.html", context)
-    context.update(
-        filters=filters,
-        windows=selectors.flow_windows(filters["symbol"]),
-        newest=selectors.newest_series(filters["symbol"]) if not parts else None,
-        partitions=parts,
-        partitions_table=configure(
-            request,
-            FlowPartitionsTable(selectors.partitions(**filters), chosen=chosen, prefix="parts-"),
-            per_page=20,
-        ),
-        chosen=chosen,
-        gap_partitions=[p for p in parts if p.gap_sessions],
-        series_chart=series_chart(parts) if parts else None,
-        data_as_of=parts[-1].to_date if parts else _newest_date(filters["symbol"]),
-    )
     exported = export_or_none(
         request,
         {"partitions": FlowPartitionsTable(selectors.partitions(**filters), prefix="parts-")},
@@ -96,10 +107,21 @@ def flow(request: HttpRequest) -> HttpResponse:
     )
     if exported:
         return exported
+    top = model.pop("top_chart")
+    context.update(
+        model,
+        filters=filters,
+        partitions_table=configure(
+            request,
+            FlowPartitionsTable(selectors.partitions(**filters), chosen=chosen, prefix="parts-"),
+            per_page=20,
+        ),
+        generation=generation_,
+    )
     if chosen is not None:
         table = FlowRowsTable(selectors.flow_rows(chosen))
         exported = export_or_none(request, {"rows": table}, f"flow-{chosen.symbol}")
         if exported:
             return exported
-        context.update(table=configure(request, table), top_chart=top_chart(chosen))
+        context.update(table=configure(request, table), top_chart=top)
     return page(request, "portal/flow.html", context)

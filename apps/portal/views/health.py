@@ -17,12 +17,10 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from apps.ledger.selectors import health as ledger_health
-from apps.pipeline import planner
 from apps.portal import charts
 from apps.portal.forms import HealthForm
 from apps.portal.middleware import portal_view
 from apps.portal.selectors import health as selectors
-from apps.portal.selectors.common import newest_watermark
 from apps.portal.tables import (
     BadgeColumn,
     CheckGroupsTable,
@@ -45,7 +43,6 @@ STATUS_COLORS = {
     "failed": "#f56565",
     "abandoned": "#a0aec0",
 }
-GRID_SESSIONS = 10
 
 
 class FreshnessTable(PortalTable):
@@ -120,35 +117,33 @@ def health(request: HttpRequest) -> HttpResponse:
     if form.is_bound and not form.is_valid():
         return page(request, "portal/health.html", context)
     f = _filters(form)
-    rows = ledger_health.asset_health_rows()
+    fresh = "_export" in request.GET  # an export is never answered from a cache
+    model, generation = selectors.cached_health_view_model(
+        days=f["days"], rows=f["rows"], fresh=fresh
+    )
+    rows = model["health_rows"]
     shown = _problems_first(ledger_health.at_least_behind(rows, f["stale"]), show_all=f["all"])
-    latest = ledger_health.latest_runs_per_job()
-    grid = ledger_health.status_grid(sessions=GRID_SESSIONS)
     tables_ = {
         "freshness": FreshnessTable([r.to_dict() for r in shown], prefix="freshness-", order_by=()),
-        "runs": LatestRunsTable(latest, prefix="runs-"),
-        "checks": CheckGroupsTable(
-            selectors.failed_check_groups(days=f["days"], limit=f["rows"]), prefix="checks-"
-        ),
-        "recurring": RecurringFailuresTable(
-            ledger_health.recurring_failures(days=f["days"], limit=f["rows"]),
-            prefix="recurring-",
-        ),
-        "grid": status_grid_table(grid),
-        "plan": GapPlanTable(planner.plan_gaps(health_rows=rows), prefix="plan-"),
+        "runs": LatestRunsTable(model["runs"], prefix="runs-"),
+        "checks": CheckGroupsTable(model["checks"], prefix="checks-"),
+        "recurring": RecurringFailuresTable(model["recurring"], prefix="recurring-"),
+        "grid": status_grid_table(model["grid"]),
+        "plan": GapPlanTable(model["plan"], prefix="plan-"),
     }
     exported = export_or_none(request, tables_, "health")
     if exported:
         return exported
     context.update(
         filters=f,
-        overall=ledger_health.overall_health(rows),
-        kpis=selectors.kpis(latest, rows, days=f["days"]),
-        timeline=timeline_chart(selectors.runs_timeline(days=f["days"])),
+        overall=model["overall"],
+        kpis=model["kpis"],
+        timeline=timeline_chart(model["timeline"]),
         healthy_hidden=0 if f["all"] else sum(r.status == ledger_health.HEALTHY for r in rows),
-        abandoned=ledger_health.abandoned_runs(days=f["days"], limit=f["rows"]),
-        grid=grid,
-        data_as_of=newest_watermark(),
+        abandoned=model["abandoned"],
+        grid=model["grid"],
+        data_as_of=model["data_as_of"],
+        generation=generation,
         **{
             f"{name}_table": configure(request, t, per_page=f["rows"])
             for name, t in tables_.items()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import django_tables2 as tables
 from django.http import HttpRequest, HttpResponse
 
 from apps.portal.middleware import portal_view
+from apps.portal.selectors.common import view_model
 from apps.portal.selectors.portfolio import portfolio_view
 from apps.portal.tables import (
     DayColumn,
@@ -18,7 +21,8 @@ from apps.portal.tables import (
     UnderlyingGreeksTable,
     per_underlying,
 )
-from apps.portal.views._common import configure, export_or_none, page
+from apps.portal.views._common import configure, export_or_none, page, positive_int_param
+from optionshelper import warehouse
 
 
 class PositionsTable(PortalTable):
@@ -41,9 +45,22 @@ class PositionsTable(PortalTable):
         order_by = ("symbol", "position_id")
 
 
+def portfolio_view_model() -> dict[str, Any]:
+    """The portfolio view model with every warehouse query on one connection.
+
+    Without a warehouse file, stored positions (or none) still show: the selector reads the
+    warehouse only when there are legs to value.
+    """
+    if not warehouse.warehouse_path().exists():
+        return portfolio_view()
+    with warehouse.read():
+        return portfolio_view()
+
+
 @portal_view("Portfolio")
 def portfolio(request: HttpRequest) -> HttpResponse:
-    view = portfolio_view()
+    fresh = "_export" in request.GET  # an export is never answered from a cache
+    view, generation_ = view_model("portfolio", (), portfolio_view_model, fresh=fresh)
     tables_ = {
         "positions": PositionsTable(view["positions"], prefix="positions-"),
         "underlyings": UnderlyingGreeksTable(
@@ -55,13 +72,19 @@ def portfolio(request: HttpRequest) -> HttpResponse:
     exported = export_or_none(request, tables_, "portfolio")
     if exported:
         return exported
+    # A plain ``per_page`` sets every table's page size (each table's own parameter wins).
+    per_page = positive_int_param(request, "per_page") or 25
     return page(
         request,
         "portal/portfolio.html",
         {
             **view,
-            **{f"{name}_table": configure(request, t) for name, t in tables_.items()},
+            **{
+                f"{name}_table": configure(request, t, per_page=per_page)
+                for name, t in tables_.items()
+            },
             "data_as_of": view.get("as_of"),
             "nav": "portfolio",
+            "generation": generation_,
         },
     )

@@ -13,10 +13,13 @@ from apps.portal import charts
 from apps.portal.forms import SymbolForm
 from apps.portal.middleware import portal_view
 from apps.portal.selectors import market
+from apps.portal.selectors.common import view_model
 from apps.portal.tables import SymbolDerivedTable
 from apps.portal.views._common import configure, export_or_none, page
+from optionshelper import warehouse
 
 CANDLE_SESSIONS = 180
+DERIVED_ROWS = 10
 STRIKE_BAND = 0.3  # OI chart shows strikes within ±30 % of spot
 
 
@@ -70,46 +73,74 @@ def snapshot_charts(chain: pd.DataFrame, summary: dict, as_of: dt.date) -> dict[
     return out
 
 
-def snapshot_context(symbol: str) -> dict[str, Any]:
+def snapshot_reads(symbol: str) -> tuple[dict[str, Any] | None, pd.DataFrame]:
+    """The newest snapshot header of a symbol and its chain (reads only)."""
     header = market.latest_snapshot(symbol)
+    if header is None:
+        return None, pd.DataFrame()
+    as_of = market._as_date(header["snapshot_date"])
+    return header, market.chain(symbol, as_of, header["provider"])
+
+
+def snapshot_context(header: dict[str, Any] | None, chain: pd.DataFrame) -> dict[str, Any]:
+    """Summary and charts of one snapshot (pure computation)."""
     if header is None:
         return {}
     as_of = market._as_date(header["snapshot_date"])
-    chain = market.chain(symbol, as_of, header["provider"])
     if chain.empty or header.get("spot") is None:
         return {"header": header}
     summary = chain_calc.summarize_chain(chain, spot=float(header["spot"]), as_of=as_of)
     return {"header": header, "summary": summary, **snapshot_charts(chain, summary, as_of)}
 
 
-@portal_view("Symbol Explorer")
-def symbols(request: HttpRequest) -> HttpResponse:
-    known = market.known_symbols()
-    form = SymbolForm(request.GET or None, symbols=known)
-    context: dict[str, Any] = {"form": form, "known": known, "nav": "symbols"}
-    symbol = form.value("symbol")
-    if not known or (form.is_bound and not form.is_valid()):
-        return page(request, "portal/symbols.html", context)
-    candles = market.candles(symbol, sessions=CANDLE_SESSIONS)
-    snap = snapshot_context(symbol)
-    latest = candles["date"].max() if not candles.empty else None
-    derived = pd.DataFrame()
-    if latest is not None:
-        since = pd.Timestamp(latest).date() - dt.timedelta(days=30)
-        derived = market.derived_history(symbol, since=since).tail(10).iloc[::-1]
-    derived_rows = [{k: charts.clean(v) for k, v in r.items()} for r in derived.to_dict("records")]
-    table = SymbolDerivedTable(derived_rows, prefix="derived-")
-    exported = export_or_none(request, {"derived": table}, f"symbol-{symbol}")
-    if exported:
-        return exported
+def symbol_view_model(symbol: str) -> dict[str, Any]:
+    """Candles, the latest snapshot and recent derived rows of one symbol: one warehouse connection."""
+    with warehouse.read():  # reads only; the read lock is not held while computing
+        candles = market.candles(symbol, sessions=CANDLE_SESSIONS)
+        header, chain = snapshot_reads(symbol)
+        latest = candles["date"].max() if not candles.empty else None
+        derived = pd.DataFrame()
+        if latest is not None:
+            since = pd.Timestamp(latest).date() - dt.timedelta(days=30)
+            derived = market.derived_recent(symbol, since=since, limit=DERIVED_ROWS)
+    snap = snapshot_context(header, chain)
     as_of_dates = [
         d for d in (latest, snap.get("header", {}).get("snapshot_date")) if d is not None
     ]
-    context.update(
-        symbol=symbol,
-        candle_chart=candle_chart(candles) if not candles.empty else None,
-        derived_table=configure(request, table, per_page=10),
-        data_as_of=max(pd.Timestamp(d).date() for d in as_of_dates) if as_of_dates else None,
+    return {
+        "symbol": symbol,
+        "candle_chart": candle_chart(candles) if not candles.empty else None,
+        "derived": [{k: charts.clean(v) for k, v in r.items()} for r in derived.to_dict("records")],
+        "data_as_of": max(pd.Timestamp(d).date() for d in as_of_dates) if as_of_dates else None,
         **snap,
+    }
+
+
+@portal_view("Symbol Explorer")
+def symbols(request: HttpRequest) -> HttpResponse:
+    fresh = "_export" in request.GET  # an export is never answered from a cache
+    known, generation_ = view_model("known_symbols", (), market.known_symbols, fresh=fresh)
+    form = SymbolForm(request.GET or None, symbols=known)
+    context: dict[str, Any] = {
+        "form": form,
+        "known": known,
+        "nav": "symbols",
+        "generation": generation_,
+    }
+    symbol = form.value("symbol")
+    if not known or (form.is_bound and not form.is_valid()):
+        return page(request, "portal/symbols.html", context)
+    model, generation_ = view_model(
+        "symbol", (symbol,), lambda: symbol_view_model(symbol), fresh=fresh
+    )
+    model = dict(model)
+    table = SymbolDerivedTable(model.pop("derived"), prefix="derived-")
+    exported = export_or_none(request, {"derived": table}, f"symbol-{symbol}")
+    if exported:
+        return exported
+    context.update(
+        model,
+        derived_table=configure(request, table, per_page=DERIVED_ROWS),
+        generation=generation_,
     )
     return page(request, "portal/symbols.html", context)
