@@ -8,8 +8,7 @@ cached.
 
 Accepted layouts
 ----------------
-1. The product's own normalised layout (written by :func:`write_chain_file` /
-   :func:`write_candles_file`):
+1. The product's own normalised layout (the tests write it with ``tests/market/providers/files_layout.py``):
 
    * ``chains/SYMBOL/YYYY-MM-DD.csv`` or ``.parquet``: one snapshot per file, the date in the
      file name. Columns: ``contract_symbol, option_type (call|put), expiry (YYYY-MM-DD), strike,
@@ -369,38 +368,6 @@ def _parse_native_candles(path: Path, symbol: str) -> tuple[None, pd.DataFrame]:
     return None, raw
 
 
-def write_chain_file(
-    directory: str | Path, snapshot: ChainSnapshot, *, fmt: str = "parquet"
-) -> Path:
-    """Write a snapshot in the normalised layout (chains/SYMBOL/YYYY-MM-DD.fmt)."""
-    folder = Path(directory) / "chains" / normalise_symbol(snapshot.symbol)
-    folder.mkdir(parents=True, exist_ok=True)
-    frame = snapshot.chain.loc[:, list(CHAIN_COLUMNS)].copy()
-    frame["spot"] = snapshot.spot
-    path = folder / f"{snapshot.snapshot_date.isoformat()}.{fmt}"
-    _write(frame, path)
-    return path
-
-
-def write_candles_file(
-    directory: str | Path, symbol: str, candles: pd.DataFrame, *, fmt: str = "parquet"
-) -> Path:
-    """Write candles in the normalised layout (candles/SYMBOL.fmt)."""
-    folder = Path(directory) / "candles"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{normalise_symbol(symbol)}.{fmt}"
-    _write(candles, path)
-    return path
-
-
-def _write(frame: pd.DataFrame, path: Path) -> None:
-    if path.suffix == ".parquet":
-        frame.to_parquet(path, index=False)
-    else:
-        frame.to_csv(path, index=False)
-
-
-# -- the provider -------------------------------------------------------------------------------
 class FilesProvider(MarketDataProvider):
     """Serves chains and candles from files (layouts in the module docstring)."""
 

@@ -11,8 +11,9 @@ import pytest
 from apps.core import calendar
 from apps.market.providers.base import CHAIN_COLUMNS, NoDataError
 from apps.market.providers.demo import DemoProvider
-from apps.market.providers.files import FilesProvider, write_candles_file, write_chain_file
+from apps.market.providers.files import FilesProvider
 from apps.market.providers.validation import validate_chain, validate_history
+from tests.market.providers.files_layout import write_candles_file, write_chain_file
 
 
 @pytest.fixture
