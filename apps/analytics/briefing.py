@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from apps.analytics.dashboard import DashboardSymbolRow
 from apps.analytics.models import OptionsFlow, OptionsFlowPartition
 from apps.analytics.valuation import portfolio_valuation
 from apps.core.briefing import DISCLAIMER, SCHEMA_VERSION, render_markdown
+from apps.core.values import json_safe
 from apps.ledger.models import AssetStatus, IngestionRunAsset
 from apps.ledger.selectors.health import (
     UNKNOWN,
@@ -34,29 +34,11 @@ from apps.portfolio.selectors import select_symbols
 TOP_FLOW = 3
 
 
-def _clean(value: Any) -> Any:
-    """JSON-safe scalars: NaN → None, dates → ISO, numpy → Python."""
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, str):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.date().isoformat()
-    if isinstance(value, dt.date | dt.datetime):
-        return value.isoformat()
-    if value is pd.NaT:
-        return None
-    return value
-
 
 def _derived(symbol: str, day: dt.date) -> tuple[dict, dict]:
     """The derived row at ``day`` and the one before it (for the change section)."""
     frame = selectors.derived_recent(symbol, up_to=day, limit=2)
-    rows = [_clean(r) for r in frame.to_dict("records")]
+    rows = [json_safe(r) for r in frame.to_dict("records")]
     return (rows[0] if rows else {}), (rows[1] if len(rows) > 1 else {})
 
 
@@ -96,8 +78,8 @@ def _flow_summary(symbol: str, day: dt.date) -> dict[str, Any]:
     return {
         "window": partition.window,
         "net_delta_oi_notional": partition.net_delta_oi_notional,
-        "building": _clean(building.to_dict("records")),
-        "unwinding": _clean(unwinding.to_dict("records")),
+        "building": json_safe(building.to_dict("records")),
+        "unwinding": json_safe(unwinding.to_dict("records")),
         "gap_sessions": list(partition.gap_sessions),
         "stale_from": partition.to_date.isoformat() if partition.to_date < day else None,
     }
@@ -135,7 +117,7 @@ def _warnings(header: dict, today: dict, flow: dict, market_date: dt.date) -> li
 
 def _parsed_header(raw: dict[str, Any] | None) -> dict[str, Any]:
     """A stored snapshot header as JSON-safe data, its JSON columns decoded."""
-    header = _clean(raw or {})
+    header = json_safe(raw or {})
     for key in ("quote_quality", "meta"):
         if isinstance(header.get(key), str):
             header[key] = json.loads(header[key])
@@ -239,7 +221,7 @@ def _portfolio_report(market_date: dt.date) -> dict[str, Any]:
         }
         for row in valuation.valued.to_dict("records")
     ]
-    return _clean(
+    return json_safe(
         {
             "positions": positions,
             "greeks": valuation.greeks(),
@@ -374,7 +356,7 @@ def dashboard_payload(report: dict[str, Any]) -> dict[str, Any]:
         ).to_payload()
         for item in report["symbols"]
     ]
-    return _clean(
+    return json_safe(
         {
             "schema_version": 1,
             "market_date": report["market_date"],

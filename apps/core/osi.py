@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from apps.core.values import to_date
+
 _OSI_PATTERN = r"^\s*(?P<root>[A-Z0-9.]{1,6})\s*(?P<ymd>\d{6})(?P<cp>[CP])(?P<strike>\d{8})\s*$"
 _OSI_RE = re.compile(_OSI_PATTERN)
 
@@ -27,13 +29,6 @@ class OsiContract:
     strike: float
 
 
-def _as_date(value: dt.date | dt.datetime | str | pd.Timestamp) -> dt.date:
-    if isinstance(value, str):
-        return dt.date.fromisoformat(value[:10])
-    if isinstance(value, pd.Timestamp | dt.datetime):
-        return value.date()
-    return value
-
 
 def format_osi(root: str, expiry: dt.date | str, option_type: str, strike: float) -> str:
     """Build the compact (unpadded) OSI symbol, e.g. ``AAPL260417C00100000``."""
@@ -43,7 +38,7 @@ def format_osi(root: str, expiry: dt.date | str, option_type: str, strike: float
     thousandths = int(round(float(strike) * 1000))
     if not 0 <= thousandths < 10**8:
         raise ValueError(f"strike {strike!r} does not fit the 8-digit OSI field")
-    day = _as_date(expiry)
+    day = to_date(expiry)
     return f"{root.strip().upper()}{day:%y%m%d}{kind[0].upper()}{thousandths:08d}"
 
 

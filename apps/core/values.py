@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import uuid
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -67,3 +69,23 @@ def clean(value: Any) -> Any:
 def clean_dict(values: dict[str, Any]) -> dict[str, Any]:
     """:func:`clean` applied to every value of a dict."""
     return {key: clean(value) for key, value in values.items()}
+
+
+def json_safe(value: Any) -> Any:
+    """Strict-JSON data, recursively: the one JSON cleaner (reports, payloads, ``--json``).
+
+    NaN/inf/NA → None, numpy scalars → Python, dates and Timestamps → ISO strings, UUIDs → str,
+    Decimals → float, tuples and sets → lists, dict keys → str.
+    """
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [json_safe(v) for v in value]
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, Decimal):
+        value = float(value)
+    value = clean(value)
+    if isinstance(value, dt.date):  # datetime included
+        return value.isoformat()
+    return value

@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-SYMBOL_PATTERN = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
-
-
-def normalize_symbol(raw: str) -> str:
-    """Upper-case and validate a ticker; ``BRK.B`` and ``BRK-B`` are one symbol, stored ``BRK-B``."""
-    symbol = str(raw).strip().upper()
-    if not SYMBOL_PATTERN.match(symbol):
-        raise ValueError(f"invalid symbol {raw!r} (expected letters/digits, e.g. AAPL or BRK-B)")
-    return symbol.replace(".", "-")
+from apps.core.symbols import SYMBOL_PATTERN, normalize_symbol  # noqa: F401 (models validate with it)
 
 
 def validate_symbol(value: str) -> None:

@@ -10,6 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from apps.core.values import json_safe
 from apps.ledger.models import IngestionRun
 from apps.ledger.selectors import health
 from tests.health.factories import make_check, make_run, make_watermark
@@ -184,7 +185,7 @@ def test_jsonable_turns_nan_dates_and_uuids_into_strict_json():
     import uuid
 
     value = {"a": float("nan"), "b": [float("inf"), dt.date(2024, 3, 15)], "c": uuid.UUID(int=1)}
-    assert strict(json.dumps(health.jsonable(value), allow_nan=False)) == {
+    assert strict(json.dumps(json_safe(value), allow_nan=False)) == {
         "a": None,
         "b": [None, "2024-03-15"],
         "c": "00000000-0000-0000-0000-000000000001",

@@ -17,7 +17,6 @@ from apps.ledger.selectors.asset_health import (  # noqa: F401
 from apps.ledger.selectors.health_report import (  # noqa: F401
     DISCLAIMER,
     health_report,
-    jsonable,
 )
 from apps.ledger.selectors.health_rules import (  # noqa: F401
     DEGRADED,

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
-import uuid
-from decimal import Decimal
 from typing import Any
 
+from apps.core.values import json_safe
 from apps.ledger.selectors.asset_health import (
     asset_health_rows,
 )
@@ -30,22 +28,6 @@ from apps.ledger.selectors.runs import (
 from optionshelper.databases import metadata_db_info, warehouse_info
 
 DISCLAIMER = "Not financial advice."
-
-def jsonable(value: Any) -> Any:
-    """Strict-JSON values: ISO dates, strings for UUIDs, ``None`` for NaN/inf, objects for JSON."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [jsonable(v) for v in value]
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, Decimal):
-        value = float(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _empty_sections() -> dict[str, Any]:
@@ -105,4 +87,4 @@ def health_report(
     else:
         report.update(_empty_sections())
     report["disclaimer"] = DISCLAIMER
-    return jsonable(report)
+    return json_safe(report)

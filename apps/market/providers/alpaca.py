@@ -34,6 +34,7 @@ import pandas as pd
 
 from apps.core import calendar
 from apps.core.osi import parse_osi_series
+from apps.core.symbols import canonical_symbol
 
 from .base import (
     BAR_COLUMNS,
@@ -47,7 +48,6 @@ from .base import (
     ProviderError,
     ProviderNotInstalled,
     empty_frame,
-    normalise_symbol,
 )
 
 T = TypeVar("T")
@@ -188,7 +188,7 @@ class AlpacaProvider(MarketDataProvider):
 
     # -- candles / quote ----------------------------------------------------------------------
     def get_history(self, symbol: str, start: dt.date, end: dt.date) -> pd.DataFrame:
-        symbol = normalise_symbol(symbol)
+        symbol = canonical_symbol(symbol)
         request = self._request(
             "StockBarsRequest",
             symbol_or_symbols=[symbol],
@@ -208,7 +208,7 @@ class AlpacaProvider(MarketDataProvider):
 
     def get_quote(self, symbol: str, *, as_of: dt.date | None = None) -> float:
         """The close of the market date's daily bar."""
-        symbol = normalise_symbol(symbol)
+        symbol = canonical_symbol(symbol)
         day = calendar.market_date_for(as_of)
         hist = self.get_history(symbol, calendar.previous_session(day), day)
         if hist.empty:
@@ -217,7 +217,7 @@ class AlpacaProvider(MarketDataProvider):
 
     # -- contracts / chains -------------------------------------------------------------------
     def list_option_contracts(self, symbol: str, *, as_of: dt.date | None = None) -> pd.DataFrame:
-        frame = self._contracts(normalise_symbol(symbol), as_of)
+        frame = self._contracts(canonical_symbol(symbol), as_of)
         return frame.loc[:, list(CONTRACT_COLUMNS)]
 
     def _contracts(self, symbol: str, as_of: dt.date | None) -> pd.DataFrame:
@@ -245,20 +245,20 @@ class AlpacaProvider(MarketDataProvider):
         return contracts_frame(symbol, rows)
 
     def list_option_expiries(self, symbol: str, *, as_of: dt.date | None = None) -> list[dt.date]:
-        contracts = self._contracts(normalise_symbol(symbol), as_of)
+        contracts = self._contracts(canonical_symbol(symbol), as_of)
         return sorted(set(contracts["expiry"]))
 
     def get_option_chain(
         self, symbol: str, expiry: dt.date, *, as_of: dt.date | None = None
     ) -> pd.DataFrame:
-        symbol = normalise_symbol(symbol)
+        symbol = canonical_symbol(symbol)
         self.require_current(symbol, as_of)
         chain = self._snapshot_chain(symbol, as_of, expiry)
         return chain[chain["expiry"] == expiry].reset_index(drop=True)
 
     def get_chain_snapshot(self, symbol: str, *, as_of: dt.date | None = None) -> ChainSnapshot:
         """One paginated chain call plus one contracts listing (not one call per expiry)."""
-        symbol = normalise_symbol(symbol)
+        symbol = canonical_symbol(symbol)
         day = self.require_current(symbol, as_of)
         chain = self._snapshot_chain(symbol, as_of, None)
         if chain.empty:

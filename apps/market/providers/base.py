@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from apps.core import calendar
+from apps.core.symbols import canonical_symbol
 
 HISTORY_COLUMNS: tuple[str, ...] = (
     "date",
@@ -108,10 +109,6 @@ def empty_frame(columns: tuple[str, ...]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
 
 
-def normalise_symbol(symbol: str) -> str:
-    """Underlyings are upper-cased everywhere (warehouse keys, file names, OSI roots)."""
-    return str(symbol).strip().upper()
-
 
 class MarketDataProvider(ABC):
     """Abstract market-data source. Subclasses fill in the vendor-specific calls."""
@@ -150,7 +147,7 @@ class MarketDataProvider(ABC):
 
     def get_chain_snapshot(self, symbol: str, *, as_of: dt.date | None = None) -> ChainSnapshot:
         """All expiries in one frame. Looping over expiries (not contracts) is acceptable."""
-        symbol = normalise_symbol(symbol)
+        symbol = canonical_symbol(symbol)
         snapshot_date = self.snapshot_date_for(as_of)
         expiries = self.list_option_expiries(symbol, as_of=snapshot_date)
         frames = [self.get_option_chain(symbol, e, as_of=snapshot_date) for e in expiries]
@@ -181,6 +178,6 @@ class MarketDataProvider(ABC):
 def contracts_from_chain(symbol: str, chain: pd.DataFrame) -> pd.DataFrame:
     """Contract reference rows from a chain frame (vectorised; multiplier 100)."""
     out = chain[["contract_symbol", "expiry", "option_type", "strike"]].copy()
-    out.insert(1, "underlying", normalise_symbol(symbol))
+    out.insert(1, "underlying", canonical_symbol(symbol))
     out["multiplier"] = np.int64(100)
     return out.loc[:, list(CONTRACT_COLUMNS)].reset_index(drop=True)

@@ -41,6 +41,7 @@ import pandas as pd
 from apps.core import calendar
 from apps.core.greeks import bs_price
 from apps.core.osi import format_osi_series, parse_osi_series
+from apps.core.symbols import canonical_symbol
 
 from .base import (
     BAR_COLUMNS,
@@ -51,7 +52,6 @@ from .base import (
     NoDataError,
     ProviderError,
     empty_frame,
-    normalise_symbol,
 )
 
 EPOCH = dt.date(2015, 1, 2)
@@ -417,7 +417,7 @@ class DemoProvider(MarketDataProvider):
 
     # -- helpers -----------------------------------------------------------------------------
     def _model(self, symbol: str) -> _Model:
-        symbol = normalise_symbol(symbol)
+        symbol = canonical_symbol(symbol)
         if not _SYMBOL_RE.match(symbol):
             raise ProviderError(symbol, "not a valid ticker symbol")
         return _model(symbol)

@@ -67,6 +67,7 @@ import pandas as pd
 
 from apps.core import calendar
 from apps.core.osi import format_osi_series, parse_osi_series
+from apps.core.symbols import canonical_symbol
 
 from .base import (
     CHAIN_COLUMNS,
@@ -77,7 +78,6 @@ from .base import (
     ProviderConfigError,
     ProviderError,
     empty_frame,
-    normalise_symbol,
 )
 
 _DATE_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})$")
@@ -379,7 +379,7 @@ class FilesProvider(MarketDataProvider):
     ) -> None:
         self.directory = Path(directory)
         self.spot_overrides = {
-            normalise_symbol(k): float(v) for k, v in (spot_overrides or {}).items()
+            canonical_symbol(k): float(v) for k, v in (spot_overrides or {}).items()
         }
         self._index: dict[str, list[_Source]] | None = None
         self._data: dict[str, _SymbolData] = {}
@@ -403,23 +403,23 @@ class FilesProvider(MarketDataProvider):
             return None
         rel = path.relative_to(self.directory).parts
         if len(rel) == 3 and rel[0] == "chains" and _DATE_FILE.match(path.stem):
-            return _Source(path, "native_chain", normalise_symbol(rel[1]))
+            return _Source(path, "native_chain", canonical_symbol(rel[1]))
         if len(rel) == 2 and rel[0] == "candles":
-            return _Source(path, "native_candles", normalise_symbol(path.stem))
+            return _Source(path, "native_candles", canonical_symbol(path.stem))
         if path.suffix.lower() != ".csv":
             return None
         kind = _vendor_kind(_header(path))
         if kind is None or (kind == "lean" and not _LEAN_FILE.match(path.stem)):
             return None
         symbol = _vendor_symbol(path, kind)
-        return _Source(path, kind, normalise_symbol(symbol)) if symbol else None
+        return _Source(path, kind, canonical_symbol(symbol)) if symbol else None
 
     def symbols(self) -> list[str]:
         """Every symbol with at least one file."""
         return sorted(self._sources())
 
     def _load(self, symbol: str) -> _SymbolData:
-        symbol = normalise_symbol(symbol)
+        symbol = canonical_symbol(symbol)
         if symbol not in self._data:
             sources = self._sources().get(symbol)
             if not sources:
@@ -478,12 +478,12 @@ class FilesProvider(MarketDataProvider):
         dates = self.available_dates(symbol)
         if as_of is None:
             if not dates:
-                raise NoDataError(normalise_symbol(symbol), "no chain files")
+                raise NoDataError(canonical_symbol(symbol), "no chain files")
             return dates[-1]
         return as_of if as_of in dates else calendar.session_on_or_before(as_of)
 
     def _chain_on(self, symbol: str, as_of: dt.date | None) -> tuple[dt.date, pd.DataFrame]:
-        symbol = normalise_symbol(symbol)
+        symbol = canonical_symbol(symbol)
         day = self.snapshot_date_for(as_of, symbol)
         data = self._load(symbol)
         if day not in data.by_date:
@@ -503,7 +503,7 @@ class FilesProvider(MarketDataProvider):
         day, rows = self._chain_on(symbol, as_of)
         spot = float(rows["spot"].iloc[0]) if len(rows) else float("nan")
         chain = rows.loc[:, list(CHAIN_COLUMNS)].reset_index(drop=True)
-        return ChainSnapshot(normalise_symbol(symbol), day, spot, chain, self.name)
+        return ChainSnapshot(canonical_symbol(symbol), day, spot, chain, self.name)
 
     def list_option_expiries(self, symbol: str, *, as_of: dt.date | None = None) -> list[dt.date]:
         _, rows = self._chain_on(symbol, as_of)

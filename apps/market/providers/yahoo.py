@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 
 from apps.core import calendar
+from apps.core.symbols import canonical_symbol
+from apps.core.values import to_date
 
 from .base import (
     CHAIN_COLUMNS,
@@ -37,7 +39,6 @@ from .base import (
     ProviderError,
     ProviderNotInstalled,
     empty_frame,
-    normalise_symbol,
 )
 
 _HISTORY_RENAME = {
@@ -98,7 +99,7 @@ class YahooProvider(MarketDataProvider):
 
     # -- candles / quote ----------------------------------------------------------------------
     def get_history(self, symbol: str, start: dt.date, end: dt.date) -> pd.DataFrame:
-        symbol = normalise_symbol(symbol)
+        symbol = canonical_symbol(symbol)
         raw = self._call(
             symbol,
             "history",
@@ -115,7 +116,7 @@ class YahooProvider(MarketDataProvider):
 
     def get_quote(self, symbol: str, *, as_of: dt.date | None = None) -> float:
         """fast_info last price for 'latest'; the day's close for a past as-of."""
-        symbol = normalise_symbol(symbol)
+        symbol = canonical_symbol(symbol)
         if as_of is not None and calendar.market_date_for(as_of) < calendar.market_date_for(None):
             day = calendar.market_date_for(as_of)
             hist = self.get_history(symbol, day, day)
@@ -130,7 +131,7 @@ class YahooProvider(MarketDataProvider):
 
     # -- options ------------------------------------------------------------------------------
     def list_option_expiries(self, symbol: str, *, as_of: dt.date | None = None) -> list[dt.date]:
-        symbol = normalise_symbol(symbol)
+        symbol = canonical_symbol(symbol)
         self.require_current(symbol, as_of)
         raw = self._call(symbol, "options", lambda: self._ticker(symbol).options)
         return sorted(dt.date.fromisoformat(str(s)[:10]) for s in (raw or ()))
@@ -138,7 +139,7 @@ class YahooProvider(MarketDataProvider):
     def get_option_chain(
         self, symbol: str, expiry: dt.date, *, as_of: dt.date | None = None
     ) -> pd.DataFrame:
-        symbol = normalise_symbol(symbol)
+        symbol = canonical_symbol(symbol)
         self.require_current(symbol, as_of)
         raw = self._call(
             symbol,
@@ -152,7 +153,7 @@ class YahooProvider(MarketDataProvider):
 
     def next_earnings(self, symbol: str, *, as_of: dt.date | None = None) -> dt.date | None:
         """First known earnings date after the market date; None when Yahoo has none."""
-        symbol = normalise_symbol(symbol)
+        symbol = canonical_symbol(symbol)
         after = calendar.market_date_for(as_of)
         ticker = self._ticker(symbol)
         dates = _calendar_dates(ticker) or _earnings_frame_dates(ticker)
@@ -213,7 +214,7 @@ def _calendar_dates(ticker: Any) -> list[dt.date]:
     try:
         cal = ticker.calendar or {}
         values = cal.get("Earnings Date", []) if isinstance(cal, dict) else []
-        return [_as_date(v) for v in values if v is not None]
+        return [to_date(v) for v in values if v is not None]
     except Exception:
         return []
 
@@ -228,10 +229,3 @@ def _earnings_frame_dates(ticker: Any) -> list[dt.date]:
     except Exception:
         return []
 
-
-def _as_date(value: Any) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return pd.Timestamp(value).date()

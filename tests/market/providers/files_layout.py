@@ -7,14 +7,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from apps.market.providers.base import CHAIN_COLUMNS, ChainSnapshot, normalise_symbol
+from apps.core.symbols import canonical_symbol
+from apps.market.providers.base import CHAIN_COLUMNS, ChainSnapshot
 
 
 def write_chain_file(
     directory: str | Path, snapshot: ChainSnapshot, *, fmt: str = "parquet"
 ) -> Path:
     """Write a snapshot in the normalised layout (chains/SYMBOL/YYYY-MM-DD.fmt)."""
-    folder = Path(directory) / "chains" / normalise_symbol(snapshot.symbol)
+    folder = Path(directory) / "chains" / canonical_symbol(snapshot.symbol)
     folder.mkdir(parents=True, exist_ok=True)
     frame = snapshot.chain.loc[:, list(CHAIN_COLUMNS)].copy()
     frame["spot"] = snapshot.spot
@@ -29,7 +30,7 @@ def write_candles_file(
     """Write candles in the normalised layout (candles/SYMBOL.fmt)."""
     folder = Path(directory) / "candles"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{normalise_symbol(symbol)}.{fmt}"
+    path = folder / f"{canonical_symbol(symbol)}.{fmt}"
     _write(candles, path)
     return path
 
