@@ -19,7 +19,7 @@ from apps.market import selectors
 from apps.market import stores as warehouse_stores
 from apps.pipeline.jobs import execute_job
 from tests.analytics import flow_reference
-from tests.analytics.analytics_realdata import COLUMNS
+from tests.core.realdata import COLUMNS
 from tests.jobs.helpers import past_sessions
 from tests.support import REALDATA_DIR
 

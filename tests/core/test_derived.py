@@ -14,7 +14,7 @@ from apps.core.derived import (
     iv_percentile_and_rank,
     realized_vol,
 )
-from tests.analytics.analytics_handchain import AS_OF, NEAR, SPOT
+from tests.core.handchain import AS_OF, NEAR, SPOT
 
 
 def test_realized_vol_known_series() -> None:

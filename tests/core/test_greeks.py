@@ -16,7 +16,7 @@ from apps.core.greeks import (
     implied_vol,
     quote_quality,
 )
-from tests.analytics.analytics_realdata import load_vxx_raw
+from tests.core.realdata import load_vxx_raw
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)

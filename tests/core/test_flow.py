@@ -12,8 +12,8 @@ import pytest
 
 from apps.core.flow import compute_flow, top_rows
 from apps.core.greeks import enrich_chain
-from tests.analytics.analytics_realdata import load_vxx_raw
 from tests.analytics.flow_reference import classify_flow, pair_snapshots
+from tests.core.realdata import load_vxx_raw
 
 MODES = ["contract", "strike", "expiry", "expiry-strike"]
 

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from tests.analytics.analytics_handchain import hand_chain_enriched
+from tests.core.handchain import hand_chain_enriched
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from apps.core.chain import (
     term_structure,
 )
 from apps.core.greeks import bs_greeks
-from tests.analytics.analytics_handchain import (
+from tests.core.handchain import (
     AS_OF,
     MONTHLY,
     NEAR,

@@ -8,7 +8,7 @@ import pytest
 
 from apps.core.greeks import bs_greeks, bs_price
 from apps.core.portfolio import portfolio_greeks, stress_table, value_legs
-from tests.analytics.analytics_handchain import (
+from tests.core.handchain import (
     AS_OF,
     MONTHLY,
     NEAR,
