@@ -17,35 +17,15 @@ import numpy as np
 import pandas as pd
 
 from apps.core import calendar
+from apps.core.flow_contract import (
+    FLOW_CLASSES,
+    GROUP_BY_KEYS,
+    MAX_WINDOW,
+    MULTIPLIER,
+    ROW_COLUMNS,
+    SUM_COLUMNS,
+)
 from apps.core.values import date_series, to_date
-
-GROUP_BY_KEYS: dict[str, list[str]] = {
-    "contract": ["contract_symbol", "expiry", "option_type", "strike"],
-    "strike": ["option_type", "strike"],
-    "expiry": ["option_type", "expiry"],
-    "expiry-strike": ["option_type", "expiry", "strike"],
-}
-SUM_COLUMNS = [
-    "delta_oi",
-    "delta_oi_notional",
-    "volume_notional",
-    "delta_notional",
-    "volume",
-    "prior_oi",
-]
-ROW_COLUMNS = [
-    "row_key",
-    "contract_symbol",
-    "option_type",
-    "expiry",
-    "strike",
-    *SUM_COLUMNS,
-    "n_pairs",
-    "flow_class",
-]
-FLOW_CLASSES = ("building", "unwinding", "churn", "unknown")
-MAX_WINDOW = 30
-MULTIPLIER = 100.0
 
 
 @dataclass
