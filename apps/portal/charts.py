@@ -6,36 +6,14 @@ Chart.js config, so no page carries its own JavaScript.
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-
-def clean(value: Any) -> Any:
-    """JSON-safe scalar: NaN/inf → None, dates → ISO strings, numpy scalars → Python."""
-    if value is None:
-        return None
-    import pandas as pd
-
-    if isinstance(value, pd.Timestamp):
-        return None if pd.isna(value) else value.date().isoformat()
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    try:
-        if value is pd.NaT or (not isinstance(value, str) and pd.isna(value)):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return value
+from apps.core.values import json_safe
 
 
 def series(values: Iterable[Any]) -> list[Any]:
-    return [clean(v) for v in values]
+    return [json_safe(v) for v in values]
 
 
 def chart(

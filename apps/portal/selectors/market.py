@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from apps.core.values import to_date
 from apps.market import selectors as market_selectors
 from optionshelper import warehouse
 
@@ -69,7 +70,7 @@ def chain(symbol: str, snapshot_date: dt.date, provider: str) -> pd.DataFrame:
 def chains(headers: dict[str, dict[str, Any]]) -> dict[str, pd.DataFrame]:
     """The chains behind a set of snapshot headers (one query per symbol, each short)."""
     return {
-        symbol: chain(symbol, _as_date(h["snapshot_date"]), h["provider"])
+        symbol: chain(symbol, to_date(h["snapshot_date"]), h["provider"])
         for symbol, h in headers.items()
     }
 
@@ -97,11 +98,3 @@ def latest_date(table: str, symbol: str) -> dt.date | None:
     column = {"candles_daily": "date", "derived_daily": "date"}[table]
     rows = warehouse.fetch_all(f"SELECT max({column}) FROM {table} WHERE symbol = ?", [symbol])
     return rows[0][0] if rows else None
-
-
-def _as_date(value: Any) -> dt.date:
-    if isinstance(value, pd.Timestamp):
-        return value.date()
-    if isinstance(value, dt.datetime):
-        return value.date()
-    return value

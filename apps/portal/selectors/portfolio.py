@@ -12,8 +12,7 @@ from typing import Any
 import pandas as pd
 
 from apps.analytics.valuation import portfolio_valuation
-from apps.core.values import to_date
-from apps.portal.charts import clean
+from apps.core.values import json_safe, to_date
 from apps.portfolio.models import PortfolioSettings
 from apps.portfolio.services import RISK_PROFILE_DEFAULTS
 
@@ -153,7 +152,7 @@ def portfolio_view() -> dict[str, Any]:
         "positions": positions,
         "greeks": valuation.greeks(),
         "stress": [
-            {k: clean(v) for k, v in row.items()} for row in valuation.stress().to_dict("records")
+            {k: json_safe(v) for k, v in row.items()} for row in valuation.stress().to_dict("records")
         ],
         "limits": _limit_rows(
             positions,

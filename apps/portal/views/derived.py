@@ -9,6 +9,7 @@ import pandas as pd
 from django.http import HttpRequest, HttpResponse
 
 from apps.core.derived import IV_HISTORY
+from apps.core.values import json_safe
 from apps.portal import charts
 from apps.portal.forms import DerivedForm
 from apps.portal.middleware import portal_view
@@ -87,7 +88,7 @@ def derived_view_model(symbol: str, days: int) -> dict[str, Any]:
     ranked = df[df["atm_iv_rank"].notna() | df["atm_iv_percentile"].notna()]
     short = ranked[ranked["iv_history"] < SHORT_HISTORY]
     return {
-        "rows": [{k: charts.clean(v) for k, v in r.items()} for r in df.to_dict("records")],
+        "rows": [{k: json_safe(v) for k, v in r.items()} for r in df.to_dict("records")],
         "charts": derived_charts(df),
         "data_as_of": latest,
         "short_history": {

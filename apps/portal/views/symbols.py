@@ -9,6 +9,7 @@ import pandas as pd
 from django.http import HttpRequest, HttpResponse
 
 from apps.core import chain as chain_calc
+from apps.core.values import json_safe, to_date
 from apps.portal import charts
 from apps.portal.forms import SymbolForm
 from apps.portal.middleware import portal_view
@@ -78,7 +79,7 @@ def snapshot_reads(symbol: str) -> tuple[dict[str, Any] | None, pd.DataFrame]:
     header = market.latest_snapshot(symbol)
     if header is None:
         return None, pd.DataFrame()
-    as_of = market._as_date(header["snapshot_date"])
+    as_of = to_date(header["snapshot_date"])
     return header, market.chain(symbol, as_of, header["provider"])
 
 
@@ -86,7 +87,7 @@ def snapshot_context(header: dict[str, Any] | None, chain: pd.DataFrame) -> dict
     """Summary and charts of one snapshot (pure computation)."""
     if header is None:
         return {}
-    as_of = market._as_date(header["snapshot_date"])
+    as_of = to_date(header["snapshot_date"])
     if chain.empty or header.get("spot") is None:
         return {"header": header}
     summary = chain_calc.summarize_chain(chain, spot=float(header["spot"]), as_of=as_of)
@@ -110,7 +111,7 @@ def symbol_view_model(symbol: str) -> dict[str, Any]:
     return {
         "symbol": symbol,
         "candle_chart": candle_chart(candles) if not candles.empty else None,
-        "derived": [{k: charts.clean(v) for k, v in r.items()} for r in derived.to_dict("records")],
+        "derived": [{k: json_safe(v) for k, v in r.items()} for r in derived.to_dict("records")],
         "data_as_of": max(pd.Timestamp(d).date() for d in as_of_dates) if as_of_dates else None,
         **snap,
     }
