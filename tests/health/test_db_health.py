@@ -214,3 +214,11 @@ def test_fail_on_degraded_exit_code_from_a_real_process(warehouse_db):
     assert "Overall health: degraded" in result.stdout
     result = manage("db_health", "--json")
     assert result.returncode == 0 and strict(result.stdout)["overall"] == "degraded"
+
+
+def test_text_columns_are_cut_at_words_and_reasons_stay_whole():
+    from apps.ledger.management.commands.db_health import _fit
+
+    assert _fit("snapshot spot sanity failed badly", 20) == "snapshot spot…".ljust(20)
+    assert _fit("short", 8) == "short   "
+    assert _fit("a b c d e f g h", 6) == "a b c…"

@@ -161,13 +161,13 @@ class Command(BaseCommand):
             return
         cells = [[self._format(row.get(c)) for c in columns] for row in rows]
         widths = [min(max(len(c), *(len(r[i]) for r in cells)), 60) for i, c in enumerate(columns)]
+        widths[-1] = max(len(columns[-1]), *(len(r[-1]) for r in cells))  # reasons stay whole
         self.stdout.write(
-            "  " + "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))
+            "  " + "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()
         )
         for row in cells:
-            self.stdout.write(
-                "  " + "  ".join(v[:w].ljust(w) for v, w in zip(row, widths, strict=True))
-            )
+            fitted = (_fit(v, w) for v, w in zip(row, widths, strict=True))
+            self.stdout.write("  " + "  ".join(fitted).rstrip())
 
     @staticmethod
     def _format(value: Any) -> str:
@@ -175,3 +175,13 @@ class Command(BaseCommand):
             return "; ".join(str(v) for v in value) or "-"
         text = _cell(value)
         return text.replace("\n", " ")
+
+
+def _fit(text: str, width: int) -> str:
+    """``text`` in ``width`` columns, cut at a word boundary with an ellipsis, never mid-word."""
+    if len(text) <= width:
+        return text.ljust(width)
+    cut = text[: width - 1]
+    if " " in cut:
+        cut = cut[: cut.rindex(" ")]
+    return (cut.rstrip() + "…").ljust(width)
