@@ -182,6 +182,6 @@ def _fit(text: str, width: int) -> str:
     if len(text) <= width:
         return text.ljust(width)
     cut = text[: width - 1]
-    if " " in cut:
+    if text[len(cut)] != " " and " " in cut:  # the cut falls inside a word: drop that word
         cut = cut[: cut.rindex(" ")]
     return (cut.rstrip() + "…").ljust(width)
