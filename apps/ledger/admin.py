@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.utils.html import format_html
+from django.utils.text import Truncator
 
 from apps.ledger.admin_helpers import ReadOnlyAdminMixin, ReadOnlyInline, pretty_json
 from apps.ledger.models import (
@@ -161,6 +162,9 @@ class AssetWatermarkAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ("last_run",)
 
 
+MESSAGE_LIST_CHARS = 90  # the checks list keeps one line per row
+
+
 @admin.register(AssetCheck)
 class AssetCheckAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
@@ -170,7 +174,7 @@ class AssetCheckAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "severity",
         "status_display",
         "checked_at",
-        "message",
+        "message_short",
     )
     list_filter = ("asset_key", "severity", "status", "check_name", "checked_at")
     search_fields = ("check_name", "partition_key", "message")
@@ -192,6 +196,11 @@ class AssetCheckAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="status", ordering="status")
     def status_display(self, obj: AssetCheck) -> str:
         return status_badge(obj.status)
+
+    @admin.display(description="message")
+    def message_short(self, obj: AssetCheck) -> str:
+        """One short line in the list (rows stay one line tall); the whole message on the page."""
+        return Truncator(obj.message).chars(MESSAGE_LIST_CHARS)
 
     @admin.display(description="metrics")
     def metrics_pretty(self, obj: AssetCheck) -> str:

@@ -179,3 +179,24 @@ def test_log_lines_and_tracebacks_are_redacted(monkeypatch):
         )
     text = RedactingFormatter("%(message)s").format(record)
     assert SECRET not in text and "failed with ***" in text and "RuntimeError: boom ***" in text
+
+
+@pytest.mark.django_db
+def test_admin_checks_list_keeps_rows_one_line(admin_client):
+    from django.utils import timezone
+
+    from apps.ledger.models import AssetCheck
+
+    AssetCheck.objects.create(
+        asset_key="options_snapshots",
+        partition_key="AAPL",
+        check_name="snapshot_iv_range",
+        severity="error",
+        status="fail",
+        checked_at=timezone.now(),
+        metrics={},
+        message="AAPL: " + "very long message " * 30,
+    )
+    body = admin_client.get("/admin/ledger/assetcheck/").content.decode()
+    assert "very long message " * 3 in body and "very long message " * 30 not in body
+    assert "td.field-checked_at" in body and "white-space: nowrap" in body
