@@ -7,11 +7,13 @@ Error text printed here is masked like the ledger's (``execute_job`` redacts it;
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
 import sys
 import time
+import uuid
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
@@ -61,13 +63,29 @@ def partition_counts(result: JobResult | None) -> dict[str, int]:
     return counts
 
 
+def _run_uuids(run_id: str) -> list[uuid.UUID]:
+    """The run ids behind a job's outcome: one, or a fanned-out job's shard runs ("a,b,c")."""
+    found = []
+    for part in (run_id or "").split(","):
+        with contextlib.suppress(ValueError):
+            found.append(uuid.UUID(part.strip()))
+    return found
+
+
 def run_durations(run_ids: list[str]) -> dict[str, float]:
-    """Ledger duration (seconds) of finished runs, by run id (one query)."""
-    ids = [r for r in run_ids if r]
+    """Ledger duration (seconds) of finished runs, by the outcome's run id (one query); a
+    fanned-out job's shards ran side by side, so its duration is its longest shard's."""
+    wanted = {run_id: _run_uuids(run_id) for run_id in run_ids if run_id}
+    ids = [u for uuids in wanted.values() for u in uuids]
     if not ids:
         return {}
     rows = IngestionRun.objects.filter(run_id__in=ids).values_list("run_id", "duration_ms")
-    return {str(run_id): ms / 1000 for run_id, ms in rows if ms is not None}
+    seconds = {run_id: ms / 1000 for run_id, ms in rows if ms is not None}
+    return {
+        key: max(seconds[u] for u in uuids if u in seconds)
+        for key, uuids in wanted.items()
+        if any(u in seconds for u in uuids)
+    }
 
 
 def quiet_progress(quiet: bool) -> None:

@@ -87,3 +87,32 @@ def test_run_daily_compute_flow_and_quiet(warehouse_db):
     assert IngestionRunAsset.objects.filter(
         asset_key="options_flow", partition_key="SPY", status="skipped", run__as_of=DAYS[1]
     ).exists()  # nothing was written: the ledger still says so
+
+
+@pytest.mark.django_db
+def test_durations_of_a_fanned_out_job_are_its_longest_shard():
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from apps.ledger.models import IngestionRun
+    from apps.pipeline.cli import run_durations
+
+    now = timezone.now()
+    runs = [
+        IngestionRun.objects.create(
+            job_name="snapshot_options",
+            triggered_by="task",
+            status="success",
+            started_at=now,
+            heartbeat_at=now,
+            duration_ms=ms,
+            as_of=dt.date(2024, 1, 2),
+        )
+        for ms in (1500, 4000)
+    ]
+    joined = ",".join(str(r.run_id) for r in runs)
+    assert run_durations([joined, str(runs[0].run_id), "", "not-a-uuid"]) == {
+        joined: 4.0,
+        str(runs[0].run_id): 1.5,
+    }
