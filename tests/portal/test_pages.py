@@ -419,3 +419,14 @@ def test_admin_pages_carry_the_favicon(client, staff_user):
     client.force_login(staff_user)
     body = client.get("/admin/").content.decode()
     assert "favicon.svg" in body and "Django administration" in body
+
+
+def test_portfolio_survives_a_stored_risk_profile_of_the_wrong_type(logged_in, portal_data):
+    from apps.portfolio.models import PortfolioSettings
+
+    settings = PortfolioSettings.load()
+    settings.risk_profile = {"max_portfolio_risk_pct": "lots", "stop_loss_pct": [1], "x": None}
+    settings.save()
+    response = logged_in.get("/portfolio/")
+    assert response.status_code == 200
+    assert "Max portfolio risk" in response.content.decode()

@@ -7,6 +7,7 @@ functions in :mod:`apps.core.portfolio`; nothing here writes anything.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 
 import pandas as pd
@@ -37,6 +38,21 @@ def _liquidity(legs: pd.DataFrame, chains: dict[str, pd.DataFrame]) -> pd.DataFr
     return pd.concat(parts) if parts else pd.DataFrame(columns=["open_interest", "volume"])
 
 
+def _numeric_limits(profile: Any) -> dict[str, float]:
+    """The profile's limits that are finite numbers; anything else stored (a value of the wrong
+    type saved before imports were validated) falls back to the default instead of failing."""
+    if not isinstance(profile, dict):
+        return {}
+    return {
+        key: float(value)
+        for key, value in profile.items()
+        if key in DEFAULT_LIMITS
+        and isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    }
+
+
 def _limit_rows(
     positions: list[dict[str, Any]],
     liquidity: pd.DataFrame,
@@ -45,7 +61,7 @@ def _limit_rows(
     as_of: dt.date,
 ) -> list[dict[str, Any]]:
     """Each risk-profile limit beside its current usage and whether it is within bounds."""
-    limits = {**DEFAULT_LIMITS, **{k: v for k, v in profile.items() if k in DEFAULT_LIMITS}}
+    limits = {**DEFAULT_LIMITS, **_numeric_limits(profile)}
     costs = [abs(p["cost"]) for p in positions if p["cost"] is not None]
     at_risk = sum(costs)
     largest = max(costs, default=0.0)
