@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-import time
+from pathlib import Path
 
 import django
 
@@ -50,12 +50,13 @@ def snapshot_writer(symbol: str, days: int, rounds: int, n: int) -> dict:
     return {"writes": writes, "errors": errors}
 
 
-def reader(seconds: float) -> dict:
+def reader(stop_file: str) -> dict:
+    """Read until the test creates ``stop_file`` (its writers are done), at least once."""
     from django.db import connections
 
     errors, reads = [], 0
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    stop = Path(stop_file)
+    while reads == 0 or not stop.exists():
         try:
             with connections["warehouse"].cursor() as cursor:
                 cursor.execute("SELECT count(*) FROM options_chain")
@@ -63,7 +64,7 @@ def reader(seconds: float) -> dict:
             reads += 1
         except Exception as exc:
             errors.append(f"{type(exc).__name__}: {exc}")
-        time.sleep(0.01)
+            reads += 1
     return {"reads": reads, "errors": errors}
 
 
@@ -73,7 +74,7 @@ def main() -> None:
     if command == "snapshot-writer":
         result = snapshot_writer(args[0], int(args[1]), int(args[2]), int(args[3]))
     elif command == "reader":
-        result = reader(float(args[0]))
+        result = reader(args[0])
     else:
         raise SystemExit(f"unknown command {command}")
     print(json.dumps(result))

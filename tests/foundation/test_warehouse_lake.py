@@ -148,14 +148,19 @@ def test_conflicts_are_retried_then_reported_in_one_line(lake):
 
 
 @pytest.mark.slow
-def test_two_writers_and_a_reader_at_once_lose_nothing(lake):
+def test_two_writers_and_a_reader_at_once_lose_nothing(lake, tmp_path):
     warehouse_schema.migrate()
-    processes = [
+    stop = tmp_path / "writers-done"
+    reader_process = _start(lake, "reader", str(stop))
+    writers = [
         _start(lake, "snapshot-writer", "AAA", "6", "1", "20"),
         _start(lake, "snapshot-writer", "BBB", "6", "1", "20"),
-        _start(lake, "reader", "4"),
     ]
-    writer_a, writer_b, reader = _results(processes)
+    try:
+        writer_a, writer_b = _results(writers)
+    finally:
+        stop.touch()  # the reader has read all along the writes; now it may stop
+    (reader,) = _results([reader_process])
     assert writer_a == {"writes": 6, "errors": []}
     assert writer_b == {"writes": 6, "errors": []}
     assert reader["errors"] == [] and reader["reads"] > 0
