@@ -18,7 +18,7 @@ from apps.analytics import briefing, stores
 from apps.analytics import selectors as analytics_selectors
 from apps.core import chain as chain_metrics
 from apps.core import derived, flow
-from apps.core.jobs import JobParams, JobResult, PartitionResult, RunLog
+from apps.core.jobs import UP_TO_DATE, JobParams, JobResult, PartitionResult, RunLog
 from apps.ledger.services.run_types import market_ts
 from apps.market import selectors
 from apps.market import stores as warehouse_stores
@@ -82,7 +82,11 @@ def _flow_chunk(
     """One warehouse read for the chunk, one metadata-DB transaction, then the ledger events."""
     started = dt.datetime.now(dt.UTC)
     batch = analytics_selectors.flow_batch(
-        symbols=symbols, as_of=params.as_of.market_date, window=window, group_by=group_by
+        symbols=symbols,
+        as_of=params.as_of.market_date,
+        window=window,
+        group_by=group_by,
+        skip_persisted=persist and not params.force,
     )
     ok = batch.ok()
     written = (
@@ -98,9 +102,26 @@ def _flow_chunk(
     )
     ranked = _top_records(batch.rows, top)
     totals = _symbol_totals(batch.rows)
+    stored = analytics_selectors.flow_persisted_tops(
+        [p for p in batch.partitions if p.status == UP_TO_DATE],
+        window=window,
+        group_by=group_by,
+        top=top,
+    )
     results = []
     for part in batch.partitions:
         symbol = part.symbol
+        if part.status == UP_TO_DATE:
+            log.asset_skipped(
+                "options_flow", symbol, UP_TO_DATE, started_at=started, extra=part.meta()
+            )
+            log.advance_watermark("options_flow", symbol, part.to_date)
+            results.append(
+                PartitionResult(symbol, "skipped", detail=UP_TO_DATE, market_date=part.to_date)
+            )
+            if symbol in stored:
+                tops[symbol] = {**stored[symbol], "meta": part.meta()}
+            continue
         if part.status != "ok":
             log.asset_skipped(
                 "options_flow",
@@ -147,7 +168,8 @@ def _flow_chunk(
 
 def compute_flow(params: JobParams, *, log: RunLog) -> JobResult:
     """Flow of every symbol at the as-of, set-based: per chunk of symbols one DuckDB question
-    (Arrow out) and one bulk replace of the partitions; ledger events per symbol."""
+    (Arrow out) and one bulk replace of the partitions; ledger events per symbol. A partition
+    persisted from exactly the snapshots stored now is ``up_to_date`` (unless ``force``)."""
     window = int(params.options.get("window", flow.DEFAULT_WINDOW))
     group_by = params.options.get("group_by", flow.DEFAULT_GROUP_BY)
     flow.validate(window, group_by)

@@ -28,6 +28,9 @@ class OptionsFlowPartition(models.Model):
     net_delta_oi_notional = models.FloatField(default=0.0)
     net_volume_notional = models.FloatField(default=0.0)
     provider = models.CharField(max_length=32, blank=True, default="")
+    # The newest ``updated_at`` of the snapshot headers it was computed from: a re-run whose inputs
+    # show the same value is ``up_to_date`` (a re-stored snapshot always moves it).
+    inputs_updated_at = models.DateTimeField(null=True, blank=True)
     run = models.ForeignKey(
         "ledger.IngestionRun", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

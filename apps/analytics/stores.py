@@ -120,6 +120,7 @@ def flow_partitions_replace(
             net_delta_oi_notional=net_oi.get(p.symbol, 0.0),
             net_volume_notional=net_volume.get(p.symbol, 0.0),
             provider=p.provider,
+            inputs_updated_at=p.inputs_updated_at,
             run_id=run_id,
             computed_at=now,
         )

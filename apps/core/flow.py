@@ -13,6 +13,7 @@ pages, an in-memory connection over a frame for :func:`compute_flow`). No I/O of
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,9 +52,12 @@ class FlowResult:
     snapshot_dates: list[dt.date]
     gap_sessions: list[dt.date] = field(default_factory=list)
     pairs: int = 0
-    status: str = "ok"  # 'ok' | 'insufficient_snapshots'
+    status: str = "ok"  # 'ok' | 'insufficient_snapshots' | 'up_to_date'
     provider: str = ""
     symbol: str = ""
+    # The newest ``updated_at`` of the snapshot headers used: a partition persisted after it was
+    # computed from exactly these snapshots.
+    inputs_updated_at: dt.datetime | None = None
 
     def meta(self) -> dict[str, Any]:
         """JSON-friendly metadata (ISO dates)."""
@@ -99,13 +103,13 @@ def gap_sessions(dates: list[dt.date], sessions: list[dt.date] | None = None) ->
 # of them per symbol; ``available`` counts every stored date up to the as-of.
 USED_HEADERS_SQL = """
 WITH current_headers AS (
-    SELECT symbol, snapshot_date, provider, spot FROM options_snapshot_headers
+    SELECT symbol, snapshot_date, provider, spot, updated_at FROM options_snapshot_headers
     WHERE list_contains($symbols::VARCHAR[], symbol) AND snapshot_date <= $as_of
     QUALIFY row_number() OVER (PARTITION BY symbol, snapshot_date ORDER BY updated_at DESC) = 1
 )
 SELECT symbol, snapshot_date, provider, spot,
     row_number() OVER (PARTITION BY symbol ORDER BY snapshot_date DESC) AS rn,
-    count(*) OVER (PARTITION BY symbol) AS available
+    count(*) OVER (PARTITION BY symbol) AS available, updated_at
 FROM current_headers
 QUALIFY rn <= $window + 1
 ORDER BY symbol, snapshot_date
@@ -187,11 +191,13 @@ def flow_on_connection(
     window: int,
     group_by: str,
     sessions: list[dt.date] | None = None,
+    up_to_date: Callable[[list[FlowResult]], Collection[str]] | None = None,
 ) -> FlowBatch:
     """Flow of every symbol in ``symbols`` at ``as_of`` over the relations visible on ``con``.
 
     Two statements on one connection: the used headers (partition facts), then every row of every
-    sufficient symbol as one Arrow table.
+    sufficient symbol as one Arrow table. ``up_to_date`` is given the sufficient partitions' facts
+    and names the symbols whose result is already stored: they get status ``up_to_date`` and no rows.
     """
     validate(window, group_by)
     used = con.execute(
@@ -201,6 +207,11 @@ def flow_on_connection(
     for row in used:
         by_symbol.setdefault(row[0], []).append(row)
     partitions = [_partition(s, by_symbol.get(s, []), window, sessions) for s in symbols]
+    if up_to_date is not None:
+        done = set(up_to_date([p for p in partitions if p.status == "ok"]))
+        for partition in partitions:
+            if partition.symbol in done and partition.status == "ok":
+                partition.status = "up_to_date"
     sufficient = [s for s, p in zip(symbols, partitions, strict=True) if p.status == "ok"]
     if not sufficient:
         return FlowBatch(window, group_by, partitions, empty_rows_table())
@@ -241,6 +252,7 @@ def _partition(
         "ok",
         provider=str(used[0][2]),
         symbol=symbol,
+        inputs_updated_at=max(r[6] for r in used),
     )
 
 

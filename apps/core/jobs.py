@@ -38,6 +38,11 @@ class RunLog(Protocol):
     def record_provider(self, provider: str) -> None: ...
 
 
+# The skip reason of a partition whose result is already stored from the same inputs; the job
+# option ``force`` (``--force``) computes and replaces it anyway.
+UP_TO_DATE = "up_to_date"
+
+
 @dataclass(frozen=True)
 class JobParams:
     """Everything a job run needs; ``as_of`` is resolved once by the door that started the run."""
@@ -46,6 +51,11 @@ class JobParams:
     symbols: tuple[str, ...] = ()
     provider: str = "demo"
     options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def force(self) -> bool:
+        """True when partitions already stored must be computed/fetched and replaced anyway."""
+        return bool(self.options.get("force"))
 
     def ledger_args(self, job_name: str) -> dict[str, Any]:
         return {

@@ -37,6 +37,9 @@ class JobSpec:
     # ``SOURCE``: "warehouse" or "metadata"); they live beside the data they check.
     checks: tuple[str, ...] = ()
     timeout_s: int = 3600  # a started run with an older heartbeat is abandoned
+    # A partition already stored from the same inputs is skipped (``up_to_date``) unless the run
+    # is forced (``--force``, the ``force`` job option).
+    skips_finished: bool = False
 
     @property
     def assets(self) -> tuple[AssetSpec, ...]:
@@ -54,6 +57,7 @@ JOBS: tuple[JobSpec, ...] = (
         "apps.market.jobs.ingest_candles",
         checks=("apps.market.checks.candles",),
         timeout_s=1800,
+        skips_finished=True,
     ),
     JobSpec(
         "ingest_options_bars",
@@ -61,6 +65,7 @@ JOBS: tuple[JobSpec, ...] = (
         "apps.market.jobs.ingest_options_bars",
         checks=("apps.market.checks.option_bars",),
         timeout_s=3600,
+        skips_finished=True,
     ),
     JobSpec(
         "snapshot_options",
@@ -68,6 +73,7 @@ JOBS: tuple[JobSpec, ...] = (
         "apps.market.jobs.snapshot_options",
         checks=("apps.market.checks.snapshots",),
         timeout_s=3600,
+        skips_finished=True,
     ),
     JobSpec(
         "compute_flow",
@@ -75,6 +81,7 @@ JOBS: tuple[JobSpec, ...] = (
         "apps.analytics.jobs.compute_flow",
         checks=("apps.analytics.checks.flow",),
         timeout_s=1800,
+        skips_finished=True,
     ),
     JobSpec(
         "compute_derived",
@@ -134,6 +141,8 @@ ASSETS: tuple[AssetSpec, ...] = (
 )
 
 JOB_NAMES: tuple[str, ...] = tuple(job.name for job in JOBS) + (PIPELINE_JOB,)
+# Jobs that take ``force`` (``run_daily --force`` forces each of them).
+FORCEABLE_JOBS: tuple[str, ...] = tuple(job.name for job in JOBS if job.skips_finished)
 ASSET_KEYS: tuple[str, ...] = tuple(asset.key for asset in ASSETS)
 ALL_SCOPE = "ALL"
 

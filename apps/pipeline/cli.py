@@ -27,9 +27,6 @@ from apps.pipeline.jobs import JobExecution, execute_job
 from apps.pipeline.requests import JobRequestError, job_params
 from optionshelper.warehouse import WarehouseError
 
-# Jobs whose partitions can be "already stored": they skip them (up_to_date) unless --force.
-FORCEABLE_JOBS = ("ingest_candles", "ingest_options_bars", "snapshot_options")
-
 
 class UsageError(CommandError):
     def __init__(self, message: str) -> None:
@@ -141,7 +138,7 @@ class JobCommand(BaseCommand):
 
     @property
     def forceable(self) -> bool:
-        return self.job_name in (*FORCEABLE_JOBS, registry.PIPELINE_JOB)
+        return self.job_name in (*registry.FORCEABLE_JOBS, registry.PIPELINE_JOB)
 
     def add_job_arguments(self, parser) -> None:
         """Job-specific flags."""
@@ -151,6 +148,7 @@ class JobCommand(BaseCommand):
         return {}
 
     def build_params(self, options: dict[str, Any]) -> JobParams:
+        forced = options.get("force") and self.job_name in registry.FORCEABLE_JOBS
         try:
             return job_params(
                 as_of=options["as_of"],
@@ -159,7 +157,7 @@ class JobCommand(BaseCommand):
                 provider=options.get("provider") if self.uses_provider else None,
                 options={
                     **self.job_options(options),
-                    **({"force": True} if options.get("force") and self.job_name in FORCEABLE_JOBS else {}),
+                    **({"force": True} if forced else {}),
                 },
                 job=self.job_name,
             )

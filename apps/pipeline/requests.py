@@ -89,17 +89,14 @@ def _flag(options: dict[str, Any], key: str) -> None:
 
 def _candles(o: dict[str, Any]) -> None:
     _number(o, "lookback_days", int, 1, 10000)
-    _flag(o, "force")
 
 
 def _bars(o: dict[str, Any]) -> None:
     _number(o, "lookback_days", int, 1, 3650)
-    _flag(o, "force")
 
 
 def _snapshots(o: dict[str, Any]) -> None:
     _number(o, "risk_free_rate", float, -0.05, 0.25)
-    _flag(o, "force")
 
 
 def _flow(o: dict[str, Any]) -> None:
@@ -114,9 +111,9 @@ def _derived(o: dict[str, Any]) -> None:
 
 
 _OPTION_VALIDATORS: dict[str, Any] = {
-    "ingest_candles": (_candles, {"lookback_days", "force"}),
-    "ingest_options_bars": (_bars, {"lookback_days", "force"}),
-    "snapshot_options": (_snapshots, {"risk_free_rate", "force"}),
+    "ingest_candles": (_candles, {"lookback_days"}),
+    "ingest_options_bars": (_bars, {"lookback_days"}),
+    "snapshot_options": (_snapshots, {"risk_free_rate"}),
     "compute_flow": (_flow, {"window", "group_by", "top", "persist"}),
     "compute_derived": (_derived, {"all_dates"}),
 }
@@ -133,9 +130,12 @@ def job_options(job_name: str | None, options: dict[str, Any] | None) -> dict[st
             raise JobRequestError(f"run_daily options name unknown jobs: {', '.join(unknown)}")
         return {name: job_options(name, value) for name, value in options.items()}
     validator, known = _OPTION_VALIDATORS.get(job_name, (None, set()))
+    if job_name in registry.FORCEABLE_JOBS:
+        known = known | {"force"}
     unknown = sorted(set(options) - known)
     if unknown:
         raise JobRequestError(f"{job_name} does not take option(s) {', '.join(unknown)}")
+    _flag(options, "force")
     if validator:
         validator(options)
     return options

@@ -75,3 +75,43 @@ def test_persist_replaces_partitions_and_retention_prunes(warehouse_db, settings
     pruned = housekeeping_task()
     assert pruned["flow_partitions_deleted"] == 4 and pruned["flow_rows_deleted"] > 0
     assert not OptionsFlowPartition.objects.exists() and not OptionsFlow.objects.exists()
+
+
+@pytest.mark.django_db
+def test_rerun_skips_partitions_persisted_from_the_same_snapshots(warehouse_db) -> None:
+    sessions = past_sessions(3, end=END)
+    for day in sessions:
+        execute_job("snapshot_options", JobParams(as_of=resolve_as_of(day), symbols=SYMBOLS))
+    assert _flow(2).outcome.status == "success"
+    ids = dict(OptionsFlowPartition.objects.values_list("symbol", "pk"))
+    stored = OptionsFlowPartition.objects.get(symbol="AAPL")
+    assert stored.inputs_updated_at is not None
+
+    again = _flow(2)
+    assert again.outcome.status == "success"
+    assert {p.symbol: (p.status, p.detail) for p in again.result.partitions if p.symbol != "NONE"} == {
+        "AAPL": ("skipped", "up_to_date"), "MSFT": ("skipped", "up_to_date")}
+    assert event_status(again.outcome.run_id, "options_flow")["AAPL"] == "skipped"
+    assert dict(OptionsFlowPartition.objects.values_list("symbol", "pk")) == ids  # not replaced
+
+    # A snapshot stored again (a newer header write) makes that symbol's partition stale.
+    execute_job(
+        "snapshot_options",
+        JobParams(as_of=resolve_as_of(END), symbols=("MSFT",), options={"force": True}),
+    )
+    third = _flow(2)
+    statuses = {p.symbol: p.status for p in third.result.partitions}
+    assert statuses["MSFT"] == "success" and statuses["AAPL"] == "skipped"
+    assert OptionsFlowPartition.objects.get(symbol="MSFT").pk != ids["MSFT"]
+
+    forced = execute_job(
+        "compute_flow",
+        JobParams(
+            as_of=resolve_as_of(END),
+            symbols=SYMBOLS,
+            options={"window": 2, "group_by": "strike", "force": True},
+        ),
+    )
+    assert {p.status for p in forced.result.partitions} == {"success"}
+    assert OptionsFlowPartition.objects.get(symbol="AAPL").pk != ids["AAPL"]
+    assert OptionsFlowPartition.objects.count() == 2  # replaced, never duplicated

@@ -98,7 +98,7 @@ def test_forced_candles_and_bars_rewrite_without_changing_content(warehouse_db):
 
 
 @pytest.mark.django_db
-def test_run_daily_passes_force_to_every_producer(monkeypatch):
+def test_run_daily_passes_force_to_every_job_that_skips_finished_work(monkeypatch):
     seen = {}
 
     def fake_run_pipeline(params, *, job_options=None, **kwargs):
@@ -112,7 +112,7 @@ def test_run_daily_passes_force_to_every_producer(monkeypatch):
         call_command("run_daily", "--symbol", "AAPL", "--as-of", "2026-11-20", "--force")
     for job in PRODUCER_ASSETS:
         assert seen[job] == {"force": True}, job
-    assert seen["compute_flow"]["window"] == 1
+    assert seen["compute_flow"]["window"] == 1 and seen["compute_flow"]["force"] is True
 
 
 @pytest.mark.django_db

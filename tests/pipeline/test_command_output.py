@@ -74,10 +74,21 @@ def test_run_daily_compute_flow_and_quiet(warehouse_db):
     assert "ingest_candles" not in out  # --quiet: the summary only
     assert logging.getLogger("optionshelper.jobs").getEffectiveLevel() <= logging.INFO
 
-    out = _run("compute_flow", "--as-of", DAYS[1], "--symbol", "SPY", "--top", "2")
+    # run_daily persisted this partition: the command shows it from storage (up_to_date)...
+    stored = _run("compute_flow", "--as-of", DAYS[1], "--symbol", "SPY", "--top", "2")
+    assert re.search(r"SPY\s+skipped\s+0\s+up_to_date", stored), stored
+    assert "· 0 success, 1 skipped" in stored, stored
+    # ... and --force computes it again: the same table and top rows
+    out = _run("compute_flow", "--as-of", DAYS[1], "--symbol", "SPY", "--top", "2", "--force")
     assert re.search(r"symbol\s+from\s+to\s+rows\s+net ΔOI \$\s+volume \$", out), out
     assert re.search(r"SPY\s+2026-11-18 → 2026-11-19\s+[\d,]+\s+−?-?\$[\d,]+", out), out
     assert "compute_flow: success · as of 2026-11-19 (Thu) · 1 success, 0 skipped" in out
+
+    def table(text: str) -> list[str]:  # the flow table and top rows, not the status lines
+        shown = ("  SPY ", "  building", "  unwin")
+        return [ln for ln in text.splitlines() if ln.startswith(shown) and "→" in ln or "|" in ln]
+
+    assert table(stored) and table(stored) == table(out), (stored, out)
 
     out = _run("compute_flow", "--as-of", DAYS[1], "--symbol", "SPY", "--no-persist")
     assert "not persisted (--no-persist)" in out

@@ -9,7 +9,6 @@ import sys
 from apps.core import calendar, flow_contract, registry
 from apps.core.jobs import JobParams
 from apps.pipeline.cli import (
-    FORCEABLE_JOBS,
     JobCommand,
     UsageError,
     day_label,
@@ -60,7 +59,8 @@ class Command(JobCommand):
     def job_options(self, options):
         chosen = {"compute_flow": {"window": options["window"], "group_by": options["group_by"]}}
         if options.get("force"):
-            chosen |= {job: {"force": True} for job in FORCEABLE_JOBS}
+            for job in registry.FORCEABLE_JOBS:
+                chosen[job] = {**chosen.get(job, {}), "force": True}
         return chosen
 
     def handle(self, *args, **options) -> None:
