@@ -197,7 +197,7 @@ class PortalTable(tables.Table):
                 setattr(cls, f"value_{name}", _plain_value)
 
     class Meta:
-        template_name = "django_tables2/table.html"
+        template_name = "portal/table.html"
         attrs = {"class": "data"}
         empty_text = "No rows."
 
