@@ -79,6 +79,38 @@ def metadata_db_info() -> MetadataDbInfo:
     )
 
 
+# Schema versions read from warehouse files, by file identity (inode, size and mtime of the file and
+# of its write-ahead log): a file that did not change cannot hold another schema, while a rewrite,
+# a replacement or a corruption changes the identity. Spares health views a DuckDB open each.
+_schema_by_identity: dict[tuple, int] = {}
+
+
+def _file_identity(path: Path) -> tuple:
+    parts: list[tuple | None] = []
+    for candidate in (path, path.with_name(path.name + ".wal")):
+        try:
+            stat = candidate.stat()
+        except OSError:
+            parts.append(None)
+        else:
+            parts.append((stat.st_ino, stat.st_size, stat.st_mtime_ns))
+    return (str(path), *parts)
+
+
+def _schema_version(lake: bool) -> int | None:
+    if lake:
+        return warehouse_schema.schema_version()
+    identity = _file_identity(warehouse.warehouse_path())
+    if identity in _schema_by_identity:
+        return _schema_by_identity[identity]
+    version = warehouse_schema.schema_version()
+    if version is not None and identity == _file_identity(warehouse.warehouse_path()):
+        if len(_schema_by_identity) > 16:
+            _schema_by_identity.clear()
+        _schema_by_identity[identity] = version
+    return version
+
+
 def warehouse_info() -> WarehouseInfo:
     lake = warehouse.mode() == "lake"
     info = WarehouseInfo(
@@ -93,7 +125,7 @@ def warehouse_info() -> WarehouseInfo:
     if not info.exists:
         return info
     try:
-        info.schema_version = warehouse_schema.schema_version()
+        info.schema_version = _schema_version(lake)
     except warehouse.WarehouseBusy as exc:
         info.busy, info.error = True, str(exc)
     except warehouse.WarehouseError as exc:  # incompatible file, unreachable catalog: one line

@@ -73,3 +73,17 @@ def test_status_json_503_and_pages_show_an_error_page(produced, client):
         assert page.status_code in (200, 503), (url, page.status_code)
         if page.status_code == 503:
             assert b"Warehouse unreadable" in page.content or b"busy" in page.content, url
+
+
+@pytest.mark.django_db
+def test_a_warehouse_file_replaced_after_a_healthy_read_is_read_again(produced):
+    """Health remembers a file's schema version only while the file is unchanged."""
+    import duckdb
+
+    _, code = _db_health("--fail-on", "degraded")
+    assert code == 0
+    other = produced.with_name("other.duckdb")
+    duckdb.connect(str(other)).close()  # a valid DuckDB file without our schema
+    other.replace(produced)
+    text, code = _db_health("--fail-on", "degraded")
+    assert code == 1 and "warehouse has no schema" in text, text
