@@ -6,7 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import Count, Max, Min, OuterRef, Q, Subquery
+from django.db.models import Count, F, Max, Min, Q, Subquery, Window
+from django.db.models.functions import RowNumber
 
 from apps.core import calendar, registry
 from apps.ledger.models import (
@@ -85,24 +86,34 @@ def abandoned_runs(*, days: int, limit: int, now: dt.datetime | None = None) -> 
 
 
 def recurring_failures(*, days: int, limit: int, now: dt.datetime | None = None) -> list[dict]:
-    """Failed runs grouped by stack hash: the same bug counted once, most frequent first."""
-    since = _since(days, now)
+    """Failed runs grouped by stack hash: the same bug counted once, most frequent first.
+
+    One pass over the lookback's failed runs (window functions per job and stack hash): the group's
+    count, first and last seen, and its newest run's error type and message.
+    """
     failed = IngestionRun.objects.filter(
-        status__in=(RunStatus.FAILED, RunStatus.PARTIAL), started_at__gte=since
+        status__in=(RunStatus.FAILED, RunStatus.PARTIAL), started_at__gte=_since(days, now)
     ).exclude(error_stack_hash="")
-    sample = failed.filter(
-        error_stack_hash=OuterRef("error_stack_hash"), job_name=OuterRef("job_name")
-    ).order_by("-started_at")
+    group = [F("error_stack_hash"), F("job_name")]
     groups = (
-        failed.values("error_stack_hash", "job_name")
-        .annotate(
-            count=Count("pk"),
-            first_seen=Min("started_at"),
-            last_seen=Max("started_at"),
-            error_type=Subquery(sample.values("error_type")[:1]),
-            sample_message=Subquery(sample.values("error_message")[:1]),
+        failed.annotate(
+            newest=Window(RowNumber(), partition_by=group, order_by=F("started_at").desc()),
+            count=Window(Count("pk"), partition_by=group),
+            first_seen=Window(Min("started_at"), partition_by=group),
+            last_seen=Window(Max("started_at"), partition_by=group),
+            sample_message=F("error_message"),
         )
-        .order_by("-count", "-last_seen")[:limit]
+        .filter(newest=1)
+        .order_by("-count", "-last_seen")
+        .values(
+            "error_stack_hash",
+            "job_name",
+            "count",
+            "first_seen",
+            "last_seen",
+            "error_type",
+            "sample_message",
+        )[:limit]
     )
     return [dict(group) for group in groups]
 
@@ -149,12 +160,9 @@ def status_grid(*, sessions: int = 10, now: dt.datetime | None = None) -> dict[s
         return {"sessions": [], "rows": []}
     first, last = days[0], days[-1]
     # Distinct (asset, day, status) comes back from the database: a few hundred rows, not one per
-    # event (runs filtered by the as_of index first).
-    run_ids = IngestionRun.objects.filter(as_of__range=(first, last)).values_list(
-        "run_id", flat=True
-    )
+    # event (one join: runs by the as_of index, then their events by run).
     events = (
-        IngestionRunAsset.objects.filter(run_id__in=list(run_ids))
+        IngestionRunAsset.objects.filter(run__as_of__range=(first, last))
         .values_list("asset_key", "run__as_of", "status")
         .distinct()
         .order_by()
