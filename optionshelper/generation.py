@@ -29,12 +29,13 @@ microseconds, above any value used before, so an old cache entry can never be mi
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -122,6 +123,8 @@ def cached(name: str, parts: tuple[Any, ...], build: Callable[[], T]) -> tuple[T
     (writers bump after committing). ``parts`` are the view model's parameters (their ``repr`` is
     hashed into the key). Entries have no expiry that could serve old data: the generation is in the
     key; ``PAGE_CACHE_TIMEOUT`` only lets unreachable entries of past generations be evicted.
+    Single flight: requests missing the same key wait for one build instead of building it each
+    (threads of a process on a lock; processes sharing the file cache on a lock file).
     """
     generation = current()
     digest = hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()
@@ -130,11 +133,10 @@ def cached(name: str, parts: tuple[Any, ...], build: Callable[[], T]) -> tuple[T
     value = cache.get(key, _MISS)
     if value is not _MISS:
         return value, generation
-    # Single flight per process: threads missing the same key wait for one build, not N builds.
     with _building_lock:
         lock = _building.setdefault(key, threading.Lock())
     try:
-        with lock:
+        with lock, _process_lock(key):
             value = cache.get(key, _MISS)
             if value is _MISS:
                 value = build()
@@ -143,6 +145,27 @@ def cached(name: str, parts: tuple[Any, ...], build: Callable[[], T]) -> tuple[T
         with _building_lock:
             _building.pop(key, None)
     return value, generation
+
+
+@contextlib.contextmanager
+def _process_lock(key: str) -> Iterator[None]:
+    """With the file cache, an exclusive ``flock`` on ``locks/<key digest>`` beside the entries;
+    the file is removed once the value is stored (a latecomer finds the value, not the lock)."""
+    backend = settings.CACHES.get(CACHE_ALIAS, {})
+    if not backend.get("BACKEND", "").endswith("FileBasedCache"):
+        yield
+        return
+    locks = Path(backend["LOCATION"]) / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    path = locks / (hashlib.blake2b(key.encode(), digest_size=12).hexdigest() + ".lock")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+    finally:
+        os.close(fd)
 
 
 # --- metadata-DB writes ---------------------------------------------------------------------------

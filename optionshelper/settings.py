@@ -237,7 +237,8 @@ STORAGES = {
 REDIS_URL = os.environ.get("REDIS_URL", "")
 # ``pages`` holds page view models keyed by the data generation (optionshelper/generation.py): never
 # stale because the generation is in the key. Redis (shared by every worker and host) when REDIS_URL is
-# set, else a per-process memory cache; the generation counter itself is always shared.
+# set, else files under DATA_DIR/cache/pages (shared by the host's processes); the generation counter
+# itself is always shared.
 # PAGE_CACHE_TIMEOUT only lets entries of past generations be evicted; it cannot serve old data.
 PAGE_CACHE_TIMEOUT = int(os.environ.get("OPTIONS_HELPER_PAGE_CACHE_TIMEOUT", "600"))
 if REDIS_URL:
@@ -255,10 +256,11 @@ else:
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
             "LOCATION": "optionshelper_cache",
         },
+        # Files beside the data: every web worker and command of the host shares the page cache.
         "pages": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": "optionshelper-pages",
-            "OPTIONS": {"MAX_ENTRIES": 300},
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(DATA_DIR / "cache" / "pages"),
+            "OPTIONS": {"MAX_ENTRIES": 1000},
         },
     }
 

@@ -8,6 +8,7 @@ unless ``DJANGO_DEBUG=1`` is in the environment, as in production.
 from __future__ import annotations
 
 import os
+import tempfile
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "pytest-only-secret-key-" + "x" * 40)
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
@@ -21,3 +22,9 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# The file page cache lives outside ./data (entries are keyed by each test's own generation counter).
+if CACHES["pages"]["BACKEND"].endswith("FileBasedCache"):  # noqa: F405
+    CACHES["pages"]["LOCATION"] = os.path.join(  # noqa: F405
+        tempfile.gettempdir(), "optionshelper-test-pages"
+    )

@@ -120,6 +120,29 @@ def test_counter_is_shared_across_processes(settings):
     assert generation.current() == before + 1
 
 
+def test_view_models_are_shared_by_the_processes_of_a_host(settings):
+    """Without Redis the page cache is files: a model built in one process is a hit in another."""
+    if generation._shared():
+        pytest.skip("Redis holds the page cache: shared by construction")
+    value, built_at = generation.cached("shared", ("x",), lambda: {"built": "here"})
+    env = {
+        **os.environ,
+        "OPTIONS_HELPER_DATA_DIR": str(settings.DATA_DIR),
+        "DJANGO_SETTINGS_MODULE": "optionshelper.settings_test",
+    }
+    env.pop("REDIS_URL", None)
+    code = (
+        "import django; django.setup(); from optionshelper import generation\n"
+        "def fail(): raise SystemExit('built again in the second process')\n"
+        "value, at = generation.cached('shared', ('x',), fail); print(value['built'], at)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, check=True, timeout=120,
+        capture_output=True, text=True,
+    ).stdout.split()
+    assert out == ["here", str(built_at)] and value == {"built": "here"}
+
+
 def test_lost_counter_restarts_above_old_values(settings):
     old = generation.bump()
     if generation._shared():
