@@ -194,44 +194,48 @@ def _candles_still_there() -> int:
     return warehouse.fetch_all("SELECT count(*) FROM candles_daily")[0][0]
 
 
-@pytest.mark.parametrize("value", HOSTILE)
-def test_hostile_table_and_sort_parameters(logged_in, portal_data, value):
+def test_hostile_table_and_sort_parameters(logged_in, portal_data, subtests):
+    """Every hostile value on one seeded dataset (one case per value)."""
     before = _candles_still_there()
-    for params in (
-        {"table": value},
-        {"table": "warehouse.candles_daily", "sort": value},
-        {"table": "meta.ledger_ingestionrun", "sort": value},
-        {"table": "warehouse.candles_daily", "sort": f"date,{value}"},
-    ):
-        response = logged_in.get("/data/", params)
-        assert response.status_code in (400, 404), (params, response.status_code)
-    response = logged_in.get("/data/", {"table": f"warehouse.{value}"})
-    assert response.status_code == 404
+    for value in HOSTILE:
+        with subtests.test(value=value):
+            for params in (
+                {"table": value},
+                {"table": "warehouse.candles_daily", "sort": value},
+                {"table": "meta.ledger_ingestionrun", "sort": value},
+                {"table": "warehouse.candles_daily", "sort": f"date,{value}"},
+            ):
+                response = logged_in.get("/data/", params)
+                assert response.status_code in (400, 404), (params, response.status_code)
+            response = logged_in.get("/data/", {"table": f"warehouse.{value}"})
+            assert response.status_code == 404
     assert _candles_still_there() == before
 
 
-@pytest.mark.parametrize("value", HOSTILE)
-@pytest.mark.parametrize(
-    "url, param",
-    [
-        ("/symbols/", "symbol"),
-        ("/derived/", "symbol"),
-        ("/derived/", "days"),
-        ("/flow/", "symbol"),
-        ("/flow/", "group_by"),
-        ("/flow/", "window"),
-        ("/flow/", "from"),
-        ("/flow/", "to"),
-        ("/flow/", "partition"),
-        ("/health/", "days"),
-        ("/health/", "stale"),
-        ("/health/", "rows"),
-    ],
-)
-def test_hostile_filters_get_a_validation_message(logged_in, portal_data, url, param, value):
-    response = logged_in.get(url, {param: value})
-    assert response.status_code == 400
-    assert 'class="error"' in response.content.decode()
+HOSTILE_FILTERS = [
+    ("/symbols/", "symbol"),
+    ("/derived/", "symbol"),
+    ("/derived/", "days"),
+    ("/flow/", "symbol"),
+    ("/flow/", "group_by"),
+    ("/flow/", "window"),
+    ("/flow/", "from"),
+    ("/flow/", "to"),
+    ("/flow/", "partition"),
+    ("/health/", "days"),
+    ("/health/", "stale"),
+    ("/health/", "rows"),
+]
+
+
+def test_hostile_filters_get_a_validation_message(logged_in, portal_data, subtests):
+    """The 72 (page, parameter, hostile value) cases on one seeded dataset, one case each."""
+    for url, param in HOSTILE_FILTERS:
+        for value in HOSTILE:
+            with subtests.test(url=url, param=param, value=value):
+                response = logged_in.get(url, {param: value})
+                assert response.status_code == 400
+                assert 'class="error"' in response.content.decode()
     assert _candles_still_there() == 140
 
 
