@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+from django.db.models import Sum
 from django.utils import timezone
 
 from apps.analytics.dashboard import DashboardSymbolRow
@@ -30,6 +30,7 @@ from apps.ledger.selectors.health import (
 )
 from apps.market import selectors
 from apps.portfolio.selectors import select_symbols
+from optionshelper import warehouse
 
 TOP_FLOW = 3
 
@@ -47,7 +48,7 @@ _FLOW_VALUES = ("strike", "delta_oi", "delta_oi_notional")
 
 def _flow_summary(symbol: str, day: dt.date) -> dict[str, Any]:
     """Top building/unwinding strikes from the newest stored partition ending on or before ``day``
-    (``stale_from`` names its end date when it is older than ``day``)."""
+    (``stale_from`` names its end date when it is older than ``day``); summed per strike in SQL."""
     partition = (
         OptionsFlowPartition.objects.filter(symbol=symbol, to_date__lte=day)
         .order_by("-to_date", "window", "-computed_at")
@@ -55,34 +56,31 @@ def _flow_summary(symbol: str, day: dt.date) -> dict[str, Any]:
     )
     if partition is None:
         return {"building": [], "unwinding": [], "gap_sessions": [], "window": None}
-    rows = pd.DataFrame(
-        OptionsFlow.objects.filter(partition=partition).values(
-            "option_type", "strike", "delta_oi", "delta_oi_notional"
-        )
-    )
-    if len(rows):  # NULL-only columns arrive as object dtype (e.g. every contract new that day)
-        rows[list(_FLOW_VALUES)] = (
-            rows[list(_FLOW_VALUES)].apply(pd.to_numeric, errors="coerce").astype("float64")
-        )
     by_strike = (
-        rows.groupby(["option_type", "strike"], as_index=False)[["delta_oi", "delta_oi_notional"]]
-        .sum()
-        .dropna(subset=["strike"])
-        if len(rows)
-        else pd.DataFrame(columns=["option_type", "strike", "delta_oi", "delta_oi_notional"])
+        OptionsFlow.objects.filter(partition=partition, strike__isnull=False)
+        .values("option_type", "strike")
+        .annotate(delta_oi=Sum("delta_oi"), delta_oi_notional=Sum("delta_oi_notional"))
+        .order_by()
     )
-    building = by_strike[by_strike["delta_oi_notional"] > 0].nlargest(TOP_FLOW, "delta_oi_notional")
-    unwinding = by_strike[by_strike["delta_oi_notional"] < 0].nsmallest(
-        TOP_FLOW, "delta_oi_notional"
-    )
+    building = by_strike.filter(delta_oi_notional__gt=0).order_by(
+        "-delta_oi_notional", "option_type", "strike"
+    )[:TOP_FLOW]
+    unwinding = by_strike.filter(delta_oi_notional__lt=0).order_by(
+        "delta_oi_notional", "option_type", "strike"
+    )[:TOP_FLOW]
     return {
         "window": partition.window,
         "net_delta_oi_notional": partition.net_delta_oi_notional,
-        "building": json_safe(building.to_dict("records")),
-        "unwinding": json_safe(unwinding.to_dict("records")),
+        "building": json_safe([_flow_row(row) for row in building]),
+        "unwinding": json_safe([_flow_row(row) for row in unwinding]),
         "gap_sessions": list(partition.gap_sessions),
         "stale_from": partition.to_date.isoformat() if partition.to_date < day else None,
     }
+
+
+def _flow_row(row: dict[str, Any]) -> dict[str, Any]:
+    values = {k: None if row[k] is None else float(row[k]) for k in _FLOW_VALUES}
+    return {"option_type": row["option_type"], **values}
 
 
 def _change(today: dict, before: dict) -> dict[str, Any]:
@@ -275,17 +273,20 @@ def assemble(*, symbols: list[str], market_date: dt.date) -> dict[str, Any]:
     Built from stored data only: a symbol whose inputs for ``market_date`` are missing (its upstream
     job failed) keeps its newest older values, marked ``stale`` with a note, instead of vanishing.
     """
-    headers = selectors.latest_snapshot_headers(sorted(set(symbols)), up_to=market_date)
     failures = _upstream_failures(list(symbols), market_date)
+    with warehouse.read():  # every warehouse read of the briefing shares one connection
+        headers = selectors.latest_snapshot_headers(sorted(set(symbols)), up_to=market_date)
+        portfolio = _portfolio_report(market_date)
+        reports = [
+            _symbol_report(s, headers.get(s), market_date, failures.get(s)) for s in symbols
+        ]
     return {
         "schema_version": SCHEMA_VERSION,
         "market_date": market_date.isoformat(),
         "generated_at": timezone.now().isoformat(timespec="seconds"),
         "disclaimer": DISCLAIMER,
-        "portfolio": _portfolio_report(market_date),
-        "symbols": [
-            _symbol_report(s, headers.get(s), market_date, failures.get(s)) for s in symbols
-        ],
+        "portfolio": portfolio,
+        "symbols": reports,
     }
 
 

@@ -1,0 +1,54 @@
+"""The briefing's flow section: top strikes summed in SQL equal the straightforward pandas sums."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from apps.analytics import briefing
+from apps.analytics.models import OptionsFlow, OptionsFlowPartition
+from apps.core.asof import resolve_as_of
+from apps.core.jobs import JobParams
+from apps.core.values import json_safe
+from apps.pipeline.jobs import execute_job
+from tests.jobs.helpers import past_sessions
+
+END = dt.date(2026, 11, 20)
+
+
+def _reference_top(partition: OptionsFlowPartition) -> tuple[list[dict], list[dict]]:
+    columns = ["option_type", "strike", "delta_oi", "delta_oi_notional"]
+    rows = pd.DataFrame(OptionsFlow.objects.filter(partition=partition).values(*columns))
+    rows[columns[1:]] = rows[columns[1:]].apply(pd.to_numeric, errors="coerce").astype(float)
+    sums = rows.groupby(["option_type", "strike"], as_index=False)[columns[2:]].sum()
+    sums = sums.dropna(subset=["strike"])
+    building = sums[sums["delta_oi_notional"] > 0].nlargest(briefing.TOP_FLOW, "delta_oi_notional")
+    unwinding = sums[sums["delta_oi_notional"] < 0].nsmallest(
+        briefing.TOP_FLOW, "delta_oi_notional"
+    )
+    return json_safe(building.to_dict("records")), json_safe(unwinding.to_dict("records"))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("group_by", ["contract", "strike"])
+def test_flow_summary_equals_the_pandas_sums(warehouse_db, group_by):
+    for day in past_sessions(2, end=END):
+        execute_job("snapshot_options", JobParams(as_of=resolve_as_of(day), symbols=("AAPL",)))
+    options = {"window": 1, "group_by": group_by}
+    execute_job(
+        "compute_flow", JobParams(as_of=resolve_as_of(END), symbols=("AAPL",), options=options)
+    )
+    partition = OptionsFlowPartition.objects.get(symbol="AAPL", group_by=group_by)
+    summary = briefing._flow_summary("AAPL", END)
+    building, unwinding = _reference_top(partition)
+    assert building and unwinding
+    for side, expected in (("building", building), ("unwinding", unwinding)):
+        got = summary[side]
+        assert [set(r) for r in got] == [set(r) for r in expected], side
+        for row, want in zip(got, expected, strict=True):
+            assert row == {
+                k: v if isinstance(v, str) else pytest.approx(v, rel=1e-12) for k, v in want.items()
+            }, side
+    assert summary["window"] == 1 and summary["stale_from"] is None
