@@ -13,7 +13,8 @@ be *unreachable* (its generation is past), never stale. Who bumps:
   connection. It sees ORM saves and deletes *and* ``bulk_create``/``update``/raw ``executemany`` (which
   fire no model signals) and bumps once when the transaction's first write runs and once more after it
   commits (``on_commit``), so no reader can cache pre-commit data under the post-commit generation.
-  Sessions, the database cache table and django-q2's queue tables are ignored (no page shows them).
+  Sessions, the cache table, django-q2's queue, users and logins, the login throttle and the admin
+  log are ignored (no cached page shows them).
 
 Where the counter lives (it must be shared by every process: web workers, task workers, commands):
 
@@ -47,8 +48,17 @@ T = TypeVar("T")
 CACHE_ALIAS = "pages"
 COUNTER_KEY = "optionshelper:generation"
 _SHARED_BACKENDS = ("RedisCache", "PyMemcacheCache", "PyLibMCCache")
-# Tables whose writes never change a page (and churn constantly): sessions, cache, task queue.
-_IGNORED_TABLES = ("django_session", "optionshelper_cache", "django_q_")
+# Tables whose writes never change a cached page (no portal page shows them, and several churn
+# constantly): sessions, the cache table, the task queue, users and their logins, the login
+# throttle, the admin log.
+_IGNORED_TABLES = (
+    "django_session",
+    "optionshelper_cache",
+    "django_q_",
+    '"auth_',
+    '"axes_',
+    "django_admin_log",
+)
 _WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "ALTER", "DROP", "TRUNCATE")
 _MISS = object()
 _building: dict[str, threading.Lock] = {}

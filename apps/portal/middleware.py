@@ -15,6 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 from optionshelper import generation
@@ -53,13 +54,19 @@ def bad_request_response(request: HttpRequest, exc: BadRequest, title: str) -> H
     return render(request, "portal/bad_request.html", context, status=400)
 
 
+# What templates/base.html writes where the per-user header (name, log-out form with its CSRF
+# token) goes when a page is rendered for every user; each response gets its own user box.
+USERBOX_MARKER = "<!--portal:userbox-->"
+
+
 def _rendered_parts(request: HttpRequest, *, clock: bool) -> tuple | None:
     """What a rendered page depends on besides the data generation, or None when not cacheable.
 
-    Pages render only their view model, the user (name, staff) and the CSRF token: the key holds the
-    full path with its query, the user and the CSRF secret the page's token was masked with (so the
-    cached token stays valid for that browser). Exports, non-GET requests, a browser without a CSRF
-    cookie yet (the render must set it) and pending flash messages are never cached.
+    Pages render only their view model and, in the header, the user's name, log-out form and (for
+    staff) the admin link: the page is rendered once per full path (with its query) and staff flag
+    and shared by every user; the user box is filled in per request (:func:`_with_userbox`).
+    Exports, non-GET requests, a browser without a CSRF cookie yet (the render must set it) and
+    pending flash messages are never cached.
     """
     secret = request.META.get("CSRF_COOKIE")
     if request.method != "GET" or "_export" in request.GET or not secret:
@@ -67,13 +74,25 @@ def _rendered_parts(request: HttpRequest, *, clock: bool) -> tuple | None:
     if "messages" in request.COOKIES or "_messages" in getattr(request, "session", {}):
         return None
     minute = timezone.now().strftime("%Y%m%d%H%M") if clock else ""
-    return (request.get_full_path(), request.user.pk, secret, minute)
+    return (request.get_full_path(), bool(request.user.is_staff), minute)
+
+
+def _with_userbox(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """Fill the user box of a page rendered for everyone (a fresh CSRF mask per request)."""
+    if response.streaming or not response.get("Content-Type", "").startswith("text/html"):
+        return response
+    marker = USERBOX_MARKER.encode()
+    if marker in response.content:
+        box = render_to_string("portal/_userbox.html", request=request).encode()
+        response.content = response.content.replace(marker, box, 1)
+    return response
 
 
 def _cached_render(view: View, request: HttpRequest, *args, clock: bool, **kwargs) -> HttpResponse:
     parts = _rendered_parts(request, clock=clock)
     if parts is None:
         return view(request, *args, **kwargs)
+    request.portal_shared_render = True  # base.html leaves USERBOX_MARKER for the user box
     rendered: list[HttpResponse] = []
 
     def render_page() -> tuple[int, bytes, str] | None:
@@ -105,20 +124,21 @@ def portal_view(title: str, *, clock: bool = False) -> Callable[[View], View]:
         @functools.wraps(view)
         def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             try:
-                return _cached_render(view, request, *args, clock=clock, **kwargs)
+                response = _cached_render(view, request, *args, clock=clock, **kwargs)
             except WarehouseBusy as exc:
-                return busy_response(request, exc)
+                response = busy_response(request, exc)
             except WarehouseMissing as exc:
-                return missing_response(request, exc, title)
+                response = missing_response(request, exc, title)
             except BadRequest as exc:
-                return bad_request_response(request, exc, title)
+                response = bad_request_response(request, exc, title)
             except WarehouseUnreadable as exc:
-                return unreadable_response(request, str(exc), title)
+                response = unreadable_response(request, str(exc), title)
             except duckdb.CatalogException as exc:
                 cause = str(exc).splitlines()[0]
-                return unreadable_response(
+                response = unreadable_response(
                     request, f"warehouse schema incomplete ({cause}): run db_init", title
                 )
+            return _with_userbox(request, response)
 
         return login_required(wrapped)
 

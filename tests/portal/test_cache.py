@@ -152,6 +152,31 @@ def test_lost_counter_restarts_above_old_values(settings):
     assert generation.current() > old
 
 
+def test_a_page_rendered_once_is_shared_with_each_users_own_header(django_user_model, portal_data):
+    """One render per URL and staff flag: every user gets their own name and a working CSRF token,
+    and only staff get the admin link."""
+    from django.test import Client
+
+    bodies = {}
+    for name, staff in (("alice", False), ("bob", False), ("carol", True)):
+        browser = Client(enforce_csrf_checks=True)
+        browser.force_login(
+            django_user_model.objects.create_user(name, password="pw-12345678", is_staff=staff)
+        )
+        browser.get("/")  # the first response sets the CSRF cookie
+        body = browser.get("/derived/?symbol=AAA").content.decode()
+        assert f">{name}<" in body and "portal:userbox" not in body
+        assert ("/admin/" in body) is staff
+        bodies[name] = body
+        token = body.split('name="csrfmiddlewaretoken" value="', 1)[1].split('"', 1)[0]
+        assert browser.post("/accounts/logout/", {"csrfmiddlewaretoken": token}).status_code == 302
+    # alice's and bob's pages differ only in the user box (the same cached render)
+    def body_of(html: str) -> str:
+        return html.split('<div class="asof">', 1)[1]
+
+    assert body_of(bodies["alice"]) == body_of(bodies["bob"])
+
+
 def test_rendered_page_is_per_user_and_never_an_export(client, django_user_model, portal_data):
     for name in ("alice", "bob"):
         client.force_login(django_user_model.objects.create_user(name, password="pw-12345678"))
