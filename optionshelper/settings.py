@@ -10,6 +10,7 @@ metadata DB to PostgreSQL and ``REDIS_URL`` the django-q2 broker to Redis. DEBUG
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import os
 import sys
 import tempfile
@@ -106,7 +107,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
-    "django_tables2",
     "django_q",
     "axes",
     "apps.ledger",
@@ -134,12 +134,17 @@ ROOT_URLCONF = "optionshelper.urls"
 WSGI_APPLICATION = "optionshelper.wsgi.application"
 ASGI_APPLICATION = "optionshelper.asgi.application"
 
+# django-tables2 is configured here rather than installed: its package imports
+# django.contrib.postgres (and with it psycopg) when imported, which every command would pay at
+# start-up; the portal uses only its templates and template tags, imported when a page renders.
+_TABLES2_DIR = Path(importlib.util.find_spec("django_tables2").submodule_search_locations[0])
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [BASE_DIR / "templates", _TABLES2_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
+            "libraries": {"django_tables2": "django_tables2.templatetags.django_tables2"},
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",

@@ -25,7 +25,7 @@ from django.http import (
     HttpResponseNotAllowed,
     HttpResponseRedirect,
 )
-from django.template import engines
+from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -78,35 +78,6 @@ def rerun_kwargs(run: IngestionRun) -> dict[str, Any]:
 def step_symbols(step) -> list[str]:
     """A step for one symbol runs that symbol; an ``ALL`` step runs every tracked symbol."""
     return [] if step.scope_key == registry.ALL_SCOPE else [step.scope_key]
-
-
-_GAP_PLAN_TEMPLATE = engines["django"].from_string(
-    """{% extends "admin/base_site.html" %}
-{% block breadcrumbs %}<div class="breadcrumbs"><a href="{% url 'admin:index' %}">Home</a>
-&rsaquo; <a href="{{ runs_url }}">Ingestion runs</a> &rsaquo; Gap planner</div>{% endblock %}
-{% block content %}
-<p>Ordered backfill steps from watermarks, latest runs and failed checks (upstream first).
-"Enqueue" queues the step's job for the cluster with <code>triggered_by='admin'</code>.
-Not financial advice.</p>
-{% if steps %}
-<table>
-<thead><tr><th>#</th><th>asset</th><th>scope</th><th>job</th><th>reason</th><th>command</th>
-<th></th></tr></thead>
-<tbody>
-{% for step in steps %}
-<tr><td>{{ step.order }}</td><td>{{ step.asset_key }}</td><td>{{ step.scope_key }}</td>
-<td>{{ step.job_name }}</td><td>{{ step.reason }}</td><td><code>{{ step.command }}</code></td>
-<td><form method="post">{% csrf_token %}
-<input type="hidden" name="job_name" value="{{ step.job_name }}">
-<input type="hidden" name="asset_key" value="{{ step.asset_key }}">
-<input type="hidden" name="scope_key" value="{{ step.scope_key }}">
-<input type="submit" value="Enqueue"></form></td></tr>
-{% endfor %}
-</tbody></table>
-{% else %}<p>No gaps: every tracked asset is fresh and its latest run and checks passed.</p>
-{% endif %}
-{% endblock %}"""
-)
 
 
 class PipelineRunAdmin(IngestionRunAdmin):
@@ -213,7 +184,7 @@ class PipelineRunAdmin(IngestionRunAdmin):
                 "steps": steps,
                 "runs_url": reverse("admin:ledger_ingestionrun_changelist"),
             }
-            return HttpResponse(_GAP_PLAN_TEMPLATE.render(context, request))
+            return render(request, "admin/pipeline/gap_plan.html", context)
         wanted = tuple(request.POST.get(k, "") for k in ("job_name", "asset_key", "scope_key"))
         step = next((s for s in steps if (s.job_name, s.asset_key, s.scope_key) == wanted), None)
         if step is None:

@@ -102,6 +102,9 @@ class JobCommand(BaseCommand):
 
     job_name: str = ""
     uses_provider = True
+    # Django's system checks (admin, templates, URLs) are for the site, not a data job, and build the
+    # template engines at every start; `manage.py check --deploy`, runserver and migrate run them.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--as-of", default="latest", help="latest (default) or YYYY-MM-DD")

@@ -40,3 +40,26 @@ def test_settings_apps_and_urls_load_without_heavy_libraries(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "", f"imported at start-up: {done.stdout.strip()}"
+
+
+def test_db_info_on_sqlite_imports_neither_the_postgresql_driver_nor_the_tables(tmp_path):
+    """``db_info`` (no system checks) on the embedded default: psycopg only where PostgreSQL is."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "optionshelper.settings",
+        "OPTIONS_HELPER_DATA_DIR": str(tmp_path),
+    }
+    env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    code = (
+        "import sys; from django.core.management import execute_from_command_line\n"
+        "execute_from_command_line(['manage.py', 'db_info'])\n"
+        "print('loaded:', ','.join(m for m in ('psycopg', 'django_tables2', 'pandas') "
+        "if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=300, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "loaded:", done.stdout
