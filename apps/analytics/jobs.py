@@ -209,54 +209,19 @@ def derived_for_date(symbol: str, day: dt.date) -> dict:
     )
 
 
-def _summaries(symbol: str, todo: list[tuple[dt.date, float]], log: RunLog) -> list[dict]:
-    """Chain metrics of one symbol for every date to do: one chain read, one summary per date."""
-    chains = selectors.snapshot_chains(symbol, [day for day, _ in todo])
-    if len(chains):
-        chains["snapshot_date"] = pd.to_datetime(chains["snapshot_date"]).dt.date
-    by_date = dict(tuple(chains.groupby("snapshot_date"))) if len(chains) else {}
-    out = []
-    for day, spot in todo:
-        chain = by_date.get(day, chains.iloc[0:0])
-        summary = chain_metrics.summarize_chain(chain, spot=float(spot), as_of=day)
-        row = {"symbol": symbol.upper(), "date": day, "spot": summary.get("spot")}
-        row.update({key: summary.get(key) for key in derived.SUMMARY_COLUMNS})
-        out.append(row)
-        log.heartbeat()
-    return out
+DERIVED_CHUNK_SYMBOLS = 50  # symbols per warehouse read + write (bounds memory)
 
 
-def compute_derived(params: JobParams, *, log: RunLog) -> JobResult:
-    """derived_daily for every symbol (the newest snapshot date, or ``all_dates``): chain metrics
-    per date from one chain read per symbol, then RV and IV percentile/rank for all symbols and
-    dates in one DuckDB pass (window functions over prior rows only), then one write."""
-    all_dates = bool(params.options.get("all_dates", False))
-    headers = selectors.snapshot_spots(list(params.symbols), up_to=params.as_of.market_date)
-    started: dict[str, dt.datetime] = {}
-    partitions: dict[str, PartitionResult] = {}
-    summaries: list[dict] = []
-    todo_by_symbol: dict[str, list[dt.date]] = {}
-    for symbol in params.symbols:
-        started[symbol] = dt.datetime.now(dt.UTC)
-        dates = headers.get(symbol, [])
-        if not dates:
-            log.asset_skipped("derived_daily", symbol, "no_snapshots", started_at=started[symbol])
-            partitions[symbol] = PartitionResult(symbol, "skipped", detail="no_snapshots")
-            continue
-        todo = dates if all_dates else dates[-1:]
-        try:
-            summaries += _summaries(symbol, todo, log)
-        except Exception as exc:  # one symbol's failure must not stop the others
-            log.asset_failed("derived_daily", symbol, exc, started_at=started[symbol])
-            partitions[symbol] = PartitionResult(
-                symbol, "failed", detail=f"{type(exc).__name__}: {exc}"
-            )
-            continue
-        todo_by_symbol[symbol] = [day for day, _ in todo]
-    if summaries:
-        rows = selectors.derived_metrics(pd.DataFrame(summaries, columns=_SUMMARY_FRAME))
+def _derived_chunk(
+    todo: dict[str, list[dt.date]], *, log: RunLog, started: dict[str, dt.datetime]
+) -> list[PartitionResult]:
+    """One warehouse read for the chunk (every chain metric set-based), one write, then the
+    ledger events."""
+    rows = selectors.derived_batch(todo)
+    if len(rows):
         warehouse_stores.derived_write(rows=rows, provider="derived")
-    for symbol, days in todo_by_symbol.items():
+    results = []
+    for symbol, days in todo.items():
         log.asset_succeeded(
             "derived_daily",
             symbol,
@@ -266,9 +231,40 @@ def compute_derived(params: JobParams, *, log: RunLog) -> JobResult:
             max_event_ts=market_ts(days[-1]),
         )
         log.advance_watermark("derived_daily", symbol, days[-1])
-        partitions[symbol] = PartitionResult(
-            symbol, "success", rows=len(days), market_date=days[-1]
-        )
+        results.append(PartitionResult(symbol, "success", rows=len(days), market_date=days[-1]))
+    return results
+
+
+def compute_derived(params: JobParams, *, log: RunLog) -> JobResult:
+    """derived_daily for every symbol (the newest snapshot date, or ``all_dates``), set-based: per
+    chunk of symbols one warehouse read computes the chain metrics of every (symbol, date) to do
+    and RV and IV percentile/rank (window functions over prior rows only), then one write."""
+    all_dates = bool(params.options.get("all_dates", False))
+    headers = selectors.snapshot_spots(list(params.symbols), up_to=params.as_of.market_date)
+    started: dict[str, dt.datetime] = {}
+    partitions: dict[str, PartitionResult] = {}
+    todo: dict[str, list[dt.date]] = {}
+    for symbol in params.symbols:
+        started[symbol] = dt.datetime.now(dt.UTC)
+        dates = [day for day, _ in headers.get(symbol, [])]
+        if not dates:
+            log.asset_skipped("derived_daily", symbol, "no_snapshots", started_at=started[symbol])
+            partitions[symbol] = PartitionResult(symbol, "skipped", detail="no_snapshots")
+            continue
+        todo[symbol] = dates if all_dates else dates[-1:]
+    symbols = tuple(todo)
+    for chunk in _chunks(symbols, DERIVED_CHUNK_SYMBOLS):
+        try:
+            results = _derived_chunk({s: todo[s] for s in chunk}, log=log, started=started)
+        except Exception as exc:  # one chunk's failure must not stop the others
+            results = []
+            for symbol in chunk:
+                log.asset_failed("derived_daily", symbol, exc, started_at=started[symbol])
+                results.append(
+                    PartitionResult(symbol, "failed", detail=f"{type(exc).__name__}: {exc}")
+                )
+        partitions.update((p.symbol, p) for p in results)
+        log.heartbeat()
     ordered = [partitions[s] for s in params.symbols]
     dates = [p.market_date for p in ordered if p.market_date]
     return JobResult(
@@ -285,9 +281,6 @@ def _data_provider(params: JobParams) -> str:
         list(params.symbols), up_to=params.as_of.market_date
     )
     return ",".join(sorted({str(h["provider"]) for h in headers.values() if h.get("provider")}))
-
-
-_SUMMARY_FRAME = ["symbol", "date", "spot", *derived.SUMMARY_COLUMNS]
 
 
 # --- build_briefing / build_dashboard ------------------------------------------------------------
