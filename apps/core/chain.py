@@ -108,6 +108,8 @@ def _gamma_peak(df: pd.DataFrame, spot: float) -> float | None:
 def _atm(df: pd.DataFrame, expiry: dt.date, spot: float) -> dict[str, Any] | None:
     """ATM strike of one expiry: nearest spot with both a call and a put mark (ties: lower)."""
     rows = df[(df["expiry"] == expiry) & df["mark"].notna()]
+    if rows.empty:
+        return None
     sides = rows.pivot_table(
         index="strike", columns="is_call", values=["mark", "implied_vol"], aggfunc="first"
     )
