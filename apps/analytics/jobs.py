@@ -217,9 +217,10 @@ def _derived_chunk(
 ) -> list[PartitionResult]:
     """One warehouse read for the chunk (every chain metric set-based), one write, then the
     ledger events."""
+    read_at = dt.datetime.now(dt.UTC)  # stored as updated_at: the inputs as read from here on
     rows = selectors.derived_batch(todo)
     if len(rows):
-        warehouse_stores.derived_write(rows=rows, provider="derived")
+        warehouse_stores.derived_write(rows=rows, provider="derived", computed_at=read_at)
     results = []
     for symbol, days in todo.items():
         log.asset_succeeded(
@@ -238,9 +239,20 @@ def _derived_chunk(
 def compute_derived(params: JobParams, *, log: RunLog) -> JobResult:
     """derived_daily for every symbol (the newest snapshot date, or ``all_dates``), set-based: per
     chunk of symbols one warehouse read computes the chain metrics of every (symbol, date) to do
-    and RV and IV percentile/rank (window functions over prior rows only), then one write."""
+    and RV and IV percentile/rank (window functions over prior rows only), then one write.
+
+    Without ``all_dates`` or ``force``, a symbol whose newest row was computed after its inputs
+    were stored is skipped (``up_to_date``)."""
     all_dates = bool(params.options.get("all_dates", False))
+    force = bool(params.options.get("force", False))
     headers = selectors.snapshot_spots(list(params.symbols), up_to=params.as_of.market_date)
+    fresh = (
+        set()
+        if all_dates or force
+        else selectors.derived_up_to_date(
+            {symbol: days[-1][0] for symbol, days in headers.items() if days}
+        )
+    )
     started: dict[str, dt.datetime] = {}
     partitions: dict[str, PartitionResult] = {}
     todo: dict[str, list[dt.date]] = {}
@@ -250,6 +262,19 @@ def compute_derived(params: JobParams, *, log: RunLog) -> JobResult:
         if not dates:
             log.asset_skipped("derived_daily", symbol, "no_snapshots", started_at=started[symbol])
             partitions[symbol] = PartitionResult(symbol, "skipped", detail="no_snapshots")
+            continue
+        if symbol in fresh:
+            log.asset_skipped(
+                "derived_daily",
+                symbol,
+                "up_to_date",
+                started_at=started[symbol],
+                extra={"stored": dates[-1].isoformat()},
+            )
+            log.advance_watermark("derived_daily", symbol, dates[-1])
+            partitions[symbol] = PartitionResult(
+                symbol, "skipped", detail="up_to_date", market_date=dates[-1]
+            )
             continue
         todo[symbol] = dates if all_dates else dates[-1:]
     symbols = tuple(todo)

@@ -208,6 +208,26 @@ def derived_batch(todo: dict[str, list[dt.date]]) -> pd.DataFrame:
         )
 
 
+def derived_up_to_date(newest: dict[str, dt.date]) -> set[str]:
+    """The symbols whose derived_daily row for ``newest[symbol]`` (its newest snapshot date) was
+    computed after everything it is computed from was stored: the current snapshot header of that
+    date and the symbol's candles up to it (``updated_at`` of each). One query for the set."""
+    if not newest:
+        return set()
+    rows = warehouse.fetch_all(
+        "WITH k AS (SELECT unnest(?::VARCHAR[]) AS symbol, unnest(?::DATE[]) AS date), "
+        "h AS (SELECT h.symbol, h.snapshot_date AS date, h.updated_at FROM "
+        "options_snapshot_headers h SEMI JOIN k ON k.symbol = h.symbol AND k.date = h.snapshot_date "
+        "QUALIFY row_number() OVER (PARTITION BY h.symbol, h.snapshot_date "
+        "ORDER BY h.updated_at DESC) = 1) "
+        "SELECT d.symbol FROM derived_daily d JOIN h ON h.symbol = d.symbol AND h.date = d.date "
+        "WHERE d.updated_at >= h.updated_at AND NOT EXISTS (SELECT 1 FROM candles_daily c "
+        "WHERE c.symbol = d.symbol AND c.date <= d.date AND c.updated_at > d.updated_at)",
+        [list(newest), list(newest.values())],
+    )
+    return {row[0] for row in rows}
+
+
 def snapshot_header(symbol: str, snapshot_date: dt.date) -> dict | None:
     frame = warehouse.fetch_df(
         f"SELECT * FROM ({_CURRENT_HEADERS}) WHERE snapshot_date = ?", [symbol, snapshot_date]

@@ -149,3 +149,36 @@ def test_every_chain_metric_on_the_warehouse_equals_summarize_chain(warehouse_db
         for key in SUMMARY_COLUMNS:
             assert stored[(symbol, day)][key] == (
                 pytest.approx(row[key], rel=1e-9) if isinstance(row[key], float) else row[key])
+
+
+@pytest.mark.django_db
+def test_newest_row_computed_after_its_inputs_is_up_to_date(warehouse_db) -> None:
+    sessions = past_sessions(2, end=END)
+    symbols = ("AAPL", "MSFT")
+    execute_job("ingest_candles", JobParams(as_of=resolve_as_of(END), symbols=symbols))
+    for day in sessions:
+        execute_job("snapshot_options", JobParams(as_of=resolve_as_of(day), symbols=symbols))
+
+    def run(**options):
+        execution = execute_job("compute_derived", JobParams(
+            as_of=resolve_as_of(END), symbols=symbols, options=options))
+        return {p.symbol: (p.status, p.detail) for p in execution.result.partitions}
+
+    def stamps():
+        return dict(warehouse.fetch_all(
+            "SELECT symbol, updated_at FROM derived_daily WHERE date = ?", [sessions[-1]]))
+
+    assert run() == {s: ("success", "") for s in symbols}
+    before = stamps()
+    assert run() == {s: ("skipped", "up_to_date") for s in symbols}
+    assert stamps() == before  # nothing written
+    # a newer snapshot of the newest date, or newer candles, make the row stale
+    execute_job("snapshot_options", JobParams(as_of=resolve_as_of(sessions[-1]),
+                                              symbols=("AAPL",), options={"force": True}))
+    with warehouse.transaction() as con:
+        con.execute("UPDATE candles_daily SET updated_at = now() WHERE symbol = 'MSFT' "
+                    "AND date = ?", [sessions[0]])
+    assert run() == {s: ("success", "") for s in symbols}
+    assert run() == {s: ("skipped", "up_to_date") for s in symbols}
+    assert run(force=True) == {s: ("success", "") for s in symbols}
+    assert run(all_dates=True) == {s: ("success", "") for s in symbols}
