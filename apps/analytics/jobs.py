@@ -209,7 +209,21 @@ def derived_for_date(symbol: str, day: dt.date) -> dict:
     )
 
 
-DERIVED_CHUNK_SYMBOLS = 50  # symbols per warehouse read + write (bounds memory)
+DERIVED_CHUNK_SNAPSHOTS = 500  # (symbol, date) snapshots per warehouse read + write (memory)
+
+
+def _derived_chunks(todo: dict[str, list[dt.date]]) -> list[list[str]]:
+    """Whole symbols, in order, at most DERIVED_CHUNK_SNAPSHOTS dates per chunk (one symbol with
+    more dates is a chunk of its own)."""
+    chunks: list[list[str]] = []
+    size = 0
+    for symbol, days in todo.items():
+        if not chunks or size + len(days) > DERIVED_CHUNK_SNAPSHOTS:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(symbol)
+        size += len(days)
+    return chunks
 
 
 def _derived_chunk(
@@ -238,7 +252,7 @@ def _derived_chunk(
 
 def compute_derived(params: JobParams, *, log: RunLog) -> JobResult:
     """derived_daily for every symbol (the newest snapshot date, or ``all_dates``), set-based: per
-    chunk of symbols one warehouse read computes the chain metrics of every (symbol, date) to do
+    chunk of symbols (about 500 snapshots) one warehouse read computes the chain metrics of every (symbol, date) to do
     and RV and IV percentile/rank (window functions over prior rows only), then one write.
 
     Without ``all_dates`` or ``force``, a symbol whose newest row was computed after its inputs
@@ -277,8 +291,7 @@ def compute_derived(params: JobParams, *, log: RunLog) -> JobResult:
             )
             continue
         todo[symbol] = dates if all_dates else dates[-1:]
-    symbols = tuple(todo)
-    for chunk in _chunks(symbols, DERIVED_CHUNK_SYMBOLS):
+    for chunk in _derived_chunks(todo):
         try:
             results = _derived_chunk({s: todo[s] for s in chunk}, log=log, started=started)
         except Exception as exc:  # one chunk's failure must not stop the others

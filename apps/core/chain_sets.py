@@ -62,14 +62,15 @@ def _finite(expr: str) -> str:
 SUMMARIES_SQL = f"""
 WITH todo AS (
     SELECT h.symbol, h.snapshot_date, h.provider, h.spot,
-        CASE WHEN isfinite(h.spot) AND h.spot > 0 THEN h.spot END AS uspot
+        CASE WHEN isfinite(h.spot) AND h.spot > 0 THEN h.spot END AS uspot,
+        row_number() OVER (ORDER BY h.symbol, h.snapshot_date) AS sid
     FROM options_snapshot_headers h SEMI JOIN summary_todo t
         ON t.symbol = h.symbol AND t.snapshot_date = h.snapshot_date
     QUALIFY row_number() OVER (
         PARTITION BY h.symbol, h.snapshot_date ORDER BY h.updated_at DESC) = 1
 ),
 c AS (
-    SELECT t.symbol, t.snapshot_date AS as_of, t.uspot, c.contract_symbol, c.expiry,
+    SELECT t.sid, t.uspot, c.contract_symbol, c.expiry,
         {_num("strike")} AS strike,
         starts_with(lower(CAST(c.option_type AS VARCHAR)), 'c') AS is_call,
         {_num("open_interest")} AS oi, {_num("volume")} AS volume, {_num("mark")} AS mark,
@@ -79,132 +80,137 @@ c AS (
         ON c.symbol = t.symbol AND c.snapshot_date = t.snapshot_date AND c.provider = t.provider
 ),
 totals AS (
-    SELECT symbol, as_of, count(*) AS contracts,
+    SELECT sid, count(*) AS contracts,
         coalesce(sum(oi) FILTER (WHERE is_call), 0.0) AS total_call_oi,
         coalesce(sum(oi) FILTER (WHERE NOT is_call), 0.0) AS total_put_oi,
         coalesce(sum(volume) FILTER (WHERE is_call), 0.0) AS total_call_volume,
         coalesce(sum(volume) FILTER (WHERE NOT is_call), 0.0) AS total_put_volume
-    FROM c GROUP BY symbol, as_of
+    FROM c GROUP BY sid
 ),
 mp_expiry AS (
-    SELECT symbol, as_of,
-        coalesce(min(e.expiry) FILTER (WHERE m.monthly), min(e.expiry)) AS max_pain_expiry
-    FROM (SELECT DISTINCT symbol, as_of, expiry FROM c WHERE expiry >= as_of) e
+    SELECT sid, coalesce(min(e.expiry) FILTER (WHERE m.monthly), min(e.expiry)) AS max_pain_expiry
+    FROM (SELECT DISTINCT sid, expiry FROM c WHERE days >= 0) e
         LEFT JOIN summary_monthly m ON m.expiry = e.expiry
-    GROUP BY symbol, as_of
+    GROUP BY sid
 ),
 mp_strikes AS (
-    SELECT c.symbol, c.as_of, c.strike,
+    SELECT c.sid, c.strike,
         coalesce(sum(coalesce(c.oi, 0.0)) FILTER (WHERE c.is_call), 0.0) AS c_oi,
         coalesce(sum(coalesce(c.oi, 0.0) * c.strike) FILTER (WHERE c.is_call), 0.0) AS c_ois,
         coalesce(sum(coalesce(c.oi, 0.0)) FILTER (WHERE NOT c.is_call), 0.0) AS p_oi,
         coalesce(sum(coalesce(c.oi, 0.0) * c.strike) FILTER (WHERE NOT c.is_call), 0.0) AS p_ois
-    FROM c JOIN mp_expiry x
-        ON x.symbol = c.symbol AND x.as_of = c.as_of AND c.expiry = x.max_pain_expiry
+    FROM c JOIN mp_expiry x ON x.sid = c.sid AND c.expiry = x.max_pain_expiry
     WHERE c.strike IS NOT NULL
-    GROUP BY c.symbol, c.as_of, c.strike
+    GROUP BY c.sid, c.strike
 ),
 mp_pain AS (
-    SELECT symbol, as_of, strike,
+    SELECT sid, strike,
         strike * sum(c_oi) OVER up - sum(c_ois) OVER up
             + sum(p_ois) OVER down - strike * sum(p_oi) OVER down AS pain,
         sum(c_oi + p_oi) OVER whole AS total_oi
     FROM mp_strikes
-    WINDOW whole AS (PARTITION BY symbol, as_of),
-        up AS (PARTITION BY symbol, as_of ORDER BY strike
+    WINDOW whole AS (PARTITION BY sid),
+        up AS (PARTITION BY sid ORDER BY strike
             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW),
-        down AS (PARTITION BY symbol, as_of ORDER BY strike
+        down AS (PARTITION BY sid ORDER BY strike
             ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING)
 ),
 max_pain AS (
-    SELECT symbol, as_of,
+    SELECT sid,
         min(strike) FILTER (WHERE pain <= low + 1e-9 * greatest(1.0, abs(low))) AS max_pain
-    FROM (SELECT *, min(pain) OVER (PARTITION BY symbol, as_of) AS low FROM mp_pain)
+    FROM (SELECT *, min(pain) OVER (PARTITION BY sid) AS low FROM mp_pain)
     WHERE total_oi > 0
-    GROUP BY symbol, as_of
+    GROUP BY sid
 ),
-wall_strikes AS (
-    SELECT symbol, as_of, is_call, strike, coalesce(sum(oi), 0.0) AS v
-    FROM c
-    WHERE uspot IS NOT NULL AND strike IS NOT NULL
-        AND ((is_call AND strike >= uspot) OR (NOT is_call AND strike <= uspot))
-    GROUP BY symbol, as_of, is_call, strike
-),
-walls AS (
-    SELECT symbol, as_of,
-        arg_min(strike, struct_pack(a := -v, b := strike)) FILTER (WHERE is_call) AS call_wall,
-        arg_min(strike, struct_pack(a := -v, b := strike)) FILTER (WHERE NOT is_call) AS put_wall
-    FROM wall_strikes WHERE v > 0
-    GROUP BY symbol, as_of
-),
-gamma_strikes AS (
-    SELECT symbol, as_of, strike,
-        coalesce(sum(gamma * oi * 100.0::DOUBLE * (uspot * uspot) * 0.01::DOUBLE), 0.0) AS v
+by_strike AS (
+    SELECT sid, strike,
+        coalesce(sum(oi) FILTER (WHERE is_call AND strike >= uspot), 0.0) AS call_v,
+        coalesce(sum(oi) FILTER (WHERE NOT is_call AND strike <= uspot), 0.0) AS put_v,
+        count(*) FILTER (WHERE is_call AND strike >= uspot) AS calls,
+        count(*) FILTER (WHERE NOT is_call AND strike <= uspot) AS puts,
+        coalesce(sum(gamma * oi * 100.0::DOUBLE * (uspot * uspot) * 0.01::DOUBLE), 0.0)
+            AS gamma_v
     FROM c WHERE uspot IS NOT NULL AND strike IS NOT NULL
-    GROUP BY symbol, as_of, strike
+    GROUP BY sid, strike
 ),
-gamma_peak AS (
-    SELECT symbol, as_of,
-        arg_min(strike, struct_pack(a := -v, b := strike)) AS gamma_peak_strike
-    FROM gamma_strikes WHERE v > 0
-    GROUP BY symbol, as_of
+levels AS (
+    SELECT sid,
+        arg_min(strike, struct_pack(a := -call_v, b := strike))
+            FILTER (WHERE calls > 0 AND call_v > 0) AS call_wall,
+        arg_min(strike, struct_pack(a := -put_v, b := strike))
+            FILTER (WHERE puts > 0 AND put_v > 0) AS put_wall,
+        arg_min(strike, struct_pack(a := -gamma_v, b := strike))
+            FILTER (WHERE gamma_v > 0) AS gamma_peak_strike
+    FROM by_strike GROUP BY sid
 ),
-atm_sides AS (
-    SELECT symbol, as_of, uspot, expiry, days, strike, is_call,
-        arg_min(mark, contract_symbol) AS mark,
-        arg_min(iv, contract_symbol) FILTER (WHERE iv IS NOT NULL) AS iv
+atm_keys AS (
+    SELECT sid, expiry, strike, any_value(uspot) AS uspot, any_value(days) AS days,
+        count(*) FILTER (WHERE is_call) AS calls, count(*) FILTER (WHERE NOT is_call) AS puts,
+        min(mark) FILTER (WHERE is_call) AS call_mark,
+        min(mark) FILTER (WHERE NOT is_call) AS put_mark,
+        min(iv) FILTER (WHERE is_call) AS call_iv,
+        min(iv) FILTER (WHERE NOT is_call) AS put_iv
     FROM c
     WHERE uspot IS NOT NULL AND mark IS NOT NULL AND strike IS NOT NULL AND expiry IS NOT NULL
-    GROUP BY symbol, as_of, uspot, expiry, days, strike, is_call
+    GROUP BY sid, expiry, strike
+    HAVING calls > 0 AND puts > 0
+),
+atm_twins AS (  -- several contracts on one side of a strike (rare): the first one's values
+    SELECT c.sid, c.expiry, c.strike,
+        arg_min(c.mark, c.contract_symbol) FILTER (WHERE c.is_call) AS call_mark,
+        arg_min(c.mark, c.contract_symbol) FILTER (WHERE NOT c.is_call) AS put_mark,
+        arg_min(c.iv, c.contract_symbol) FILTER (WHERE c.is_call AND c.iv IS NOT NULL) AS call_iv,
+        arg_min(c.iv, c.contract_symbol) FILTER (WHERE NOT c.is_call AND c.iv IS NOT NULL)
+            AS put_iv
+    FROM c SEMI JOIN (SELECT * FROM atm_keys WHERE calls > 1 OR puts > 1) k
+        ON k.sid = c.sid AND k.expiry = c.expiry AND k.strike = c.strike
+    WHERE c.mark IS NOT NULL
+    GROUP BY c.sid, c.expiry, c.strike
 ),
 atm_pairs AS (
-    SELECT symbol, as_of, uspot, expiry, days, strike,
-        max(mark) FILTER (WHERE is_call) AS call_mark,
-        max(mark) FILTER (WHERE NOT is_call) AS put_mark,
-        max(iv) FILTER (WHERE is_call) AS call_iv,
-        max(iv) FILTER (WHERE NOT is_call) AS put_iv
-    FROM atm_sides
-    GROUP BY symbol, as_of, uspot, expiry, days, strike
-    HAVING call_mark IS NOT NULL AND put_mark IS NOT NULL
+    SELECT k.sid, k.expiry, k.strike, k.uspot, k.days,
+        CASE WHEN k.calls > 1 THEN w.call_mark ELSE k.call_mark END AS call_mark,
+        CASE WHEN k.puts > 1 THEN w.put_mark ELSE k.put_mark END AS put_mark,
+        CASE WHEN k.calls > 1 THEN w.call_iv ELSE k.call_iv END AS call_iv,
+        CASE WHEN k.puts > 1 THEN w.put_iv ELSE k.put_iv END AS put_iv
+    FROM atm_keys k LEFT JOIN atm_twins w
+        ON w.sid = k.sid AND w.expiry = k.expiry AND w.strike = k.strike
 ),
 atm AS (
-    SELECT symbol, as_of, uspot, expiry, days, strike AS atm_strike,
-        call_mark + put_mark AS straddle,
-        CASE WHEN call_iv IS NOT NULL AND put_iv IS NOT NULL THEN (call_iv + put_iv) / 2.0
-            ELSE coalesce(call_iv, put_iv) END AS atm_iv
+    SELECT sid, expiry, days, uspot,
+        arg_min(strike, struct_pack(a := abs(strike - uspot), b := strike)) AS atm_strike,
+        arg_min(call_mark + put_mark, struct_pack(a := abs(strike - uspot), b := strike))
+            AS straddle,
+        arg_min_null(
+            CASE WHEN call_iv IS NOT NULL AND put_iv IS NOT NULL THEN (call_iv + put_iv) / 2.0
+                ELSE coalesce(call_iv, put_iv) END,
+            struct_pack(a := abs(strike - uspot), b := strike)) AS atm_iv
     FROM atm_pairs
-    QUALIFY row_number() OVER (
-        PARTITION BY symbol, as_of, expiry ORDER BY abs(strike - uspot), strike) = 1
+    GROUP BY sid, expiry, days, uspot
 ),
 near AS (
-    SELECT symbol, as_of, min(expiry) AS near_expiry,
+    SELECT sid, min(expiry) AS near_expiry,
         arg_min(atm_strike, expiry) AS atm_strike_near,
         arg_min_null(atm_iv, expiry) AS atm_iv_near,
         arg_min(straddle, expiry) AS straddle, any_value(uspot) AS uspot
     FROM atm WHERE days >= {NEAR_MIN_DAYS}
-    GROUP BY symbol, as_of
+    GROUP BY sid
 ),
 nxt AS (
-    SELECT a.symbol, a.as_of, min(a.expiry) AS next_expiry,
-        arg_min_null(a.atm_iv, a.expiry) AS next_iv
-    FROM atm a JOIN near n ON n.symbol = a.symbol AND n.as_of = a.as_of
+    SELECT a.sid, min(a.expiry) AS next_expiry, arg_min_null(a.atm_iv, a.expiry) AS next_iv
+    FROM atm a JOIN near n ON n.sid = a.sid
     WHERE a.expiry >= n.near_expiry + INTERVAL {NEXT_MIN_GAP_DAYS} DAY
-    GROUP BY a.symbol, a.as_of
-),
-skew_sides AS (
-    SELECT c.symbol, c.as_of, c.is_call,
-        arg_min(c.iv, struct_pack(
-            a := abs(c.delta + CASE WHEN c.is_call THEN -{TARGET_DELTA} ELSE {TARGET_DELTA} END),
-            b := c.contract_symbol)) AS iv
-    FROM c JOIN near n ON n.symbol = c.symbol AND n.as_of = c.as_of AND c.expiry = n.near_expiry
-    WHERE c.delta IS NOT NULL AND c.iv IS NOT NULL
-    GROUP BY c.symbol, c.as_of, c.is_call
+    GROUP BY a.sid
 ),
 skew AS (
-    SELECT symbol, as_of,
-        ((max(iv) FILTER (WHERE NOT is_call)) - (max(iv) FILTER (WHERE is_call))) * 100.0::DOUBLE
-            AS skew_near_pp
-    FROM skew_sides GROUP BY symbol, as_of
+    SELECT c.sid,
+        (arg_min(c.iv, struct_pack(a := abs(c.delta + {TARGET_DELTA}), b := c.contract_symbol))
+            FILTER (WHERE NOT c.is_call)
+        - arg_min(c.iv, struct_pack(a := abs(c.delta - {TARGET_DELTA}), b := c.contract_symbol))
+            FILTER (WHERE c.is_call)) * 100.0::DOUBLE AS skew_near_pp
+    FROM c JOIN near n ON n.sid = c.sid AND c.expiry = n.near_expiry
+    WHERE c.delta IS NOT NULL AND c.iv IS NOT NULL
+    GROUP BY c.sid
 )
 SELECT t.symbol, t.snapshot_date AS date,
     {_finite("t.spot")} AS spot,
@@ -218,21 +224,20 @@ SELECT t.symbol, t.snapshot_date AS date,
     CASE WHEN tt.total_call_volume > 0
         THEN {_finite("tt.total_put_volume / tt.total_call_volume")} END AS pc_vol,
     x.max_pain_expiry, mp.max_pain,
-    w.call_wall, w.put_wall, g.gamma_peak_strike,
+    l.call_wall, l.put_wall, l.gamma_peak_strike,
     n.near_expiry, n.atm_strike_near, {_finite("n.atm_iv_near")} AS atm_iv_near,
     {_finite("n.straddle / n.uspot")} AS em_near_pct,
     {_finite("s.skew_near_pp")} AS skew_near_pp,
     {_finite("nx.next_iv - n.atm_iv_near")} AS iv_term_slope,
     nx.next_expiry
 FROM todo t
-LEFT JOIN totals tt ON tt.symbol = t.symbol AND tt.as_of = t.snapshot_date
-LEFT JOIN mp_expiry x ON x.symbol = t.symbol AND x.as_of = t.snapshot_date
-LEFT JOIN max_pain mp ON mp.symbol = t.symbol AND mp.as_of = t.snapshot_date
-LEFT JOIN walls w ON w.symbol = t.symbol AND w.as_of = t.snapshot_date
-LEFT JOIN gamma_peak g ON g.symbol = t.symbol AND g.as_of = t.snapshot_date
-LEFT JOIN near n ON n.symbol = t.symbol AND n.as_of = t.snapshot_date
-LEFT JOIN nxt nx ON nx.symbol = t.symbol AND nx.as_of = t.snapshot_date
-LEFT JOIN skew s ON s.symbol = t.symbol AND s.as_of = t.snapshot_date
+LEFT JOIN totals tt ON tt.sid = t.sid
+LEFT JOIN mp_expiry x ON x.sid = t.sid
+LEFT JOIN max_pain mp ON mp.sid = t.sid
+LEFT JOIN levels l ON l.sid = t.sid
+LEFT JOIN near n ON n.sid = t.sid
+LEFT JOIN nxt nx ON nx.sid = t.sid
+LEFT JOIN skew s ON s.sid = t.sid
 ORDER BY t.symbol, t.snapshot_date
 """
 

@@ -10,6 +10,7 @@ import math
 import pandas as pd
 import pytest
 
+from apps.analytics import jobs
 from apps.analytics.jobs import derived_for_date
 from apps.core.asof import resolve_as_of
 from apps.core.chain import summarize_chain
@@ -64,7 +65,8 @@ def _assert_same(got: dict, expected: dict) -> None:
 
 
 @pytest.mark.django_db
-def test_set_based_derived_equals_per_row_path(warehouse_db) -> None:
+def test_set_based_derived_equals_per_row_path(warehouse_db, monkeypatch) -> None:
+    monkeypatch.setattr(jobs, "DERIVED_CHUNK_SNAPSHOTS", 4)  # several chunks, symbols kept whole
     sessions = past_sessions(5, end=END)
     execute_job("ingest_candles", JobParams(as_of=resolve_as_of(END), symbols=DEMO))
     for day in sessions:
