@@ -12,7 +12,12 @@ alternating runs and the median of ``--repeat``:
     hand-written DuckDB query (connect, query, Arrow out);
   * persist: stores.flow_partitions_replace of those rows vs a raw bulk load of the same rows into
     the same table (COPY on PostgreSQL, one executemany of prepared tuples on SQLite), rolled back.
-``--derived`` also times compute_derived --all-dates over the seeded sessions.
+``--derived`` also times compute_derived --all-dates over ``--sessions`` (default 252) sessions per
+symbol. Sessions beyond the snapshot_options-seeded ones are seeded by copying a seeded session of
+the same weekday (chain rows and headers, expiries shifted by the same whole weeks) with one
+INSERT ... SELECT per table in DuckDB. Printed: the full run, and on ``--derived-subset`` symbols ×
+all sessions the set-based job against the previous per-(symbol, date) path (one chain read per
+symbol, summarize_chain per date, then the same RV/percentile SQL and write), alternating, median.
 
     python bench/bench_flow.py --symbols 500 --window 5
     python bench/bench_flow.py --symbols 500 --data-dir /tmp/flowbench \\
@@ -46,6 +51,11 @@ def parse() -> argparse.Namespace:
     p.add_argument("--no-reference", dest="reference", action="store_false")
     p.add_argument("--repeat", type=int, default=3, help="alternating runs per side (median)")
     p.add_argument("--derived", action="store_true", help="also time compute_derived --all-dates")
+    p.add_argument("--sessions", type=int, default=252, help="--derived: sessions per symbol")
+    p.add_argument(
+        "--derived-subset", type=int, default=2, help="--derived: symbols timed against the old path"
+    )
+    p.add_argument("--no-flow", dest="flow", action="store_false", help="skip the flow timings")
     p.add_argument(
         "--old", action="store_true", help="also time the previous per-symbol pandas compute"
     )
@@ -167,11 +177,24 @@ def main() -> None:
             print(f"seeding {day}: snapshot_options for {len(todo)} symbols ...", flush=True)
             execute_job("snapshot_options", JobParams(as_of=resolve_as_of(day), symbols=todo))
     seed_seconds = time.perf_counter() - seed_started
+    print(f"data dir              {data_dir}")
+    print(f"metadata DB           {connection.vendor}")
+    if args.flow:
+        flow_run(args, symbols, as_of, sessions, seed_seconds)
+    if args.derived:
+        derived_bench(args, symbols, as_of)
+
+
+def flow_run(args, symbols: tuple[str, ...], as_of: dt.date, sessions, seed_seconds) -> None:
+    from apps.core.asof import resolve_as_of
+    from apps.core.jobs import JobParams
+    from apps.pipeline.jobs import execute_job
+    from optionshelper import warehouse
+
     chain_rows = warehouse.fetch_all(
         "SELECT count(*) FROM options_chain WHERE snapshot_date BETWEEN ? AND ?",
         [sessions[0], sessions[-1]],
     )[0][0]
-
     rss_before = max_rss_mb()
     started = time.perf_counter()
     execution = execute_job(
@@ -184,8 +207,6 @@ def main() -> None:
     )
     seconds = time.perf_counter() - started
     rows = sum(p.rows for p in execution.result.partitions) if execution.result else 0
-    print(f"data dir              {data_dir}")
-    print(f"metadata DB           {connection.vendor}")
     print(f"symbols × window      {len(symbols)} × {args.window} ({sessions[0]} → {sessions[-1]})")
     print(f"chain rows read       {chain_rows:,}  (seeding took {seed_seconds:,.0f} s)")
     print(f"run                   {execution.outcome.status}")
@@ -197,19 +218,151 @@ def main() -> None:
         compare(args, symbols, as_of)
     if args.old:
         old_compute(args, symbols, as_of)
-    if args.derived:
-        derived_reference(symbols, as_of)
+
+
+def seed_copies(symbols: tuple[str, ...], as_of: dt.date, n: int) -> list[dt.date]:
+    """The last ``n`` sessions up to ``as_of`` stored for every symbol: each missing session is a
+    copy of a stored session of the same weekday (expiries shifted by the same whole weeks), one
+    INSERT ... SELECT per table."""
+    import pyarrow as pa
+
+    from apps.core import calendar
+    from optionshelper import warehouse
+
+    targets = calendar.sessions_between(as_of - dt.timedelta(days=2 * n), as_of)[-n:]
+    stored = sorted(
+        {
+            d
+            for (d,) in warehouse.fetch_all(
+                "SELECT DISTINCT snapshot_date FROM options_snapshot_headers "
+                "WHERE symbol = ? AND provider = 'demo'",
+                [symbols[0]],
+            )
+        }
+    )
+    missing = [d for d in targets if d not in stored]
+    if not missing:
+        return targets
+    pairs = []
+    for day in missing:
+        same = [s for s in stored if s.weekday() == day.weekday()] or stored
+        source = min(same, key=lambda s: abs((s - day).days))
+        pairs.append((day, source, (day - source).days))
+    mapping = pa.table(
+        {
+            "target": pa.array([p[0] for p in pairs], pa.date32()),
+            "source": pa.array([p[1] for p in pairs], pa.date32()),
+            "shift": pa.array([p[2] for p in pairs], pa.int32()),
+        }
+    )
+    started = time.perf_counter()
+    with warehouse.transaction() as con:
+        con.register("copy_map", mapping)
+        con.execute(
+            "INSERT INTO options_snapshot_headers SELECT h.* REPLACE (m.target AS snapshot_date, "
+            "now() AS updated_at) FROM options_snapshot_headers h JOIN copy_map m "
+            "ON h.snapshot_date = m.source WHERE list_contains(?::VARCHAR[], h.symbol) "
+            "AND h.provider = 'demo'",
+            [list(symbols)],
+        )
+        con.execute(
+            "INSERT INTO options_chain SELECT c.* REPLACE (m.target AS snapshot_date, "
+            "c.expiry + m.shift AS expiry) FROM options_chain c JOIN copy_map m "
+            "ON c.snapshot_date = m.source WHERE list_contains(?::VARCHAR[], c.symbol) "
+            "AND c.provider = 'demo'",
+            [list(symbols)],
+        )
+        con.unregister("copy_map")
+    print(
+        f"seeded {len(missing)} sessions × {len(symbols)} symbols by copying stored sessions "
+        f"in {time.perf_counter() - started:,.1f} s"
+    )
+    return targets
+
+
+def derived_bench(args, symbols: tuple[str, ...], as_of: dt.date) -> None:
+    from apps.core.asof import resolve_as_of
+    from apps.core.jobs import JobParams
+    from apps.pipeline.jobs import execute_job
+    from optionshelper import warehouse
+
+    sessions = seed_copies(symbols, as_of, args.sessions)
+    if not warehouse.fetch_all("SELECT 1 FROM candles_daily WHERE symbol = ? LIMIT 1", [symbols[0]]):
+        execute_job("ingest_candles", JobParams(as_of=resolve_as_of(as_of), symbols=symbols))
+    chain_rows = warehouse.fetch_all(
+        "SELECT count(*) FROM options_chain WHERE snapshot_date BETWEEN ? AND ? "
+        "AND list_contains(?::VARCHAR[], symbol)",
+        [sessions[0], sessions[-1], list(symbols)],
+    )[0][0]
+    print(
+        f"derived: {len(symbols)} symbols × {len(sessions)} sessions ({sessions[0]} → "
+        f"{sessions[-1]}), {chain_rows:,} chain rows"
+    )
+
+    def new_job(subset: tuple[str, ...]) -> tuple[float, int]:
         started = time.perf_counter()
         execution = execute_job(
             "compute_derived",
-            JobParams(as_of=resolve_as_of(as_of), symbols=symbols, options={"all_dates": True}),
+            JobParams(as_of=resolve_as_of(as_of), symbols=subset, options={"all_dates": True}),
         )
         seconds = time.perf_counter() - started
-        rows = sum(p.rows for p in execution.result.partitions) if execution.result else 0
-        print(
-            f"compute_derived --all-dates  {execution.outcome.status}: {rows:,} rows "
-            f"in {seconds:,.1f} s ({rows / seconds:,.1f} rows/s)"
-        )
+        assert execution.outcome.status == "success", execution.outcome
+        return seconds, sum(p.rows for p in execution.result.partitions)
+
+    subset = symbols[: args.derived_subset]
+    mine, old = [], []
+    for _ in range(args.repeat):
+        seconds, sub_rows = new_job(subset)
+        mine.append(seconds)
+        started = time.perf_counter()
+        old_rows = old_derived(subset, as_of)
+        old.append(time.perf_counter() - started)
+    print(f"compute_derived --all-dates on {len(subset)} symbols × {len(sessions)} sessions "
+          f"(median of {args.repeat}, alternating)")
+    print(f"  set-based job                {median(mine):8.2f} s  ({sub_rows:,} rows)")
+    print(f"  previous per-date path       {median(old):8.2f} s  ({old_rows:,} rows)")
+    print(f"  ratio                        {median(old) / median(mine):8.1f}x faster")
+    rss_before = max_rss_mb()
+    full = []
+    for _ in range(args.repeat):
+        seconds, rows = new_job(symbols)
+        full.append(seconds)
+    print(
+        f"compute_derived --all-dates on {len(symbols)} × {len(sessions)}: {rows:,} rows in "
+        f"{median(full):,.1f} s (median of {args.repeat}: "
+        f"{', '.join(f'{s:.1f}' for s in full)}); previous path extrapolated from the subset "
+        f"{median(old) * len(symbols) / len(subset):,.0f} s"
+    )
+    print(f"peak RSS (ru_maxrss)  {max_rss_mb():,.0f} MiB  (before: {rss_before:,.0f} MiB)")
+
+
+def old_derived(symbols: tuple[str, ...], as_of: dt.date) -> int:
+    """The previous compute_derived: per symbol one chain read, summarize_chain per date, then
+    the same RV/percentile SQL and one write."""
+    import pandas as pd
+
+    from apps.core import chain as chain_metrics
+    from apps.core import derived
+    from apps.market import selectors
+    from apps.market import stores as warehouse_stores
+
+    headers = selectors.snapshot_spots(list(symbols), up_to=as_of)
+    summaries = []
+    for symbol in symbols:
+        todo = headers.get(symbol, [])
+        chains = selectors.snapshot_chains(symbol, [day for day, _ in todo])
+        chains["snapshot_date"] = pd.to_datetime(chains["snapshot_date"]).dt.date
+        by_date = dict(tuple(chains.groupby("snapshot_date")))
+        for day, spot in todo:
+            chain = by_date.get(day, chains.iloc[0:0])
+            summary = chain_metrics.summarize_chain(chain, spot=float(spot), as_of=day)
+            row = {"symbol": symbol.upper(), "date": day, "spot": summary.get("spot")}
+            row.update({key: summary.get(key) for key in derived.SUMMARY_COLUMNS})
+            summaries.append(row)
+    columns = ["symbol", "date", "spot", *derived.SUMMARY_COLUMNS]
+    rows = selectors.derived_metrics(pd.DataFrame(summaries, columns=columns))
+    warehouse_stores.derived_write(rows=rows, provider="derived")
+    return len(rows)
 
 
 def old_compute(args, symbols: tuple[str, ...], as_of: dt.date) -> None:
@@ -228,25 +381,6 @@ def old_compute(args, symbols: tuple[str, ...], as_of: dt.date) -> None:
         rows += len(result.rows)
     seconds = time.perf_counter() - started
     print(f"previous per-symbol pandas compute  {rows:,} rows in {seconds:,.2f} s")
-
-
-def derived_reference(symbols: tuple[str, ...], as_of: dt.date) -> None:
-    """The previous per-row path: each stored date oldest first, computed then written alone."""
-    import pandas as pd
-
-    from apps.analytics.jobs import derived_for_date
-    from apps.market import selectors
-    from apps.market import stores as warehouse_stores
-
-    started = time.perf_counter()
-    rows = 0
-    for symbol in symbols:
-        for day in selectors.snapshot_dates(symbol, up_to=as_of):
-            row = derived_for_date(symbol, day)
-            warehouse_stores.derived_write(rows=pd.DataFrame([row]), provider="derived")
-            rows += 1
-    seconds = time.perf_counter() - started
-    print(f"derived per-row path (reference)  {rows:,} rows in {seconds:,.1f} s")
 
 
 def compare(args, symbols: tuple[str, ...], as_of: dt.date) -> None:

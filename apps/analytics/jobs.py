@@ -231,54 +231,34 @@ def derived_for_date(symbol: str, day: dt.date) -> dict:
     )
 
 
-def _summaries(symbol: str, todo: list[tuple[dt.date, float]], log: RunLog) -> list[dict]:
-    """Chain metrics of one symbol for every date to do: one chain read, one summary per date."""
-    chains = selectors.snapshot_chains(symbol, [day for day, _ in todo])
-    if len(chains):
-        chains["snapshot_date"] = pd.to_datetime(chains["snapshot_date"]).dt.date
-    by_date = dict(tuple(chains.groupby("snapshot_date"))) if len(chains) else {}
-    out = []
-    for day, spot in todo:
-        chain = by_date.get(day, chains.iloc[0:0])
-        summary = chain_metrics.summarize_chain(chain, spot=float(spot), as_of=day)
-        row = {"symbol": symbol.upper(), "date": day, "spot": summary.get("spot")}
-        row.update({key: summary.get(key) for key in derived.SUMMARY_COLUMNS})
-        out.append(row)
-        log.heartbeat()
-    return out
+DERIVED_CHUNK_SNAPSHOTS = 500  # (symbol, date) snapshots per warehouse read + write (memory)
 
 
-def compute_derived(params: JobParams, *, log: RunLog) -> JobResult:
-    """derived_daily for every symbol (the newest snapshot date, or ``all_dates``): chain metrics
-    per date from one chain read per symbol, then RV and IV percentile/rank for all symbols and
-    dates in one DuckDB pass (window functions over prior rows only), then one write."""
-    all_dates = bool(params.options.get("all_dates", False))
-    headers = selectors.snapshot_spots(list(params.symbols), up_to=params.as_of.market_date)
-    started: dict[str, dt.datetime] = {}
-    partitions: dict[str, PartitionResult] = {}
-    summaries: list[dict] = []
-    todo_by_symbol: dict[str, list[dt.date]] = {}
-    for symbol in params.symbols:
-        started[symbol] = dt.datetime.now(dt.UTC)
-        dates = headers.get(symbol, [])
-        if not dates:
-            log.asset_skipped("derived_daily", symbol, "no_snapshots", started_at=started[symbol])
-            partitions[symbol] = PartitionResult(symbol, "skipped", detail="no_snapshots")
-            continue
-        todo = dates if all_dates else dates[-1:]
-        try:
-            summaries += _summaries(symbol, todo, log)
-        except Exception as exc:  # one symbol's failure must not stop the others
-            log.asset_failed("derived_daily", symbol, exc, started_at=started[symbol])
-            partitions[symbol] = PartitionResult(
-                symbol, "failed", detail=f"{type(exc).__name__}: {exc}"
-            )
-            continue
-        todo_by_symbol[symbol] = [day for day, _ in todo]
-    if summaries:
-        rows = selectors.derived_metrics(pd.DataFrame(summaries, columns=_SUMMARY_FRAME))
-        warehouse_stores.derived_write(rows=rows, provider="derived")
-    for symbol, days in todo_by_symbol.items():
+def _derived_chunks(todo: dict[str, list[dt.date]]) -> list[list[str]]:
+    """Whole symbols, in order, at most DERIVED_CHUNK_SNAPSHOTS dates per chunk (one symbol with
+    more dates is a chunk of its own)."""
+    chunks: list[list[str]] = []
+    size = 0
+    for symbol, days in todo.items():
+        if not chunks or size + len(days) > DERIVED_CHUNK_SNAPSHOTS:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(symbol)
+        size += len(days)
+    return chunks
+
+
+def _derived_chunk(
+    todo: dict[str, list[dt.date]], *, log: RunLog, started: dict[str, dt.datetime]
+) -> list[PartitionResult]:
+    """One warehouse read for the chunk (every chain metric set-based), one write, then the
+    ledger events."""
+    read_at = dt.datetime.now(dt.UTC)  # stored as updated_at: the inputs as read from here on
+    rows = selectors.derived_batch(todo)
+    if len(rows):
+        warehouse_stores.derived_write(rows=rows, provider="derived", computed_at=read_at)
+    results = []
+    for symbol, days in todo.items():
         log.asset_succeeded(
             "derived_daily",
             symbol,
@@ -288,9 +268,63 @@ def compute_derived(params: JobParams, *, log: RunLog) -> JobResult:
             max_event_ts=market_ts(days[-1]),
         )
         log.advance_watermark("derived_daily", symbol, days[-1])
-        partitions[symbol] = PartitionResult(
-            symbol, "success", rows=len(days), market_date=days[-1]
+        results.append(PartitionResult(symbol, "success", rows=len(days), market_date=days[-1]))
+    return results
+
+
+def compute_derived(params: JobParams, *, log: RunLog) -> JobResult:
+    """derived_daily for every symbol (the newest snapshot date, or ``all_dates``), set-based: per
+    chunk of symbols (about 500 snapshots) one warehouse read computes the chain metrics of every (symbol, date) to do
+    and RV and IV percentile/rank (window functions over prior rows only), then one write.
+
+    Without ``all_dates`` or ``force``, a symbol whose newest row was computed after its inputs
+    were stored is skipped (``up_to_date``)."""
+    all_dates = bool(params.options.get("all_dates", False))
+    force = bool(params.options.get("force", False))
+    headers = selectors.snapshot_spots(list(params.symbols), up_to=params.as_of.market_date)
+    fresh = (
+        set()
+        if all_dates or force
+        else selectors.derived_up_to_date(
+            {symbol: days[-1][0] for symbol, days in headers.items() if days}
         )
+    )
+    started: dict[str, dt.datetime] = {}
+    partitions: dict[str, PartitionResult] = {}
+    todo: dict[str, list[dt.date]] = {}
+    for symbol in params.symbols:
+        started[symbol] = dt.datetime.now(dt.UTC)
+        dates = [day for day, _ in headers.get(symbol, [])]
+        if not dates:
+            log.asset_skipped("derived_daily", symbol, "no_snapshots", started_at=started[symbol])
+            partitions[symbol] = PartitionResult(symbol, "skipped", detail="no_snapshots")
+            continue
+        if symbol in fresh:
+            log.asset_skipped(
+                "derived_daily",
+                symbol,
+                "up_to_date",
+                started_at=started[symbol],
+                extra={"stored": dates[-1].isoformat()},
+            )
+            log.advance_watermark("derived_daily", symbol, dates[-1])
+            partitions[symbol] = PartitionResult(
+                symbol, "skipped", detail="up_to_date", market_date=dates[-1]
+            )
+            continue
+        todo[symbol] = dates if all_dates else dates[-1:]
+    for chunk in _derived_chunks(todo):
+        try:
+            results = _derived_chunk({s: todo[s] for s in chunk}, log=log, started=started)
+        except Exception as exc:  # one chunk's failure must not stop the others
+            results = []
+            for symbol in chunk:
+                log.asset_failed("derived_daily", symbol, exc, started_at=started[symbol])
+                results.append(
+                    PartitionResult(symbol, "failed", detail=f"{type(exc).__name__}: {exc}")
+                )
+        partitions.update((p.symbol, p) for p in results)
+        log.heartbeat()
     ordered = [partitions[s] for s in params.symbols]
     dates = [p.market_date for p in ordered if p.market_date]
     return JobResult(
@@ -307,9 +341,6 @@ def _data_provider(params: JobParams) -> str:
         list(params.symbols), up_to=params.as_of.market_date
     )
     return ",".join(sorted({str(h["provider"]) for h in headers.values() if h.get("provider")}))
-
-
-_SUMMARY_FRAME = ["symbol", "date", "spot", *derived.SUMMARY_COLUMNS]
 
 
 # --- build_briefing / build_dashboard ------------------------------------------------------------

@@ -108,6 +108,8 @@ def _gamma_peak(df: pd.DataFrame, spot: float) -> float | None:
 def _atm(df: pd.DataFrame, expiry: dt.date, spot: float) -> dict[str, Any] | None:
     """ATM strike of one expiry: nearest spot with both a call and a put mark (ties: lower)."""
     rows = df[(df["expiry"] == expiry) & df["mark"].notna()]
+    if rows.empty:
+        return None
     sides = rows.pivot_table(
         index="strike", columns="is_call", values=["mark", "implied_vol"], aggfunc="first"
     )
@@ -119,7 +121,11 @@ def _atm(df: pd.DataFrame, expiry: dt.date, spot: float) -> dict[str, Any] | Non
     strikes = both.index.to_numpy(dtype=float)
     pick = strikes[np.argmin(np.abs(strikes - spot))]  # sorted: ties go to the lower strike
     row = both.loc[pick]
-    ivs = np.array([row[("implied_vol", True)], row[("implied_vol", False)]], dtype=float)
+    # a side whose IVs are all missing has no implied_vol column at all (pivot_table drops it)
+    ivs = np.array(
+        [row.get(("implied_vol", True), np.nan), row.get(("implied_vol", False), np.nan)],
+        dtype=float,
+    )
     straddle = float(row[("mark", True)] + row[("mark", False)])
     return {
         "strike": float(pick),

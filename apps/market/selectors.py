@@ -6,6 +6,7 @@ import datetime as dt
 
 import pandas as pd
 
+from apps.core import chain_sets
 from apps.core.derived import DERIVED_METRICS_SQL, SUMMARY_COLUMNS
 from optionshelper import warehouse
 
@@ -165,6 +166,22 @@ def snapshot_spots(
     return out
 
 
+def _derived_on_connection(con, summaries) -> pd.DataFrame:
+    """DERIVED_METRICS_SQL over ``summaries`` (a frame or Arrow table registered as is)."""
+    con.register("derived_raw", summaries)
+    try:
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW derived_new AS SELECT * REPLACE ("
+            "CAST(date AS DATE) AS date, CAST(max_pain_expiry AS DATE) AS max_pain_expiry, "
+            "CAST(near_expiry AS DATE) AS near_expiry, "
+            "CAST(next_expiry AS DATE) AS next_expiry) FROM derived_raw"
+        )
+        return con.execute(DERIVED_METRICS_SQL).df()
+    finally:
+        con.execute("DROP VIEW IF EXISTS derived_new")
+        con.unregister("derived_raw")
+
+
 def derived_metrics(summaries: pd.DataFrame) -> pd.DataFrame:
     """derived_daily rows for ``summaries`` (symbol, date, spot and the chain-summary columns of
     the rows being computed): RV from stored closes and IV percentile/rank from the rows dated
@@ -177,18 +194,38 @@ def derived_metrics(summaries: pd.DataFrame) -> pd.DataFrame:
         if column not in ("max_pain_expiry", "near_expiry", "next_expiry"):
             frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
     with warehouse.read() as con:
-        con.register("derived_raw", frame)
-        try:
-            con.execute(
-                "CREATE OR REPLACE TEMP VIEW derived_new AS SELECT * REPLACE ("
-                "CAST(date AS DATE) AS date, CAST(max_pain_expiry AS DATE) AS max_pain_expiry, "
-                "CAST(near_expiry AS DATE) AS near_expiry, "
-                "CAST(next_expiry AS DATE) AS next_expiry) FROM derived_raw"
-            )
-            return con.execute(DERIVED_METRICS_SQL).df()
-        finally:
-            con.execute("DROP VIEW IF EXISTS derived_new")
-            con.unregister("derived_raw")
+        return _derived_on_connection(con, frame)
+
+
+def derived_batch(todo: dict[str, list[dt.date]]) -> pd.DataFrame:
+    """derived_daily rows of every (symbol, date) in ``todo`` that has a stored snapshot, in one
+    warehouse read: chain metrics of every snapshot set-based (apps.core.chain_sets), then RV and
+    IV percentile/rank as :func:`derived_metrics`."""
+    with warehouse.read() as con:
+        summaries = chain_sets.summaries_on_connection(con, todo=todo)
+        return _derived_on_connection(
+            con, summaries.select(["symbol", "date", "spot", *SUMMARY_COLUMNS])
+        )
+
+
+def derived_up_to_date(newest: dict[str, dt.date]) -> set[str]:
+    """The symbols whose derived_daily row for ``newest[symbol]`` (its newest snapshot date) was
+    computed after everything it is computed from was stored: the current snapshot header of that
+    date and the symbol's candles up to it (``updated_at`` of each). One query for the set."""
+    if not newest:
+        return set()
+    rows = warehouse.fetch_all(
+        "WITH k AS (SELECT unnest(?::VARCHAR[]) AS symbol, unnest(?::DATE[]) AS date), "
+        "h AS (SELECT h.symbol, h.snapshot_date AS date, h.updated_at FROM "
+        "options_snapshot_headers h SEMI JOIN k ON k.symbol = h.symbol AND k.date = h.snapshot_date "
+        "QUALIFY row_number() OVER (PARTITION BY h.symbol, h.snapshot_date "
+        "ORDER BY h.updated_at DESC) = 1) "
+        "SELECT d.symbol FROM derived_daily d JOIN h ON h.symbol = d.symbol AND h.date = d.date "
+        "WHERE d.updated_at >= h.updated_at AND NOT EXISTS (SELECT 1 FROM candles_daily c "
+        "WHERE c.symbol = d.symbol AND c.date <= d.date AND c.updated_at > d.updated_at)",
+        [list(newest), list(newest.values())],
+    )
+    return {row[0] for row in rows}
 
 
 def snapshot_header(symbol: str, snapshot_date: dt.date) -> dict | None:

@@ -434,11 +434,13 @@ _CHAIN_TYPES = {
 _CHAIN_FRAME_COLUMNS = ["symbol", "snapshot_date", "provider", "contract_symbol", *CHAIN_VALUE_COLUMNS]
 
 
-def derived_write(*, rows: pd.DataFrame, provider: str) -> WriteStats:
+def derived_write(
+    *, rows: pd.DataFrame, provider: str, computed_at: dt.datetime | None = None
+) -> WriteStats:
     """Upsert derived_daily rows (one per symbol and date; columns: apps.core.derived) in one
-    transaction."""
+    transaction. ``updated_at`` is ``computed_at`` (when the inputs were read), else now."""
     frame = _with_columns(rows, ("symbol", "date", *DERIVED_VALUE_COLUMNS))
-    frame = frame.assign(provider=provider, updated_at=_now())
+    frame = frame.assign(provider=provider, updated_at=computed_at or _now())
     values = ", ".join(
         f"CAST({c} AS {'DATE' if c in DERIVED_DATE_COLUMNS else 'DOUBLE'}) AS {c}"
         for c in DERIVED_VALUE_COLUMNS

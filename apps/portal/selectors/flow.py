@@ -1,12 +1,16 @@
-"""Options-flow reads from the metadata DB (OptionsFlowPartition / OptionsFlow), sorted in SQL."""
+"""Options-flow reads from the metadata DB (OptionsFlowPartition / OptionsFlow), sorted in SQL,
+and a series never persisted computed from the warehouse on view."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.db.models import QuerySet
 
+from apps.analytics import selectors as analytics_selectors
 from apps.analytics.models import OptionsFlow, OptionsFlowPartition
+from apps.core.values import clean
 
 
 def flow_symbols() -> list[str]:
@@ -62,3 +66,24 @@ def newest_series(symbol: str) -> tuple[str, int, dt.date] | None:
         .first()
     )
     return tuple(row) if row else None  # type: ignore[return-value]
+
+
+def flow_on_view(*, symbol: str, group_by: str, window: int, as_of: dt.date) -> dict[str, Any]:
+    """One symbol's flow for a (group-by, window) with no persisted partition, computed from the
+    stored snapshots at or before ``as_of`` now (read-only, nothing written): the partition facts
+    and its rows (JSON-safe records, biggest ΔOI $ first)."""
+    result = analytics_selectors.flow_on_view(
+        symbol=symbol, window=window, group_by=group_by, as_of=as_of
+    )
+    rows = result.rows.sort_values("delta_oi_notional", ascending=False, na_position="last")
+    return {
+        "status": result.status,
+        "from_date": result.from_date,
+        "to_date": result.to_date,
+        "snapshot_dates": result.snapshot_dates,
+        "gap_sessions": result.gap_sessions,
+        "rows": [
+            {key: clean(value) for key, value in record.items()}
+            for record in rows.to_dict("records")
+        ],
+    }

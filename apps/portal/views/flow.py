@@ -7,6 +7,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 
 from apps.analytics.models import OptionsFlowPartition
+from apps.core.asof import resolve_as_of
 from apps.portal import charts
 from apps.portal.forms import FlowForm
 from apps.portal.middleware import portal_view
@@ -51,12 +52,25 @@ def _chosen(parts: list[OptionsFlowPartition], wanted: int | None) -> OptionsFlo
     return parts[-1] if parts else None
 
 
+def _on_view(filters: dict[str, Any]) -> dict[str, Any]:
+    """The series computed from the warehouse now, as of ``To`` (else the latest session)."""
+    as_of = filters["date_to"] or resolve_as_of(None).market_date
+    return selectors.flow_on_view(
+        symbol=filters["symbol"],
+        group_by=filters["group_by"],
+        window=filters["window"],
+        as_of=as_of,
+    )
+
+
 def flow_view_model(filters: dict[str, Any], wanted: int | None) -> dict[str, Any]:
-    """The series' partitions, windows and charts, and the chosen partition (metadata DB only)."""
+    """The series' partitions, windows and charts, and the chosen partition (metadata DB); a
+    series with no persisted partition is computed on view from the warehouse (not persisted)."""
     parts = list(selectors.partitions(**filters))
     chosen = _chosen(parts, wanted)
     newest = selectors.newest_series(filters["symbol"]) if not parts else None
     return {
+        "on_view": _on_view(filters) if not parts else None,
         "windows": selectors.flow_windows(filters["symbol"]),
         "newest": newest,
         "partitions": parts,
@@ -118,6 +132,13 @@ def flow(request: HttpRequest) -> HttpResponse:
         ),
         generation=generation_,
     )
+    on_view = model["on_view"]
+    if on_view is not None and on_view["status"] == "ok":
+        table = FlowRowsTable(on_view["rows"], order_by=None)
+        exported = export_or_none(request, {"rows": table}, f"flow-{filters['symbol']}-on-view")
+        if exported:
+            return exported
+        context.update(table=configure(request, table))
     if chosen is not None:
         table = FlowRowsTable(selectors.flow_rows(chosen))
         exported = export_or_none(request, {"rows": table}, f"flow-{chosen.symbol}")

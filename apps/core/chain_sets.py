@@ -1,0 +1,359 @@
+"""Chain metrics (SPEC §6.5) of many snapshots at once: set-based SQL over ``options_chain``.
+
+:func:`summaries_on_connection` computes, for every (symbol, snapshot date) it is given, exactly
+what :func:`apps.core.chain.summarize_chain` returns for that stored chain, in one DuckDB pass on
+the connection the caller passes (the warehouse for jobs, an in-memory connection over frames for
+:func:`summarize_chains`). ``summarize_chain`` stays the straightforward reference.
+
+Ties are broken as the reference breaks them on a stored chain (rows in ``contract_symbol``
+order): walls, gamma peak, max pain and ATM strike go to the lower strike; skew picks the first
+contract by ``contract_symbol``; the ATM IV of a strike side is its first non-missing one.
+Max pain uses cumulative sums over sorted strikes (same tie tolerance as the reference).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from apps.core.chain import NEAR_MIN_DAYS, NEXT_MIN_GAP_DAYS, TARGET_DELTA, _is_monthly
+from apps.core.values import date_series, to_date
+
+SUMMARY_KEYS = (
+    "spot",
+    "contracts",
+    "total_call_oi",
+    "total_put_oi",
+    "total_call_volume",
+    "total_put_volume",
+    "pc_oi",
+    "pc_vol",
+    "max_pain_expiry",
+    "max_pain",
+    "call_wall",
+    "put_wall",
+    "gamma_peak_strike",
+    "near_expiry",
+    "atm_strike_near",
+    "atm_iv_near",
+    "em_near_pct",
+    "skew_near_pp",
+    "iv_term_slope",
+    "next_expiry",
+)
+_DATE_KEYS = ("max_pain_expiry", "near_expiry", "next_expiry")
+
+
+def _num(column: str) -> str:
+    """A numeric column with NaN read as missing (pandas semantics)."""
+    return f"CASE WHEN isnan(c.{column}) THEN NULL ELSE c.{column} END"
+
+
+def _finite(expr: str) -> str:
+    return f"CASE WHEN isfinite({expr}) THEN {expr} END"
+
+
+# Inputs on the connection: ``summary_todo`` (symbol, snapshot_date), ``summary_monthly``
+# (expiry, monthly), ``options_snapshot_headers`` and ``options_chain``. A (symbol, date) uses its
+# current header (newest write wins across providers), as the per-row reads do.
+SUMMARIES_SQL = f"""
+WITH todo AS (
+    SELECT h.symbol, h.snapshot_date, h.provider, h.spot,
+        CASE WHEN isfinite(h.spot) AND h.spot > 0 THEN h.spot END AS uspot,
+        row_number() OVER (ORDER BY h.symbol, h.snapshot_date) AS sid
+    FROM options_snapshot_headers h SEMI JOIN summary_todo t
+        ON t.symbol = h.symbol AND t.snapshot_date = h.snapshot_date
+    QUALIFY row_number() OVER (
+        PARTITION BY h.symbol, h.snapshot_date ORDER BY h.updated_at DESC) = 1
+),
+c AS (
+    SELECT t.sid, t.uspot, c.contract_symbol, c.expiry,
+        {_num("strike")} AS strike,
+        starts_with(lower(CAST(c.option_type AS VARCHAR)), 'c') AS is_call,
+        {_num("open_interest")} AS oi, {_num("volume")} AS volume, {_num("mark")} AS mark,
+        {_num("implied_vol")} AS iv, {_num("bs_delta")} AS delta, {_num("bs_gamma")} AS gamma,
+        date_diff('day', t.snapshot_date, c.expiry) AS days
+    FROM todo t JOIN options_chain c
+        ON c.symbol = t.symbol AND c.snapshot_date = t.snapshot_date AND c.provider = t.provider
+),
+totals AS (
+    SELECT sid, count(*) AS contracts,
+        coalesce(sum(oi) FILTER (WHERE is_call), 0.0) AS total_call_oi,
+        coalesce(sum(oi) FILTER (WHERE NOT is_call), 0.0) AS total_put_oi,
+        coalesce(sum(volume) FILTER (WHERE is_call), 0.0) AS total_call_volume,
+        coalesce(sum(volume) FILTER (WHERE NOT is_call), 0.0) AS total_put_volume
+    FROM c GROUP BY sid
+),
+mp_expiry AS (
+    SELECT sid, coalesce(min(e.expiry) FILTER (WHERE m.monthly), min(e.expiry)) AS max_pain_expiry
+    FROM (SELECT DISTINCT sid, expiry FROM c WHERE days >= 0) e
+        LEFT JOIN summary_monthly m ON m.expiry = e.expiry
+    GROUP BY sid
+),
+mp_strikes AS (
+    SELECT c.sid, c.strike,
+        coalesce(sum(coalesce(c.oi, 0.0)) FILTER (WHERE c.is_call), 0.0) AS c_oi,
+        coalesce(sum(coalesce(c.oi, 0.0) * c.strike) FILTER (WHERE c.is_call), 0.0) AS c_ois,
+        coalesce(sum(coalesce(c.oi, 0.0)) FILTER (WHERE NOT c.is_call), 0.0) AS p_oi,
+        coalesce(sum(coalesce(c.oi, 0.0) * c.strike) FILTER (WHERE NOT c.is_call), 0.0) AS p_ois
+    FROM c JOIN mp_expiry x ON x.sid = c.sid AND c.expiry = x.max_pain_expiry
+    WHERE c.strike IS NOT NULL
+    GROUP BY c.sid, c.strike
+),
+mp_pain AS (
+    SELECT sid, strike,
+        strike * sum(c_oi) OVER up - sum(c_ois) OVER up
+            + sum(p_ois) OVER down - strike * sum(p_oi) OVER down AS pain,
+        sum(c_oi + p_oi) OVER whole AS total_oi
+    FROM mp_strikes
+    WINDOW whole AS (PARTITION BY sid),
+        up AS (PARTITION BY sid ORDER BY strike
+            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW),
+        down AS (PARTITION BY sid ORDER BY strike
+            ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING)
+),
+max_pain AS (
+    SELECT sid,
+        min(strike) FILTER (WHERE pain <= low + 1e-9 * greatest(1.0, abs(low))) AS max_pain
+    FROM (SELECT *, min(pain) OVER (PARTITION BY sid) AS low FROM mp_pain)
+    WHERE total_oi > 0
+    GROUP BY sid
+),
+by_strike AS (
+    SELECT sid, strike,
+        coalesce(sum(oi) FILTER (WHERE is_call AND strike >= uspot), 0.0) AS call_v,
+        coalesce(sum(oi) FILTER (WHERE NOT is_call AND strike <= uspot), 0.0) AS put_v,
+        count(*) FILTER (WHERE is_call AND strike >= uspot) AS calls,
+        count(*) FILTER (WHERE NOT is_call AND strike <= uspot) AS puts,
+        coalesce(sum(gamma * oi * 100.0::DOUBLE * (uspot * uspot) * 0.01::DOUBLE), 0.0)
+            AS gamma_v
+    FROM c WHERE uspot IS NOT NULL AND strike IS NOT NULL
+    GROUP BY sid, strike
+),
+levels AS (
+    SELECT sid,
+        arg_min(strike, struct_pack(a := -call_v, b := strike))
+            FILTER (WHERE calls > 0 AND call_v > 0) AS call_wall,
+        arg_min(strike, struct_pack(a := -put_v, b := strike))
+            FILTER (WHERE puts > 0 AND put_v > 0) AS put_wall,
+        arg_min(strike, struct_pack(a := -gamma_v, b := strike))
+            FILTER (WHERE gamma_v > 0) AS gamma_peak_strike
+    FROM by_strike GROUP BY sid
+),
+atm_keys AS (
+    SELECT sid, expiry, strike, any_value(uspot) AS uspot, any_value(days) AS days,
+        count(*) FILTER (WHERE is_call) AS calls, count(*) FILTER (WHERE NOT is_call) AS puts,
+        min(mark) FILTER (WHERE is_call) AS call_mark,
+        min(mark) FILTER (WHERE NOT is_call) AS put_mark,
+        min(iv) FILTER (WHERE is_call) AS call_iv,
+        min(iv) FILTER (WHERE NOT is_call) AS put_iv
+    FROM c
+    WHERE uspot IS NOT NULL AND mark IS NOT NULL AND strike IS NOT NULL AND expiry IS NOT NULL
+    GROUP BY sid, expiry, strike
+    HAVING calls > 0 AND puts > 0
+),
+atm_twins AS (  -- several contracts on one side of a strike (rare): the first one's values
+    SELECT c.sid, c.expiry, c.strike,
+        arg_min(c.mark, c.contract_symbol) FILTER (WHERE c.is_call) AS call_mark,
+        arg_min(c.mark, c.contract_symbol) FILTER (WHERE NOT c.is_call) AS put_mark,
+        arg_min(c.iv, c.contract_symbol) FILTER (WHERE c.is_call AND c.iv IS NOT NULL) AS call_iv,
+        arg_min(c.iv, c.contract_symbol) FILTER (WHERE NOT c.is_call AND c.iv IS NOT NULL)
+            AS put_iv
+    FROM c SEMI JOIN (SELECT * FROM atm_keys WHERE calls > 1 OR puts > 1) k
+        ON k.sid = c.sid AND k.expiry = c.expiry AND k.strike = c.strike
+    WHERE c.mark IS NOT NULL
+    GROUP BY c.sid, c.expiry, c.strike
+),
+atm_pairs AS (
+    SELECT k.sid, k.expiry, k.strike, k.uspot, k.days,
+        CASE WHEN k.calls > 1 THEN w.call_mark ELSE k.call_mark END AS call_mark,
+        CASE WHEN k.puts > 1 THEN w.put_mark ELSE k.put_mark END AS put_mark,
+        CASE WHEN k.calls > 1 THEN w.call_iv ELSE k.call_iv END AS call_iv,
+        CASE WHEN k.puts > 1 THEN w.put_iv ELSE k.put_iv END AS put_iv
+    FROM atm_keys k LEFT JOIN atm_twins w
+        ON w.sid = k.sid AND w.expiry = k.expiry AND w.strike = k.strike
+),
+atm AS (
+    SELECT sid, expiry, days, uspot,
+        arg_min(strike, struct_pack(a := abs(strike - uspot), b := strike)) AS atm_strike,
+        arg_min(call_mark + put_mark, struct_pack(a := abs(strike - uspot), b := strike))
+            AS straddle,
+        arg_min_null(
+            CASE WHEN call_iv IS NOT NULL AND put_iv IS NOT NULL THEN (call_iv + put_iv) / 2.0
+                ELSE coalesce(call_iv, put_iv) END,
+            struct_pack(a := abs(strike - uspot), b := strike)) AS atm_iv
+    FROM atm_pairs
+    GROUP BY sid, expiry, days, uspot
+),
+near AS (
+    SELECT sid, min(expiry) AS near_expiry,
+        arg_min(atm_strike, expiry) AS atm_strike_near,
+        arg_min_null(atm_iv, expiry) AS atm_iv_near,
+        arg_min(straddle, expiry) AS straddle, any_value(uspot) AS uspot
+    FROM atm WHERE days >= {NEAR_MIN_DAYS}
+    GROUP BY sid
+),
+nxt AS (
+    SELECT a.sid, min(a.expiry) AS next_expiry, arg_min_null(a.atm_iv, a.expiry) AS next_iv
+    FROM atm a JOIN near n ON n.sid = a.sid
+    WHERE a.expiry >= n.near_expiry + INTERVAL {NEXT_MIN_GAP_DAYS} DAY
+    GROUP BY a.sid
+),
+skew AS (
+    SELECT c.sid,
+        (arg_min(c.iv, struct_pack(a := abs(c.delta + {TARGET_DELTA}), b := c.contract_symbol))
+            FILTER (WHERE NOT c.is_call)
+        - arg_min(c.iv, struct_pack(a := abs(c.delta - {TARGET_DELTA}), b := c.contract_symbol))
+            FILTER (WHERE c.is_call)) * 100.0::DOUBLE AS skew_near_pp
+    FROM c JOIN near n ON n.sid = c.sid AND c.expiry = n.near_expiry
+    WHERE c.delta IS NOT NULL AND c.iv IS NOT NULL
+    GROUP BY c.sid
+)
+SELECT t.symbol, t.snapshot_date AS date,
+    {_finite("t.spot")} AS spot,
+    coalesce(tt.contracts, 0) AS contracts,
+    coalesce(tt.total_call_oi, 0.0) AS total_call_oi,
+    coalesce(tt.total_put_oi, 0.0) AS total_put_oi,
+    coalesce(tt.total_call_volume, 0.0) AS total_call_volume,
+    coalesce(tt.total_put_volume, 0.0) AS total_put_volume,
+    CASE WHEN tt.total_call_oi > 0 THEN {_finite("tt.total_put_oi / tt.total_call_oi")} END
+        AS pc_oi,
+    CASE WHEN tt.total_call_volume > 0
+        THEN {_finite("tt.total_put_volume / tt.total_call_volume")} END AS pc_vol,
+    x.max_pain_expiry, mp.max_pain,
+    l.call_wall, l.put_wall, l.gamma_peak_strike,
+    n.near_expiry, n.atm_strike_near, {_finite("n.atm_iv_near")} AS atm_iv_near,
+    {_finite("n.straddle / n.uspot")} AS em_near_pct,
+    {_finite("s.skew_near_pp")} AS skew_near_pp,
+    {_finite("nx.next_iv - n.atm_iv_near")} AS iv_term_slope,
+    nx.next_expiry
+FROM todo t
+LEFT JOIN totals tt ON tt.sid = t.sid
+LEFT JOIN mp_expiry x ON x.sid = t.sid
+LEFT JOIN max_pain mp ON mp.sid = t.sid
+LEFT JOIN levels l ON l.sid = t.sid
+LEFT JOIN near n ON n.sid = t.sid
+LEFT JOIN nxt nx ON nx.sid = t.sid
+LEFT JOIN skew s ON s.sid = t.sid
+ORDER BY t.symbol, t.snapshot_date
+"""
+
+_EXPIRIES_SQL = """
+SELECT DISTINCT c.expiry FROM options_chain c SEMI JOIN summary_todo t
+    ON t.symbol = c.symbol AND t.snapshot_date = c.snapshot_date
+WHERE c.expiry IS NOT NULL
+"""
+
+
+def summaries_on_connection(
+    con: duckdb.DuckDBPyConnection, *, todo: dict[str, list[dt.date]]
+) -> pa.Table:
+    """Chain metrics of every (symbol, date) in ``todo`` from the relations visible on ``con``.
+
+    One row per (symbol, date) that has a snapshot header: ``symbol``, ``date`` and
+    :data:`SUMMARY_KEYS` (NULL where summarize_chain gives None), ordered by symbol and date.
+    Two statements on one connection: the distinct expiries (their monthly flag comes from the
+    exchange calendar), then every summary.
+    """
+    keys = pa.table(
+        {
+            "symbol": pa.array([s for s, days in todo.items() for _ in days], pa.string()),
+            "snapshot_date": pa.array(
+                [to_date(d) for days in todo.values() for d in days], pa.date32()
+            ),
+        }
+    )
+    con.register("summary_todo", keys)
+    try:
+        expiries = [row[0] for row in con.execute(_EXPIRIES_SQL).fetchall()]
+        monthly = pa.table(
+            {
+                "expiry": pa.array(expiries, pa.date32()),
+                "monthly": pa.array([_is_monthly(e) for e in expiries], pa.bool_()),
+            }
+        )
+        con.register("summary_monthly", monthly)
+        try:
+            return con.execute(SUMMARIES_SQL).to_arrow_table()
+        finally:
+            con.unregister("summary_monthly")
+    finally:
+        con.unregister("summary_todo")
+
+
+_FRAME_COLUMNS = (
+    "contract_symbol",
+    "option_type",
+    "expiry",
+    "strike",
+    "open_interest",
+    "volume",
+    "mark",
+    "implied_vol",
+    "bs_delta",
+    "bs_gamma",
+)
+
+
+def summarize_chains(chains: pd.DataFrame, spots: dict[dt.date, float | None]) -> pd.DataFrame:
+    """Chain metrics of ONE symbol's enriched chains (a ``snapshot_date`` column, several dates)
+    through the same SQL the job runs on the warehouse; ``spots`` gives each date's header spot.
+
+    One row per date of ``spots`` (index: the date; columns :data:`SUMMARY_KEYS`, python dates
+    in the date columns, None where unknown).
+    """
+    if "contract_symbol" not in chains:
+        chains = chains.assign(contract_symbol=[f"R{i:09d}" for i in range(len(chains))])
+    frame = pd.DataFrame(
+        {
+            "symbol": "X",
+            "snapshot_date": date_series(chains["snapshot_date"]),
+            "provider": "frame",
+            **{c: chains[c] for c in _FRAME_COLUMNS},
+        }
+    )
+    frame["expiry"] = date_series(frame["expiry"])
+    for c in _FRAME_COLUMNS[3:]:
+        frame[c] = pd.to_numeric(frame[c], errors="coerce").astype(float)
+    frame["option_type"] = frame["option_type"].astype(str)
+    headers = pd.DataFrame(
+        {
+            "symbol": "X",
+            "snapshot_date": list(spots),
+            "provider": "frame",
+            "spot": pd.array([_float(s) for s in spots.values()], dtype="Float64"),
+            "updated_at": pd.Timestamp("2000-01-01"),
+        }
+    )
+    con = duckdb.connect()
+    try:
+        con.register("chain_frame", frame)
+        con.register("header_frame", headers)
+        con.execute(
+            "CREATE TEMP VIEW options_chain AS SELECT * REPLACE (CAST(snapshot_date AS DATE) "
+            "AS snapshot_date, CAST(expiry AS DATE) AS expiry) FROM chain_frame"
+        )
+        con.execute(
+            "CREATE TEMP VIEW options_snapshot_headers AS SELECT * REPLACE (CAST(snapshot_date "
+            "AS DATE) AS snapshot_date, CAST(spot AS DOUBLE) AS spot) FROM header_frame"
+        )
+        table = summaries_on_connection(con, todo={"X": list(spots)})
+    finally:
+        con.close()
+    return summary_frame(table).drop(columns="symbol").set_index("date")
+
+
+def summary_frame(table: pa.Table) -> pd.DataFrame:
+    """A summaries table as a frame: python dates, None (not NaN) where unknown."""
+    frame = table.to_pandas(date_as_object=True)
+    return frame.astype(object).where(frame.notna(), None)
+
+
+def _float(value: object) -> float | None:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None

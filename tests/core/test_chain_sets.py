@@ -1,0 +1,121 @@
+"""The set-based chain metrics (apps.core.chain_sets, one DuckDB pass over many snapshots) equal
+the straightforward summarize_chain for every metric: on the hand chain, on edge cases and on
+every real vendor session."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from apps.core.chain import summarize_chain
+from apps.core.chain_sets import SUMMARY_KEYS, summarize_chains
+from tests.core.handchain import AS_OF, NEAR, NEXT, SPOT
+from tests.support import REALDATA_DIR
+
+
+def _same(got: dict, expected: dict, where: object) -> None:
+    assert set(SUMMARY_KEYS) == set(expected)
+    for key in SUMMARY_KEYS:
+        mine, ref = got[key], expected[key]
+        if ref is None:
+            assert mine is None, (where, key, mine)
+        elif isinstance(ref, float):
+            assert mine is not None and math.isclose(mine, ref, rel_tol=1e-9, abs_tol=1e-12), (
+                where, key, mine, ref)
+        else:
+            assert mine == ref, (where, key, mine, ref)
+
+
+def _check(snapshots: list[tuple[dt.date, float | None, pd.DataFrame]]) -> list[dict]:
+    """Compare one symbol's snapshots (date, spot, chain) computed together with the reference."""
+    frames = [chain.assign(snapshot_date=day) for day, _, chain in snapshots if len(chain)]
+    chains = pd.concat(frames, ignore_index=True) if frames else snapshots[0][2].assign(
+        snapshot_date=snapshots[0][0])
+    got = summarize_chains(chains, {day: spot for day, spot, _ in snapshots})
+    out = []
+    for day, spot, chain in snapshots:
+        expected = summarize_chain(chain, spot=spot, as_of=day)
+        _same(got.loc[day].to_dict(), expected, day)
+        out.append(expected)
+    return out
+
+
+def test_hand_chain(hand_chain) -> None:
+    [summary] = _check([(AS_OF, SPOT, hand_chain)])
+    assert summary["near_expiry"] == NEAR and summary["next_expiry"] == NEXT
+    assert summary["skew_near_pp"] is not None and summary["iv_term_slope"] is not None
+
+
+@pytest.mark.parametrize("spot", [None, float("nan"), 0.0, -5.0, float("inf")])
+def test_no_usable_spot(hand_chain, spot) -> None:
+    [summary] = _check([(AS_OF, spot, hand_chain)])
+    assert summary["call_wall"] is None and summary["near_expiry"] is None
+    assert summary["max_pain"] is not None  # not spot-relative
+
+
+def test_single_expiry_and_expiry_on_the_as_of_date(hand_chain) -> None:
+    only_near = hand_chain[hand_chain["expiry"] == NEAR]
+    [single] = _check([(AS_OF, SPOT, only_near)])
+    assert single["next_expiry"] is None and single["iv_term_slope"] is None
+    # the chain seen on NEAR itself: NEAR expires that day (days 0), so it is the max-pain
+    # expiry only when no monthly is listed, and never the near expiry
+    [on_expiry] = _check([(NEAR, SPOT, hand_chain)])
+    [alone] = _check([(NEAR, SPOT, only_near)])
+    assert alone["max_pain_expiry"] == NEAR and alone["near_expiry"] is None
+    assert on_expiry["max_pain_expiry"] != NEAR
+
+
+def test_missing_iv(hand_chain) -> None:
+    calls = hand_chain["option_type"].str.startswith("c")
+    no_call_iv = hand_chain.assign(implied_vol=np.where(calls, np.nan, hand_chain["implied_vol"]))
+    [one_side] = _check([(AS_OF, SPOT, no_call_iv)])
+    assert one_side["atm_iv_near"] is not None and one_side["skew_near_pp"] is None
+    [none] = _check([(AS_OF, SPOT, hand_chain.assign(implied_vol=np.nan))])
+    assert none["atm_iv_near"] is None and none["em_near_pct"] is not None
+    near_only = hand_chain["expiry"] == NEAR
+    no_near_iv = hand_chain.assign(
+        implied_vol=np.where(near_only, np.nan, hand_chain["implied_vol"]))
+    [slope] = _check([(AS_OF, SPOT, no_near_iv)])
+    assert slope["iv_term_slope"] is None and slope["next_expiry"] == NEXT
+
+
+def test_zero_oi_missing_marks_and_empty_chain(hand_chain) -> None:
+    [zero] = _check([(AS_OF, SPOT, hand_chain.assign(open_interest=0.0))])
+    assert zero["max_pain"] is None and zero["call_wall"] is None and zero["pc_oi"] is None
+    [nomark] = _check([(AS_OF, SPOT, hand_chain.assign(mark=np.nan))])
+    assert nomark["near_expiry"] is None
+    day2 = AS_OF + dt.timedelta(days=1)
+    _, empty = _check([(AS_OF, SPOT, hand_chain), (day2, SPOT, hand_chain.iloc[0:0])])
+    assert empty["contracts"] == 0 and empty["max_pain_expiry"] is None
+
+
+def test_ties_follow_contract_order(hand_chain) -> None:
+    """Duplicate (expiry, strike, side) contracts and equal deltas: the first contract wins."""
+    twin = hand_chain.assign(contract_symbol=hand_chain["contract_symbol"] + "X",
+                             implied_vol=hand_chain["implied_vol"] + 0.05,
+                             open_interest=hand_chain["open_interest"][::-1].to_numpy())
+    both = pd.concat([hand_chain, twin]).sort_values("contract_symbol", kind="mergesort")
+    _check([(AS_OF, SPOT, both.reset_index(drop=True))])
+    flat = hand_chain.assign(bs_delta=np.where(hand_chain["option_type"] == "call", 0.5, -0.5),
+                             implied_vol=0.2 + 0.001 * np.arange(len(hand_chain)) ** 2,
+                             open_interest=100.0)
+    [tied] = _check([(AS_OF, SPOT, flat)])
+    assert tied["skew_near_pp"] is not None
+
+
+def test_every_real_session() -> None:
+    if not REALDATA_DIR.exists():
+        pytest.skip(f"real-data fixtures not present: {REALDATA_DIR}")
+    from tests.core.realchains import real_chains
+
+    by_symbol: dict[str, list] = {}
+    for symbol, day, spot, chain in real_chains():
+        by_symbol.setdefault(symbol, []).append((day, spot, chain))
+    seen = [s for items in by_symbol.values() for s in _check(items)]
+    assert len(seen) >= 70
+    for key in SUMMARY_KEYS:  # every metric is exercised with a value somewhere
+        assert any(s[key] is not None for s in seen), key
