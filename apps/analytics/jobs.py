@@ -274,17 +274,16 @@ def _derived_chunk(
 
 def compute_derived(params: JobParams, *, log: RunLog) -> JobResult:
     """derived_daily for every symbol (the newest snapshot date, or ``all_dates``), set-based: per
-    chunk of symbols (about 500 snapshots) one warehouse read computes the chain metrics of every (symbol, date) to do
-    and RV and IV percentile/rank (window functions over prior rows only), then one write.
+    chunk of symbols (about 500 snapshots) one warehouse read computes the chain metrics of every
+    (symbol, date) to do and RV and IV percentile/rank (window functions over prior rows only), then one write.
 
     Without ``all_dates`` or ``force``, a symbol whose newest row was computed after its inputs
     were stored is skipped (``up_to_date``)."""
     all_dates = bool(params.options.get("all_dates", False))
-    force = bool(params.options.get("force", False))
     headers = selectors.snapshot_spots(list(params.symbols), up_to=params.as_of.market_date)
     fresh = (
         set()
-        if all_dates or force
+        if all_dates or params.force
         else selectors.derived_up_to_date(
             {symbol: days[-1][0] for symbol, days in headers.items() if days}
         )
@@ -303,13 +302,13 @@ def compute_derived(params: JobParams, *, log: RunLog) -> JobResult:
             log.asset_skipped(
                 "derived_daily",
                 symbol,
-                "up_to_date",
+                UP_TO_DATE,
                 started_at=started[symbol],
                 extra={"stored": dates[-1].isoformat()},
             )
             log.advance_watermark("derived_daily", symbol, dates[-1])
             partitions[symbol] = PartitionResult(
-                symbol, "skipped", detail="up_to_date", market_date=dates[-1]
+                symbol, "skipped", detail=UP_TO_DATE, market_date=dates[-1]
             )
             continue
         todo[symbol] = dates if all_dates else dates[-1:]

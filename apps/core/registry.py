@@ -89,6 +89,7 @@ JOBS: tuple[JobSpec, ...] = (
         "apps.analytics.jobs.compute_derived",
         checks=("apps.analytics.checks.derived",),
         timeout_s=1800,
+        skips_finished=True,
     ),
     JobSpec(
         "build_briefing",
