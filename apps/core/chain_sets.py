@@ -13,7 +13,9 @@ Max pain uses cumulative sums over sorted strikes (same tie tolerance as the ref
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 
 import duckdb
 import pandas as pd
@@ -59,7 +61,7 @@ def _finite(expr: str) -> str:
 # Inputs on the connection: ``summary_todo`` (symbol, snapshot_date), ``summary_monthly``
 # (expiry, monthly), ``options_snapshot_headers`` and ``options_chain``. A (symbol, date) uses its
 # current header (newest write wins across providers), as the per-row reads do.
-SUMMARIES_SQL = f"""
+_CHAIN_CTES = f"""
 WITH todo AS (
     SELECT h.symbol, h.snapshot_date, h.provider, h.spot,
         CASE WHEN isfinite(h.spot) AND h.spot > 0 THEN h.spot END AS uspot,
@@ -212,6 +214,8 @@ skew AS (
     WHERE c.delta IS NOT NULL AND c.iv IS NOT NULL
     GROUP BY c.sid
 )
+"""
+SUMMARIES_SQL = _CHAIN_CTES + f"""
 SELECT t.symbol, t.snapshot_date AS date,
     {_finite("t.spot")} AS spot,
     coalesce(tt.contracts, 0) AS contracts,
@@ -248,16 +252,22 @@ WHERE c.expiry IS NOT NULL
 """
 
 
-def summaries_on_connection(
-    con: duckdb.DuckDBPyConnection, *, todo: dict[str, list[dt.date]]
-) -> pa.Table:
-    """Chain metrics of every (symbol, date) in ``todo`` from the relations visible on ``con``.
+# The ATM of every live expiry (days > 0) of each (symbol, date): what ``chain.term_structure``
+# returns per snapshot (NULL ATM values where an expiry has no call/put pair with marks).
+TERM_STRUCTURE_SQL = _CHAIN_CTES + """
+SELECT t.symbol, t.snapshot_date AS date, e.expiry, e.days, a.atm_strike, a.atm_iv, a.straddle,
+    CASE WHEN isfinite(a.straddle / a.uspot) THEN a.straddle / a.uspot END AS em_pct
+FROM todo t
+JOIN (SELECT DISTINCT sid, expiry, days FROM c WHERE days > 0 AND expiry IS NOT NULL) e
+    ON e.sid = t.sid
+LEFT JOIN atm a ON a.sid = e.sid AND a.expiry = e.expiry
+ORDER BY t.symbol, t.snapshot_date, e.expiry
+"""
 
-    One row per (symbol, date) that has a snapshot header: ``symbol``, ``date`` and
-    :data:`SUMMARY_KEYS` (NULL where summarize_chain gives None), ordered by symbol and date.
-    Two statements on one connection: the distinct expiries (their monthly flag comes from the
-    exchange calendar), then every summary.
-    """
+
+@contextlib.contextmanager
+def _inputs(con: duckdb.DuckDBPyConnection, todo: dict[str, list[dt.date]]) -> Iterator[None]:
+    """``summary_todo`` and ``summary_monthly`` registered on ``con`` for the duration."""
     keys = pa.table(
         {
             "symbol": pa.array([s for s, days in todo.items() for _ in days], pa.string()),
@@ -277,11 +287,35 @@ def summaries_on_connection(
         )
         con.register("summary_monthly", monthly)
         try:
-            return con.execute(SUMMARIES_SQL).to_arrow_table()
+            yield
         finally:
             con.unregister("summary_monthly")
     finally:
         con.unregister("summary_todo")
+
+
+def summaries_on_connection(
+    con: duckdb.DuckDBPyConnection, *, todo: dict[str, list[dt.date]]
+) -> pa.Table:
+    """Chain metrics of every (symbol, date) in ``todo`` from the relations visible on ``con``.
+
+    One row per (symbol, date) that has a snapshot header: ``symbol``, ``date`` and
+    :data:`SUMMARY_KEYS` (NULL where summarize_chain gives None), ordered by symbol and date.
+    Two statements on one connection: the distinct expiries (their monthly flag comes from the
+    exchange calendar), then every summary.
+    """
+    with _inputs(con, todo):
+        return con.execute(SUMMARIES_SQL).to_arrow_table()
+
+
+def term_structures_on_connection(
+    con: duckdb.DuckDBPyConnection, *, todo: dict[str, list[dt.date]]
+) -> pa.Table:
+    """ATM strike, IV, straddle and expected move (fraction of spot) of every live expiry of each
+    (symbol, date) in ``todo``: ``symbol``, ``date``, ``expiry``, ``days``, ``atm_strike``,
+    ``atm_iv``, ``straddle``, ``em_pct`` (``chain.term_structure`` per snapshot, set-based)."""
+    with _inputs(con, todo):
+        return con.execute(TERM_STRUCTURE_SQL).to_arrow_table()
 
 
 _FRAME_COLUMNS = (
@@ -298,13 +332,12 @@ _FRAME_COLUMNS = (
 )
 
 
-def summarize_chains(chains: pd.DataFrame, spots: dict[dt.date, float | None]) -> pd.DataFrame:
-    """Chain metrics of ONE symbol's enriched chains (a ``snapshot_date`` column, several dates)
-    through the same SQL the job runs on the warehouse; ``spots`` gives each date's header spot.
-
-    One row per date of ``spots`` (index: the date; columns :data:`SUMMARY_KEYS`, python dates
-    in the date columns, None where unknown).
-    """
+@contextlib.contextmanager
+def _frame_connection(
+    chains: pd.DataFrame, spots: dict[dt.date, float | None]
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory DuckDB whose ``options_chain`` and ``options_snapshot_headers`` are ONE
+    symbol's enriched chains (a ``snapshot_date`` column) and each date's header spot."""
     if "contract_symbol" not in chains:
         chains = chains.assign(contract_symbol=[f"R{i:09d}" for i in range(len(chains))])
     frame = pd.DataFrame(
@@ -340,10 +373,29 @@ def summarize_chains(chains: pd.DataFrame, spots: dict[dt.date, float | None]) -
             "CREATE TEMP VIEW options_snapshot_headers AS SELECT * REPLACE (CAST(snapshot_date "
             "AS DATE) AS snapshot_date, CAST(spot AS DOUBLE) AS spot) FROM header_frame"
         )
-        table = summaries_on_connection(con, todo={"X": list(spots)})
+        yield con
     finally:
         con.close()
+
+
+def summarize_chains(chains: pd.DataFrame, spots: dict[dt.date, float | None]) -> pd.DataFrame:
+    """Chain metrics of ONE symbol's enriched chains (a ``snapshot_date`` column, several dates)
+    through the same SQL the job runs on the warehouse; ``spots`` gives each date's header spot.
+
+    One row per date of ``spots`` (index: the date; columns :data:`SUMMARY_KEYS`, python dates
+    in the date columns, None where unknown).
+    """
+    with _frame_connection(chains, spots) as con:
+        table = summaries_on_connection(con, todo={"X": list(spots)})
     return summary_frame(table).drop(columns="symbol").set_index("date")
+
+
+def term_structures(chains: pd.DataFrame, spots: dict[dt.date, float | None]) -> pd.DataFrame:
+    """The term structure of ONE symbol's chains per date (columns ``date`` and those of
+    ``chain.term_structure``; NaN where an expiry has no ATM pair) through the warehouse SQL."""
+    with _frame_connection(chains, spots) as con:
+        table = term_structures_on_connection(con, todo={"X": list(spots)})
+    return table.drop(["symbol"]).to_pandas(date_as_object=True)
 
 
 def summary_frame(table: pa.Table) -> pd.DataFrame:

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from apps.core.chain import summarize_chain
-from apps.core.chain_sets import SUMMARY_KEYS, summarize_chains
+from apps.core.chain import summarize_chain, term_structure
+from apps.core.chain_sets import SUMMARY_KEYS, summarize_chains, term_structures
 from tests.core.handchain import AS_OF, NEAR, NEXT, SPOT
 from tests.support import REALDATA_DIR
 
@@ -119,3 +119,34 @@ def test_every_real_session() -> None:
     assert len(seen) >= 70
     for key in SUMMARY_KEYS:  # every metric is exercised with a value somewhere
         assert any(s[key] is not None for s in seen), key
+
+
+def _same_term(snapshots: list[tuple[dt.date, float | None, pd.DataFrame]]) -> int:
+    """The set-based term structure of one symbol's snapshots equals term_structure per date."""
+    frames = [chain.assign(snapshot_date=day) for day, _, chain in snapshots if len(chain)]
+    got = term_structures(pd.concat(frames, ignore_index=True), {d: s for d, s, _ in snapshots})
+    compared = 0
+    for day, spot, chain in snapshots:
+        expected = term_structure(chain, spot=spot if spot is not None else np.nan, as_of=day)
+        mine = got[got["date"] == day].drop(columns="date").reset_index(drop=True)
+        assert list(mine["expiry"]) == list(expected["expiry"]), day
+        assert list(mine["days"]) == list(expected["days"]), day
+        for column in ("atm_strike", "atm_iv", "straddle", "em_pct"):
+            a = pd.to_numeric(mine[column], errors="coerce").to_numpy(dtype=float)
+            b = expected[column].to_numpy(dtype=float)
+            assert np.allclose(a, b, rtol=1e-9, atol=1e-12, equal_nan=True), (day, column)
+        compared += int(expected["atm_iv"].notna().sum())
+    return compared
+
+
+def test_term_structure_of_the_hand_chain_and_every_real_session(hand_chain) -> None:
+    assert _same_term([(AS_OF, SPOT, hand_chain)]) > 0
+    assert _same_term([(AS_OF, None, hand_chain)]) == 0  # no usable spot: no ATM anywhere
+    if not REALDATA_DIR.exists():
+        pytest.skip(f"real-data fixtures not present: {REALDATA_DIR}")
+    from tests.core.realchains import real_chains
+
+    by_symbol: dict[str, list] = {}
+    for symbol, day, spot, chain in real_chains():
+        by_symbol.setdefault(symbol, []).append((day, spot, chain))
+    assert sum(_same_term(items) for items in by_symbol.values()) > 100

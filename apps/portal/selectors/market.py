@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from apps.core import chain_sets
 from apps.core.values import to_date
 from apps.market import selectors as market_selectors
 from optionshelper import warehouse
@@ -65,6 +66,17 @@ def chain(symbol: str, snapshot_date: dt.date, provider: str) -> pd.DataFrame:
         "WHERE symbol = ? AND snapshot_date = ? AND provider = ? ORDER BY expiry, strike",
         [symbol, snapshot_date, provider],
     )
+
+
+def snapshot_metrics(symbol: str, snapshot_date: dt.date) -> tuple[dict[str, Any], pd.DataFrame]:
+    """The chain metrics (``summarize_chain``'s keys) and term structure of one stored snapshot,
+    computed in the warehouse (the set-based SQL of ``compute_derived``)."""
+    todo = {symbol: [snapshot_date]}
+    with warehouse.read() as con:
+        summary = chain_sets.summaries_on_connection(con, todo=todo)
+        term = chain_sets.term_structures_on_connection(con, todo=todo)
+    rows = chain_sets.summary_frame(summary).drop(columns=["symbol", "date"]).to_dict("records")
+    return (rows[0] if rows else {}), term.drop(["symbol", "date"]).to_pandas(date_as_object=True)
 
 
 def chains(headers: dict[str, dict[str, Any]]) -> dict[str, pd.DataFrame]:

@@ -33,7 +33,9 @@ def candle_chart(df: pd.DataFrame) -> dict[str, Any]:
     )
 
 
-def snapshot_charts(chain: pd.DataFrame, summary: dict, as_of: dt.date) -> dict[str, Any]:
+def snapshot_charts(
+    chain: pd.DataFrame, summary: dict, term: pd.DataFrame, as_of: dt.date
+) -> dict[str, Any]:
     """OI by strike, IV smile (near expiry) and term structure of one snapshot."""
     spot = summary["spot"]
     oi = chain_calc.oi_by_strike(chain)
@@ -64,47 +66,51 @@ def snapshot_charts(chain: pd.DataFrame, summary: dict, as_of: dt.date) -> dict[
             title=f"IV smile (%), expiry {near}",
             colors={"Call IV %": "#2f855a", "Put IV %": "#c53030"},
         )
-    term = chain_calc.term_structure(chain, spot=spot, as_of=as_of)
     out["term"] = charts.chart(
         "line",
         term["expiry"],
-        {"ATM IV %": charts.percent(term["atm_iv"])},
+        {"ATM IV %": charts.percent(pd.to_numeric(term["atm_iv"], errors="coerce"))},
         title="ATM IV term structure (%)",
     )
     return out
 
 
-def snapshot_reads(symbol: str) -> tuple[dict[str, Any] | None, pd.DataFrame]:
-    """The newest snapshot header of a symbol and its chain (reads only)."""
+def snapshot_reads(symbol: str) -> dict[str, Any]:
+    """The newest snapshot header of a symbol, its chain, and its chain metrics and term
+    structure computed in the warehouse (reads only)."""
     header = market.latest_snapshot(symbol)
-    if header is None:
-        return None, pd.DataFrame()
-    as_of = to_date(header["snapshot_date"])
-    return header, market.chain(symbol, as_of, header["provider"])
-
-
-def snapshot_context(header: dict[str, Any] | None, chain: pd.DataFrame) -> dict[str, Any]:
-    """Summary and charts of one snapshot (pure computation)."""
     if header is None:
         return {}
     as_of = to_date(header["snapshot_date"])
+    chain = market.chain(symbol, as_of, header["provider"])
     if chain.empty or header.get("spot") is None:
         return {"header": header}
-    summary = chain_calc.summarize_chain(chain, spot=float(header["spot"]), as_of=as_of)
-    return {"header": header, "summary": summary, **snapshot_charts(chain, summary, as_of)}
+    summary, term = market.snapshot_metrics(symbol, as_of)
+    return {"header": header, "chain": chain, "summary": summary, "term": term}
+
+
+def snapshot_context(reads: dict[str, Any]) -> dict[str, Any]:
+    """Summary and charts of one snapshot (pure computation over the reads)."""
+    if "summary" not in reads:
+        return {k: v for k, v in reads.items() if k == "header"}
+    if reads["summary"].get("spot") is None:  # a stored spot that is not a number: no charts
+        return {"header": reads["header"], "summary": reads["summary"]}
+    as_of = to_date(reads["header"]["snapshot_date"])
+    charts_ = snapshot_charts(reads["chain"], reads["summary"], reads["term"], as_of)
+    return {"header": reads["header"], "summary": reads["summary"], **charts_}
 
 
 def symbol_view_model(symbol: str) -> dict[str, Any]:
     """Candles, the latest snapshot and recent derived rows of one symbol: one warehouse connection."""
     with warehouse.read():  # reads only; the read lock is not held while computing
         candles = market.candles(symbol, sessions=CANDLE_SESSIONS)
-        header, chain = snapshot_reads(symbol)
+        reads = snapshot_reads(symbol)
         latest = candles["date"].max() if not candles.empty else None
         derived = pd.DataFrame()
         if latest is not None:
             since = pd.Timestamp(latest).date() - dt.timedelta(days=30)
             derived = market.derived_recent(symbol, since=since, limit=DERIVED_ROWS)
-    snap = snapshot_context(header, chain)
+    snap = snapshot_context(reads)
     as_of_dates = [
         d for d in (latest, snap.get("header", {}).get("snapshot_date")) if d is not None
     ]
