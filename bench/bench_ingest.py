@@ -89,6 +89,7 @@ def main() -> None:
     peak_py = tracemalloc.get_traced_memory()[1] / 2**20 if args.tracemalloc else None
     rows = sum(p.rows for p in execution.result.partitions) if execution.result else 0
     stored = warehouse.fetch_all("SELECT count(*) FROM options_chain")[0][0]
+    checksums = {table: table_checksum(warehouse, table) for table in CHECKED_TABLES}
     raw_seconds = raw_arrow_insert(warehouse)
     first_write = write_seconds[0]
     started = time.perf_counter()
@@ -106,10 +107,33 @@ def main() -> None:
         f"{raw_seconds:,.2f} s; ratio {first_write / raw_seconds:,.2f}x)"
     )
     print(f"second run            {rerun_seconds:,.2f} s  ({skipped} symbols skipped up_to_date)")
+    for table, (count, digest) in checksums.items():
+        print(f"checksum {table:<24} {count:,} rows  {digest}")
     print(f"peak RSS (ru_maxrss)  {max_rss_mb():,.0f} MiB  (after setup: {rss_before:,.0f} MiB)")
     if peak_py is not None:
         print(f"tracemalloc peak      {peak_py:,.0f} MiB")
     print(f"warehouse file        {size:,.0f} MiB")
+
+
+CHECKED_TABLES = ("options_chain", "options_snapshot_headers")
+
+
+def table_checksum(warehouse, table: str) -> tuple[int, str]:
+    """Row count and an order-independent hash of every column but ``updated_at`` (so two runs
+    that wrote the same rows print the same digest)."""
+    columns = [
+        r[0]
+        for r in warehouse.fetch_all(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+            "ORDER BY ordinal_position",
+            [table],
+        )
+        if r[0] != "updated_at"
+    ]
+    row = warehouse.fetch_all(
+        f"SELECT count(*), sum(hash({', '.join(columns)})::HUGEINT) FROM {table}"
+    )[0]
+    return int(row[0]), format(int(row[1] or 0) % 2**64, "016x")
 
 
 def raw_arrow_insert(warehouse) -> float:

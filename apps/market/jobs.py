@@ -14,19 +14,34 @@ reason ``up_to_date`` and nothing is written, unless the job's ``force`` option 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from apps.core import greeks
 from apps.core.jobs import JobParams, JobResult, PartitionResult, RunLog, for_each_symbol
 from apps.ledger.services.run_types import market_ts
 from apps.market import selectors, stores
-from apps.market.providers.base import MarketDataProvider, NoDataError, UnsupportedByProvider
+from apps.market.providers.base import (
+    ChainSnapshot,
+    MarketDataProvider,
+    NoDataError,
+    ProviderError,
+    UnsupportedByProvider,
+)
 from apps.market.providers.registry import get_provider
-from apps.market.providers.validation import clean_chain, validate_history, validate_spot
+from apps.market.providers.validation import (
+    ChainInput,
+    clean_chains,
+    validate_history,
+    validate_spot,
+)
+
+logger = logging.getLogger("optionshelper.jobs")
 
 DEFAULT_CANDLE_LOOKBACK_DAYS = 400
 DEFAULT_BAR_LOOKBACK_DAYS = 30
@@ -36,6 +51,8 @@ SNAPSHOT_BATCH_ROWS = 250_000
 BAR_BATCH_ROWS = 250_000
 CANDLE_BATCH_SYMBOLS = 200
 UP_TO_DATE = "up_to_date"
+# Symbols whose chains are fetched, validated and enriched together (one set-based pass).
+SNAPSHOT_CHUNK_SYMBOLS = 64
 
 
 # A provider with nothing for the date, or no such data at all, is a skip, not a failure.
@@ -386,34 +403,118 @@ def _stage_snapshot(
     as_of: dt.date | None,
     rate: float,
 ) -> _Staged:
+    """One symbol alone (the fallback when the set-based pass itself fails)."""
     snapshot = provider.get_chain_snapshot(symbol, as_of=as_of)
-    spot = validate_spot(symbol, snapshot.spot)
-    cleaned = clean_chain(
-        symbol, snapshot.chain, snapshot_date=snapshot.snapshot_date, spot=spot
-    )
-    enriched = greeks.enrich_chain(
-        cleaned.chain, spot=spot, as_of=snapshot.snapshot_date, risk_free_rate=rate
-    )
-    meta = {
-        "iv_sources": enriched["iv_source"].value_counts().to_dict(),
-        "expiries": int(enriched["expiry"].nunique()),
-        "next_earnings": _iso(provider.next_earnings(symbol, as_of=snapshot.snapshot_date)),
-        "rows_received": cleaned.rows_received,
-        "dropped_rows": cleaned.dropped,
-    }
-    rows = stores.SnapshotRows(
-        symbol=symbol,
-        snapshot_date=snapshot.snapshot_date,
-        spot=spot,
-        risk_free_rate=rate,
-        chain=enriched,
-        quote_quality=greeks.quote_quality(enriched),
-        meta=meta,
-    )
+    outcome = _prepare_snapshots([snapshot], provider=provider, rate=rate)[0]
+    if isinstance(outcome, Exception):
+        raise outcome
+    return _staged_snapshot(outcome, started)
+
+
+def _staged_snapshot(rows: stores.SnapshotRows, started: dt.datetime) -> _Staged:
     result = PartitionResult(
-        symbol, "success", rows=len(enriched), market_date=snapshot.snapshot_date
+        rows.symbol, "success", rows=len(rows.chain), market_date=rows.snapshot_date
     )
     return _Staged(result, started, rows)
+
+
+def _prepare_snapshots(
+    snapshots: list[ChainSnapshot], *, provider: MarketDataProvider, rate: float
+) -> list[stores.SnapshotRows | Exception]:
+    """Validate and enrich many symbol-days in one pass over their concatenated rows.
+
+    Per snapshot: its SnapshotRows (the chain is its slice of the enriched rows), or the
+    exception that fails it alone (bad spot, too many bad rows, duplicate contracts, ...).
+    """
+    outcomes: list[stores.SnapshotRows | Exception | None] = [None] * len(snapshots)
+    inputs, positions = [], []
+    for position, snapshot in enumerate(snapshots):
+        try:
+            spot = validate_spot(snapshot.symbol, snapshot.spot)
+        except ProviderError as exc:
+            outcomes[position] = exc
+            continue
+        inputs.append(ChainInput(snapshot.symbol, snapshot.chain, snapshot.snapshot_date, spot))
+        positions.append(position)
+    cleaned = clean_chains(inputs)
+    good = [k for k, r in enumerate(cleaned.results) if not isinstance(r, Exception)]
+    for k, result in enumerate(cleaned.results):
+        if isinstance(result, Exception):
+            outcomes[positions[k]] = result
+    if not good:
+        return outcomes  # type: ignore[return-value]
+    lengths = np.array([len(cleaned.results[k].chain) for k in good], dtype=np.int64)
+    stops = np.cumsum(lengths)
+    parts = [slice(int(stop - n), int(stop)) for stop, n in zip(stops, lengths, strict=True)]
+    enriched = greeks.enrich_chain(
+        cleaned.chain,
+        spot=np.repeat([inputs[k].spot for k in good], lengths),
+        as_of=np.repeat(
+            np.array([inputs[k].snapshot_date for k in good], dtype="datetime64[D]"), lengths
+        ),
+        risk_free_rate=rate,
+    )
+    qualities = greeks.quote_qualities(enriched, parts)
+    sources = enriched["iv_source"].to_numpy()
+    expiry_codes = pd.factorize(enriched["expiry"])[0]
+    for j, k in enumerate(good):
+        position, part, item_input = positions[k], parts[j], inputs[k]
+        symbol, day = item_input.symbol, item_input.snapshot_date
+        try:
+            next_earnings = _iso(provider.next_earnings(symbol, as_of=day))
+        except Exception as exc:  # this symbol fails alone, as when it was computed alone
+            outcomes[position] = exc
+            continue
+        kinds, counts = np.unique(sources[part], return_counts=True)
+        order = np.argsort(-counts, kind="stable")
+        codes = expiry_codes[part]
+        meta = {
+            "iv_sources": {str(kinds[i]): int(counts[i]) for i in order},
+            "expiries": int(np.unique(codes[codes >= 0]).size),
+            "next_earnings": next_earnings,
+            "rows_received": cleaned.results[k].rows_received,
+            "dropped_rows": cleaned.results[k].dropped,
+        }
+        outcomes[position] = stores.SnapshotRows(
+            symbol=symbol,
+            snapshot_date=day,
+            spot=item_input.spot,
+            risk_free_rate=rate,
+            chain=enriched.iloc[part],
+            quote_quality=qualities[j],
+            meta=meta,
+        )
+    return outcomes  # type: ignore[return-value]
+
+
+def _stage_snapshots(
+    symbols: list[str],
+    started: dt.datetime,
+    *,
+    provider: MarketDataProvider,
+    as_of: dt.date | None,
+    rate: float,
+) -> dict[str, _Staged | Exception]:
+    """A chunk of symbols fetched, validated and enriched together; symbol → staged or error."""
+    try:
+        fetched = provider.get_chain_snapshots(symbols, as_of=as_of)
+        ready = [s for s in symbols if not isinstance(fetched[s], Exception)]
+        prepared = _prepare_snapshots([fetched[s] for s in ready], provider=provider, rate=rate)
+    except Exception:
+        logger.warning("snapshot_options: set-based pass failed; symbols one by one", exc_info=True)
+        out: dict[str, _Staged | Exception] = {}
+        for symbol in symbols:
+            try:
+                out[symbol] = _stage_snapshot(
+                    symbol, started, provider=provider, as_of=as_of, rate=rate
+                )
+            except Exception as exc:
+                out[symbol] = exc
+        return out
+    out = {s: fetched[s] for s in symbols if isinstance(fetched[s], Exception)}
+    for symbol, outcome in zip(ready, prepared, strict=True):
+        out[symbol] = outcome if isinstance(outcome, Exception) else _staged_snapshot(outcome, started)
+    return out  # type: ignore[return-value]
 
 
 def _land_snapshots(items: list[_Staged], *, provider: str, log: RunLog) -> None:
@@ -454,11 +555,27 @@ def snapshot_options(params: JobParams, *, log: RunLog) -> JobResult:
         max_rows=SNAPSHOT_BATCH_ROWS,
     )
 
+    todo = list(dict.fromkeys(s for s in params.symbols if s not in stored))
+    chunk_of = {symbol: n // SNAPSHOT_CHUNK_SYMBOLS for n, symbol in enumerate(todo)}
+    staged: dict[str, _Staged | Exception] = {}
+
     def work(symbol: str, started: dt.datetime) -> PartitionResult:
         if symbol in stored:
             return _up_to_date(log, ("options_snapshots",), symbol, started, market_date)
-        staged = _stage_snapshot(symbol, started, provider=provider, as_of=market_date, rate=rate)
-        return batch.add(staged, rows=len(staged.payload.chain))
+        if symbol not in staged:  # the first symbol of a chunk stages the whole chunk
+            chunk = chunk_of.pop(symbol, None)
+            names = [s for s in todo if chunk_of.get(s) == chunk] if chunk is not None else []
+            staged.update(
+                _stage_snapshots(
+                    [symbol, *names], started, provider=provider, as_of=market_date, rate=rate
+                )
+            )
+            for name in names:
+                chunk_of.pop(name)
+        outcome = staged.pop(symbol)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return batch.add(outcome, rows=len(outcome.payload.chain))
 
     partitions = for_each_symbol(
         params,
