@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -326,15 +327,16 @@ def snapshots_write(*, snapshots: list[SnapshotRows], provider: str) -> dict[str
     if not snapshots:
         return {}
     now = _now()
-    chain = pd.concat(
-        [
-            _with_columns(s.chain, ("contract_symbol", *CHAIN_VALUE_COLUMNS)).assign(
-                symbol=s.symbol, snapshot_date=s.snapshot_date, provider=provider
-            )
-            for s in snapshots
-        ],
-        ignore_index=True,
+    chain = _with_columns(
+        pd.concat([s.chain for s in snapshots], ignore_index=True),
+        ("contract_symbol", *CHAIN_VALUE_COLUMNS),
     )
+    sizes = [len(s.chain) for s in snapshots]
+    chain["symbol"] = np.repeat(np.array([s.symbol for s in snapshots], dtype=object), sizes)
+    chain["snapshot_date"] = np.repeat(
+        np.array([s.snapshot_date for s in snapshots], dtype="datetime64[D]"), sizes
+    )
+    chain["provider"] = provider
     headers = pd.DataFrame(
         {
             "symbol": [s.symbol for s in snapshots],

@@ -33,6 +33,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import accumulate
 from typing import Any
 
 import numpy as np
@@ -153,13 +154,12 @@ def _ar1(x: np.ndarray, gain: float, decay: float, state: float = 0.0) -> np.nda
     The same arithmetic as ``scipy.signal.lfilter([gain], [1, -decay], x, zi=[state])``, without
     importing scipy.signal (seconds of start-up) for a loop over a few thousand floats.
     """
-    out = np.empty(len(x))
-    z = state
-    for n, value in enumerate(x.tolist()):
-        y = gain * value + z
-        out[n] = y
-        z = decay * y
-    return out
+    values = x.tolist()
+    if not values:
+        return np.empty(0)
+    first = gain * values[0] + state
+    steps = accumulate(values[1:], lambda y, value: gain * value + decay * y, initial=first)
+    return np.fromiter(steps, dtype=float, count=len(values))
 
 
 def _regimes(rng: np.random.Generator) -> np.ndarray:
@@ -239,6 +239,17 @@ def _increment(spot: float) -> float:
     return float(_INCREMENTS[min(pos, len(_INCREMENTS) - 1)])
 
 
+class _Sessions:
+    """Stands in for a model where only the shared session table matters."""
+
+    @property
+    def days(self) -> np.ndarray:
+        return _session_days()
+
+
+_SESSIONS = _Sessions()
+
+
 @dataclass(frozen=True)
 class _Expiry:
     day: int  # day number of the expiry session
@@ -249,6 +260,13 @@ class _Expiry:
 
 def _expiries(model: _Model, i: int) -> list[_Expiry]:
     """Expiries listed at session i: weeklies ~8 weeks out and monthlies ~1 year out."""
+    return list(_expiries_at(i))
+
+
+@lru_cache(maxsize=64)
+def _expiries_at(i: int) -> tuple[_Expiry, ...]:
+    """The expiries of session i (every symbol shares the session table, so they do too)."""
+    model = _SESSIONS
     today = dt.date(1970, 1, 1) + dt.timedelta(days=int(model.days[i]))
     monthly = set()
     for step in range(14):
@@ -263,10 +281,10 @@ def _expiries(model: _Model, i: int) -> list[_Expiry]:
         if e > today:
             weekly.add(e)
         friday += dt.timedelta(days=7)
-    return [_make_expiry(model, e, e in monthly) for e in sorted(monthly | weekly)]
+    return tuple(_make_expiry(model, e, e in monthly) for e in sorted(monthly | weekly))
 
 
-def _make_expiry(model: _Model, day: dt.date, monthly: bool) -> _Expiry:
+def _make_expiry(model: _Model | _Sessions, day: dt.date, monthly: bool) -> _Expiry:
     life = _MONTHLY_DAYS if monthly else _WEEKLY_DAYS
     num = _day_number(day)
     listed = int(np.searchsorted(model.days, num - life))
@@ -290,7 +308,9 @@ def _births(tiers, strikes: np.ndarray, listed: int) -> np.ndarray:
     """Session index on which each strike was first listed (large when never)."""
     best = np.full(strikes.shape, np.iinfo(np.int64).max // 2, dtype=np.int64)
     for spacing, lo, hi in tiers:
-        on_grid = np.isclose(np.round(strikes / spacing) * spacing, strikes)
+        # np.isclose(grid, strikes) for finite values, without its generic overhead
+        grid = np.round(strikes / spacing) * spacing
+        on_grid = np.abs(grid - strikes) <= 1e-08 + 1e-05 * np.abs(strikes)
         first_lo = np.searchsorted(-lo, -strikes, side="left")
         first_hi = np.searchsorted(hi, strikes, side="left")
         first = np.maximum(first_lo, first_hi)
@@ -626,11 +646,11 @@ def _last_trades(model: _Model, i: int, m, bid, ask) -> tuple[np.ndarray, Any]:
     # Stale prints are stamped 1..8 *sessions* back (at that session's close, so never on a
     # weekend or holiday); today's prints fall within today's session.
     back = np.minimum(np.floor(1 + u * 8).astype(np.int64), i)
-    closes = {
-        k: pd.Timestamp(calendar.session_close(_to_date(model.days[i - k])))
-        for k in np.unique(back).tolist()
-    }
-    stale_at = pd.DatetimeIndex([closes[k] for k in back.tolist()])
+    ks = np.unique(back)
+    closes = pd.DatetimeIndex(
+        [pd.Timestamp(calendar.session_close(_to_date(model.days[i - k]))) for k in ks.tolist()]
+    )
+    stale_at = closes[np.searchsorted(ks, back)]
     fresh_at = close_at - pd.to_timedelta(np.floor(u * 390), unit="m")
     stamps = pd.Series(fresh_at).where(traded, pd.Series(stale_at)).mask(never)
     return np.maximum(last, 0.01, where=~np.isnan(last), out=last.copy()), stamps.array

@@ -48,11 +48,7 @@ def _require(symbol: str, df: pd.DataFrame, required: tuple[str, ...], what: str
 
 def _to_date(values: pd.Series) -> pd.Series:
     """Dates as python datetime.date objects (what the warehouse layer expects)."""
-    if (
-        len(values)
-        and isinstance(values.iloc[0], dt.date)
-        and not isinstance(values.iloc[0], dt.datetime)
-    ):
+    if _to_date_is_identity(values):
         return values.astype(object)
     return pd.to_datetime(values, errors="coerce").dt.date.astype(object)
 
@@ -200,16 +196,46 @@ class CleanChains:
     results: list[CleanChain | ProviderError]
 
 
-def _standard_chain(symbol: str, df: pd.DataFrame) -> pd.DataFrame:
-    """The input's standard columns; the date columns parsed per input (formats are a vendor's)."""
+def _standard_columns(symbol: str, df: pd.DataFrame) -> pd.DataFrame:
+    """The input's CHAIN_COLUMNS (missing optional ones NaN), a new frame on a fresh index."""
     _require(symbol, df, ("contract_symbol", "option_type", "expiry", "strike"), "chain")
     out = df.copy()
     for col in CHAIN_COLUMNS:
         if col not in out.columns:
             out[col] = float("nan")
-    out = out.loc[:, list(CHAIN_COLUMNS)].reset_index(drop=True)
-    out["expiry"] = _to_date(out["expiry"])
-    _normalise_last_trade(out)
+    return out.loc[:, list(CHAIN_COLUMNS)].reset_index(drop=True)
+
+
+def _to_date_is_identity(values: pd.Series) -> bool:
+    """True when :func:`_to_date` only relabels the column (its first value is a plain date)."""
+    return bool(
+        len(values)
+        and isinstance(values.iloc[0], dt.date)
+        and not isinstance(values.iloc[0], dt.datetime)
+    )
+
+
+_UTC_STAMPS = "datetime64[ns, UTC]"
+
+
+def _standard_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The inputs' standard frames concatenated, the date columns normalised.
+
+    Date parsing infers a format from a column's values, so it runs per input unless every
+    input's dates are already plain dates and UTC stamps (then it is the same on the whole).
+    """
+    uniform = all(
+        _to_date_is_identity(f["expiry"]) and str(f["last_trade_at"].dtype) == _UTC_STAMPS
+        for f in frames
+    )
+    if not uniform:
+        for f in frames:
+            f["expiry"] = _to_date(f["expiry"])
+            _normalise_last_trade(f)
+    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if uniform:
+        out["expiry"] = out["expiry"].astype(object)
+        _normalise_last_trade(out)
     return out
 
 
@@ -224,15 +250,16 @@ def clean_chains(inputs: list[ChainInput]) -> CleanChains:
     frames, members = [], []
     for position, item in enumerate(inputs):
         try:
-            frames.append(_standard_chain(item.symbol, item.chain))
+            frames.append(_standard_columns(item.symbol, item.chain))
             members.append(position)
         except ProviderError as exc:
             results[position] = exc
     if not frames:
-        return CleanChains(_standard_chain("", pd.DataFrame(columns=list(CHAIN_COLUMNS))), results)
+        frames.append(_standard_columns("", pd.DataFrame(columns=list(CHAIN_COLUMNS))))
+        return CleanChains(_standard_frames(frames), results)  # type: ignore[arg-type]
     sizes = np.array([len(f) for f in frames], dtype=np.int64)
     item = np.repeat(np.arange(len(frames)), sizes)
-    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    out = _standard_frames(frames)
     out["contract_symbol"] = out["contract_symbol"].astype(str).str.replace(" ", "", regex=False)
     out["option_type"] = (
         out["option_type"].astype(str).str.strip().str.lower().map(_TYPE_MAP).astype(object)
