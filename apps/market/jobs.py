@@ -13,6 +13,7 @@ reason ``up_to_date`` and nothing is written, unless the job's ``force`` option 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -21,9 +22,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from django.db import transaction
 
 from apps.core import greeks
 from apps.core.jobs import JobParams, JobResult, PartitionResult, RunLog, for_each_symbol
+from apps.ledger.services.run_logger import RunLogger
 from apps.ledger.services.run_types import market_ts
 from apps.market import selectors, stores
 from apps.market.providers.base import (
@@ -62,6 +65,12 @@ PROVIDER_SKIPS = {NoDataError: "no_data", UnsupportedByProvider: "unsupported_by
 def forced(params: JobParams) -> bool:
     """True when the run must fetch and replace partitions that are already stored."""
     return bool(params.options.get("force"))
+
+
+def _ledger_batch(log: RunLog) -> contextlib.AbstractContextManager:
+    """One metadata-database transaction for a landed batch's ledger events and watermarks (one
+    commit per batch instead of two per symbol); nothing to open for a logger without a run."""
+    return transaction.atomic() if isinstance(log, RunLogger) else contextlib.nullcontext()
 
 
 def _up_to_date(
@@ -181,22 +190,27 @@ def _land_candles(items: list[_Staged], *, provider: str, log: RunLog) -> None:
         provider=provider,
         replace_all=[item.result.symbol for item in items if item.payload[1]],
     )
-    for item in items:
-        symbol, (frame, replace_all) = item.result.symbol, item.payload
-        s = stats.get(symbol, stores.WriteStats())
-        log.asset_succeeded(
-            "candles_daily",
-            symbol,
-            started_at=item.started,
-            rows_inserted=s.inserted,
-            rows_updated=s.updated,
-            rows_deleted=s.deleted,
-            min_event_ts=market_ts(min(frame["date"])),
-            max_event_ts=market_ts(item.result.market_date),
-            extra={"refetched_all": replace_all} if replace_all else None,
-        )
-        log.advance_watermark("candles_daily", symbol, item.result.market_date)
-        item.result.rows = s.written
+    with _ledger_batch(log):
+        for item in items:
+            _candles_landed(item, stats, log)
+
+
+def _candles_landed(item: _Staged, stats: dict[str, stores.WriteStats], log: RunLog) -> None:
+    symbol, (frame, replace_all) = item.result.symbol, item.payload
+    s = stats.get(symbol, stores.WriteStats())
+    log.asset_succeeded(
+        "candles_daily",
+        symbol,
+        started_at=item.started,
+        rows_inserted=s.inserted,
+        rows_updated=s.updated,
+        rows_deleted=s.deleted,
+        min_event_ts=market_ts(min(frame["date"])),
+        max_event_ts=market_ts(item.result.market_date),
+        extra={"refetched_all": replace_all} if replace_all else None,
+    )
+    log.advance_watermark("candles_daily", symbol, item.result.market_date)
+    item.result.rows = s.written
 
 
 def ingest_candles(params: JobParams, *, log: RunLog) -> JobResult:
@@ -312,32 +326,33 @@ def _land_bars(
         meta=pd.concat([item.payload[2] for item in items], ignore_index=True),
         provider=provider,
     )
-    for item in items:
-        symbol = item.result.symbol
-        contract_stats = stats.contracts.get(symbol, stores.WriteStats())
-        bar_stats = stats.bars.get(symbol, stores.WriteStats())
-        log.asset_succeeded(
-            "option_contracts",
-            symbol,
-            started_at=item.started,
-            rows_inserted=contract_stats.inserted,
-            rows_updated=contract_stats.updated,
-        )
-        dates = [d for d in (stored_newest.get(symbol), item.result.market_date) if d]
-        newest = max(dates) if dates else None
-        log.asset_succeeded(
-            "option_bars",
-            symbol,
-            started_at=item.started,
-            rows_inserted=bar_stats.inserted,
-            rows_updated=bar_stats.updated,
-            max_event_ts=market_ts(newest),
-            extra={"contracts_fetched": int(item.payload[3])},
-        )
-        if newest:
-            log.advance_watermark("option_bars", symbol, newest)
-        item.result.market_date = newest
-        item.result.rows = bar_stats.written
+    with _ledger_batch(log):
+        for item in items:
+            symbol = item.result.symbol
+            contract_stats = stats.contracts.get(symbol, stores.WriteStats())
+            bar_stats = stats.bars.get(symbol, stores.WriteStats())
+            log.asset_succeeded(
+                "option_contracts",
+                symbol,
+                started_at=item.started,
+                rows_inserted=contract_stats.inserted,
+                rows_updated=contract_stats.updated,
+            )
+            dates = [d for d in (stored_newest.get(symbol), item.result.market_date) if d]
+            newest = max(dates) if dates else None
+            log.asset_succeeded(
+                "option_bars",
+                symbol,
+                started_at=item.started,
+                rows_inserted=bar_stats.inserted,
+                rows_updated=bar_stats.updated,
+                max_event_ts=market_ts(newest),
+                extra={"contracts_fetched": int(item.payload[3])},
+            )
+            if newest:
+                log.advance_watermark("option_bars", symbol, newest)
+            item.result.market_date = newest
+            item.result.rows = bar_stats.written
 
 
 def ingest_options_bars(params: JobParams, *, log: RunLog) -> JobResult:
@@ -413,7 +428,7 @@ def _stage_snapshot(
 
 def _staged_snapshot(rows: stores.SnapshotRows, started: dt.datetime) -> _Staged:
     result = PartitionResult(
-        rows.symbol, "success", rows=len(rows.chain), market_date=rows.snapshot_date
+        rows.symbol, "success", rows=rows.size, market_date=rows.snapshot_date
     )
     return _Staged(result, started, rows)
 
@@ -443,7 +458,7 @@ def _prepare_snapshots(
             outcomes[positions[k]] = result
     if not good:
         return outcomes  # type: ignore[return-value]
-    lengths = np.array([len(cleaned.results[k].chain) for k in good], dtype=np.int64)
+    lengths = np.array([cleaned.results[k].size for k in good], dtype=np.int64)
     stops = np.cumsum(lengths)
     parts = [slice(int(stop - n), int(stop)) for stop, n in zip(stops, lengths, strict=True)]
     enriched = greeks.enrich_chain(
@@ -455,7 +470,7 @@ def _prepare_snapshots(
         risk_free_rate=rate,
     )
     qualities = greeks.quote_qualities(enriched, parts)
-    sources = enriched["iv_source"].to_numpy()
+    source_codes, source_names = pd.factorize(enriched["iv_source"])
     expiry_codes = pd.factorize(enriched["expiry"])[0]
     for j, k in enumerate(good):
         position, part, item_input = positions[k], parts[j], inputs[k]
@@ -465,11 +480,12 @@ def _prepare_snapshots(
         except Exception as exc:  # this symbol fails alone, as when it was computed alone
             outcomes[position] = exc
             continue
-        kinds, counts = np.unique(sources[part], return_counts=True)
-        order = np.argsort(-counts, kind="stable")
+        counts = np.bincount(source_codes[part], minlength=len(source_names))
         codes = expiry_codes[part]
         meta = {
-            "iv_sources": {str(kinds[i]): int(counts[i]) for i in order},
+            "iv_sources": {
+                str(source_names[c]): int(counts[c]) for c in np.flatnonzero(counts).tolist()
+            },
             "expiries": int(np.unique(codes[codes >= 0]).size),
             "next_earnings": next_earnings,
             "rows_received": cleaned.results[k].rows_received,
@@ -480,9 +496,10 @@ def _prepare_snapshots(
             snapshot_date=day,
             spot=item_input.spot,
             risk_free_rate=rate,
-            chain=enriched.iloc[part],
+            chain=enriched,
             quote_quality=qualities[j],
             meta=meta,
+            rows=part,
         )
     return outcomes  # type: ignore[return-value]
 
@@ -519,24 +536,25 @@ def _stage_snapshots(
 
 def _land_snapshots(items: list[_Staged], *, provider: str, log: RunLog) -> None:
     stats = stores.snapshots_write(snapshots=[item.payload for item in items], provider=provider)
-    for item in items:
-        rows: stores.SnapshotRows = item.payload
-        s = stats[rows.symbol]
-        log.asset_succeeded(
-            "options_snapshots",
-            rows.symbol,
-            started_at=item.started,
-            rows_inserted=s.inserted,
-            rows_updated=s.updated,
-            rows_deleted=s.deleted,
-            max_event_ts=market_ts(rows.snapshot_date),
-            extra={
-                "snapshot_date": rows.snapshot_date.isoformat(),
-                "contracts": len(rows.chain),
-                "dropped_rows": sum((rows.meta.get("dropped_rows") or {}).values()),
-            },
-        )
-        log.advance_watermark("options_snapshots", rows.symbol, rows.snapshot_date)
+    with _ledger_batch(log):
+        for item in items:
+            rows: stores.SnapshotRows = item.payload
+            s = stats[rows.symbol]
+            log.asset_succeeded(
+                "options_snapshots",
+                rows.symbol,
+                started_at=item.started,
+                rows_inserted=s.inserted,
+                rows_updated=s.updated,
+                rows_deleted=s.deleted,
+                max_event_ts=market_ts(rows.snapshot_date),
+                extra={
+                    "snapshot_date": rows.snapshot_date.isoformat(),
+                    "contracts": rows.size,
+                    "dropped_rows": sum((rows.meta.get("dropped_rows") or {}).values()),
+                },
+            )
+            log.advance_watermark("options_snapshots", rows.symbol, rows.snapshot_date)
 
 
 def snapshot_options(params: JobParams, *, log: RunLog) -> JobResult:
@@ -575,7 +593,7 @@ def snapshot_options(params: JobParams, *, log: RunLog) -> JobResult:
         outcome = staged.pop(symbol)
         if isinstance(outcome, Exception):
             raise outcome
-        return batch.add(outcome, rows=len(outcome.payload.chain))
+        return batch.add(outcome, rows=outcome.payload.size)
 
     partitions = for_each_symbol(
         params,

@@ -583,7 +583,13 @@ class DemoProvider(MarketDataProvider):
     def get_chain_snapshots(
         self, symbols: list[str], *, as_of: dt.date | None = None
     ) -> dict[str, ChainSnapshot | Exception]:
-        """Many symbols' chains generated in one vectorised pass (the same rows as one by one)."""
+        """Many symbols' chains generated in one vectorised pass (the same rows as one by one).
+
+        A subclass (or a patch) that replaces :meth:`get_chain_snapshot` is asked symbol by
+        symbol instead, so its chains are the ones served.
+        """
+        if type(self).get_chain_snapshot is not _DEMO_CHAIN_SNAPSHOT:
+            return super().get_chain_snapshots(symbols, as_of=as_of)
         out: dict[str, ChainSnapshot | Exception] = {}
         _models([s for s in map(canonical_symbol, symbols) if _SYMBOL_RE.match(s)])
         picked: dict[int, list[tuple[str, _Model]]] = {}
@@ -729,6 +735,9 @@ class DemoProvider(MarketDataProvider):
         rm = _row_model(model, idx)
         m = _rows(rm, np.full(len(idx), exp.day), strikes[ci], call, births[ci])
         return _bar_frame(model, grp["contract_symbol"].to_numpy()[ci], idx, strikes[ci], call, m)
+
+
+_DEMO_CHAIN_SNAPSHOT = DemoProvider.get_chain_snapshot
 
 
 def _bar_frame(model: _Model, symbols, idx, strike, call, m) -> pd.DataFrame:

@@ -121,9 +121,19 @@ STRIKE_SPOT_FACTOR = 100.0
 class CleanChain:
     """A validated chain, the rows it started with and why the others were dropped."""
 
-    chain: pd.DataFrame
+    frame: pd.DataFrame
     rows_received: int
     dropped: dict[str, int]
+    rows: slice | None = None  # set when ``frame`` holds many inputs' rows: these are ours
+
+    @property
+    def chain(self) -> pd.DataFrame:
+        """The cleaned rows of this input."""
+        return self.frame if self.rows is None else self.frame.iloc[self.rows]
+
+    @property
+    def size(self) -> int:
+        return len(self.frame) if self.rows is None else self.rows.stop - self.rows.start
 
     @property
     def dropped_total(self) -> int:
@@ -188,8 +198,7 @@ class CleanChains:
 
     ``chain`` holds the cleaned rows of every input that passed, input after input (in input
     order, each sorted as :func:`clean_chain` sorts); ``results[i]`` is input i's
-    :class:`CleanChain` (its ``chain`` is its slice of ``chain``) or the ProviderError that
-    failed it.
+    :class:`CleanChain` (its ``rows`` of ``chain``) or the ProviderError that failed it.
     """
 
     chain: pd.DataFrame
@@ -294,9 +303,7 @@ def clean_chains(inputs: list[ChainInput]) -> CleanChains:
     out, item = out.loc[keep], item[keep]
     iv = out["implied_vol"]
     out["implied_vol"] = iv.where(np.isfinite(iv) & (iv > IV_PLACEHOLDER_MAX) & (iv <= IV_MAX))
-    dup = pd.DataFrame({"item": item, "key": out["contract_symbol"].to_numpy()}).duplicated(
-        keep=False
-    ).to_numpy()
+    dup = _duplicated_within(item, out["contract_symbol"])
     for k in np.unique(item[dup]).tolist():
         rows = dup & (item == k)
         results[members[k]] = ProviderError(
@@ -316,9 +323,19 @@ def clean_chains(inputs: list[ChainInput]) -> CleanChains:
     stops = np.cumsum(lengths)
     for k, position in enumerate(members):
         if not failed[k]:
-            rows = out.iloc[int(stops[k] - lengths[k]) : int(stops[k])]
-            results[position] = CleanChain(rows, int(sizes[k]), dropped[k])
+            rows = slice(int(stops[k] - lengths[k]), int(stops[k]))
+            results[position] = CleanChain(out, int(sizes[k]), dropped[k], rows)
     return CleanChains(out, results)  # type: ignore[arg-type]
+
+
+def _duplicated_within(item: np.ndarray, keys: pd.Series) -> np.ndarray:
+    """Rows whose key repeats inside their own input (``duplicated(keep=False)`` per input)."""
+    dup = keys.duplicated(keep=False).to_numpy().copy()
+    if dup.any():  # a key repeated anywhere: keep only repeats inside one input
+        candidates = np.flatnonzero(dup)
+        pairs = pd.DataFrame({"item": item[candidates], "key": keys.to_numpy()[candidates]})
+        dup[candidates] = pairs.duplicated(keep=False).to_numpy()
+    return dup
 
 
 def _number(value: object) -> float:
@@ -344,7 +361,7 @@ def clean_chain(
     result = clean_chains([ChainInput(symbol, df, snapshot_date, spot)]).results[0]
     if isinstance(result, ProviderError):
         raise result
-    return result
+    return CleanChain(result.chain, result.rows_received, result.dropped)
 
 
 _SAMPLE_COLS = ["contract_symbol", "expiry", "strike", "bid", "ask", "volume"]
