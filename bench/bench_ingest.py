@@ -5,9 +5,11 @@ Generates symbols S0001..SNNNN (the demo provider serves any valid ticker), runs
 ``--data-dir``), and prints chain rows written, rows/s and peak memory. It also prints, measured in
 the same run, the job's write step (time inside ``stores.snapshots_write``) next to a raw Arrow
 insert of the same rows (``INSERT INTO <copy with the primary key> SELECT * FROM arrow_table`` in
-one transaction), and the time of a second run that finds everything stored (up_to_date skips).
+one transaction), the time of a second run that finds everything stored (up_to_date skips), and
+an order-independent hash of the chain and header tables (equal hashes: the same rows written).
 
     python bench/bench_ingest.py --symbols 100
+    python bench/bench_ingest.py --symbols 100 --no-second-run   # e.g. alternating with c280b0f
     python bench/bench_ingest.py --symbols 50 --tracemalloc
 """
 
