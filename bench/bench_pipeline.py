@@ -56,13 +56,31 @@ def manage(data_dir: Path, *args: str) -> float:
     return time.perf_counter() - started
 
 
+WRITE_TIME_COLUMNS = {"updated_at", "last_success_at", "last_attempt_at", "computed_at"}
+
+
+def _table_hash(wh: duckdb.DuckDBPyConnection, table: str) -> tuple[int, str]:
+    """Row count and an order-independent hash of every column but the write times."""
+    columns = [
+        r[0]
+        for r in wh.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+            "ORDER BY ordinal_position",
+            [table],
+        ).fetchall()
+        if r[0] not in WRITE_TIME_COLUMNS
+    ]
+    count, total = wh.execute(
+        f"SELECT count(*), sum(hash({', '.join(columns)})::HUGEINT) FROM {table}"
+    ).fetchone()
+    return int(count), format(int(total or 0) % 2**64, "016x")
+
+
 def fingerprint(data_dir: Path) -> dict[str, object]:
-    """Row counts and value checksums of what the pipeline wrote (write times excluded)."""
+    """Row counts and content hashes of what the pipeline wrote (write times excluded)."""
     wh = duckdb.connect(str(data_dir / "warehouse" / "options.duckdb"), read_only=True)
     try:
-        facts: dict[str, object] = {
-            t: wh.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES
-        }
+        facts: dict[str, object] = {t: _table_hash(wh, t) for t in TABLES}
         facts["chain_checksum"] = wh.execute(
             "SELECT round(sum(coalesce(bs_delta, 0) + coalesce(implied_vol, 0) "
             "+ coalesce(open_interest, 0)), 4) FROM options_chain"

@@ -160,9 +160,13 @@ def iv_solvable(mark_source: ArrayLike, volume: ArrayLike) -> np.ndarray:
     return (src == "mid") | ((src == "last") & (vol > 0))
 
 
-def years_to_expiry(expiry: pd.Series | np.ndarray, as_of: dt.date) -> np.ndarray:
-    """Calendar days from ``as_of`` to each expiry, / 365 (negative once expired)."""
-    return (day_numbers(expiry) - date_number(as_of)) / 365.0
+def years_to_expiry(
+    expiry: pd.Series | np.ndarray, as_of: dt.date | pd.Series | np.ndarray
+) -> np.ndarray:
+    """Calendar days from ``as_of`` (one date, or one per row) to each expiry, / 365 (negative
+    once expired)."""
+    start = day_numbers(as_of) if isinstance(as_of, pd.Series | np.ndarray) else date_number(as_of)
+    return (day_numbers(expiry) - start) / 365.0
 
 
 def _column(chain: pd.DataFrame, name: str) -> np.ndarray:
@@ -175,15 +179,16 @@ def enrich_chain(
     chain: pd.DataFrame,
     *,
     spot: float | ArrayLike,
-    as_of: dt.date,
+    as_of: dt.date | pd.Series | np.ndarray,
     risk_free_rate: float = 0.0,
     dividend_yield: float = 0.0,
 ) -> pd.DataFrame:
     """Add mark, cleaned implied_vol, iv_source and bs_* greeks to a standard chain frame.
 
     Provider IV <= 1e-4 is treated as missing; missing IVs are solved from eligible marks.
-    Greeks always come from the final IV so stored greeks and IVs are consistent. ``spot`` may be
-    a scalar or one value per row. ``expiry`` is returned as python dates.
+    Greeks always come from the final IV so stored greeks and IVs are consistent. ``spot`` and
+    ``as_of`` may be one value or one per row (many symbol-days enriched in one pass).
+    ``expiry`` is returned as python dates.
     """
     out = chain.copy()
     out["expiry"] = date_series(out["expiry"])
@@ -228,20 +233,31 @@ def quote_quality(chain: pd.DataFrame) -> dict[str, float | int | None]:
     median_spread_pct: median (ask-bid)/mid x 100 over two-sided quotes.
     missing_iv_share: contracts with no usable IV (iv_source 'missing' when enriched).
     """
-    n = len(chain)
+    return quote_qualities(chain, [slice(0, len(chain))])[0]
+
+
+def quote_qualities(chain: pd.DataFrame, parts: list[slice]) -> list[dict[str, float | int | None]]:
+    """:func:`quote_quality` of each row range ``parts[i]`` of ``chain`` (many snapshots at once)."""
     bid, ask = _column(chain, "bid"), _column(chain, "ask")
-    two_sided = (bid > 0) & (ask > 0)
-    b, a = bid[two_sided], ask[two_sided]
-    spreads = (a - b) / ((a + b) / 2.0) * 100.0
+    two_sided_all = (bid > 0) & (ask > 0)
     if "iv_source" in chain.columns:
-        missing_iv = (chain["iv_source"] == "missing").to_numpy()
+        missing_all = (chain["iv_source"] == "missing").to_numpy()
     else:
-        missing_iv = ~(_column(chain, "implied_vol") > PROVIDER_IV_FLOOR)
-    return clean_dict(
-        {
-            "contracts": int(n),
-            "missing_bid_ask_share": float((~two_sided).mean()) if n else None,
-            "median_spread_pct": float(np.median(spreads)) if spreads.size else None,
-            "missing_iv_share": float(missing_iv.mean()) if n else None,
-        }
-    )
+        missing_all = ~(_column(chain, "implied_vol") > PROVIDER_IV_FLOOR)
+    out = []
+    for part in parts:
+        two_sided, missing_iv = two_sided_all[part], missing_all[part]
+        n = len(two_sided)
+        b, a = bid[part][two_sided], ask[part][two_sided]
+        spreads = (a - b) / ((a + b) / 2.0) * 100.0
+        out.append(
+            clean_dict(
+                {
+                    "contracts": int(n),
+                    "missing_bid_ask_share": float((~two_sided).mean()) if n else None,
+                    "median_spread_pct": float(np.median(spreads)) if spreads.size else None,
+                    "missing_iv_share": float(missing_iv.mean()) if n else None,
+                }
+            )
+        )
+    return out

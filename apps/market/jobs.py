@@ -13,20 +13,38 @@ reason ``up_to_date`` and nothing is written, unless the job's ``force`` option 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from django.db import transaction
 
 from apps.core import greeks
 from apps.core.jobs import JobParams, JobResult, PartitionResult, RunLog, for_each_symbol
+from apps.ledger.services.run_logger import RunLogger
 from apps.ledger.services.run_types import market_ts
 from apps.market import selectors, stores
-from apps.market.providers.base import MarketDataProvider, NoDataError, UnsupportedByProvider
+from apps.market.providers.base import (
+    ChainSnapshot,
+    MarketDataProvider,
+    NoDataError,
+    ProviderError,
+    UnsupportedByProvider,
+)
 from apps.market.providers.registry import get_provider
-from apps.market.providers.validation import clean_chain, validate_history, validate_spot
+from apps.market.providers.validation import (
+    ChainInput,
+    clean_chains,
+    validate_history,
+    validate_spot,
+)
+
+logger = logging.getLogger("optionshelper.jobs")
 
 DEFAULT_CANDLE_LOOKBACK_DAYS = 400
 DEFAULT_BAR_LOOKBACK_DAYS = 30
@@ -36,6 +54,8 @@ SNAPSHOT_BATCH_ROWS = 250_000
 BAR_BATCH_ROWS = 250_000
 CANDLE_BATCH_SYMBOLS = 200
 UP_TO_DATE = "up_to_date"
+# Symbols whose chains are fetched, validated and enriched together (one set-based pass).
+SNAPSHOT_CHUNK_SYMBOLS = 64
 
 
 # A provider with nothing for the date, or no such data at all, is a skip, not a failure.
@@ -45,6 +65,12 @@ PROVIDER_SKIPS = {NoDataError: "no_data", UnsupportedByProvider: "unsupported_by
 def forced(params: JobParams) -> bool:
     """True when the run must fetch and replace partitions that are already stored."""
     return bool(params.options.get("force"))
+
+
+def _ledger_batch(log: RunLog) -> contextlib.AbstractContextManager:
+    """One metadata-database transaction for a landed batch's ledger events and watermarks (one
+    commit per batch instead of two per symbol); nothing to open for a logger without a run."""
+    return transaction.atomic() if isinstance(log, RunLogger) else contextlib.nullcontext()
 
 
 def _up_to_date(
@@ -164,22 +190,27 @@ def _land_candles(items: list[_Staged], *, provider: str, log: RunLog) -> None:
         provider=provider,
         replace_all=[item.result.symbol for item in items if item.payload[1]],
     )
-    for item in items:
-        symbol, (frame, replace_all) = item.result.symbol, item.payload
-        s = stats.get(symbol, stores.WriteStats())
-        log.asset_succeeded(
-            "candles_daily",
-            symbol,
-            started_at=item.started,
-            rows_inserted=s.inserted,
-            rows_updated=s.updated,
-            rows_deleted=s.deleted,
-            min_event_ts=market_ts(min(frame["date"])),
-            max_event_ts=market_ts(item.result.market_date),
-            extra={"refetched_all": replace_all} if replace_all else None,
-        )
-        log.advance_watermark("candles_daily", symbol, item.result.market_date)
-        item.result.rows = s.written
+    with _ledger_batch(log):
+        for item in items:
+            _candles_landed(item, stats, log)
+
+
+def _candles_landed(item: _Staged, stats: dict[str, stores.WriteStats], log: RunLog) -> None:
+    symbol, (frame, replace_all) = item.result.symbol, item.payload
+    s = stats.get(symbol, stores.WriteStats())
+    log.asset_succeeded(
+        "candles_daily",
+        symbol,
+        started_at=item.started,
+        rows_inserted=s.inserted,
+        rows_updated=s.updated,
+        rows_deleted=s.deleted,
+        min_event_ts=market_ts(min(frame["date"])),
+        max_event_ts=market_ts(item.result.market_date),
+        extra={"refetched_all": replace_all} if replace_all else None,
+    )
+    log.advance_watermark("candles_daily", symbol, item.result.market_date)
+    item.result.rows = s.written
 
 
 def ingest_candles(params: JobParams, *, log: RunLog) -> JobResult:
@@ -295,32 +326,33 @@ def _land_bars(
         meta=pd.concat([item.payload[2] for item in items], ignore_index=True),
         provider=provider,
     )
-    for item in items:
-        symbol = item.result.symbol
-        contract_stats = stats.contracts.get(symbol, stores.WriteStats())
-        bar_stats = stats.bars.get(symbol, stores.WriteStats())
-        log.asset_succeeded(
-            "option_contracts",
-            symbol,
-            started_at=item.started,
-            rows_inserted=contract_stats.inserted,
-            rows_updated=contract_stats.updated,
-        )
-        dates = [d for d in (stored_newest.get(symbol), item.result.market_date) if d]
-        newest = max(dates) if dates else None
-        log.asset_succeeded(
-            "option_bars",
-            symbol,
-            started_at=item.started,
-            rows_inserted=bar_stats.inserted,
-            rows_updated=bar_stats.updated,
-            max_event_ts=market_ts(newest),
-            extra={"contracts_fetched": int(item.payload[3])},
-        )
-        if newest:
-            log.advance_watermark("option_bars", symbol, newest)
-        item.result.market_date = newest
-        item.result.rows = bar_stats.written
+    with _ledger_batch(log):
+        for item in items:
+            symbol = item.result.symbol
+            contract_stats = stats.contracts.get(symbol, stores.WriteStats())
+            bar_stats = stats.bars.get(symbol, stores.WriteStats())
+            log.asset_succeeded(
+                "option_contracts",
+                symbol,
+                started_at=item.started,
+                rows_inserted=contract_stats.inserted,
+                rows_updated=contract_stats.updated,
+            )
+            dates = [d for d in (stored_newest.get(symbol), item.result.market_date) if d]
+            newest = max(dates) if dates else None
+            log.asset_succeeded(
+                "option_bars",
+                symbol,
+                started_at=item.started,
+                rows_inserted=bar_stats.inserted,
+                rows_updated=bar_stats.updated,
+                max_event_ts=market_ts(newest),
+                extra={"contracts_fetched": int(item.payload[3])},
+            )
+            if newest:
+                log.advance_watermark("option_bars", symbol, newest)
+            item.result.market_date = newest
+            item.result.rows = bar_stats.written
 
 
 def ingest_options_bars(params: JobParams, *, log: RunLog) -> JobResult:
@@ -386,56 +418,143 @@ def _stage_snapshot(
     as_of: dt.date | None,
     rate: float,
 ) -> _Staged:
+    """One symbol alone (the fallback when the set-based pass itself fails)."""
     snapshot = provider.get_chain_snapshot(symbol, as_of=as_of)
-    spot = validate_spot(symbol, snapshot.spot)
-    cleaned = clean_chain(
-        symbol, snapshot.chain, snapshot_date=snapshot.snapshot_date, spot=spot
-    )
-    enriched = greeks.enrich_chain(
-        cleaned.chain, spot=spot, as_of=snapshot.snapshot_date, risk_free_rate=rate
-    )
-    meta = {
-        "iv_sources": enriched["iv_source"].value_counts().to_dict(),
-        "expiries": int(enriched["expiry"].nunique()),
-        "next_earnings": _iso(provider.next_earnings(symbol, as_of=snapshot.snapshot_date)),
-        "rows_received": cleaned.rows_received,
-        "dropped_rows": cleaned.dropped,
-    }
-    rows = stores.SnapshotRows(
-        symbol=symbol,
-        snapshot_date=snapshot.snapshot_date,
-        spot=spot,
-        risk_free_rate=rate,
-        chain=enriched,
-        quote_quality=greeks.quote_quality(enriched),
-        meta=meta,
-    )
+    outcome = _prepare_snapshots([snapshot], provider=provider, rate=rate)[0]
+    if isinstance(outcome, Exception):
+        raise outcome
+    return _staged_snapshot(outcome, started)
+
+
+def _staged_snapshot(rows: stores.SnapshotRows, started: dt.datetime) -> _Staged:
     result = PartitionResult(
-        symbol, "success", rows=len(enriched), market_date=snapshot.snapshot_date
+        rows.symbol, "success", rows=rows.size, market_date=rows.snapshot_date
     )
     return _Staged(result, started, rows)
 
 
+def _prepare_snapshots(
+    snapshots: list[ChainSnapshot], *, provider: MarketDataProvider, rate: float
+) -> list[stores.SnapshotRows | Exception]:
+    """Validate and enrich many symbol-days in one pass over their concatenated rows.
+
+    Per snapshot: its SnapshotRows (the chain is its slice of the enriched rows), or the
+    exception that fails it alone (bad spot, too many bad rows, duplicate contracts, ...).
+    """
+    outcomes: list[stores.SnapshotRows | Exception | None] = [None] * len(snapshots)
+    inputs, positions = [], []
+    for position, snapshot in enumerate(snapshots):
+        try:
+            spot = validate_spot(snapshot.symbol, snapshot.spot)
+        except ProviderError as exc:
+            outcomes[position] = exc
+            continue
+        inputs.append(ChainInput(snapshot.symbol, snapshot.chain, snapshot.snapshot_date, spot))
+        positions.append(position)
+    cleaned = clean_chains(inputs)
+    good = [k for k, r in enumerate(cleaned.results) if not isinstance(r, Exception)]
+    for k, result in enumerate(cleaned.results):
+        if isinstance(result, Exception):
+            outcomes[positions[k]] = result
+    if not good:
+        return outcomes  # type: ignore[return-value]
+    lengths = np.array([cleaned.results[k].size for k in good], dtype=np.int64)
+    stops = np.cumsum(lengths)
+    parts = [slice(int(stop - n), int(stop)) for stop, n in zip(stops, lengths, strict=True)]
+    enriched = greeks.enrich_chain(
+        cleaned.chain,
+        spot=np.repeat([inputs[k].spot for k in good], lengths),
+        as_of=np.repeat(
+            np.array([inputs[k].snapshot_date for k in good], dtype="datetime64[D]"), lengths
+        ),
+        risk_free_rate=rate,
+    )
+    qualities = greeks.quote_qualities(enriched, parts)
+    source_codes, source_names = pd.factorize(enriched["iv_source"])
+    expiry_codes = pd.factorize(enriched["expiry"])[0]
+    for j, k in enumerate(good):
+        position, part, item_input = positions[k], parts[j], inputs[k]
+        symbol, day = item_input.symbol, item_input.snapshot_date
+        try:
+            next_earnings = _iso(provider.next_earnings(symbol, as_of=day))
+        except Exception as exc:  # this symbol fails alone, as when it was computed alone
+            outcomes[position] = exc
+            continue
+        counts = np.bincount(source_codes[part], minlength=len(source_names))
+        codes = expiry_codes[part]
+        meta = {
+            "iv_sources": {
+                str(source_names[c]): int(counts[c]) for c in np.flatnonzero(counts).tolist()
+            },
+            "expiries": int(np.unique(codes[codes >= 0]).size),
+            "next_earnings": next_earnings,
+            "rows_received": cleaned.results[k].rows_received,
+            "dropped_rows": cleaned.results[k].dropped,
+        }
+        outcomes[position] = stores.SnapshotRows(
+            symbol=symbol,
+            snapshot_date=day,
+            spot=item_input.spot,
+            risk_free_rate=rate,
+            chain=enriched,
+            quote_quality=qualities[j],
+            meta=meta,
+            rows=part,
+        )
+    return outcomes  # type: ignore[return-value]
+
+
+def _stage_snapshots(
+    symbols: list[str],
+    started: dt.datetime,
+    *,
+    provider: MarketDataProvider,
+    as_of: dt.date | None,
+    rate: float,
+) -> dict[str, _Staged | Exception]:
+    """A chunk of symbols fetched, validated and enriched together; symbol → staged or error."""
+    try:
+        fetched = provider.get_chain_snapshots(symbols, as_of=as_of)
+        ready = [s for s in symbols if not isinstance(fetched[s], Exception)]
+        prepared = _prepare_snapshots([fetched[s] for s in ready], provider=provider, rate=rate)
+    except Exception:
+        logger.warning("snapshot_options: set-based pass failed; symbols one by one", exc_info=True)
+        out: dict[str, _Staged | Exception] = {}
+        for symbol in symbols:
+            try:
+                out[symbol] = _stage_snapshot(
+                    symbol, started, provider=provider, as_of=as_of, rate=rate
+                )
+            except Exception as exc:
+                out[symbol] = exc
+        return out
+    out = {s: fetched[s] for s in symbols if isinstance(fetched[s], Exception)}
+    for symbol, outcome in zip(ready, prepared, strict=True):
+        out[symbol] = outcome if isinstance(outcome, Exception) else _staged_snapshot(outcome, started)
+    return out  # type: ignore[return-value]
+
+
 def _land_snapshots(items: list[_Staged], *, provider: str, log: RunLog) -> None:
     stats = stores.snapshots_write(snapshots=[item.payload for item in items], provider=provider)
-    for item in items:
-        rows: stores.SnapshotRows = item.payload
-        s = stats[rows.symbol]
-        log.asset_succeeded(
-            "options_snapshots",
-            rows.symbol,
-            started_at=item.started,
-            rows_inserted=s.inserted,
-            rows_updated=s.updated,
-            rows_deleted=s.deleted,
-            max_event_ts=market_ts(rows.snapshot_date),
-            extra={
-                "snapshot_date": rows.snapshot_date.isoformat(),
-                "contracts": len(rows.chain),
-                "dropped_rows": sum((rows.meta.get("dropped_rows") or {}).values()),
-            },
-        )
-        log.advance_watermark("options_snapshots", rows.symbol, rows.snapshot_date)
+    with _ledger_batch(log):
+        for item in items:
+            rows: stores.SnapshotRows = item.payload
+            s = stats[rows.symbol]
+            log.asset_succeeded(
+                "options_snapshots",
+                rows.symbol,
+                started_at=item.started,
+                rows_inserted=s.inserted,
+                rows_updated=s.updated,
+                rows_deleted=s.deleted,
+                max_event_ts=market_ts(rows.snapshot_date),
+                extra={
+                    "snapshot_date": rows.snapshot_date.isoformat(),
+                    "contracts": rows.size,
+                    "dropped_rows": sum((rows.meta.get("dropped_rows") or {}).values()),
+                },
+            )
+            log.advance_watermark("options_snapshots", rows.symbol, rows.snapshot_date)
 
 
 def snapshot_options(params: JobParams, *, log: RunLog) -> JobResult:
@@ -454,11 +573,27 @@ def snapshot_options(params: JobParams, *, log: RunLog) -> JobResult:
         max_rows=SNAPSHOT_BATCH_ROWS,
     )
 
+    todo = list(dict.fromkeys(s for s in params.symbols if s not in stored))
+    chunk_of = {symbol: n // SNAPSHOT_CHUNK_SYMBOLS for n, symbol in enumerate(todo)}
+    staged: dict[str, _Staged | Exception] = {}
+
     def work(symbol: str, started: dt.datetime) -> PartitionResult:
         if symbol in stored:
             return _up_to_date(log, ("options_snapshots",), symbol, started, market_date)
-        staged = _stage_snapshot(symbol, started, provider=provider, as_of=market_date, rate=rate)
-        return batch.add(staged, rows=len(staged.payload.chain))
+        if symbol not in staged:  # the first symbol of a chunk stages the whole chunk
+            chunk = chunk_of.pop(symbol, None)
+            names = [s for s in todo if chunk_of.get(s) == chunk] if chunk is not None else []
+            staged.update(
+                _stage_snapshots(
+                    [symbol, *names], started, provider=provider, as_of=market_date, rate=rate
+                )
+            )
+            for name in names:
+                chunk_of.pop(name)
+        outcome = staged.pop(symbol)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return batch.add(outcome, rows=outcome.payload.size)
 
     partitions = for_each_symbol(
         params,

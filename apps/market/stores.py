@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -68,6 +69,26 @@ class SnapshotRows:
     chain: pd.DataFrame
     quote_quality: dict[str, Any]
     meta: dict[str, Any]
+    # Set when ``chain`` holds many partitions' rows (a set-based batch): these are its rows.
+    rows: slice | None = None
+
+    @property
+    def size(self) -> int:
+        """How many chain rows the partition has."""
+        return len(self.chain) if self.rows is None else self.rows.stop - self.rows.start
+
+
+def _chain_rows(snapshots: list[SnapshotRows]) -> pd.DataFrame:
+    """The partitions' chain rows in order, one piece per run of rows that share a frame."""
+    pieces: list[list[Any]] = []
+    for s in snapshots:
+        start, stop = (0, len(s.chain)) if s.rows is None else (s.rows.start, s.rows.stop)
+        if pieces and pieces[-1][0] is s.chain and pieces[-1][2] == start:
+            pieces[-1][2] = stop
+        else:
+            pieces.append([s.chain, start, stop])
+    frames = [f if (a, b) == (0, len(f)) else f.iloc[a:b] for f, a, b in pieces]
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
 def _now() -> dt.datetime:
@@ -326,15 +347,16 @@ def snapshots_write(*, snapshots: list[SnapshotRows], provider: str) -> dict[str
     if not snapshots:
         return {}
     now = _now()
-    chain = pd.concat(
-        [
-            _with_columns(s.chain, ("contract_symbol", *CHAIN_VALUE_COLUMNS)).assign(
-                symbol=s.symbol, snapshot_date=s.snapshot_date, provider=provider
-            )
-            for s in snapshots
-        ],
-        ignore_index=True,
+    chain = _with_columns(
+        _chain_rows(snapshots),
+        ("contract_symbol", *CHAIN_VALUE_COLUMNS),
     )
+    sizes = [s.size for s in snapshots]
+    chain["symbol"] = np.repeat(np.array([s.symbol for s in snapshots], dtype=object), sizes)
+    chain["snapshot_date"] = np.repeat(
+        np.array([s.snapshot_date for s in snapshots], dtype="datetime64[D]"), sizes
+    )
+    chain["provider"] = provider
     headers = pd.DataFrame(
         {
             "symbol": [s.symbol for s in snapshots],
@@ -342,7 +364,7 @@ def snapshots_write(*, snapshots: list[SnapshotRows], provider: str) -> dict[str
             "provider": provider,
             "spot": [float(s.spot) for s in snapshots],
             "risk_free_rate": [float(s.risk_free_rate) for s in snapshots],
-            "contracts": [len(s.chain) for s in snapshots],
+            "contracts": sizes,
             "quote_quality": [_json(s.quote_quality) for s in snapshots],
             "meta": [_json(s.meta) for s in snapshots],
             "updated_at": now,
@@ -359,7 +381,7 @@ def snapshots_write(*, snapshots: list[SnapshotRows], provider: str) -> dict[str
             )
     stats = {}
     for s in snapshots:
-        old, new = deleted.get(s.symbol, 0), len(s.chain)
+        old, new = deleted.get(s.symbol, 0), s.size
         stats[s.symbol] = WriteStats(
             inserted=max(new - old, 0), updated=min(old, new), deleted=max(old - new, 0)
         )

@@ -158,6 +158,20 @@ class MarketDataProvider(ABC):
         spot = float(self.get_quote(symbol, as_of=snapshot_date))
         return ChainSnapshot(symbol, snapshot_date, spot, chain, self.name)
 
+    def get_chain_snapshots(
+        self, symbols: list[str], *, as_of: dt.date | None = None
+    ) -> dict[str, ChainSnapshot | Exception]:
+        """Many symbols' snapshots: symbol → its ChainSnapshot, or the exception that failed it
+        (one symbol's failure never stops the others). Vendors that can build many chains at
+        once override this; the default asks for each symbol in turn."""
+        out: dict[str, ChainSnapshot | Exception] = {}
+        for symbol in symbols:
+            try:
+                out[symbol] = self.get_chain_snapshot(symbol, as_of=as_of)
+            except Exception as exc:  # handed back to the job, which records it for the symbol
+                out[symbol] = exc
+        return out
+
     def list_option_contracts(self, symbol: str, *, as_of: dt.date | None = None) -> pd.DataFrame:
         """Contract reference data, derived from the snapshot unless a vendor has a listing."""
         snap = self.get_chain_snapshot(symbol, as_of=as_of)

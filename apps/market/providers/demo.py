@@ -147,27 +147,28 @@ def _params(symbol: str, seed: int) -> tuple[float, float, float]:
     return round(level, 2), float(rng.uniform(0.2, 0.6)), float(rng.uniform(0.3, 1.2))
 
 
-def _ar1(x: np.ndarray, gain: float, decay: float, state: float = 0.0) -> np.ndarray:
+def _ar1(x: np.ndarray, gain: float, decay: float, state: float | np.ndarray = 0.0) -> np.ndarray:
     """y[n] = gain * x[n] + decay * y[n-1] (y[-1] = state / decay): a first-order IIR filter.
 
     The same arithmetic as ``scipy.signal.lfilter([gain], [1, -decay], x, zi=[state])``, without
-    importing scipy.signal (seconds of start-up) for a loop over a few thousand floats.
+    importing scipy.signal (seconds of start-up). ``x`` may be 2-D (one series per row, ``state``
+    one value per row): the recursion then steps every series at once.
     """
-    out = np.empty(len(x))
-    z = state
-    for n, value in enumerate(x.tolist()):
-        y = gain * value + z
+    columns = np.ascontiguousarray(np.atleast_2d(x).T)
+    out = np.empty_like(columns, dtype=float)
+    z = np.broadcast_to(np.asarray(state, dtype=float), columns.shape[1:]).copy()
+    for n in range(len(columns)):
+        y = gain * columns[n] + z
         out[n] = y
         z = decay * y
-    return out
+    return out.T if np.ndim(x) == 2 else out[:, 0]
 
 
-def _regimes(rng: np.random.Generator) -> np.ndarray:
-    """Smoothed volatility multipliers from Markov-ish regime spells (calm/normal/stressed)."""
+def _regime_spells(rng: np.random.Generator) -> np.ndarray:
+    """Volatility multipliers from Markov-ish regime spells (calm/normal/stressed), unsmoothed."""
     spells = rng.geometric(1 / 45, size=600)
     states = rng.choice(3, size=600, p=[0.35, 0.45, 0.20])
-    mult = np.repeat(np.array([0.75, 1.0, 1.8])[states], spells)[:_DRAWS]
-    return _ar1(mult, 0.12, 0.88, 0.88 * mult[0])
+    return np.repeat(np.array([0.75, 1.0, 1.8])[states], spells)[:_DRAWS]
 
 
 def _earnings_days(symbol: str, seed: int, last_day: int) -> np.ndarray:
@@ -191,23 +192,60 @@ def _session_days() -> np.ndarray:
     return np.array([_day_number(d) for d in sessions], dtype=np.int64)
 
 
-@lru_cache(maxsize=1024)
+_MODELS: dict[str, _Model] = {}
+_MODEL_CACHE_SIZE = 1024
+
+
 def _model(symbol: str) -> _Model:
-    """Build (once per process) the deterministic path for one symbol."""
-    seed = _seed(symbol)
-    level, base_vol, liquidity = _params(symbol, seed)
-    rng = np.random.default_rng(seed)
-    z = rng.standard_normal((5, _DRAWS))
-    tails = rng.standard_t(5, _DRAWS) * np.sqrt(3 / 5)
-    mult = _regimes(rng)
+    """The deterministic path for one symbol (built once per process)."""
+    return _models([symbol])[0]
+
+
+def _models(symbols: list[str]) -> list[_Model]:
+    """The paths of many symbols; the ones not built yet are built together (the two AR(1)
+    recursions step every new symbol at once), each exactly as it would be alone."""
+    missing = [s for s in dict.fromkeys(symbols) if s not in _MODELS]
+    if missing:
+        if len(_MODELS) + len(missing) > _MODEL_CACHE_SIZE:
+            _MODELS.clear()
+        for model in _build_models(missing):
+            _MODELS[model.symbol] = model
+    return [_MODELS[s] for s in symbols]
+
+
+def _build_models(symbols: list[str]) -> list[_Model]:
     days = _session_days()
     n = len(days)
-    earnings = _earnings_days(symbol, seed, int(days[-1]))
-    vol = base_vol * mult[:n]
-    daily = vol / np.sqrt(252)
-    shocks = tails[:n] * daily
-    shocks[np.isin(days, earnings)] *= 3.0
-    x = _ar1(shocks, 1.0, 1 - np.log(2) / 380)
+    draws = []
+    for symbol in symbols:
+        seed = _seed(symbol)
+        rng = np.random.default_rng(seed)
+        z = rng.standard_normal((5, _DRAWS))
+        tails = rng.standard_t(5, _DRAWS) * np.sqrt(3 / 5)
+        draws.append((symbol, seed, z, tails, _regime_spells(rng)))
+    if len({len(d[4]) for d in draws}) == 1:
+        spells = np.stack([d[4] for d in draws])
+        mults = _ar1(spells, 0.12, 0.88, 0.88 * spells[:, 0])
+    else:  # regime spells of unequal length (never seen): one by one
+        mults = [_ar1(d[4], 0.12, 0.88, 0.88 * d[4][0]) for d in draws]
+    staged = []
+    for (symbol, seed, z, tails, _), mult in zip(draws, mults, strict=True):
+        level, base_vol, liquidity = _params(symbol, seed)
+        earnings = _earnings_days(symbol, seed, int(days[-1]))
+        vol = base_vol * mult[:n]
+        daily = vol / np.sqrt(252)
+        shocks = tails[:n] * daily
+        shocks[np.isin(days, earnings)] *= 3.0
+        staged.append((symbol, seed, z, mult, level, base_vol, liquidity, earnings, vol, daily, shocks))
+    paths = _ar1(np.stack([m[-1] for m in staged]), 1.0, 1 - np.log(2) / 380)
+    return [_path(*m, x) for m, x in zip(staged, paths, strict=True)]
+
+
+def _path(
+    symbol, seed, z, mult, level, base_vol, liquidity, earnings, vol, daily, shocks, x
+) -> _Model:
+    days = _session_days()
+    n = len(days)
     anchor = int(np.searchsorted(days, _day_number(calendar.session_on_or_before(ANCHOR))))
     drift = (0.04 if symbol in _ETFS else 0.07) / 252
     close = np.round(level * np.exp(drift * (np.arange(n) - anchor) + x - x[anchor]), 2)
@@ -239,6 +277,17 @@ def _increment(spot: float) -> float:
     return float(_INCREMENTS[min(pos, len(_INCREMENTS) - 1)])
 
 
+class _Sessions:
+    """Stands in for a model where only the shared session table matters."""
+
+    @property
+    def days(self) -> np.ndarray:
+        return _session_days()
+
+
+_SESSIONS = _Sessions()
+
+
 @dataclass(frozen=True)
 class _Expiry:
     day: int  # day number of the expiry session
@@ -249,6 +298,13 @@ class _Expiry:
 
 def _expiries(model: _Model, i: int) -> list[_Expiry]:
     """Expiries listed at session i: weeklies ~8 weeks out and monthlies ~1 year out."""
+    return list(_expiries_at(i))
+
+
+@lru_cache(maxsize=64)
+def _expiries_at(i: int) -> tuple[_Expiry, ...]:
+    """The expiries of session i (every symbol shares the session table, so they do too)."""
+    model = _SESSIONS
     today = dt.date(1970, 1, 1) + dt.timedelta(days=int(model.days[i]))
     monthly = set()
     for step in range(14):
@@ -263,10 +319,10 @@ def _expiries(model: _Model, i: int) -> list[_Expiry]:
         if e > today:
             weekly.add(e)
         friday += dt.timedelta(days=7)
-    return [_make_expiry(model, e, e in monthly) for e in sorted(monthly | weekly)]
+    return tuple(_make_expiry(model, e, e in monthly) for e in sorted(monthly | weekly))
 
 
-def _make_expiry(model: _Model, day: dt.date, monthly: bool) -> _Expiry:
+def _make_expiry(model: _Model | _Sessions, day: dt.date, monthly: bool) -> _Expiry:
     life = _MONTHLY_DAYS if monthly else _WEEKLY_DAYS
     num = _day_number(day)
     listed = int(np.searchsorted(model.days, num - life))
@@ -290,7 +346,9 @@ def _births(tiers, strikes: np.ndarray, listed: int) -> np.ndarray:
     """Session index on which each strike was first listed (large when never)."""
     best = np.full(strikes.shape, np.iinfo(np.int64).max // 2, dtype=np.int64)
     for spacing, lo, hi in tiers:
-        on_grid = np.isclose(np.round(strikes / spacing) * spacing, strikes)
+        # np.isclose(grid, strikes) for finite values, without its generic overhead
+        grid = np.round(strikes / spacing) * spacing
+        on_grid = np.abs(grid - strikes) <= 1e-08 + 1e-05 * np.abs(strikes)
         first_lo = np.searchsorted(-lo, -strikes, side="left")
         first_hi = np.searchsorted(hi, strikes, side="left")
         first = np.maximum(first_lo, first_hi)
@@ -313,13 +371,61 @@ def _strike_grid(model: _Model, exp: _Expiry, i: int) -> tuple[np.ndarray, np.nd
     return strikes[keep], births[keep]
 
 
-def _contract_keys(model: _Model, exp_day, strike, call) -> np.ndarray:
+@dataclass(frozen=True)
+class _RowModel:
+    """What the option model needs of the underlying, one entry per row, so the rows of many
+    symbols (a chain batch) or of many sessions (option bars) go through it in one pass."""
+
+    i: np.ndarray  # session index
+    day: np.ndarray  # day number of the session
+    s: np.ndarray  # underlying close
+    vol: np.ndarray  # regime volatility of the session
+    base_vol: np.ndarray
+    liquidity: np.ndarray
+    skew: np.ndarray  # put skew (steeper for ETFs)
+    seed: np.ndarray  # uint64
+    next_earnings: np.ndarray  # day number of the next earnings session (-1: none)
+
+
+def _row_model(model: _Model, i: np.ndarray) -> _RowModel:
+    n = len(i)
+    day = model.days[i]
+    if len(model.earnings):
+        pos = np.searchsorted(model.earnings, day, side="right")
+        nxt = model.earnings[np.minimum(pos, len(model.earnings) - 1)]
+    else:
+        nxt = np.full(n, -1, dtype=np.int64)
+    return _RowModel(
+        i,
+        day,
+        model.close[i],
+        model.vol[i],
+        np.full(n, model.base_vol),
+        np.full(n, model.liquidity),
+        np.full(n, 0.16 if model.is_etf else 0.09),
+        np.full(n, model.seed, dtype=np.uint64),
+        nxt,
+    )
+
+
+def _stack(parts: list[_RowModel]) -> _RowModel:
+    if len(parts) == 1:
+        return parts[0]
+    names = _RowModel.__dataclass_fields__
+    return _RowModel(**{f: np.concatenate([getattr(p, f) for p in parts]) for f in names})
+
+
+def _take(rm: _RowModel, order: np.ndarray) -> _RowModel:
+    return _RowModel(**{f: getattr(rm, f)[order] for f in _RowModel.__dataclass_fields__})
+
+
+def _contract_keys(seed: np.ndarray, exp_day, strike, call) -> np.ndarray:
     """A uint64 identity per contract for the stateless hash."""
     with np.errstate(over="ignore"):
         k = (np.asarray(exp_day, dtype=np.uint64) << np.uint64(40)) ^ (
             np.rint(np.asarray(strike) * 1000).astype(np.uint64) << np.uint64(1)
         )
-        return _mix(k ^ np.asarray(call, dtype=np.uint64) ^ np.uint64(model.seed))
+        return _mix(k ^ np.asarray(call, dtype=np.uint64) ^ seed)
 
 
 def _day_keys(ckeys: np.ndarray, day) -> np.ndarray:
@@ -327,48 +433,43 @@ def _day_keys(ckeys: np.ndarray, day) -> np.ndarray:
         return _mix(ckeys ^ (np.asarray(day, dtype=np.uint64) * np.uint64(0x9E3779B1)))
 
 
-def _surface(model: _Model, i, t, s, strike, exp_day) -> tuple[np.ndarray, np.ndarray]:
-    """Model IV and standardised moneyness for aligned (session, contract) arrays."""
-    regime = model.vol[i]
-    long_run = model.base_vol * 1.05
+def _surface(rm: _RowModel, t, strike, exp_day) -> tuple[np.ndarray, np.ndarray]:
+    """Model IV and standardised moneyness per row."""
+    regime = rm.vol
+    long_run = rm.base_vol * 1.05
     atm = long_run + (regime - long_run) * np.exp(-t / 0.3)
-    atm = _earnings_bump(model, i, atm, t, exp_day)
-    k = np.clip(np.log(strike / s) / (atm * np.sqrt(t)), -5, 5)
-    skew = 0.16 if model.is_etf else 0.09
-    iv = atm * (1 - skew * k + 0.035 * k * k)
+    atm = _earnings_bump(rm, atm, t, exp_day)
+    k = np.clip(np.log(strike / rm.s) / (atm * np.sqrt(t)), -5, 5)
+    iv = atm * (1 - rm.skew * k + 0.035 * k * k)
     return np.clip(iv, 0.35 * atm, 3.5 * atm), k
 
 
-def _earnings_bump(model: _Model, i, atm, t, exp_day) -> np.ndarray:
+def _earnings_bump(rm: _RowModel, atm, t, exp_day) -> np.ndarray:
     """Add an earnings move's variance to expiries that span the next earnings date."""
-    if not len(model.earnings):
+    nxt = rm.next_earnings
+    spans = (nxt > rm.day) & (nxt <= exp_day)
+    if not spans.any():
         return atm
-    day = model.days[i]
-    nxt = model.earnings[
-        np.minimum(np.searchsorted(model.earnings, day, side="right"), len(model.earnings) - 1)
-    ]
-    spans = (nxt > day) & (nxt <= exp_day)
-    move = 0.6 * model.base_vol / np.sqrt(252) * 3.0
+    move = 0.6 * rm.base_vol / np.sqrt(252) * 3.0
     return np.where(spans, np.sqrt(atm * atm + move * move / t), atm)
 
 
 def _rows(
-    model: _Model,
-    i: np.ndarray,
+    rm: _RowModel,
     exp_day: np.ndarray,
     strike: np.ndarray,
     call: np.ndarray,
     birth: np.ndarray,
 ) -> dict[str, np.ndarray]:
-    """The model for aligned (session index, contract) arrays: theo, IV, OI, volume, noise keys."""
-    day = model.days[i]
+    """The model for aligned (session, contract) rows: theo, IV, OI, volume, noise keys."""
+    day = rm.day
     t = (exp_day - day) / 365.0
-    s = model.close[i]
-    iv, k = _surface(model, i, t, s, strike, exp_day)
-    ckeys = _contract_keys(model, exp_day, strike, call)
+    s = rm.s
+    iv, k = _surface(rm, t, strike, exp_day)
+    ckeys = _contract_keys(rm.seed, exp_day, strike, call)
     dkeys = _day_keys(ckeys, day)
     theo = bs_price(s, strike, t, iv, 0.0, call)
-    oi, volume = _activity(model, i, birth, t, k, ckeys, dkeys)
+    oi, volume = _activity(rm, birth, t, k, ckeys, dkeys)
     return {
         "t": t,
         "s": s,
@@ -382,11 +483,11 @@ def _rows(
     }
 
 
-def _activity(model: _Model, i, birth, t, k, ckeys, dkeys) -> tuple[np.ndarray, np.ndarray]:
+def _activity(rm: _RowModel, birth, t, k, ckeys, dkeys) -> tuple[np.ndarray, np.ndarray]:
     """Open interest (builds with age, follows the money) and the day's volume."""
     popularity = np.exp(0.6 * _normal(ckeys, 1)) * np.exp(-0.5 * (k / 1.3) ** 2)
-    target = model.liquidity * 2500 * popularity / (1 + 1.5 * t)
-    age = i - birth
+    target = rm.liquidity * 2500 * popularity / (1 + 1.5 * t)
+    age = rm.i - birth
     ramp = 1 - np.exp(-age / 12.0)
     oi = np.floor(target * ramp * (1 + 0.25 * (_uniform(dkeys, 2) - 0.5)))
     traded = _uniform(dkeys, 3) > np.clip(0.12 + 0.22 * np.abs(k), 0, 0.97)
@@ -395,9 +496,9 @@ def _activity(model: _Model, i, birth, t, k, ckeys, dkeys) -> tuple[np.ndarray, 
     return oi, volume
 
 
-def _quotes(theo: np.ndarray, model: _Model, i, dkeys) -> tuple[np.ndarray, np.ndarray]:
+def _quotes(theo: np.ndarray, rm: _RowModel, dkeys) -> tuple[np.ndarray, np.ndarray]:
     """Bid/ask around the model price: wider for cheap options and in stressed regimes."""
-    stress = np.sqrt(model.vol[i] / model.base_vol)
+    stress = np.sqrt(rm.vol / rm.base_vol)
     width = (0.02 + 0.055 * theo**0.75) * stress * np.exp(0.25 * _normal(dkeys, 5))
     tick = np.where(theo + width / 2 < 3.0, 0.01, 0.05)
     ask = np.maximum(np.ceil((theo + width / 2) / tick) * tick, 0.01)
@@ -473,13 +574,43 @@ class DemoProvider(MarketDataProvider):
         wanted = [e for e in _expiries(model, i) if e.day == _day_number(expiry)]
         if not wanted:
             return empty_frame(CHAIN_COLUMNS)
-        return self._chain(model, i, wanted)
+        return self._chains(i, [(model, wanted)])[0]
 
     def get_chain_snapshot(self, symbol: str, *, as_of: dt.date | None = None) -> ChainSnapshot:
         """All expiries generated in one vectorised block (no per-expiry provider calls)."""
-        model = self._model(symbol)
+        return self._snapshot(self._model(symbol), as_of)
+
+    def get_chain_snapshots(
+        self, symbols: list[str], *, as_of: dt.date | None = None
+    ) -> dict[str, ChainSnapshot | Exception]:
+        """Many symbols' chains generated in one vectorised pass (the same rows as one by one).
+
+        A subclass (or a patch) that replaces :meth:`get_chain_snapshot` is asked symbol by
+        symbol instead, so its chains are the ones served.
+        """
+        if type(self).get_chain_snapshot is not _DEMO_CHAIN_SNAPSHOT:
+            return super().get_chain_snapshots(symbols, as_of=as_of)
+        out: dict[str, ChainSnapshot | Exception] = {}
+        _models([s for s in map(canonical_symbol, symbols) if _SYMBOL_RE.match(s)])
+        picked: dict[int, list[tuple[str, _Model]]] = {}
+        for symbol in symbols:
+            try:
+                model = self._model(symbol)
+                picked.setdefault(self._session_index(model, as_of), []).append((symbol, model))
+            except Exception as exc:  # handed back to the job, which records it for the symbol
+                out[symbol] = exc
+        for i, group in picked.items():
+            expiries = _expiries(group[0][1], i)
+            chains = self._chains(i, [(model, expiries) for _, model in group])
+            for (symbol, model), chain in zip(group, chains, strict=True):
+                out[symbol] = ChainSnapshot(
+                    model.symbol, _to_date(model.days[i]), float(model.close[i]), chain, self.name
+                )
+        return {symbol: out[symbol] for symbol in symbols}
+
+    def _snapshot(self, model: _Model, as_of: dt.date | None) -> ChainSnapshot:
         i = self._session_index(model, as_of)
-        chain = self._chain(model, i, _expiries(model, i))
+        chain = self._chains(i, [(model, _expiries(model, i))])[0]
         return ChainSnapshot(
             model.symbol, _to_date(model.days[i]), float(model.close[i]), chain, self.name
         )
@@ -509,30 +640,49 @@ class DemoProvider(MarketDataProvider):
         return out.sort_values(["contract_symbol", "date"], kind="stable").reset_index(drop=True)
 
     # -- chain construction ------------------------------------------------------------------
-    def _chain(self, model: _Model, i: int, expiries: list[_Expiry]) -> pd.DataFrame:
-        grids = [(e, *_strike_grid(model, e, i)) for e in expiries]
-        exp_day = np.concatenate([np.full(len(k), e.day) for e, k, _ in grids]).astype(np.int64)
-        strike = np.concatenate([k for _, k, _ in grids])
-        birth = np.concatenate([b for _, _, b in grids])
-        n = len(strike)
-        exp_day, strike, birth = np.tile(exp_day, 2), np.tile(strike, 2), np.tile(birth, 2)
-        call = np.repeat([True, False], n)
-        idx = np.full(len(strike), i)
-        m = _rows(model, idx, exp_day, strike, call, birth)
-        return self._chain_frame(model, i, exp_day, strike, call, m)
+    def _chains(self, i: int, picks: list[tuple[_Model, list[_Expiry]]]) -> list[pd.DataFrame]:
+        """The chains of session i for each (model, expiries), built as one block of rows."""
+        parts = []
+        for model, expiries in picks:
+            grids = [(e, *_strike_grid(model, e, i)) for e in expiries]
+            exp_day = np.concatenate(
+                [np.full(len(k), e.day) for e, k, _ in grids] or [np.empty(0)]
+            ).astype(np.int64)
+            strike = np.concatenate([k for _, k, _ in grids] or [np.empty(0)])
+            birth = np.concatenate([b for _, _, b in grids] or [np.empty(0, dtype=np.int64)])
+            n = len(strike)
+            parts.append(
+                (np.tile(exp_day, 2), np.tile(strike, 2), np.repeat([True, False], n),
+                 np.tile(birth, 2))
+            )
+        sizes = [len(p[0]) for p in parts]
+        rm = _stack([_row_model(model, np.full(size, i)) for (model, _), size in zip(picks, sizes, strict=True)])
+        exp_day, strike, call, birth = (np.concatenate([p[j] for p in parts]) for j in range(4))
+        m = _rows(rm, exp_day, strike, call, birth)
+        item = np.repeat(np.arange(len(picks)), sizes)
+        roots = np.array([_root(model.symbol) for model, _ in picks], dtype=object)
+        frame = self._chain_frame(i, rm, roots, item, exp_day, strike, call, m)
+        stops = np.cumsum(sizes)
+        if len(picks) == 1:
+            return [frame]
+        return [
+            frame.iloc[stop - size : stop].reset_index(drop=True)
+            for stop, size in zip(stops.tolist(), sizes, strict=True)
+        ]
 
-    def _chain_frame(self, model, i, exp_day, strike, call, m) -> pd.DataFrame:
-        # Row order (expiry, strike, call before put) by one integer lexsort, not a frame sort.
-        order = np.lexsort((~call, strike, exp_day))
-        exp_day, strike, call = exp_day[order], strike[order], call[order]
+    def _chain_frame(self, i, rm, roots, item, exp_day, strike, call, m) -> pd.DataFrame:
+        # Row order (symbol, expiry, strike, call before put) by one integer lexsort.
+        order = np.lexsort((~call, strike, exp_day, item))
+        exp_day, strike, call, item = exp_day[order], strike[order], call[order], item[order]
+        rm = _take(rm, order)
         m = {key: np.asarray(value)[order] for key, value in m.items()}
-        bid, ask = _quotes(m["theo"], model, i, m["dkeys"])
-        last, last_at = _last_trades(model, i, m, bid, ask)
+        bid, ask = _quotes(m["theo"], rm, m["dkeys"])
+        last, last_at = _last_trades(i, m, bid, ask)
         iv = np.round(m["iv"] * (1 + 0.01 * _normal(m["dkeys"], 6)), 4)
         iv = np.where(_uniform(m["ckeys"], 7) < self.missing_iv_fraction, np.nan, iv)
         expiry = pd.to_datetime(exp_day, unit="D")
-        root = model.symbol.replace(".", "").replace("-", "")[:6]
         otype = np.where(call, "call", "put")
+        root = roots[0] if len(roots) == 1 else pd.Series(roots[item])
         frame = pd.DataFrame(
             {
                 "contract_symbol": format_osi_series(
@@ -582,8 +732,12 @@ class DemoProvider(MarketDataProvider):
         alive = idx >= births[ci]
         ci, idx = ci[alive], idx[alive]
         call = (grp["option_type"].to_numpy() == "call")[ci]
-        m = _rows(model, idx, np.full(len(idx), exp.day), strikes[ci], call, births[ci])
+        rm = _row_model(model, idx)
+        m = _rows(rm, np.full(len(idx), exp.day), strikes[ci], call, births[ci])
         return _bar_frame(model, grp["contract_symbol"].to_numpy()[ci], idx, strikes[ci], call, m)
+
+
+_DEMO_CHAIN_SNAPSHOT = DemoProvider.get_chain_snapshot
 
 
 def _bar_frame(model: _Model, symbols, idx, strike, call, m) -> pd.DataFrame:
@@ -614,9 +768,15 @@ def _cents(x: np.ndarray) -> np.ndarray:
     return np.maximum(np.round(x, 2), 0.01)
 
 
-def _last_trades(model: _Model, i: int, m, bid, ask) -> tuple[np.ndarray, Any]:
+def _root(symbol: str) -> str:
+    """The OSI root of a demo symbol (punctuation dropped, at most six characters)."""
+    return symbol.replace(".", "").replace("-", "")[:6]
+
+
+def _last_trades(i: int, m, bid, ask) -> tuple[np.ndarray, Any]:
     """Last price/time: today for traded contracts, a stale earlier print, or none at all."""
-    close_at = pd.Timestamp(calendar.session_close(_to_date(model.days[i])))
+    days = _session_days()
+    close_at = pd.Timestamp(calendar.session_close(_to_date(days[i])))
     traded = m["volume"] > 0
     u = _uniform(m["dkeys"], 11)
     fresh = np.clip(np.round(m["theo"] * (1 + 0.04 * (u - 0.5)), 2), bid, np.maximum(ask, bid))
@@ -626,11 +786,11 @@ def _last_trades(model: _Model, i: int, m, bid, ask) -> tuple[np.ndarray, Any]:
     # Stale prints are stamped 1..8 *sessions* back (at that session's close, so never on a
     # weekend or holiday); today's prints fall within today's session.
     back = np.minimum(np.floor(1 + u * 8).astype(np.int64), i)
-    closes = {
-        k: pd.Timestamp(calendar.session_close(_to_date(model.days[i - k])))
-        for k in np.unique(back).tolist()
-    }
-    stale_at = pd.DatetimeIndex([closes[k] for k in back.tolist()])
+    ks = np.unique(back)
+    closes = pd.DatetimeIndex(
+        [pd.Timestamp(calendar.session_close(_to_date(days[i - k]))) for k in ks.tolist()]
+    )
+    stale_at = closes[np.searchsorted(ks, back)]
     fresh_at = close_at - pd.to_timedelta(np.floor(u * 390), unit="m")
     stamps = pd.Series(fresh_at).where(traded, pd.Series(stale_at)).mask(never)
     return np.maximum(last, 0.01, where=~np.isnan(last), out=last.copy()), stamps.array

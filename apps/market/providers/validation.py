@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from apps.core.values import day_numbers
+
 from .base import CHAIN_COLUMNS, HISTORY_COLUMNS, ProviderError
 
 _PRICE_HISTORY = ("open", "high", "low", "close", "adj_close", "vwap")
@@ -46,11 +48,7 @@ def _require(symbol: str, df: pd.DataFrame, required: tuple[str, ...], what: str
 
 def _to_date(values: pd.Series) -> pd.Series:
     """Dates as python datetime.date objects (what the warehouse layer expects)."""
-    if (
-        len(values)
-        and isinstance(values.iloc[0], dt.date)
-        and not isinstance(values.iloc[0], dt.datetime)
-    ):
+    if _to_date_is_identity(values):
         return values.astype(object)
     return pd.to_datetime(values, errors="coerce").dt.date.astype(object)
 
@@ -123,9 +121,19 @@ STRIKE_SPOT_FACTOR = 100.0
 class CleanChain:
     """A validated chain, the rows it started with and why the others were dropped."""
 
-    chain: pd.DataFrame
+    frame: pd.DataFrame
     rows_received: int
     dropped: dict[str, int]
+    rows: slice | None = None  # set when ``frame`` holds many inputs' rows: these are ours
+
+    @property
+    def chain(self) -> pd.DataFrame:
+        """The cleaned rows of this input."""
+        return self.frame if self.rows is None else self.frame.iloc[self.rows]
+
+    @property
+    def size(self) -> int:
+        return len(self.frame) if self.rows is None else self.rows.stop - self.rows.start
 
     @property
     def dropped_total(self) -> int:
@@ -144,9 +152,13 @@ def validate_spot(symbol: str, spot: object) -> float:
 
 
 def _row_problems(
-    out: pd.DataFrame, raw_volume: pd.Series, snapshot_date: dt.date | None, spot: float | None
+    out: pd.DataFrame, raw_volume: pd.Series, snapshot_day: np.ndarray, spot: np.ndarray
 ) -> dict[str, pd.Series]:
-    """reason → mask of the rows that reason drops (first reason wins when counting)."""
+    """reason → mask of the rows that reason drops (first reason wins when counting).
+
+    ``snapshot_day`` (days since the epoch) and ``spot`` are per row; NaN where the caller gave
+    none, which disables that row's expiry or strike-versus-spot test.
+    """
     strike = out["strike"]
     problems = {
         "bad_option_type": out["option_type"].isna(),
@@ -160,14 +172,178 @@ def _row_problems(
         | np.isinf(out["volume"]),
         "bad_open_interest": (out["open_interest"] < 0) | np.isinf(out["open_interest"]),
     }
-    if spot is not None:
-        problems["bad_strike"] |= (strike > spot * STRIKE_SPOT_FACTOR) | (
-            strike < spot / STRIKE_SPOT_FACTOR
+    problems["bad_strike"] |= (strike > spot * STRIKE_SPOT_FACTOR) | (
+        strike < spot / STRIKE_SPOT_FACTOR
+    )
+    if not np.isnan(snapshot_day).all():
+        problems["expired"] = pd.Series(
+            day_numbers(out["expiry"].to_numpy()) < snapshot_day, index=out.index
         )
-    if snapshot_date is not None:
-        expired = out["expiry"].map(lambda e: e is not None and not pd.isna(e) and e < snapshot_date)
-        problems["expired"] = expired.astype(bool)
     return problems
+
+
+@dataclass(frozen=True)
+class ChainInput:
+    """One symbol-day's raw chain for :func:`clean_chains`."""
+
+    symbol: str
+    chain: pd.DataFrame
+    snapshot_date: dt.date | None = None
+    spot: float | None = None
+
+
+@dataclass(frozen=True)
+class CleanChains:
+    """Many symbol-days cleaned together.
+
+    ``chain`` holds the cleaned rows of every input that passed, input after input (in input
+    order, each sorted as :func:`clean_chain` sorts); ``results[i]`` is input i's
+    :class:`CleanChain` (its ``rows`` of ``chain``) or the ProviderError that failed it.
+    """
+
+    chain: pd.DataFrame
+    results: list[CleanChain | ProviderError]
+
+
+def _standard_columns(symbol: str, df: pd.DataFrame) -> pd.DataFrame:
+    """The input's CHAIN_COLUMNS (missing optional ones NaN), a new frame on a fresh index."""
+    _require(symbol, df, ("contract_symbol", "option_type", "expiry", "strike"), "chain")
+    out = df.copy()
+    for col in CHAIN_COLUMNS:
+        if col not in out.columns:
+            out[col] = float("nan")
+    return out.loc[:, list(CHAIN_COLUMNS)].reset_index(drop=True)
+
+
+def _to_date_is_identity(values: pd.Series) -> bool:
+    """True when :func:`_to_date` only relabels the column (its first value is a plain date)."""
+    return bool(
+        len(values)
+        and isinstance(values.iloc[0], dt.date)
+        and not isinstance(values.iloc[0], dt.datetime)
+    )
+
+
+_UTC_STAMPS = "datetime64[ns, UTC]"
+
+
+def _standard_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The inputs' standard frames concatenated, the date columns normalised.
+
+    Date parsing infers a format from a column's values, so it runs per input unless every
+    input's dates are already plain dates and UTC stamps (then it is the same on the whole).
+    """
+    uniform = all(
+        _to_date_is_identity(f["expiry"]) and str(f["last_trade_at"].dtype) == _UTC_STAMPS
+        for f in frames
+    )
+    if not uniform:
+        for f in frames:
+            f["expiry"] = _to_date(f["expiry"])
+            _normalise_last_trade(f)
+    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if uniform:
+        out["expiry"] = out["expiry"].astype(object)
+        _normalise_last_trade(out)
+    return out
+
+
+def clean_chains(inputs: list[ChainInput]) -> CleanChains:
+    """:func:`clean_chain` for many symbol-days at once: one pass over the concatenated rows.
+
+    Every row test is element-wise, so a row is kept or dropped exactly as it would be alone;
+    the per-input decisions (too many bad rows, duplicate contract symbols) are taken per input,
+    and a failing input fails alone with its own one-line ProviderError.
+    """
+    results: list[CleanChain | ProviderError | None] = [None] * len(inputs)
+    frames, members = [], []
+    for position, item in enumerate(inputs):
+        try:
+            frames.append(_standard_columns(item.symbol, item.chain))
+            members.append(position)
+        except ProviderError as exc:
+            results[position] = exc
+    if not frames:
+        frames.append(_standard_columns("", pd.DataFrame(columns=list(CHAIN_COLUMNS))))
+        return CleanChains(_standard_frames(frames), results)  # type: ignore[arg-type]
+    sizes = np.array([len(f) for f in frames], dtype=np.int64)
+    item = np.repeat(np.arange(len(frames)), sizes)
+    out = _standard_frames(frames)
+    out["contract_symbol"] = out["contract_symbol"].astype(str).str.replace(" ", "", regex=False)
+    out["option_type"] = (
+        out["option_type"].astype(str).str.strip().str.lower().map(_TYPE_MAP).astype(object)
+    )
+    raw_volume = out["volume"].replace("", np.nan)
+    _numeric(out, _NUMERIC_CHAIN)
+    spots = np.array([_number(inputs[p].spot) for p in members], dtype=float)
+    days = np.array([_day(inputs[p].snapshot_date) for p in members], dtype=float)
+    problems = _row_problems(out, raw_volume, days[item], spots[item])
+    dropped: list[dict[str, int]] = [{} for _ in frames]
+    bad = np.zeros(len(out), dtype=bool)
+    for reason, mask in problems.items():
+        new = mask.fillna(False).astype(bool).to_numpy() & ~bad
+        if new.any():
+            for k, count in enumerate(np.bincount(item[new], minlength=len(frames)).tolist()):
+                if count:
+                    dropped[k][reason] = count
+            bad |= new
+    bad_counts = np.bincount(item[bad], minlength=len(frames))
+    failed = np.zeros(len(frames), dtype=bool)
+    for k in np.flatnonzero((sizes > 0) & (bad_counts > sizes * MAX_DROPPED_SHARE)).tolist():
+        symbol, rows = inputs[members[k]].symbol, item == k
+        worst = max(dropped[k], key=lambda r: dropped[k][r])
+        sample = problems[worst].fillna(False).astype(bool).to_numpy() & rows
+        results[members[k]] = ProviderError(
+            symbol,
+            f"chain: {int(bad_counts[k])} of {int(sizes[k])} rows are bad "
+            f"({_reasons(dropped[k])}), e.g. {_sample(out, sample, _SAMPLE_COLS)}",
+        )
+        failed[k] = True
+    keep = ~bad & ~failed[item]
+    out, item = out.loc[keep], item[keep]
+    iv = out["implied_vol"]
+    out["implied_vol"] = iv.where(np.isfinite(iv) & (iv > IV_PLACEHOLDER_MAX) & (iv <= IV_MAX))
+    dup = _duplicated_within(item, out["contract_symbol"])
+    for k in np.unique(item[dup]).tolist():
+        rows = dup & (item == k)
+        results[members[k]] = ProviderError(
+            inputs[members[k]].symbol,
+            f"chain: duplicate contract_symbol values ({int(rows.sum())} rows), e.g. "
+            f"{sorted(out.loc[rows, 'contract_symbol'].astype(str).unique())[:_SAMPLE_ROWS]}",
+        )
+        failed[k] = True
+    if dup.any():
+        keep = ~failed[item]
+        out, item = out.loc[keep], item[keep]
+    out = out.assign(_item=item).sort_values(
+        ["_item", "expiry", "strike", "option_type"], kind="stable"
+    )
+    out = out.drop(columns="_item").reset_index(drop=True)
+    lengths = np.bincount(item, minlength=len(frames))
+    stops = np.cumsum(lengths)
+    for k, position in enumerate(members):
+        if not failed[k]:
+            rows = slice(int(stops[k] - lengths[k]), int(stops[k]))
+            results[position] = CleanChain(out, int(sizes[k]), dropped[k], rows)
+    return CleanChains(out, results)  # type: ignore[arg-type]
+
+
+def _duplicated_within(item: np.ndarray, keys: pd.Series) -> np.ndarray:
+    """Rows whose key repeats inside their own input (``duplicated(keep=False)`` per input)."""
+    dup = keys.duplicated(keep=False).to_numpy().copy()
+    if dup.any():  # a key repeated anywhere: keep only repeats inside one input
+        candidates = np.flatnonzero(dup)
+        pairs = pd.DataFrame({"item": item[candidates], "key": keys.to_numpy()[candidates]})
+        dup[candidates] = pairs.duplicated(keep=False).to_numpy()
+    return dup
+
+
+def _number(value: object) -> float:
+    return float("nan") if value is None else float(value)  # type: ignore[arg-type]
+
+
+def _day(day: dt.date | None) -> float:
+    return float("nan") if day is None else float((day - dt.date(1970, 1, 1)).days)
 
 
 def clean_chain(
@@ -182,42 +358,10 @@ def clean_chain(
     Raises ProviderError (the symbol-day fails, one line) on missing columns, duplicate contract
     symbols, or when more than ``MAX_DROPPED_SHARE`` of the rows are bad.
     """
-    _require(symbol, df, ("contract_symbol", "option_type", "expiry", "strike"), "chain")
-    out = df.copy()
-    for col in CHAIN_COLUMNS:
-        if col not in out.columns:
-            out[col] = float("nan")
-    out = out.loc[:, list(CHAIN_COLUMNS)].reset_index(drop=True)
-    out["contract_symbol"] = out["contract_symbol"].astype(str).str.replace(" ", "", regex=False)
-    out["option_type"] = (
-        out["option_type"].astype(str).str.strip().str.lower().map(_TYPE_MAP).astype(object)
-    )
-    out["expiry"] = _to_date(out["expiry"])
-    raw_volume = out["volume"].replace("", np.nan)
-    _numeric(out, _NUMERIC_CHAIN)
-    _normalise_last_trade(out)
-    problems = _row_problems(out, raw_volume, snapshot_date, spot)
-    dropped: dict[str, int] = {}
-    bad = pd.Series(False, index=out.index)
-    for reason, mask in problems.items():
-        new = mask.fillna(False).astype(bool) & ~bad
-        if new.any():
-            dropped[reason] = int(new.sum())
-            bad |= new
-    total = len(out)
-    if total and bad.sum() > total * MAX_DROPPED_SHARE:
-        worst = max(dropped, key=lambda k: dropped[k])
-        raise ProviderError(
-            symbol,
-            f"chain: {int(bad.sum())} of {total} rows are bad ({_reasons(dropped)}), e.g. "
-            f"{_sample(out, problems[worst].fillna(False).astype(bool), _SAMPLE_COLS)}",
-        )
-    out = out.loc[~bad]
-    iv = out["implied_vol"]
-    out["implied_vol"] = iv.where(np.isfinite(iv) & (iv > IV_PLACEHOLDER_MAX) & (iv <= IV_MAX))
-    _check_duplicates(symbol, out, "contract_symbol", "chain")
-    out = out.sort_values(["expiry", "strike", "option_type"], kind="stable")
-    return CleanChain(out.reset_index(drop=True), total, dropped)
+    result = clean_chains([ChainInput(symbol, df, snapshot_date, spot)]).results[0]
+    if isinstance(result, ProviderError):
+        raise result
+    return CleanChain(result.chain, result.rows_received, result.dropped)
 
 
 _SAMPLE_COLS = ["contract_symbol", "expiry", "strike", "bid", "ask", "volume"]
