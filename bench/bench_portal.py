@@ -293,15 +293,19 @@ def _session_cookie() -> str:
 def _writer(stop, symbols: list[str], counts: dict[str, int], interval_s: float) -> None:
     """One writer: a ledger run per second that rewrites a symbol's year of candles (one
     transaction) and logs an asset event, like a producer job of run_daily."""
-    from apps.core import registry
+    from apps.core import calendar, registry
     from apps.ledger.services.runs import job_run
     from optionshelper import warehouse
 
     job = registry.JOB_NAMES[0]
+    as_of = calendar.last_completed_session()
     i = 0
     while not stop.is_set():
         symbol = symbols[i % len(symbols)]
-        with job_run(job_name=job, triggered_by="cli") as run, warehouse.transaction() as con:
+        with (
+            job_run(job_name=job, triggered_by="cli", as_of=as_of) as run,
+            warehouse.transaction() as con,
+        ):
             con.execute(
                 "UPDATE candles_daily SET volume = volume + 1, updated_at = now() WHERE symbol = ?",
                 [symbol],
@@ -397,6 +401,8 @@ def concurrent(args: argparse.Namespace, data_dir: Path, symbols: list[str]) -> 
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
+    if not counts["writes"]:
+        raise SystemExit("the writer wrote nothing: the numbers above would be a read-only load")
     every = [v for values in latencies.values() for v in values]
     degraded = statuses.pop("status.json 503", 0)
     errors = sum(n for status, n in statuses.items() if status >= 500)
