@@ -206,7 +206,10 @@ def flow_on_connection(
     by_symbol: dict[str, list[tuple]] = {}
     for row in used:
         by_symbol.setdefault(row[0], []).append(row)
-    partitions = [_partition(s, by_symbol.get(s, []), window, sessions) for s in symbols]
+    no_rows = empty_rows()  # every partition's ``rows`` until a caller fills it (never mutated)
+    partitions = [
+        _partition(s, by_symbol.get(s, []), window, sessions, no_rows) for s in symbols
+    ]
     if up_to_date is not None:
         done = set(up_to_date([p for p in partitions if p.status == "ok"]))
         for partition in partitions:
@@ -233,17 +236,21 @@ def flow_on_connection(
 
 
 def _partition(
-    symbol: str, used: list[tuple], window: int, sessions: list[dt.date] | None
+    symbol: str,
+    used: list[tuple],
+    window: int,
+    sessions: list[dt.date] | None,
+    no_rows: pd.DataFrame,
 ) -> FlowResult:
     dates = [r[1] for r in used]
     first, last = (dates[0], dates[-1]) if dates else (None, None)
     if len(dates) < window + 1:
         return FlowResult(
-            empty_rows(), first, last, dates, [], 0, "insufficient_snapshots", symbol=symbol
+            no_rows, first, last, dates, [], 0, "insufficient_snapshots", symbol=symbol
         )
     # the provider of the oldest session used (the first row of the old per-symbol read)
     return FlowResult(
-        empty_rows(),
+        no_rows,
         first,
         last,
         dates,
