@@ -223,7 +223,18 @@ def summarize_chain(chain: pd.DataFrame, *, spot: float, as_of: dt.date) -> dict
     return clean_dict(out)
 
 
-_SPOT_KEYS = (
+# Every key of a chain summary, in order; the last ten are the spot-relative ones.
+SUMMARY_KEYS = (
+    "spot",
+    "contracts",
+    "total_call_oi",
+    "total_put_oi",
+    "total_call_volume",
+    "total_put_volume",
+    "pc_oi",
+    "pc_vol",
+    "max_pain_expiry",
+    "max_pain",
     "call_wall",
     "put_wall",
     "gamma_peak_strike",
@@ -235,6 +246,7 @@ _SPOT_KEYS = (
     "iv_term_slope",
     "next_expiry",
 )
+_SPOT_KEYS = SUMMARY_KEYS[-10:]
 
 
 def _usable_spot(spot: object) -> bool:

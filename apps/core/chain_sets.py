@@ -21,31 +21,15 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from apps.core.chain import NEAR_MIN_DAYS, NEXT_MIN_GAP_DAYS, TARGET_DELTA, _is_monthly
+from apps.core.chain import (  # noqa: F401 (SUMMARY_KEYS re-exported with the SQL)
+    NEAR_MIN_DAYS,
+    NEXT_MIN_GAP_DAYS,
+    SUMMARY_KEYS,
+    TARGET_DELTA,
+    _is_monthly,
+)
 from apps.core.values import date_series, to_date
 
-SUMMARY_KEYS = (
-    "spot",
-    "contracts",
-    "total_call_oi",
-    "total_put_oi",
-    "total_call_volume",
-    "total_put_volume",
-    "pc_oi",
-    "pc_vol",
-    "max_pain_expiry",
-    "max_pain",
-    "call_wall",
-    "put_wall",
-    "gamma_peak_strike",
-    "near_expiry",
-    "atm_strike_near",
-    "atm_iv_near",
-    "em_near_pct",
-    "skew_near_pp",
-    "iv_term_slope",
-    "next_expiry",
-)
 _DATE_KEYS = ("max_pain_expiry", "near_expiry", "next_expiry")
 
 

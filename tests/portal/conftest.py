@@ -11,14 +11,23 @@ import uuid
 from pathlib import Path
 
 import pytest
+from django.core.cache import caches
 from django.db import connections
 
 from apps.core import calendar
-from optionshelper import warehouse_schema
+from optionshelper import generation, warehouse_schema
 from tests.portal import seed
 
 PORTAL_SYMBOLS = ("AAA", "BBB")
 PORTAL_SESSIONS = 70
+
+
+@pytest.fixture
+def empty_page_cache():
+    """The page cache starts and ends empty (its entries outlive a test's data directory)."""
+    caches[generation.CACHE_ALIAS].clear()
+    yield
+    caches[generation.CACHE_ALIAS].clear()
 
 
 @pytest.fixture

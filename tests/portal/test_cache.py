@@ -16,15 +16,11 @@ from apps.ledger.models import IngestionRun
 from apps.ledger.services.runs import job_run
 from optionshelper import generation, warehouse
 
-pytestmark = pytest.mark.django_db(databases=["default", "warehouse"])
+pytestmark = [
+    pytest.mark.django_db(databases=["default", "warehouse"]),
+    pytest.mark.usefixtures("empty_page_cache"),
+]
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(autouse=True)
-def empty_page_cache():
-    caches[generation.CACHE_ALIAS].clear()
-    yield
-    caches[generation.CACHE_ALIAS].clear()
 
 
 @pytest.fixture

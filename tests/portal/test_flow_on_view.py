@@ -7,23 +7,18 @@ import csv
 import io
 
 import pytest
-from django.core.cache import caches
 
 from apps.analytics import selectors as analytics_selectors
 from apps.analytics.models import OptionsFlowPartition
 from optionshelper import generation
 from tests.portal.test_pages import csv_text
 
-pytestmark = pytest.mark.django_db(databases=["default", "warehouse"])
+pytestmark = [
+    pytest.mark.django_db(databases=["default", "warehouse"]),
+    pytest.mark.usefixtures("empty_page_cache"),
+]
 LABEL = "computed on view (not persisted)"
 NEVER_PERSISTED = "/flow/?symbol=AAA&group_by=contract&window=1"
-
-
-@pytest.fixture(autouse=True)
-def empty_page_cache():
-    caches[generation.CACHE_ALIAS].clear()
-    yield
-    caches[generation.CACHE_ALIAS].clear()
 
 
 @pytest.fixture
