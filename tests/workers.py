@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import random
 import sys
-import time
+from pathlib import Path
 
 import django
 
@@ -46,19 +46,23 @@ def warehouse_writer(name: str, loops: int) -> dict:
     return {"writes": loops - len(errors), "errors": errors}
 
 
-def warehouse_reader(reads: int) -> dict:
+def warehouse_reader(stop_file: str) -> dict:
+    """Read through the shim until the test creates ``stop_file`` (the writers are done)."""
     from django.db import connections
 
     errors = []
     counts = []
-    for _ in range(reads):
+    stop = Path(stop_file)
+    while True:
+        done = stop.exists()  # checked before the read: at least one read after the writers
         try:
             with connections["warehouse"].cursor() as cursor:
                 cursor.execute("SELECT count(*) FROM candles_daily")
                 counts.append(cursor.fetchone()[0])
         except Exception as exc:
             errors.append(f"{type(exc).__name__}: {exc}")
-        time.sleep(0.002)
+        if done:
+            break
     return {"reads": len(counts), "errors": errors, "last_count": counts[-1] if counts else None}
 
 
@@ -70,7 +74,7 @@ def main() -> None:
     elif command == "warehouse-writer":
         result = warehouse_writer(args[0], int(args[1]))
     elif command == "warehouse-reader":
-        result = warehouse_reader(int(args[0]))
+        result = warehouse_reader(args[0])
     else:
         raise SystemExit(f"unknown worker command {command}")
     print(json.dumps(result))
