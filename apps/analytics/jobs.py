@@ -18,7 +18,14 @@ from apps.analytics import briefing, stores
 from apps.analytics import selectors as analytics_selectors
 from apps.core import chain as chain_metrics
 from apps.core import derived, flow
-from apps.core.jobs import UP_TO_DATE, JobParams, JobResult, PartitionResult, RunLog
+from apps.core.jobs import (
+    UP_TO_DATE,
+    JobParams,
+    JobResult,
+    PartitionResult,
+    RunLog,
+    record_up_to_date,
+)
 from apps.ledger.services.run_types import market_ts
 from apps.market import selectors
 from apps.market import stores as warehouse_stores
@@ -112,12 +119,15 @@ def _flow_chunk(
     for part in batch.partitions:
         symbol = part.symbol
         if part.status == UP_TO_DATE:
-            log.asset_skipped(
-                "options_flow", symbol, UP_TO_DATE, started_at=started, extra=part.meta()
-            )
-            log.advance_watermark("options_flow", symbol, part.to_date)
             results.append(
-                PartitionResult(symbol, "skipped", detail=UP_TO_DATE, market_date=part.to_date)
+                record_up_to_date(
+                    log,
+                    ("options_flow",),
+                    symbol,
+                    part.to_date,
+                    started_at=started,
+                    extra=part.meta(),
+                )
             )
             if symbol in stored:
                 tops[symbol] = {**stored[symbol], "meta": part.meta()}
@@ -299,16 +309,8 @@ def compute_derived(params: JobParams, *, log: RunLog) -> JobResult:
             partitions[symbol] = PartitionResult(symbol, "skipped", detail="no_snapshots")
             continue
         if symbol in fresh:
-            log.asset_skipped(
-                "derived_daily",
-                symbol,
-                UP_TO_DATE,
-                started_at=started[symbol],
-                extra={"stored": dates[-1].isoformat()},
-            )
-            log.advance_watermark("derived_daily", symbol, dates[-1])
-            partitions[symbol] = PartitionResult(
-                symbol, "skipped", detail=UP_TO_DATE, market_date=dates[-1]
+            partitions[symbol] = record_up_to_date(
+                log, ("derived_daily",), symbol, dates[-1], started_at=started[symbol]
             )
             continue
         todo[symbol] = dates if all_dates else dates[-1:]

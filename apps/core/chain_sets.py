@@ -22,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 
 from apps.core.chain import (  # noqa: F401 (SUMMARY_KEYS re-exported with the SQL)
+    _REQUIRED,
     NEAR_MIN_DAYS,
     NEXT_MIN_GAP_DAYS,
     SUMMARY_KEYS,
@@ -302,18 +303,7 @@ def term_structures_on_connection(
         return con.execute(TERM_STRUCTURE_SQL).to_arrow_table()
 
 
-_FRAME_COLUMNS = (
-    "contract_symbol",
-    "option_type",
-    "expiry",
-    "strike",
-    "open_interest",
-    "volume",
-    "mark",
-    "implied_vol",
-    "bs_delta",
-    "bs_gamma",
-)
+_FRAME_COLUMNS = ("contract_symbol", *_REQUIRED)  # the chain columns the metrics read
 
 
 @contextlib.contextmanager

@@ -39,6 +39,7 @@ from apps.core.flow_contract import (  # noqa: F401 (re-exported: the contract t
     validate,
     window_error,
 )
+from apps.core.jobs import UP_TO_DATE
 from apps.core.values import date_series, to_date
 
 
@@ -52,7 +53,7 @@ class FlowResult:
     snapshot_dates: list[dt.date]
     gap_sessions: list[dt.date] = field(default_factory=list)
     pairs: int = 0
-    status: str = "ok"  # 'ok' | 'insufficient_snapshots' | 'up_to_date'
+    status: str = "ok"  # 'ok' | 'insufficient_snapshots' | UP_TO_DATE
     provider: str = ""
     symbol: str = ""
     # The newest ``updated_at`` of the snapshot headers used: a partition persisted after it was
@@ -214,7 +215,7 @@ def flow_on_connection(
         done = set(up_to_date([p for p in partitions if p.status == "ok"]))
         for partition in partitions:
             if partition.symbol in done and partition.status == "ok":
-                partition.status = "up_to_date"
+                partition.status = UP_TO_DATE
     sufficient = [s for s, p in zip(symbols, partitions, strict=True) if p.status == "ok"]
     if not sufficient:
         return FlowBatch(window, group_by, partitions, empty_rows_table())

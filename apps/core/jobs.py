@@ -98,6 +98,31 @@ class JobResult:
         return data
 
 
+def record_up_to_date(
+    log: RunLog,
+    asset_keys: tuple[str, ...],
+    symbol: str,
+    day: dt.date,
+    *,
+    started_at: dt.datetime,
+    extra: dict[str, Any] | None = None,
+    watermarked: tuple[str, ...] | None = None,
+) -> PartitionResult:
+    """Record a partition that is already stored from the same inputs: ``skipped``
+    (``up_to_date``), its watermark kept at ``day`` (of ``watermarked``, default every asset)."""
+    for asset_key in asset_keys:
+        log.asset_skipped(
+            asset_key,
+            symbol,
+            UP_TO_DATE,
+            started_at=started_at,
+            extra=extra if extra is not None else {"stored": day.isoformat()},
+        )
+    for asset_key in asset_keys if watermarked is None else watermarked:
+        log.advance_watermark(asset_key, symbol, day)
+    return PartitionResult(symbol, "skipped", detail=UP_TO_DATE, market_date=day)
+
+
 def for_each_symbol(
     params: JobParams,
     log: RunLog,

@@ -25,7 +25,14 @@ import pandas as pd
 from django.db import transaction
 
 from apps.core import greeks
-from apps.core.jobs import JobParams, JobResult, PartitionResult, RunLog, for_each_symbol
+from apps.core.jobs import (
+    JobParams,
+    JobResult,
+    PartitionResult,
+    RunLog,
+    for_each_symbol,
+    record_up_to_date,
+)
 from apps.ledger.services.run_logger import RunLogger
 from apps.ledger.services.run_types import market_ts
 from apps.market import selectors, stores
@@ -53,7 +60,6 @@ BAR_BATCH = 500  # contracts per provider request
 SNAPSHOT_BATCH_ROWS = 250_000
 BAR_BATCH_ROWS = 250_000
 CANDLE_BATCH_SYMBOLS = 200
-UP_TO_DATE = "up_to_date"
 # Symbols whose chains are fetched, validated and enriched together (one set-based pass).
 SNAPSHOT_CHUNK_SYMBOLS = 64
 
@@ -62,34 +68,10 @@ SNAPSHOT_CHUNK_SYMBOLS = 64
 PROVIDER_SKIPS = {NoDataError: "no_data", UnsupportedByProvider: "unsupported_by_provider"}
 
 
-def forced(params: JobParams) -> bool:
-    """True when the run must fetch and replace partitions that are already stored."""
-    return bool(params.options.get("force"))
-
-
 def _ledger_batch(log: RunLog) -> contextlib.AbstractContextManager:
     """One metadata-database transaction for a landed batch's ledger events and watermarks (one
     commit per batch instead of two per symbol); nothing to open for a logger without a run."""
     return transaction.atomic() if isinstance(log, RunLogger) else contextlib.nullcontext()
-
-
-def _up_to_date(
-    log: RunLog,
-    asset_keys: tuple[str, ...],
-    symbol: str,
-    started: dt.datetime,
-    day: dt.date,
-    *,
-    watermarked: tuple[str, ...] | None = None,
-) -> PartitionResult:
-    """Record a partition that is already stored: skipped (up_to_date), nothing written."""
-    for asset_key in asset_keys:
-        log.asset_skipped(
-            asset_key, symbol, UP_TO_DATE, started_at=started, extra={"stored": day.isoformat()}
-        )
-    for asset_key in asset_keys if watermarked is None else watermarked:
-        log.advance_watermark(asset_key, symbol, day)
-    return PartitionResult(symbol, "skipped", detail=UP_TO_DATE, market_date=day)
 
 
 @dataclass
@@ -217,7 +199,7 @@ def ingest_candles(params: JobParams, *, log: RunLog) -> JobResult:
     provider = get_provider(params.provider)
     market_date = params.as_of.market_date
     lookback = int(params.options.get("lookback_days") or DEFAULT_CANDLE_LOOKBACK_DAYS)
-    force = forced(params)
+    force = params.force
     stored = selectors.candle_ranges(list(params.symbols))
     batch = _Batch(
         log=log,
@@ -229,7 +211,7 @@ def ingest_candles(params: JobParams, *, log: RunLog) -> JobResult:
     def work(symbol: str, started: dt.datetime) -> PartitionResult:
         last = stored[symbol][1] if symbol in stored else None
         if last is not None and last >= market_date and not force:
-            return _up_to_date(log, ("candles_daily",), symbol, started, last)
+            return record_up_to_date(log, ("candles_daily",), symbol, last, started_at=started)
         staged = _stage_candles(
             symbol,
             started,
@@ -359,7 +341,7 @@ def ingest_options_bars(params: JobParams, *, log: RunLog) -> JobResult:
     provider = get_provider(params.provider)
     market_date = params.as_of.market_date
     lookback = int(params.options.get("lookback_days") or DEFAULT_BAR_LOOKBACK_DAYS)
-    force = forced(params)
+    force = params.force
     symbols = list(params.symbols)
     coverage = selectors.bar_coverage_many(symbols, provider.name)
     stored_newest = selectors.latest_bar_dates(symbols, provider.name)
@@ -390,8 +372,8 @@ def ingest_options_bars(params: JobParams, *, log: RunLog) -> JobResult:
         )
         if staged is None:
             newest = stored_newest.get(symbol) or market_date
-            return _up_to_date(
-                log, asset_keys, symbol, started, newest, watermarked=("option_bars",)
+            return record_up_to_date(
+                log, asset_keys, symbol, newest, started_at=started, watermarked=("option_bars",)
             )
         return batch.add(staged, rows=len(staged.payload[1]) + len(staged.payload[0]))
 
@@ -427,9 +409,7 @@ def _stage_snapshot(
 
 
 def _staged_snapshot(rows: stores.SnapshotRows, started: dt.datetime) -> _Staged:
-    result = PartitionResult(
-        rows.symbol, "success", rows=rows.size, market_date=rows.snapshot_date
-    )
+    result = PartitionResult(rows.symbol, "success", rows=rows.size, market_date=rows.snapshot_date)
     return _Staged(result, started, rows)
 
 
@@ -530,7 +510,9 @@ def _stage_snapshots(
         return out
     out = {s: fetched[s] for s in symbols if isinstance(fetched[s], Exception)}
     for symbol, outcome in zip(ready, prepared, strict=True):
-        out[symbol] = outcome if isinstance(outcome, Exception) else _staged_snapshot(outcome, started)
+        out[symbol] = (
+            outcome if isinstance(outcome, Exception) else _staged_snapshot(outcome, started)
+        )
     return out  # type: ignore[return-value]
 
 
@@ -563,7 +545,7 @@ def snapshot_options(params: JobParams, *, log: RunLog) -> JobResult:
     market_date = params.as_of.market_date
     stored = (
         set()
-        if forced(params)
+        if params.force
         else selectors.stored_snapshot_symbols(list(params.symbols), market_date, provider.name)
     )
     batch = _Batch(
@@ -579,7 +561,9 @@ def snapshot_options(params: JobParams, *, log: RunLog) -> JobResult:
 
     def work(symbol: str, started: dt.datetime) -> PartitionResult:
         if symbol in stored:
-            return _up_to_date(log, ("options_snapshots",), symbol, started, market_date)
+            return record_up_to_date(
+                log, ("options_snapshots",), symbol, market_date, started_at=started
+            )
         if symbol not in staged:  # the first symbol of a chunk stages the whole chunk
             chunk = chunk_of.pop(symbol, None)
             names = [s for s in todo if chunk_of.get(s) == chunk] if chunk is not None else []
