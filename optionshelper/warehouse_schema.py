@@ -5,8 +5,9 @@ order, each in its own transaction together with its ``schema_migrations`` row, 
 warehouse at a well-defined version. Statements are written to be safe to repeat.
 
 The same migrations build a DuckLake warehouse (lake mode). DuckLake has no indexes, PRIMARY KEY or
-CHECK constraints, so :func:`lake_statement` drops those clauses (indexes become no-ops); the keys
-stay enforced by the stores, which replace by key (delete, then insert) in one transaction.
+CHECK constraints, so :func:`lake_statement` drops those clauses (creating or dropping an index is
+a no-op); the keys stay enforced by the stores, which replace by key (delete, then insert) in one
+transaction.
 """
 
 from __future__ import annotations
@@ -97,6 +98,16 @@ MIGRATIONS: tuple[WarehouseMigration, ...] = (
             "CREATE INDEX IF NOT EXISTS contracts_by_underlying ON option_contracts (underlying)",
         ),
     ),
+    WarehouseMigration(
+        4,
+        "drop the per-date bars and per-contract chain indexes: the planner never chose them "
+        "(every date matches thousands of bars, no read looks a contract up) and keeping them "
+        "up to date tripled the cost of each write's commit and checkpoint",
+        (
+            "DROP INDEX IF EXISTS bars_by_date",
+            "DROP INDEX IF EXISTS chain_by_contract",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
@@ -128,7 +139,7 @@ def _skip_parenthesised(sql: str, start: int) -> int:
 
 def lake_statement(sql: str) -> str | None:
     """The DuckLake form of one migration statement (``None``: nothing to do in a lake)."""
-    if re.match(r"\s*CREATE\s+(UNIQUE\s+)?INDEX", sql, re.IGNORECASE):
+    if re.match(r"\s*(CREATE\s+(UNIQUE\s+)?|DROP\s+)INDEX", sql, re.IGNORECASE):
         return None
     out, position = [], 0
     for match in _CONSTRAINT.finditer(sql):

@@ -344,6 +344,7 @@ def ingest_options_bars(params: JobParams, *, log: RunLog) -> JobResult:
     force = params.force
     symbols = list(params.symbols)
     coverage = selectors.bar_coverage_many(symbols, provider.name)
+    fetched_through = coverage.groupby("underlying")["end_date"].max().to_dict()
     stored_newest = selectors.latest_bar_dates(symbols, provider.name)
     asset_keys = ("option_contracts", "option_bars")
     batch = _Batch(
@@ -360,16 +361,20 @@ def ingest_options_bars(params: JobParams, *, log: RunLog) -> JobResult:
             for asset_key in asset_keys:
                 log.asset_skipped(asset_key, symbol, "unsupported_by_provider", started_at=started)
             return PartitionResult(symbol, "skipped", detail="unsupported_by_provider")
-        staged = _stage_bars(
-            symbol,
-            started,
-            provider=provider,
-            market_date=market_date,
-            lookback_days=lookback,
-            coverage=coverage,
-            force=force,
-            log=log,
-        )
+        # A fetch as of this date (or later) already covered every contract listed then.
+        through = fetched_through.get(symbol)
+        staged = None
+        if force or through is None or pd.Timestamp(through).date() < market_date:
+            staged = _stage_bars(
+                symbol,
+                started,
+                provider=provider,
+                market_date=market_date,
+                lookback_days=lookback,
+                coverage=coverage,
+                force=force,
+                log=log,
+            )
         if staged is None:
             newest = stored_newest.get(symbol) or market_date
             return record_up_to_date(

@@ -49,9 +49,12 @@ def test_upgrade_from_an_older_version_keeps_data(isolated_data_dir):
             "INSERT INTO candles_daily (symbol, date, close, provider, updated_at) "
             "VALUES ('AAPL', DATE '2024-01-02', 185.6, 'demo', now())"
         )
-    assert warehouse_schema.migrate() == [2, 3]
+    assert warehouse_schema.migrate() == [2, 3, 4]
     assert warehouse.fetch_all("SELECT symbol, close FROM candles_daily") == [("AAPL", 185.6)]
     assert warehouse_schema.migrate() == []
+    indexes = {row[0] for row in warehouse.fetch_all("SELECT index_name FROM duckdb_indexes()")}
+    assert "contracts_by_underlying" in indexes
+    assert not indexes & {"bars_by_date", "chain_by_contract"}
 
 
 @pytest.mark.django_db
@@ -60,10 +63,10 @@ def test_db_init_is_safe_to_repeat(isolated_data_dir, capsys):
     first = capsys.readouterr().out
     call_command("db_init")
     second = capsys.readouterr().out
-    assert "applied now: 1, 2, 3" in first
+    assert "applied now: 1, 2, 3, 4" in first
     assert "up to date" in second
     assert f"schema version {warehouse_schema.LATEST_VERSION}" in second
-    assert [row[0] for row in warehouse_schema.applied_migrations()] == [1, 2, 3]
+    assert [row[0] for row in warehouse_schema.applied_migrations()] == [1, 2, 3, 4]
 
 
 @pytest.mark.django_db

@@ -76,7 +76,7 @@ def test_lake_migrations_create_the_schema_and_are_idempotent(lake):
         )
     }
     assert {"options_chain", "options_snapshot_headers", "derived_daily", "candles_daily"} <= tables
-    assert [v for v, _, _ in warehouse_schema.applied_migrations()] == [1, 2, 3]
+    assert [v for v, _, _ in warehouse_schema.applied_migrations()] == [1, 2, 3, 4]
 
 
 def test_lake_statement_drops_keys_checks_and_indexes():
@@ -86,6 +86,7 @@ def test_lake_statement_drops_keys_checks_and_indexes():
     )
     assert sql == "CREATE TABLE t (a VARCHAR NOT NULL , s VARCHAR, b INT)"
     assert warehouse_schema.lake_statement("CREATE INDEX i ON t (a)") is None
+    assert warehouse_schema.lake_statement("DROP INDEX IF EXISTS i") is None
 
 
 @pytest.mark.django_db

@@ -10,6 +10,7 @@ from apps.core.jobs import JobParams
 from apps.ledger.models import IngestionRun, IngestionRunAsset
 from apps.market import jobs as market_jobs
 from apps.market import stores
+from apps.market.providers.demo import DemoProvider
 from apps.pipeline.daily import run_range
 from optionshelper import warehouse
 from tests.jobs.helpers import past_sessions, run_job, warehouse_state
@@ -133,3 +134,25 @@ def test_a_failed_batch_write_fails_only_that_batch(warehouse_db, monkeypatch):
     assert execution.result.symbols_with("failed") == ["SPY"]
     stored = warehouse.fetch_all("SELECT DISTINCT symbol FROM options_chain")
     assert stored == [("AAPL",)]
+
+
+@pytest.mark.django_db
+def test_bars_already_fetched_as_of_the_date_skip_without_asking_the_provider(
+    warehouse_db, monkeypatch
+):
+    day = past_sessions(1)[0]
+    assert run_job("ingest_options_bars", day, SYMBOLS, lookback_days=1).outcome.status == "success"
+    listed = []
+    original = DemoProvider.list_option_contracts
+
+    def counting(self, symbol, **kwargs):
+        listed.append(symbol)
+        return original(self, symbol, **kwargs)
+
+    monkeypatch.setattr(DemoProvider, "list_option_contracts", counting)
+    again = run_job("ingest_options_bars", day, SYMBOLS, lookback_days=1)
+    assert again.result.symbols_with("skipped") == list(SYMBOLS)
+    assert listed == []
+    forced = run_job("ingest_options_bars", day, SYMBOLS, lookback_days=1, force=True)
+    assert forced.result.symbols_with("success") == list(SYMBOLS)
+    assert listed == list(SYMBOLS)

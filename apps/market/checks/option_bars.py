@@ -32,13 +32,22 @@ DUPLICATE_PK = CheckSpec(
 # Doubled braces: the SQL below goes through str.format.
 _ROOT = r"regexp_extract(upper(b.contract_symbol), '^\s*([A-Z0-9.]{{1,6}})\s*\d{{6}}[CP]\d{{8}}\s*$', 1)"
 
+# The scope's bars: those of its symbols' known contracts, then those whose contract is unknown
+# and whose OSI root names a scope symbol (the root is parsed only for those few).
 _BARS_CTE = f"""
-WITH bars AS (
-    SELECT coalesce(c.underlying, {_ROOT}) AS symbol, b.contract_symbol, b.date, b.provider,
+WITH scoped AS (
+    SELECT c.underlying AS symbol, b.contract_symbol, b.date, b.provider,
            b.open, b.high, b.low, b.close, b.vwap, b.updated_at, b.rowid AS rid
-    FROM option_bars b LEFT JOIN option_contracts c ON c.contract_symbol = b.contract_symbol
-    WHERE {{provider_filter}}
-), scoped AS (SELECT * FROM bars WHERE symbol IN ({{ph}}))
+    FROM option_bars b JOIN option_contracts c ON c.contract_symbol = b.contract_symbol
+    WHERE {{provider_filter}} AND c.underlying IN ({{ph}})
+    UNION ALL
+    SELECT * FROM (
+        SELECT {_ROOT} AS symbol, b.contract_symbol, b.date, b.provider,
+               b.open, b.high, b.low, b.close, b.vwap, b.updated_at, b.rowid AS rid
+        FROM option_bars b ANTI JOIN option_contracts c ON c.contract_symbol = b.contract_symbol
+        WHERE {{provider_filter}}
+    ) WHERE symbol IN ({{ph}})
+)
 """
 
 _KEY = "contract_symbol || '|' || coalesce(strftime(date, '%Y-%m-%d'), 'NULL')"
@@ -87,7 +96,7 @@ def _aggregate(
     if scope.provider:
         provider_filter, params = "b.provider = ?", [scope.provider]
     sql = _BARS_CTE.format(provider_filter=provider_filter, ph=placeholders(symbols)) + tail_sql
-    rows = connection.execute(sql, [*params, *symbols]).fetchall()
+    rows = connection.execute(sql, [*params, *symbols, *params, *symbols]).fetchall()
     return [
         SymbolResult(symbol, count, bad, tuple(sample or ())) for symbol, count, bad, sample in rows
     ]

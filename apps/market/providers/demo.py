@@ -625,7 +625,8 @@ class DemoProvider(MarketDataProvider):
     def get_option_bars(
         self, contract_symbols: list[str], start: dt.date, end: dt.date
     ) -> pd.DataFrame:
-        """Daily bars (sessions with trades only) derived from the same model as the chains."""
+        """Daily bars (sessions with trades only) derived from the same model as the chains,
+        every root's contracts and sessions in one vectorised pass, ordered by contract and date."""
         parsed = parse_osi_series(pd.Series(list(contract_symbols), dtype=object))
         parsed["contract_symbol"] = list(contract_symbols)
         parsed = parsed.dropna(subset=["root", "expiry"])
@@ -636,8 +637,9 @@ class DemoProvider(MarketDataProvider):
         frames = [f for f in frames if len(f)]
         if not frames:
             return empty_frame(BAR_COLUMNS)
-        out = pd.concat(frames, ignore_index=True)
-        return out.sort_values(["contract_symbol", "date"], kind="stable").reset_index(drop=True)
+        out = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+        order = np.lexsort((out["date"].to_numpy(), out["contract_symbol"].to_numpy()))
+        return out.take(order).reset_index(drop=True)
 
     # -- chain construction ------------------------------------------------------------------
     def _chains(self, i: int, picks: list[tuple[_Model, list[_Expiry]]]) -> list[pd.DataFrame]:
@@ -706,21 +708,34 @@ class DemoProvider(MarketDataProvider):
     def _bars_for_root(
         self, root: str, grp: pd.DataFrame, start: dt.date, end: dt.date
     ) -> pd.DataFrame:
+        """One root's contracts over sessions start..end: (contract, session) rows of every
+        expiry gathered first, then priced by the model in one pass."""
         model = self._model(root)
         lo = int(np.searchsorted(model.days, _day_number(max(start, EPOCH))))
         hi = int(np.searchsorted(model.days, _day_number(end), side="right"))
-        frames = [self._bars_for_expiry(model, exp, g, lo, hi) for exp, g in grp.groupby("expiry")]
-        frames = [f for f in frames if len(f)]
-        return pd.concat(frames, ignore_index=True) if frames else empty_frame(BAR_COLUMNS)
+        names, calls = grp["contract_symbol"].to_numpy(), grp["option_type"].to_numpy() == "call"
+        strikes = grp["strike"].to_numpy(float)
+        parts = []
+        for expiry, positions in grp.groupby("expiry").indices.items():
+            part = self._bar_rows(model, expiry, strikes[positions], lo, hi)
+            if part is not None:
+                parts.append((positions[part[0]], part[1], part[2], part[3]))
+        if not parts:
+            return empty_frame(BAR_COLUMNS)
+        row, idx, exp_day, birth = (np.concatenate([p[j] for p in parts]) for j in range(4))
+        rm = _row_model(model, idx)
+        m = _rows(rm, exp_day, strikes[row], calls[row], birth)
+        return _bar_frame(model, names[row], idx, strikes[row], calls[row], m)
 
-    def _bars_for_expiry(
-        self, model: _Model, expiry: dt.date, grp: pd.DataFrame, lo: int, hi: int
-    ) -> pd.DataFrame:
+    def _bar_rows(
+        self, model: _Model, expiry: dt.date, strikes: np.ndarray, lo: int, hi: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """(contract position, session index, expiry day, birth) of one expiry's live rows;
+        None when the date is not an expiry session of this market."""
         exp = _make_expiry(model, expiry, calendar.is_monthly_expiry(expiry))
         if exp.index >= len(model.days) or model.days[exp.index] != exp.day:
-            return empty_frame(BAR_COLUMNS)  # not an expiry session of this market
+            return None
         last_i = min(exp.index - 1, len(model.days) - 1)
-        strikes = grp["strike"].to_numpy(float)
         births = _births(
             _tiers(model, exp, last_i, _increment(float(model.close[exp.listed]))),
             strikes,
@@ -731,37 +746,35 @@ class DemoProvider(MarketDataProvider):
         ci, idx = np.repeat(np.arange(nc), ns), np.tile(sessions, nc)
         alive = idx >= births[ci]
         ci, idx = ci[alive], idx[alive]
-        call = (grp["option_type"].to_numpy() == "call")[ci]
-        rm = _row_model(model, idx)
-        m = _rows(rm, np.full(len(idx), exp.day), strikes[ci], call, births[ci])
-        return _bar_frame(model, grp["contract_symbol"].to_numpy()[ci], idx, strikes[ci], call, m)
+        return ci, idx, np.full(len(idx), exp.day, dtype=np.int64), births[ci]
 
 
 _DEMO_CHAIN_SNAPSHOT = DemoProvider.get_chain_snapshot
 
 
 def _bar_frame(model: _Model, symbols, idx, strike, call, m) -> pd.DataFrame:
-    """OHLC from the model price at the underlying's open and close, plus hashed range."""
+    """OHLC from the model price at the underlying's open and close, plus hashed range; only
+    the rows that traded."""
     traded = m["volume"] > 0
     opn = bs_price(model.open[idx], strike, m["t"] + 0.6 / 365, m["iv"], 0.0, call)
     close = m["theo"]
     spread = 0.5 + np.abs(_normal(m["dkeys"], 8))
     high = np.maximum(opn, close) * (1 + 0.04 * spread)
     low = np.minimum(opn, close) * (1 - 0.04 * spread)
-    frame = pd.DataFrame(
-        {
-            "contract_symbol": symbols,
-            "date": pd.to_datetime(model.days[idx], unit="D").date,
-            "open": _cents(opn),
-            "high": _cents(high),
-            "low": _cents(low),
-            "close": _cents(close),
-            "volume": m["volume"],
-            "vwap": np.round(low + (high - low) * (0.3 + 0.4 * _uniform(m["dkeys"], 9)), 4),
-            "trade_count": np.ceil(m["volume"] / (3 + 12 * _uniform(m["dkeys"], 10))),
-        }
-    )
-    return frame.loc[traded, list(BAR_COLUMNS)].reset_index(drop=True)
+    vwap = np.round(low + (high - low) * (0.3 + 0.4 * _uniform(m["dkeys"], 9)), 4)
+    trades = np.ceil(m["volume"] / (3 + 12 * _uniform(m["dkeys"], 10)))
+    columns = {
+        "contract_symbol": symbols,
+        "date": model.days[idx].astype("datetime64[D]").astype(object),
+        "open": _cents(opn),
+        "high": _cents(high),
+        "low": _cents(low),
+        "close": _cents(close),
+        "volume": m["volume"],
+        "vwap": vwap,
+        "trade_count": trades,
+    }
+    return pd.DataFrame({name: np.asarray(columns[name])[traded] for name in BAR_COLUMNS})
 
 
 def _cents(x: np.ndarray) -> np.ndarray:
