@@ -6,12 +6,18 @@ would, against a throwaway data dir (or ``--data-dir``).
 
     python bench/bench_pipeline.py                       # 10 symbols, 2026-10-09 → 2026-11-20
     python bench/bench_pipeline.py --symbols AAPL,MSFT --start 2026-11-02 --end 2026-11-20
+
+``--baseline DIR`` runs the same passes with another checkout of this repository too (e.g. made by
+``git worktree add /tmp/base <rev>``), interleaved (baseline first pass, this first pass, baseline
+second pass, this second pass) so both see the same machine load, and prints the ratios. Each pass
+prints wall seconds and the CPU seconds (user + sys) of its process tree.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sqlite3
 import subprocess
 import sys
@@ -38,22 +44,31 @@ def parse() -> argparse.Namespace:
     p.add_argument("--start", default="2026-10-09")
     p.add_argument("--end", default="2026-11-20")
     p.add_argument("--data-dir", default=None)
+    p.add_argument("--baseline", default=None, help="another checkout to run interleaved")
     return p.parse_args()
 
 
-def manage(data_dir: Path, *args: str) -> float:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def manage(data_dir: Path, *args: str, root: Path = ROOT) -> tuple[float, float]:
+    """Run ``manage.py`` of the checkout ``root``; (wall seconds, CPU seconds)."""
     env = {**os.environ, "OPTIONS_HELPER_DATA_DIR": str(data_dir)}
     env.pop("DATABASE_URL", None)
     env.pop("OPTIONS_HELPER_DUCKDB_PATH", None)
+    cpu = _children_cpu()
     started = time.perf_counter()
     subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), *args],
+        [sys.executable, str(root / "manage.py"), *args],
         env=env,
-        cwd=ROOT,
+        cwd=root,
         check=False,
         stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
-    return time.perf_counter() - started
+    return time.perf_counter() - started, _children_cpu() - cpu
 
 
 WRITE_TIME_COLUMNS = {"updated_at", "last_success_at", "last_attempt_at", "computed_at"}
@@ -105,21 +120,52 @@ def fingerprint(data_dir: Path) -> dict[str, object]:
     return facts
 
 
-def run(args: argparse.Namespace, data_dir: Path) -> None:
-    manage(data_dir, "db_init")
-    span = ["--symbol", args.symbols, "--from", args.start, "--to", args.end]
-    first = manage(data_dir, "run_daily", *span)
-    after_first = fingerprint(data_dir)
-    second = manage(data_dir, "run_daily", *span)
-    after_second = fingerprint(data_dir)
-    print(f"symbols {args.symbols}  sessions {args.start} → {args.end}")
-    print(f"first pass   {first:8.1f} s")
-    print(f"second pass  {second:8.1f} s")
+def _report(label: str, passes: list[tuple[float, float]], facts: list[dict]) -> None:
+    (first, first_cpu), (second, second_cpu) = passes
+    print(f"{label}")
+    print(f"  first pass   {first:8.1f} s wall  {first_cpu:8.1f} s CPU")
+    print(
+        f"  second pass  {second:8.1f} s wall  {second_cpu:8.1f} s CPU"
+        f"  ({second / first:.1%} of the first; CPU {second_cpu / first_cpu:.1%})"
+    )
+    after_first, after_second = facts
     for key, value in after_first.items():
         same = "same" if after_second[key] == value else f"CHANGED → {after_second[key]}"
         if key == "runs_by_status":
             same = f"→ {after_second[key]}"
-        print(f"  {key:<26} {value}  {same}")
+        print(f"    {key:<26} {value}  {same}")
+
+
+def run(args: argparse.Namespace, data_dir: Path) -> None:
+    checkouts = {"this checkout": (ROOT, data_dir / "this")}
+    if args.baseline:
+        checkouts = {
+            "baseline": (Path(args.baseline).resolve(), data_dir / "baseline"),
+            **checkouts,
+        }
+    span = ["--symbol", args.symbols, "--from", args.start, "--to", args.end]
+    passes: dict[str, list[tuple[float, float]]] = {label: [] for label in checkouts}
+    facts: dict[str, list[dict]] = {label: [] for label in checkouts}
+    for root, path in checkouts.values():
+        path.mkdir(parents=True, exist_ok=True)
+        manage(path, "db_init", root=root)
+    for _ in range(2):
+        for label, (root, path) in checkouts.items():
+            passes[label].append(manage(path, "run_daily", *span, root=root))
+            facts[label].append(fingerprint(path))
+    print(f"symbols {args.symbols}  sessions {args.start} → {args.end}")
+    for label in checkouts:
+        _report(f"{label} ({checkouts[label][0]})", passes[label], facts[label])
+    if args.baseline:
+        for index, name in enumerate(("first", "second")):
+            (base, base_cpu), (this, this_cpu) = (
+                passes["baseline"][index],
+                passes["this checkout"][index],
+            )
+            print(
+                f"{name} pass: baseline / this = {base / this:.2f}× wall, "
+                f"{base_cpu / this_cpu:.2f}× CPU"
+            )
 
 
 def main() -> None:

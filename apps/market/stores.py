@@ -160,11 +160,15 @@ def _replace_keys(
     keys: tuple[str, ...],
     select_sql: str,
     group: str,
+    in_place: bool = False,
 ) -> dict[str, WriteStats]:
     """Land ``frame`` in ``table``: one keyed DELETE of the rows it replaces, one ordered INSERT.
 
     ``select_sql`` reads ``incoming_raw`` and yields the table's columns plus ``group`` (the
-    partition, e.g. the symbol) which is used only to split the counts.
+    partition, e.g. the symbol) which is used only to split the counts. ``in_place`` updates the
+    stored rows whose content changed instead of deleting them (far cheaper than a delete on a
+    keyed table, whose key index is rewritten); only for tables where no check reads storage
+    order. Counts: a stored row the frame matches is ``updated`` either way.
     """
     if frame.empty:
         return {}
@@ -180,9 +184,6 @@ def _replace_keys(
             f"SELECT i.{group}, count(*) FROM {name} i JOIN {table} t ON {on} GROUP BY 1"
         ).fetchall()
     )
-    if existing:
-        where = " AND ".join(f"{table}.{k} = i.{k}" for k in keys)
-        con.execute(f"DELETE FROM {table} USING {name} i WHERE {where}")
     columns = [
         r[0]
         for r in con.execute(
@@ -191,8 +192,22 @@ def _replace_keys(
             [table],
         ).fetchall()
     ]
+    where = " AND ".join(f"{table}.{k} = i.{k}" for k in keys)
+    new_rows = ""
+    if existing and in_place:
+        values = [c for c in columns if c not in keys]
+        changed = " OR ".join(
+            f"{table}.{c} IS DISTINCT FROM i.{c}" for c in values if c != "updated_at"
+        )
+        con.execute(
+            f"UPDATE {table} SET {', '.join(f'{c} = i.{c}' for c in values)} "
+            f"FROM {name} i WHERE {where} AND ({changed})"
+        )
+        new_rows = f" i WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {where})"
+    elif existing:
+        con.execute(f"DELETE FROM {table} USING {name} i WHERE {where}")
     con.execute(
-        f"INSERT INTO {table} SELECT {', '.join(columns)} FROM {name} "
+        f"INSERT INTO {table} SELECT {', '.join(columns)} FROM {name}{new_rows} "
         f"ORDER BY {', '.join(keys)}"
     )
     sizes = dict(con.execute(f"SELECT {group}, count(*) FROM {name} GROUP BY 1").fetchall())
@@ -314,6 +329,7 @@ def bars_batch_write(
                 keys=("contract_symbol",),
                 select_sql=_CONTRACT_SELECT,
                 group="underlying",
+                in_place=True,
             )
             bar_stats = _replace_keys(
                 con,
@@ -330,6 +346,7 @@ def bars_batch_write(
                 keys=("contract_symbol", "provider"),
                 select_sql=_BARS_META_SELECT,
                 group="underlying",
+                in_place=True,
             )
     return BarsWriteStats(contract_stats, bar_stats)
 

@@ -1,0 +1,74 @@
+"""The market stores' keyed writes (apps/market/stores.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from apps.market import stores
+from optionshelper import warehouse
+
+AAPL_CALL, AAPL_PUT = "AAPL261218C00200000", "AAPL261218P00200000"
+
+
+def _batch(*, end: dt.date, strike: float, bars: list[tuple[str, dt.date]]):
+    contracts = pd.DataFrame(
+        {
+            "contract_symbol": [AAPL_CALL, AAPL_PUT],
+            "underlying": "AAPL",
+            "expiry": dt.date(2026, 12, 18),
+            "option_type": ["call", "put"],
+            "strike": [strike, 200.0],
+            "multiplier": 100.0,
+        }
+    )
+    bar_rows = pd.DataFrame(
+        {
+            "contract_symbol": [c for c, _ in bars],
+            "date": [d for _, d in bars],
+            "underlying": "AAPL",
+            **{c: 1.0 for c in stores.BAR_VALUE_COLUMNS},
+        }
+    )
+    meta = pd.DataFrame(
+        {
+            "contract_symbol": [AAPL_CALL, AAPL_PUT],
+            "underlying": "AAPL",
+            "provider": "demo",
+            "status": "ok",
+            "rows": 1,
+            "start_date": end,
+            "end_date": end,
+            "last_success_at": pd.Timestamp(end, tz="UTC"),
+            "last_attempt_at": pd.Timestamp(end, tz="UTC"),
+            "last_error": None,
+            "error_count": 0,
+        }
+    )
+    return stores.bars_batch_write(contracts=contracts, bars=bar_rows, meta=meta, provider="demo")
+
+
+@pytest.mark.django_db
+def test_contracts_and_fetch_records_are_updated_in_place(warehouse_db):
+    monday, tuesday = dt.date(2026, 11, 16), dt.date(2026, 11, 17)
+    first = _batch(end=monday, strike=200.0, bars=[(AAPL_CALL, monday)])
+    assert first.contracts["AAPL"].inserted == 2 and first.bars["AAPL"].inserted == 1
+    stamps = dict(warehouse.fetch_all("SELECT contract_symbol, updated_at FROM option_contracts"))
+
+    second = _batch(end=tuesday, strike=205.0, bars=[(AAPL_CALL, tuesday), (AAPL_PUT, tuesday)])
+    assert (second.contracts["AAPL"].inserted, second.contracts["AAPL"].updated) == (0, 2)
+    assert (second.bars["AAPL"].inserted, second.bars["AAPL"].updated) == (2, 0)
+    contracts = {
+        row[0]: row[1:]
+        for row in warehouse.fetch_all(
+            "SELECT contract_symbol, strike, updated_at FROM option_contracts"
+        )
+    }
+    assert contracts[AAPL_CALL][0] == 205.0 and contracts[AAPL_CALL][1] > stamps[AAPL_CALL]
+    assert contracts[AAPL_PUT] == (200.0, stamps[AAPL_PUT])  # unchanged: not rewritten
+    assert warehouse.fetch_all(
+        "SELECT contract_symbol, end_date FROM option_bars_meta ORDER BY 1"
+    ) == [(AAPL_CALL, tuesday), (AAPL_PUT, tuesday)]
+    assert warehouse.fetch_all("SELECT count(*) FROM option_bars")[0][0] == 3
