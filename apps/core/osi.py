@@ -67,19 +67,32 @@ def parse_osi_series(series: pd.Series) -> pd.DataFrame:
     """Vectorised :func:`parse_osi`: columns root, expiry (dates), option_type, strike, valid.
 
     Invalid rows carry missing values and ``valid=False`` so callers can filter or report them.
+    The pattern and the date are matched by Arrow's compute kernels (no per-row Python).
     """
-    text = series.astype("string").str.upper()
-    parts = text.str.extract(_OSI_PATTERN)
-    expiry = pd.to_datetime(parts["ymd"], format="%y%m%d", errors="coerce")
-    valid = parts["root"].notna() & expiry.notna()
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pc.utf8_upper(pa.array(series.astype("string"), type=pa.large_string()))
+    parts = pc.extract_regex(text, _OSI_PATTERN)
+    root, ymd = pc.struct_field(parts, "root"), pc.struct_field(parts, "ymd")
+    expiry = pc.cast(
+        pc.strptime(ymd, format="%y%m%d", unit="s", error_is_null=True), pa.date32()
+    )
+    # strptime rolls impossible days over (Feb 30 → Mar 2): only a date that prints back is one.
+    real_day = pc.equal(pc.strftime(expiry, format="%y%m%d"), ymd)
+    valid = pc.fill_null(pc.and_(pc.is_valid(root), real_day), False)
+    kind = pc.if_else(pc.equal(pc.struct_field(parts, "cp"), "C"), "call", "put")
+    strike = pc.divide(pc.cast(pc.struct_field(parts, "strike"), pa.float64()), 1000.0)
+
+    def where_valid(values: pa.Array) -> list:
+        return pc.if_else(valid, values, None).to_pylist()
+
     out = pd.DataFrame(index=series.index)
-    out["root"] = parts["root"].astype(object).where(valid, None)
-    out["expiry"] = pd.Series(expiry.dt.date, index=series.index).where(valid, None)
-    kinds = parts["cp"].astype(object).map({"C": "call", "P": "put"})
-    out["option_type"] = kinds.where(valid, None)
-    strike = pd.to_numeric(parts["strike"], errors="coerce") / 1000.0
-    out["strike"] = strike.where(valid, np.nan).astype(float)
-    out["valid"] = valid.astype(bool).to_numpy()
+    out["root"] = pd.Series(where_valid(root), index=series.index, dtype=object)
+    out["expiry"] = pd.Series(where_valid(expiry), index=series.index, dtype=object)
+    out["option_type"] = pd.Series(where_valid(kind), index=series.index, dtype="str")
+    out["strike"] = pd.Series(where_valid(strike), index=series.index, dtype=float)
+    out["valid"] = valid.to_numpy(zero_copy_only=False).astype(bool)
     return out
 
 

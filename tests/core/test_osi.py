@@ -52,3 +52,11 @@ def test_series() -> None:
     assert out["strike"].tolist()[:2] == [100.0, 22.5]
     assert out.loc[2:, "strike"].isna().all()
     assert out.loc[2:, "expiry"].isna().all()
+
+
+def test_series_rejects_days_that_do_not_exist() -> None:
+    series = pd.Series(["AAPL260230C00100000", "aapl280229p00100000", "AAPL270229C00100000"])
+    out = parse_osi_series(series)
+    assert out["valid"].tolist() == [False, True, False]
+    assert out.loc[1, "expiry"] == dt.date(2028, 2, 29)
+    assert [parse_osi(s) is not None for s in series] == out["valid"].tolist()
