@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.db.models import Sum
+from django.db.models import Max, Q, Sum
 from django.utils import timezone
 
 from apps.analytics.dashboard import DashboardSymbolRow
@@ -36,46 +36,83 @@ TOP_FLOW = 3
 
 
 
-def _derived(symbol: str, day: dt.date) -> tuple[dict, dict]:
-    """The derived row at ``day`` and the one before it (for the change section)."""
-    frame = selectors.derived_recent(symbol, up_to=day, limit=2)
-    rows = [json_safe(r) for r in frame.to_dict("records")]
-    return (rows[0] if rows else {}), (rows[1] if len(rows) > 1 else {})
+def _derived_pairs(symbols: list[str], day: dt.date) -> dict[str, tuple[dict, dict]]:
+    """Per symbol, the derived row at ``day`` and the one before it (for the change section)."""
+    recent = selectors.derived_recent_many(symbols, up_to=day, limit=2)
+    pairs = {}
+    for symbol in symbols:
+        frame = recent.get(symbol)
+        rows = [] if frame is None else [json_safe(r) for r in frame.to_dict("records")]
+        pairs[symbol] = (rows[0] if rows else {}), (rows[1] if len(rows) > 1 else {})
+    return pairs
 
 
 _FLOW_VALUES = ("strike", "delta_oi", "delta_oi_notional")
+_NO_FLOW = {"building": [], "unwinding": [], "gap_sessions": [], "window": None}
 
 
-def _flow_summary(symbol: str, day: dt.date) -> dict[str, Any]:
-    """Top building/unwinding strikes from the newest stored partition ending on or before ``day``
-    (``stale_from`` names its end date when it is older than ``day``); summed per strike in SQL."""
-    partition = (
-        OptionsFlowPartition.objects.filter(symbol=symbol, to_date__lte=day)
-        .order_by("-to_date", "window", "-computed_at")
-        .first()
+def _newest_partitions(symbols: list[str], day: dt.date) -> dict[str, OptionsFlowPartition]:
+    """Per symbol, its newest stored flow partition ending on or before ``day`` (shortest window,
+    then newest computation, first); two queries for the set."""
+    newest = dict(
+        OptionsFlowPartition.objects.filter(symbol__in=symbols, to_date__lte=day)
+        .values_list("symbol")
+        .annotate(newest=Max("to_date"))
+        .order_by()
     )
-    if partition is None:
-        return {"building": [], "unwinding": [], "gap_sessions": [], "window": None}
-    by_strike = (
-        OptionsFlow.objects.filter(partition=partition, strike__isnull=False)
-        .values("option_type", "strike")
+    if not newest:
+        return {}
+    wanted = Q()
+    for symbol, to_date in newest.items():
+        wanted |= Q(symbol=symbol, to_date=to_date)
+    picked: dict[str, OptionsFlowPartition] = {}
+    for partition in OptionsFlowPartition.objects.filter(wanted).order_by(
+        "symbol", "window", "-computed_at"
+    ):
+        picked.setdefault(partition.symbol, partition)
+    return picked
+
+
+def _flow_summaries(symbols: list[str], day: dt.date) -> dict[str, dict[str, Any]]:
+    """Per symbol: top building/unwinding strikes of its newest stored partition ending on or
+    before ``day`` (``stale_from`` names its end date when it is older than ``day``); summed per
+    strike in SQL, for every symbol's partition in one query."""
+    partitions = _newest_partitions(symbols, day)
+    by_partition: dict[int, list[dict[str, Any]]] = {}
+    strikes = (
+        OptionsFlow.objects.filter(
+            partition__in=[p.pk for p in partitions.values()], strike__isnull=False
+        )
+        .values("partition_id", "option_type", "strike")
         .annotate(delta_oi=Sum("delta_oi"), delta_oi_notional=Sum("delta_oi_notional"))
         .order_by()
     )
-    building = by_strike.filter(delta_oi_notional__gt=0).order_by(
-        "-delta_oi_notional", "option_type", "strike"
-    )[:TOP_FLOW]
-    unwinding = by_strike.filter(delta_oi_notional__lt=0).order_by(
-        "delta_oi_notional", "option_type", "strike"
-    )[:TOP_FLOW]
-    return {
-        "window": partition.window,
-        "net_delta_oi_notional": partition.net_delta_oi_notional,
-        "building": json_safe([_flow_row(row) for row in building]),
-        "unwinding": json_safe([_flow_row(row) for row in unwinding]),
-        "gap_sessions": list(partition.gap_sessions),
-        "stale_from": partition.to_date.isoformat() if partition.to_date < day else None,
-    }
+    for row in strikes:
+        by_partition.setdefault(row["partition_id"], []).append(row)
+    summaries = {}
+    for symbol in symbols:
+        partition = partitions.get(symbol)
+        if partition is None:
+            summaries[symbol] = dict(_NO_FLOW)
+            continue
+        rows = by_partition.get(partition.pk, [])
+        building = sorted(
+            (r for r in rows if (r["delta_oi_notional"] or 0) > 0),
+            key=lambda r: (-r["delta_oi_notional"], r["option_type"], r["strike"]),
+        )
+        unwinding = sorted(
+            (r for r in rows if (r["delta_oi_notional"] or 0) < 0),
+            key=lambda r: (r["delta_oi_notional"], r["option_type"], r["strike"]),
+        )
+        summaries[symbol] = {
+            "window": partition.window,
+            "net_delta_oi_notional": partition.net_delta_oi_notional,
+            "building": json_safe([_flow_row(row) for row in building[:TOP_FLOW]]),
+            "unwinding": json_safe([_flow_row(row) for row in unwinding[:TOP_FLOW]]),
+            "gap_sessions": list(partition.gap_sessions),
+            "stale_from": partition.to_date.isoformat() if partition.to_date < day else None,
+        }
+    return summaries
 
 
 def _flow_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -144,11 +181,16 @@ def _stale_note(
 
 
 def _symbol_report(
-    symbol: str, raw_header: dict | None, market_date: dt.date, failure: str | None = None
+    symbol: str,
+    raw_header: dict | None,
+    market_date: dt.date,
+    *,
+    derived: tuple[dict, dict],
+    flow: dict[str, Any],
+    failure: str | None = None,
 ) -> dict[str, Any]:
     header = _parsed_header(raw_header)
-    today, before = _derived(symbol, market_date)
-    flow = _flow_summary(symbol, market_date)
+    today, before = derived
     quality = header.get("quote_quality") or {}
     share = quality.get("missing_bid_ask_share")
     note = _stale_note(header, today, flow, market_date, failure)
@@ -277,9 +319,19 @@ def assemble(*, symbols: list[str], market_date: dt.date) -> dict[str, Any]:
     with warehouse.read():  # every warehouse read of the briefing shares one connection
         headers = selectors.latest_snapshot_headers(sorted(set(symbols)), up_to=market_date)
         portfolio = _portfolio_report(market_date)
-        reports = [
-            _symbol_report(s, headers.get(s), market_date, failures.get(s)) for s in symbols
-        ]
+        derived = _derived_pairs(list(symbols), market_date)
+    flows = _flow_summaries(list(symbols), market_date)
+    reports = [
+        _symbol_report(
+            s,
+            headers.get(s),
+            market_date,
+            derived=derived[s],
+            flow=flows[s],
+            failure=failures.get(s),
+        )
+        for s in symbols
+    ]
     return {
         "schema_version": SCHEMA_VERSION,
         "market_date": market_date.isoformat(),

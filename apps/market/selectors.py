@@ -258,12 +258,23 @@ def derived_history(symbol: str, *, before: dt.date, limit: int = 252) -> pd.Ser
     return pd.Series(frame["atm_iv_near"].to_numpy(), index=list(frame["date"]), dtype="float64")
 
 
-def derived_recent(symbol: str, *, up_to: dt.date, limit: int = 2) -> pd.DataFrame:
-    """The newest ``limit`` derived rows of a symbol at or before ``up_to``, newest first."""
-    return warehouse.fetch_df(
-        "SELECT * FROM derived_daily WHERE symbol = ? AND date <= ? ORDER BY date DESC LIMIT ?",
-        [symbol, up_to, limit],
+def derived_recent_many(
+    symbols: list[str], *, up_to: dt.date, limit: int = 2
+) -> dict[str, pd.DataFrame]:
+    """Per symbol, its newest ``limit`` derived rows at or before ``up_to``, newest first (one
+    query for the set; a symbol without rows is absent)."""
+    if not symbols:
+        return {}
+    frame = warehouse.fetch_df(
+        "SELECT * FROM derived_daily WHERE symbol IN (SELECT unnest(?::VARCHAR[])) AND date <= ? "
+        "QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY date DESC) <= ? "
+        "ORDER BY symbol, date DESC",
+        [list(symbols), up_to, limit],
     )
+    return {
+        symbol: group.reset_index(drop=True)
+        for symbol, group in frame.groupby("symbol", sort=False)
+    }
 
 
 def chains_for_headers(headers: dict[str, dict]) -> dict[str, pd.DataFrame]:

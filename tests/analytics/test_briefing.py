@@ -1,4 +1,5 @@
-"""The briefing's flow section: top strikes summed in SQL equal the straightforward pandas sums."""
+"""The briefing's flow section: top strikes summed in SQL (every symbol's partition at once)
+equal the straightforward pandas sums."""
 
 from __future__ import annotations
 
@@ -33,22 +34,27 @@ def _reference_top(partition: OptionsFlowPartition) -> tuple[list[dict], list[di
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("group_by", ["contract", "strike"])
-def test_flow_summary_equals_the_pandas_sums(warehouse_db, group_by):
+def test_flow_summaries_equal_the_pandas_sums(warehouse_db, group_by):
+    symbols = ("AAPL", "SPY")
     for day in past_sessions(2, end=END):
-        execute_job("snapshot_options", JobParams(as_of=resolve_as_of(day), symbols=("AAPL",)))
+        execute_job("snapshot_options", JobParams(as_of=resolve_as_of(day), symbols=symbols))
     options = {"window": 1, "group_by": group_by}
     execute_job(
-        "compute_flow", JobParams(as_of=resolve_as_of(END), symbols=("AAPL",), options=options)
+        "compute_flow", JobParams(as_of=resolve_as_of(END), symbols=symbols, options=options)
     )
-    partition = OptionsFlowPartition.objects.get(symbol="AAPL", group_by=group_by)
-    summary = briefing._flow_summary("AAPL", END)
-    building, unwinding = _reference_top(partition)
-    assert building and unwinding
-    for side, expected in (("building", building), ("unwinding", unwinding)):
-        got = summary[side]
-        assert [set(r) for r in got] == [set(r) for r in expected], side
-        for row, want in zip(got, expected, strict=True):
-            assert row == {
-                k: v if isinstance(v, str) else pytest.approx(v, rel=1e-12) for k, v in want.items()
-            }, side
-    assert summary["window"] == 1 and summary["stale_from"] is None
+    summaries = briefing._flow_summaries([*symbols, "NONE"], END)
+    assert summaries["NONE"]["building"] == [] and summaries["NONE"]["window"] is None
+    for symbol in symbols:
+        partition = OptionsFlowPartition.objects.get(symbol=symbol, group_by=group_by)
+        summary = summaries[symbol]
+        building, unwinding = _reference_top(partition)
+        assert building and unwinding
+        for side, expected in (("building", building), ("unwinding", unwinding)):
+            got = summary[side]
+            assert [set(r) for r in got] == [set(r) for r in expected], side
+            for row, want in zip(got, expected, strict=True):
+                assert row == {
+                    k: v if isinstance(v, str) else pytest.approx(v, rel=1e-12)
+                    for k, v in want.items()
+                }, side
+        assert summary["window"] == 1 and summary["stale_from"] is None
