@@ -6,6 +6,7 @@ runner (``apps.pipeline.jobs.execute_job``) opens the ledger run that provides `
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -22,6 +23,8 @@ class RunLog(Protocol):
     def run_id(self) -> str: ...
 
     def heartbeat(self, *, force: bool = False) -> None: ...
+
+    def batched(self) -> contextlib.AbstractContextManager[None]: ...
 
     def asset_succeeded(self, asset_key: str, partition_key: str, **fields: Any) -> None: ...
 
@@ -139,20 +142,29 @@ def for_each_symbol(
     goes on with the next symbol.
     """
     skip_on = skip_on or {}
-    results = []
-    for symbol in progress(params.symbols, desc=job):
-        started = dt.datetime.now(dt.UTC)
-        try:
-            result = work(symbol, started)
-        except tuple(skip_on) as exc:
-            reason = next(r for kind, r in skip_on.items() if isinstance(exc, kind))
-            detail = getattr(exc, "cause", str(exc))
-            log.asset_skipped(
-                asset_key, symbol, reason, started_at=started, extra={"detail": detail}
-            )
-            result = PartitionResult(symbol, "skipped", detail=f"{reason}: {detail}")
-        except Exception as exc:  # one symbol's failure must not stop the others
-            log.asset_failed(asset_key, symbol, exc, started_at=started)
-            result = PartitionResult(symbol, "failed", detail=f"{type(exc).__name__}: {exc}")
-        results.append(result)
-    return results
+    return [
+        _one_symbol(symbol, log, asset_key=asset_key, work=work, skip_on=skip_on)
+        for symbol in progress(params.symbols, desc=job)
+    ]
+
+
+def _one_symbol(
+    symbol: str,
+    log: RunLog,
+    *,
+    asset_key: str,
+    work: Callable[[str, dt.datetime], PartitionResult],
+    skip_on: Mapping[type[Exception], str],
+) -> PartitionResult:
+    """One symbol's partition: its work, or the skip or failure its exception means."""
+    started = dt.datetime.now(dt.UTC)
+    try:
+        return work(symbol, started)
+    except tuple(skip_on) as exc:
+        reason = next(r for kind, r in skip_on.items() if isinstance(exc, kind))
+        detail = getattr(exc, "cause", str(exc))
+        log.asset_skipped(asset_key, symbol, reason, started_at=started, extra={"detail": detail})
+        return PartitionResult(symbol, "skipped", detail=f"{reason}: {detail}")
+    except Exception as exc:  # one symbol's failure must not stop the others
+        log.asset_failed(asset_key, symbol, exc, started_at=started)
+        return PartitionResult(symbol, "failed", detail=f"{type(exc).__name__}: {exc}")

@@ -101,7 +101,8 @@ def execute_job(
                     log.asset_skipped(spec.assets[0].key, registry.ALL_SCOPE, "no_symbols")
                 result = JobResult(job_name, partitions=_skips(skipped))
             else:
-                result = function(params, log=log)
+                with log.batched():  # the job's events and watermarks land in few transactions
+                    result = function(params, log=log)
                 if result.output.get("data_provider"):
                     log.record_provider(result.output["data_provider"])
                 result.partitions += _skips(skipped)

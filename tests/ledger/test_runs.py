@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from apps.ledger.models import IngestionRun, IngestionRunAsset, JobLease
+from apps.ledger.models import AssetWatermark, IngestionRun, IngestionRunAsset, JobLease
 from apps.ledger.services.errors import canonical_args, stack_hash
 from apps.ledger.services.housekeeping import abandon_stale_runs
 from apps.ledger.services.run_types import JobAlreadyRunning, RunOutcome
@@ -118,3 +118,31 @@ def test_stale_heartbeat_is_abandoned_and_frees_the_partition():
     assert stale.status == "abandoned"
     with job_run(job_name="compute_flow", as_of=DAY):
         pass
+
+
+def test_batched_events_and_watermarks_land_together_when_the_block_ends():
+    with job_run(job_name="ingest_candles", as_of=DAY, symbols=["AAPL", "MSFT"]) as log:
+        log.asset_succeeded("candles_daily", "AAPL", rows_inserted=1)  # before the block
+        log.advance_watermark("candles_daily", "AAPL", DAY)
+        with log.batched():
+            log.asset_skipped("candles_daily", "MSFT", "up_to_date")
+            log.asset_succeeded("candles_daily", "AAPL", rows_inserted=5)  # replaces the first
+            log.advance_watermark("candles_daily", "MSFT", DAY)
+            log.advance_watermark("candles_daily", "AAPL", DAY - dt.timedelta(days=3))  # older
+            assert not IngestionRunAsset.objects.filter(partition_key="MSFT").exists()
+        events = {
+            e.partition_key: (e.status, e.rows_inserted)
+            for e in IngestionRunAsset.objects.filter(run_id=log.run_id)
+        }
+        assert events == {"AAPL": ("success", 5), "MSFT": ("skipped", 0)}
+        marks = dict(AssetWatermark.objects.values_list("scope_key", "watermark_ts"))
+        assert {k: v.date() for k, v in marks.items()} == {"AAPL": DAY, "MSFT": DAY}
+
+
+def test_batched_events_are_written_even_when_the_block_raises():
+    with pytest.raises(RuntimeError), job_run(job_name="ingest_candles", as_of=DAY) as log:
+        with log.batched():
+            log.asset_failed("candles_daily", "AAPL", RuntimeError("boom"))
+            raise RuntimeError("boom")
+    event = IngestionRunAsset.objects.get(partition_key="AAPL")
+    assert event.status == "failed" and event.extra["error"] == "boom"

@@ -3,10 +3,13 @@ events, watermarks, checks and heartbeats (``RunLogger``), or nothing (``NullRun
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
+from collections.abc import Iterator
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
 from apps.core import registry
@@ -19,7 +22,7 @@ from apps.ledger.models import (
 )
 from apps.ledger.services.errors import redact
 from apps.ledger.services.run_types import CheckOutcome, market_ts
-from apps.ledger.services.watermarks import watermark_advance
+from apps.ledger.services.watermarks import watermark_advance, watermarks_advance
 
 HEARTBEAT_EVERY_S = 5.0
 
@@ -40,6 +43,50 @@ class RunLogger:
         self.run = run
         self._last_heartbeat = time.monotonic()
         self._children = {"ok": 0, "failed": 0}
+        # Inside ``batched()``: events by (asset, partition) and watermark moves, not yet written.
+        self._events: dict[tuple[str, str], dict[str, Any]] | None = None
+        self._marks: dict[tuple[str, str], dt.datetime] = {}
+        self._flushed_at = time.monotonic()
+
+    @contextlib.contextmanager
+    def batched(self) -> Iterator[None]:
+        """Asset events and watermark moves of the block are written together: in one
+        transaction every ``HEARTBEAT_EVERY_S`` (so the run stays visible while it works) and
+        when the block ends, even by an exception."""
+        if self._events is not None:
+            yield
+            return
+        self._events, self._flushed_at = {}, time.monotonic()
+        try:
+            yield
+        finally:
+            self._flush()
+            self._events = None
+
+    def _flush(self) -> None:
+        events, self._events = self._events or {}, {}
+        marks, self._marks = self._marks, {}
+        self._flushed_at = time.monotonic()
+        if not events and not marks:
+            return
+        with transaction.atomic():
+            stored = set(
+                self.run.assets.filter(
+                    asset_key__in={a for a, _ in events}, partition_key__in={p for _, p in events}
+                ).values_list("asset_key", "partition_key")
+            )
+            IngestionRunAsset.objects.bulk_create(
+                IngestionRunAsset(run=self.run, asset_key=a, partition_key=p, **fields)
+                for (a, p), fields in events.items()
+                if (a, p) not in stored
+            )
+            for (asset_key, partition_key), fields in events.items():
+                if (asset_key, partition_key) in stored:
+                    IngestionRunAsset.objects.filter(
+                        run=self.run, asset_key=asset_key, partition_key=partition_key
+                    ).update(**fields)
+            watermarks_advance(moves=marks, run=self.run)
+        self.heartbeat(force=True)
 
     def child_finished(self, status: str) -> None:
         """A pipeline counts each child run as one partition: success is ok, anything else failed."""
@@ -77,24 +124,27 @@ class RunLogger:
         spec = registry.asset(asset_key)
         now = timezone.now()
         started_at = started_at or now
+        fields = {
+            "asset_kind": spec.kind,
+            "status": status,
+            "rows_inserted": rows_inserted,
+            "rows_updated": rows_updated,
+            "rows_deleted": rows_deleted,
+            "bytes_written": bytes_written,
+            "min_event_ts": min_event_ts,
+            "max_event_ts": max_event_ts,
+            "extra": redact(extra or {}),
+            "started_at": started_at,
+            "ended_at": now,
+            "duration_ms": int((now - started_at).total_seconds() * 1000),
+        }
+        if self._events is not None:
+            self._events[(asset_key, partition_key)] = fields
+            if time.monotonic() - self._flushed_at >= HEARTBEAT_EVERY_S:
+                self._flush()
+            return
         IngestionRunAsset.objects.update_or_create(
-            run=self.run,
-            asset_key=asset_key,
-            partition_key=partition_key,
-            defaults={
-                "asset_kind": spec.kind,
-                "status": status,
-                "rows_inserted": rows_inserted,
-                "rows_updated": rows_updated,
-                "rows_deleted": rows_deleted,
-                "bytes_written": bytes_written,
-                "min_event_ts": min_event_ts,
-                "max_event_ts": max_event_ts,
-                "extra": redact(extra or {}),
-                "started_at": started_at,
-                "ended_at": now,
-                "duration_ms": int((now - started_at).total_seconds() * 1000),
-            },
+            run=self.run, asset_key=asset_key, partition_key=partition_key, defaults=fields
         )
         self.heartbeat()
 
@@ -130,11 +180,14 @@ class RunLogger:
         )
 
     def advance_watermark(self, asset_key: str, scope_key: str, market_date: dt.date) -> bool:
+        """Move the watermark forward (inside ``batched()``: queued, and True)."""
+        watermark_ts = market_ts(market_date)
+        if self._events is not None:
+            key = (asset_key, scope_key)
+            self._marks[key] = max(watermark_ts, self._marks.get(key, watermark_ts))
+            return True
         return watermark_advance(
-            asset_key=asset_key,
-            scope_key=scope_key,
-            watermark_ts=market_ts(market_date),
-            run=self.run,
+            asset_key=asset_key, scope_key=scope_key, watermark_ts=watermark_ts, run=self.run
         )
 
     def record_checks(self, outcomes: list[CheckOutcome]) -> None:
@@ -179,6 +232,9 @@ class NullRunLogger:
 
     def record_provider(self, provider: str) -> None:
         return None
+
+    def batched(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
 
     def heartbeat(self, *, force: bool = False) -> None:
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -34,3 +35,24 @@ def watermark_advance(
         return True
     except IntegrityError:
         return bool(rows.filter(watermark_ts__lt=watermark_ts).update(**values))
+
+
+def watermarks_advance(
+    *, moves: Mapping[tuple[str, str], dt.datetime], run: IngestionRun | None = None
+) -> None:
+    """Move many (asset_key, scope_key) watermarks forward: one read of their current values,
+    then :func:`watermark_advance` only for those that would move (a re-run moves none)."""
+    if not moves:
+        return
+    current = {
+        (asset_key, scope_key): ts
+        for asset_key, scope_key, ts in AssetWatermark.objects.filter(
+            asset_key__in={a for a, _ in moves}, scope_key__in={s for _, s in moves}
+        ).values_list("asset_key", "scope_key", "watermark_ts")
+    }
+    for (asset_key, scope_key), watermark_ts in moves.items():
+        stored = current.get((asset_key, scope_key))
+        if stored is None or stored < watermark_ts:
+            watermark_advance(
+                asset_key=asset_key, scope_key=scope_key, watermark_ts=watermark_ts, run=run
+            )
