@@ -343,9 +343,12 @@ def ingest_options_bars(params: JobParams, *, log: RunLog) -> JobResult:
     lookback = int(params.options.get("lookback_days") or DEFAULT_BAR_LOOKBACK_DAYS)
     force = params.force
     symbols = list(params.symbols)
-    coverage = selectors.bar_coverage_many(symbols, provider.name)
-    fetched_through = coverage.groupby("underlying")["end_date"].max().to_dict()
-    stored_newest = selectors.latest_bar_dates(symbols, provider.name)
+    state = selectors.bar_fetch_state(symbols, provider.name)
+    stored_newest = {s: newest for s, (_, newest) in state.items() if newest is not None}
+    # A fetch as of this date (or later) already covered every contract listed then.
+    fetched = {s for s, (through, _) in state.items() if through and through >= market_date}
+    todo = [s for s in symbols if force or s not in fetched]
+    coverage = selectors.bar_coverage_many(todo, provider.name)
     asset_keys = ("option_contracts", "option_bars")
     batch = _Batch(
         log=log,
@@ -361,10 +364,8 @@ def ingest_options_bars(params: JobParams, *, log: RunLog) -> JobResult:
             for asset_key in asset_keys:
                 log.asset_skipped(asset_key, symbol, "unsupported_by_provider", started_at=started)
             return PartitionResult(symbol, "skipped", detail="unsupported_by_provider")
-        # A fetch as of this date (or later) already covered every contract listed then.
-        through = fetched_through.get(symbol)
         staged = None
-        if force or through is None or pd.Timestamp(through).date() < market_date:
+        if symbol in todo:
             staged = _stage_bars(
                 symbol,
                 started,

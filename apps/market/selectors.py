@@ -80,6 +80,8 @@ def candle_ranges(symbols: list[str]) -> dict[str, tuple[dt.date, dt.date]]:
 
 def bar_coverage_many(underlyings: list[str], provider: str) -> pd.DataFrame:
     """Per stored contract of the underlyings: the bar range already fetched from ``provider``."""
+    if not underlyings:
+        return pd.DataFrame(columns=["underlying", "contract_symbol", "end_date"])
     return warehouse.fetch_df(
         "SELECT c.underlying, c.contract_symbol, m.end_date "
         "FROM option_contracts c JOIN option_bars_meta m "
@@ -89,17 +91,24 @@ def bar_coverage_many(underlyings: list[str], provider: str) -> pd.DataFrame:
     )
 
 
-def latest_bar_dates(underlyings: list[str], provider: str) -> dict[str, dt.date]:
-    """Newest stored bar date per underlying (from ``provider``), one query for the set."""
+def bar_fetch_state(
+    underlyings: list[str], provider: str
+) -> dict[str, tuple[dt.date | None, dt.date | None]]:
+    """Per underlying with stored contracts: (the newest date a fetch from ``provider`` covered,
+    the newest stored bar date from it), in one query for the set."""
     if not underlyings:
         return {}
     rows = warehouse.fetch_all(
-        "SELECT c.underlying, max(b.date) FROM option_bars b JOIN option_contracts c "
-        "USING (contract_symbol) WHERE c.underlying IN (SELECT unnest(?::VARCHAR[])) "
-        "AND b.provider = ? GROUP BY 1",
-        [list(underlyings), provider],
+        "WITH c AS (SELECT contract_symbol, underlying FROM option_contracts "
+        "  WHERE underlying IN (SELECT unnest(?::VARCHAR[]))), "
+        "fetched AS (SELECT c.underlying, max(m.end_date) AS through FROM c "
+        "  JOIN option_bars_meta m USING (contract_symbol) WHERE m.provider = ? GROUP BY 1), "
+        "stored AS (SELECT c.underlying, max(b.date) AS newest FROM c "
+        "  JOIN option_bars b USING (contract_symbol) WHERE b.provider = ? GROUP BY 1) "
+        "SELECT underlying, f.through, s.newest FROM fetched f FULL JOIN stored s USING (underlying)",
+        [list(underlyings), provider, provider],
     )
-    return dict(rows)
+    return {underlying: (through, newest) for underlying, through, newest in rows}
 
 
 def stored_snapshot_symbols(symbols: list[str], day: dt.date, provider: str) -> set[str]:
