@@ -7,6 +7,7 @@ are decided by the ledger context, never by parsing output.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,7 +40,9 @@ def job_function(job_name: str) -> Callable[..., JobResult]:
     return import_string(registry.job(job_name).function)
 
 
-def _run_checks(spec: registry.JobSpec, result: JobResult, log) -> None:
+def _run_checks(
+    spec: registry.JobSpec, result: JobResult, log, *, written_since: dt.datetime
+) -> None:
     """The job's data-quality checks over what it wrote (nothing written per symbol: nothing to do)."""
     written = tuple(result.symbols_with("success"))
     if (spec.per_symbol and not written) or result.output.get("persisted") is False:
@@ -49,6 +52,7 @@ def _run_checks(spec: registry.JobSpec, result: JobResult, log) -> None:
         market_date=result.market_date,
         provider=result.output.get("provider"),
         run_id=log.run_id or None,
+        written_since=written_since,
     )
     log.record_checks(run_checks(spec.name, scope=scope))
 
@@ -101,12 +105,13 @@ def execute_job(
                     log.asset_skipped(spec.assets[0].key, registry.ALL_SCOPE, "no_symbols")
                 result = JobResult(job_name, partitions=_skips(skipped))
             else:
+                started = dt.datetime.now(dt.UTC)
                 with log.batched():  # the job's events and watermarks land in few transactions
                     result = function(params, log=log)
                 if result.output.get("data_provider"):
                     log.record_provider(result.output["data_provider"])
                 result.partitions += _skips(skipped)
-                _run_checks(spec, result, log)
+                _run_checks(spec, result, log, written_since=started)
     except JobAlreadyRunning as exc:
         return JobExecution(_redacted(outcome), None, refused=redact_text(str(exc)))
     except Exception:  # the run is already recorded as failed with its error and stack hash

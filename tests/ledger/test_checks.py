@@ -359,3 +359,26 @@ def test_an_exception_inside_a_check_propagates(warehouse_db, monkeypatch):
     monkeypatch.setattr(candles, "CHECKS", ((candles.UNIQUE, broken),))
     with pytest.raises(RuntimeError, match="bug in a check"):
         run_checks("ingest_candles", scope=CheckScope(symbols=("AAPL",)))
+
+
+def test_option_bar_checks_of_a_job_look_at_what_it_wrote_and_what_that_clashes_with(
+    warehouse_db,
+):
+    _drop_primary_key("option_bars")
+    days = MARCH[-4:]
+    earlier = T0 - dt.timedelta(days=3)
+    # Stored before the job: a negative open (reported when it was written) and C2's days.
+    _insert_bars(_bar_rows(C1, days[:2], open_=-1.0) + _bar_rows(C2, days[:3]), updated_at=earlier)
+    # The job writes C1's next day and, again, C2's last stored day.
+    _insert_bars(_bar_rows(C1, days[3:]) + _bar_rows(C2, days[2:3]))
+    scope = CheckScope(symbols=("AAPL",), written_since=T0)
+    outcomes = _by_name(run_checks("ingest_options_bars", scope=scope))
+    assert outcomes["option_bars_no_negative_prices"].status == "pass"
+    assert outcomes["option_bars_no_negative_prices"].metrics["rows_checked"] == 2
+    duplicate = outcomes["option_bars_duplicate_pk"]
+    assert (duplicate.status, duplicate.metrics["sample"]) == ("fail", [f"{C2}|{days[2]}|demo"])
+    assert duplicate.metrics["rows_checked"] == 3  # the two written rows and the clash
+    assert outcomes["option_bars_monotonic_ts"].status == "fail"
+    everything = _by_name(run_checks("ingest_options_bars", scope=CheckScope(symbols=("AAPL",))))
+    assert everything["option_bars_no_negative_prices"].status == "fail"
+    assert everything["option_bars_no_negative_prices"].metrics["rows_checked"] == 7

@@ -20,12 +20,18 @@ SAMPLE_SIZE = 10
 
 @dataclass(frozen=True)
 class CheckScope:
-    """What a job just wrote: its symbols, the market date it describes, its provider and run."""
+    """What a job just wrote: its symbols, the market date it describes, its provider and run.
+
+    ``written_since``: the job's rows are those stored at or after this instant (checks of
+    append-only history narrow to them and to the stored rows they could clash with); ``None``
+    checks every stored row of the symbols.
+    """
 
     symbols: tuple[str, ...]
     market_date: dt.date | None = None
     provider: str | None = None
     run_id: str | None = None
+    written_since: dt.datetime | None = None
 
     @property
     def normalized_symbols(self) -> tuple[str, ...]:

@@ -32,23 +32,34 @@ DUPLICATE_PK = CheckSpec(
 # Doubled braces: the SQL below goes through str.format.
 _ROOT = r"regexp_extract(upper(b.contract_symbol), '^\s*([A-Z0-9.]{{1,6}})\s*\d{{6}}[CP]\d{{8}}\s*$', 1)"
 
-# The scope's bars: those of its symbols' known contracts, then those whose contract is unknown
-# and whose OSI root names a scope symbol (the root is parsed only for those few).
+# The scope's bars (``{bars}``: every stored bar or what the job wrote, see below): those of its
+# symbols' known contracts, then those whose contract is unknown and whose OSI root names a scope
+# symbol (the root is parsed only for those few).
 _BARS_CTE = f"""
 WITH scoped AS (
     SELECT c.underlying AS symbol, b.contract_symbol, b.date, b.provider,
-           b.open, b.high, b.low, b.close, b.vwap, b.updated_at, b.rowid AS rid
-    FROM option_bars b JOIN option_contracts c ON c.contract_symbol = b.contract_symbol
+           b.open, b.high, b.low, b.close, b.vwap, b.updated_at, b.rid
+    FROM {{bars}} b JOIN option_contracts c ON c.contract_symbol = b.contract_symbol
     WHERE {{provider_filter}} AND c.underlying IN ({{ph}})
     UNION ALL
     SELECT * FROM (
         SELECT {_ROOT} AS symbol, b.contract_symbol, b.date, b.provider,
-               b.open, b.high, b.low, b.close, b.vwap, b.updated_at, b.rowid AS rid
-        FROM option_bars b ANTI JOIN option_contracts c ON c.contract_symbol = b.contract_symbol
+               b.open, b.high, b.low, b.close, b.vwap, b.updated_at, b.rid
+        FROM {{bars}} b ANTI JOIN option_contracts c ON c.contract_symbol = b.contract_symbol
         WHERE {{provider_filter}}
     ) WHERE symbol IN ({{ph}})
 )
 """
+_ALL_BARS = "(SELECT *, rowid AS rid FROM option_bars)"
+# What a job wrote (rows stored since it started; older rows were checked when they were written).
+_WRITTEN = "(SELECT *, rowid AS rid FROM option_bars WHERE updated_at >= ?)"
+# ... and every stored row with the key of one of them: a clash is a fault of both.
+_WRITTEN_AND_CLASHES = (
+    "(SELECT *, rowid AS rid FROM option_bars WHERE updated_at >= ? AND date IS NULL "
+    "UNION ALL SELECT o.*, o.rowid AS rid FROM option_bars o SEMI JOIN "
+    "(SELECT contract_symbol, provider, date FROM option_bars WHERE updated_at >= ?) w "
+    "USING (contract_symbol, provider, date))"
+)
 
 _KEY = "contract_symbol || '|' || coalesce(strftime(date, '%Y-%m-%d'), 'NULL')"
 
@@ -88,24 +99,28 @@ FROM flagged GROUP BY symbol
 
 
 def _aggregate(
-    connection: duckdb.DuckDBPyConnection, tail_sql: str, scope: CheckScope
+    connection: duckdb.DuckDBPyConnection, tail_sql: str, scope: CheckScope, written: str
 ) -> list[SymbolResult]:
     symbols = scope.normalized_symbols
     params: list[object] = []
     provider_filter = "TRUE"
     if scope.provider:
         provider_filter, params = "b.provider = ?", [scope.provider]
-    sql = _BARS_CTE.format(provider_filter=provider_filter, ph=placeholders(symbols)) + tail_sql
-    rows = connection.execute(sql, [*params, *symbols, *params, *symbols]).fetchall()
+    bars, since = written, [scope.written_since] * written.count("?")
+    if scope.written_since is None:
+        bars, since = _ALL_BARS, []
+    sql = _BARS_CTE.format(bars=bars, provider_filter=provider_filter, ph=placeholders(symbols))
+    branch = [*since, *params, *symbols]
+    rows = connection.execute(sql + tail_sql, [*branch, *branch]).fetchall()
     return [
         SymbolResult(symbol, count, bad, tuple(sample or ())) for symbol, count, bad, sample in rows
     ]
 
 
-def _run(spec: CheckSpec, tail_sql: str):
+def _run(spec: CheckSpec, tail_sql: str, written: str):
     def check(connection: duckdb.DuckDBPyConnection, scope: CheckScope) -> list[CheckOutcome]:
         symbols = scope.normalized_symbols
-        results = _aggregate(connection, tail_sql, scope) if symbols else []
+        results = _aggregate(connection, tail_sql, scope, written) if symbols else []
         return outcomes_for_symbols(spec, symbols, results)
 
     check.__name__ = f"check_{spec.name}"
@@ -115,7 +130,7 @@ def _run(spec: CheckSpec, tail_sql: str):
 
 SOURCE = "warehouse"
 CHECKS = (
-    (MONOTONIC, _run(MONOTONIC, _MONOTONIC_SQL)),
-    (NO_NEGATIVE, _run(NO_NEGATIVE, _NEGATIVE_SQL)),
-    (DUPLICATE_PK, _run(DUPLICATE_PK, _DUPLICATE_SQL)),
+    (MONOTONIC, _run(MONOTONIC, _MONOTONIC_SQL, _WRITTEN_AND_CLASHES)),
+    (NO_NEGATIVE, _run(NO_NEGATIVE, _NEGATIVE_SQL, _WRITTEN)),
+    (DUPLICATE_PK, _run(DUPLICATE_PK, _DUPLICATE_SQL, _WRITTEN_AND_CLASHES)),
 )
