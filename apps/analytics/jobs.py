@@ -29,6 +29,7 @@ from apps.core.jobs import (
 from apps.ledger.services.run_types import market_ts
 from apps.market import selectors
 from apps.market import stores as warehouse_stores
+from optionshelper import warehouse
 
 # --- compute_flow --------------------------------------------------------------------------------
 
@@ -359,14 +360,17 @@ def build_briefing(params: JobParams, *, log: RunLog) -> JobResult:
     the others are rebuilt from the same stored data, so they stay as they were)."""
     started = dt.datetime.now(dt.UTC)
     directory = settings.REPORTS_DIR / "daily"
-    candidates = briefing.briefing_symbols(
-        requested=list(params.symbols), market_date=params.as_of.market_date, directory=directory
-    )
-    market_date = _briefing_date(candidates, params)
-    symbols = briefing.briefing_symbols(
-        requested=list(params.symbols), market_date=market_date, directory=directory
-    )
-    report = briefing.assemble(symbols=symbols, market_date=market_date)
+    with warehouse.read():  # the date and the report's warehouse reads share one connection
+        candidates = briefing.briefing_symbols(
+            requested=list(params.symbols),
+            market_date=params.as_of.market_date,
+            directory=directory,
+        )
+        market_date = _briefing_date(candidates, params)
+        symbols = briefing.briefing_symbols(
+            requested=list(params.symbols), market_date=market_date, directory=directory
+        )
+        report = briefing.assemble(symbols=symbols, market_date=market_date)
     paths = briefing.write_files(report, directory=directory)
     for asset_key, path in (("briefing_markdown", paths.markdown), ("briefing_json", paths.json)):
         log.asset_succeeded(
