@@ -96,9 +96,10 @@ def fingerprint(data_dir: Path) -> dict[str, object]:
     wh = duckdb.connect(str(data_dir / "warehouse" / "options.duckdb"), read_only=True)
     try:
         facts: dict[str, object] = {t: _table_hash(wh, t) for t in TABLES}
+        # Summed as decimals: a parallel float sum's last bits depend on the order it adds in.
         facts["chain_checksum"] = wh.execute(
-            "SELECT round(sum(coalesce(bs_delta, 0) + coalesce(implied_vol, 0) "
-            "+ coalesce(open_interest, 0)), 4) FROM options_chain"
+            "SELECT sum(CAST(coalesce(bs_delta, 0) + coalesce(implied_vol, 0) "
+            "+ coalesce(open_interest, 0) AS DECIMAL(38, 6))) FROM options_chain"
         ).fetchone()[0]
         facts["derived_checksum"] = wh.execute(
             "SELECT round(sum(coalesce(atm_iv_near, 0) + coalesce(max_pain, 0) "
