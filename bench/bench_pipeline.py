@@ -102,8 +102,8 @@ def fingerprint(data_dir: Path) -> dict[str, object]:
             "+ coalesce(open_interest, 0) AS DECIMAL(38, 6))) FROM options_chain"
         ).fetchone()[0]
         facts["derived_checksum"] = wh.execute(
-            "SELECT round(sum(coalesce(atm_iv_near, 0) + coalesce(max_pain, 0) "
-            "+ coalesce(atm_iv_rank, 0)), 6) FROM derived_daily"
+            "SELECT sum(CAST(coalesce(atm_iv_near, 0) + coalesce(max_pain, 0) "
+            "+ coalesce(atm_iv_rank, 0) AS DECIMAL(38, 6))) FROM derived_daily"
         ).fetchone()[0]
     finally:
         wh.close()
