@@ -28,3 +28,12 @@ if CACHES["pages"]["BACKEND"].endswith("FileBasedCache"):  # noqa: F405
     CACHES["pages"]["LOCATION"] = os.path.join(  # noqa: F405
         tempfile.gettempdir(), "optionshelper-test-pages"
     )
+
+# Tests create and log in users constantly; the production hasher is slow on purpose (PBKDF2, about
+# a quarter second per hash here). Production settings keep it.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# django-q2's guard loop calls the scheduler once its counter of cycle lengths reaches 30 s; a test
+# cluster started with a 30 s cycle runs the scheduler on its first cycle instead of after 30 s.
+if os.environ.get("OPTIONS_HELPER_TEST_Q_GUARD_CYCLE"):
+    Q_CLUSTER["guard_cycle"] = float(os.environ["OPTIONS_HELPER_TEST_Q_GUARD_CYCLE"])  # noqa: F405
