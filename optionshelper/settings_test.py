@@ -7,6 +7,7 @@ unless ``DJANGO_DEBUG=1`` is in the environment, as in production.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 
@@ -23,8 +24,25 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
-# The file page cache lives outside ./data (entries are keyed by each test's own generation counter).
+# Test processes that may run at once must not share a page cache: other checkouts' suites, and the
+# workers of one ``pytest -n`` run (each clears its cache). Child processes inherit the worker's
+# environment and so compute the same place. The file cache lives outside ./data (its entries are
+# keyed by each test's own generation counter).
+_RUN_KEY = hashlib.sha1(str(BASE_DIR).encode()).hexdigest()[:8]  # noqa: F405
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 if CACHES["pages"]["BACKEND"].endswith("FileBasedCache"):  # noqa: F405
     CACHES["pages"]["LOCATION"] = os.path.join(  # noqa: F405
-        tempfile.gettempdir(), "optionshelper-test-pages"
+        tempfile.gettempdir(), f"optionshelper-test-pages-{_RUN_KEY}-{_WORKER}"
     )
+else:
+    for _alias in ("default", "pages"):
+        CACHES[_alias]["KEY_PREFIX"] = f"{_alias}-{_WORKER}"  # noqa: F405
+
+# Tests create and log in users constantly; the production hasher is slow on purpose (PBKDF2, about
+# a quarter second per hash here). Production settings keep it.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# django-q2's guard loop calls the scheduler once its counter of cycle lengths reaches 30 s; a test
+# cluster started with a 30 s cycle runs the scheduler on its first cycle instead of after 30 s.
+if os.environ.get("OPTIONS_HELPER_TEST_Q_GUARD_CYCLE"):
+    Q_CLUSTER["guard_cycle"] = float(os.environ["OPTIONS_HELPER_TEST_Q_GUARD_CYCLE"])  # noqa: F405

@@ -133,21 +133,10 @@ def test_two_clusters_fan_out_into_a_lake_equal_one_embedded_process(
     settings.WAREHOUSE_URL, settings.LAKE_DATA_PATH = lake_url, lake_data
     warehouse_schema.migrate()
     queue = f"oh-test-fanout-{os.getpid()}"
-    env = {**lake.env(), "Q_CLUSTER_NAME": queue}
     started = []
     try:
         for i in range(2):
-            cluster = Cluster.__new__(Cluster)
-            cluster.log = tmp_path / f"qcluster-{i}.log"
-            cluster._out = cluster.log.open("w")
-            cluster.proc = subprocess.Popen(
-                [sys.executable, str(REPO_ROOT / "manage.py"), "qcluster"],
-                env=child_env(Q_WORKERS="2", **env),
-                cwd=REPO_ROOT,
-                stdout=cluster._out,
-                stderr=subprocess.STDOUT,
-            )
-            started.append(cluster)
+            started.append(Cluster(queue, tmp_path / f"qcluster-{i}.log", **lake.env()))
         run = subprocess.run(
             [
                 sys.executable,
@@ -165,7 +154,7 @@ def test_two_clusters_fan_out_into_a_lake_equal_one_embedded_process(
                 "--to",
                 SESSIONS[-1].isoformat(),
             ],
-            env=child_env(**env),
+            env=child_env(**lake.env(), Q_CLUSTER_NAME=queue),
             cwd=REPO_ROOT,
             capture_output=True,
             text=True,

@@ -54,13 +54,16 @@ needs_postgres_redis = pytest.mark.skipif(
 class Cluster:
     """One ``manage.py qcluster`` child process on a given queue, logging to a file."""
 
-    def __init__(self, queue: str, log: Path, *, workers: int = 2) -> None:
+    def __init__(self, queue: str, log: Path, *, workers: int = 2, **env: str) -> None:
         self.log = log
         self._out = log.open("w")
         self.proc = subprocess.Popen(
             [sys.executable, str(REPO_ROOT / "manage.py"), "qcluster"],
             env=child_env(
-                Q_CLUSTER_NAME=queue, Q_WORKERS=str(workers), OPTIONS_HELPER_LOG_LEVEL="INFO"
+                Q_CLUSTER_NAME=queue,
+                Q_WORKERS=str(workers),
+                OPTIONS_HELPER_LOG_LEVEL="INFO",
+                **env,
             ),
             cwd=REPO_ROOT,
             stdout=self._out,
@@ -93,9 +96,9 @@ def queue():
 def clusters(tmp_path, queue):
     started: list[Cluster] = []
 
-    def start(count: int = 1, *, workers: int = 2) -> list[Cluster]:
+    def start(count: int = 1, *, workers: int = 2, **env: str) -> list[Cluster]:
         for i in range(count):
-            started.append(Cluster(queue, tmp_path / f"qcluster-{i}.log", workers=workers))
+            started.append(Cluster(queue, tmp_path / f"qcluster-{i}.log", workers=workers, **env))
         return started
 
     yield start
@@ -192,7 +195,10 @@ def test_two_clusters_process_a_burst_exactly_once(warehouse_db, queue, clusters
 
 
 def test_a_due_schedule_fires_through_the_cluster_scheduler(warehouse_db, queue, clusters):
-    """The cluster's own scheduler (every ~30 s) turns a due schedule into a task and a run."""
+    """The cluster's own scheduler turns a due schedule into a task and a run.
+
+    The scheduler runs every 30 s of guard cycles; a 30 s cycle makes that the cluster's first one.
+    """
     schedule = Schedule.objects.create(
         name=f"test {queue}",
         func=tasks.SCHEDULED_RUN_DAILY,
@@ -202,7 +208,7 @@ def test_a_due_schedule_fires_through_the_cluster_scheduler(warehouse_db, queue,
         next_run=timezone.now() - dt.timedelta(seconds=1),
         cluster=queue,  # only this test's cluster picks it up
     )
-    running = clusters(1, workers=1)
+    running = clusters(1, workers=1, OPTIONS_HELPER_TEST_Q_GUARD_CYCLE="30")
     deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline:
         schedule.refresh_from_db()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from django.db import connections
 
 from apps.core import calendar
@@ -22,12 +23,25 @@ PORTAL_SYMBOLS = ("AAA", "BBB")
 PORTAL_SESSIONS = 70
 
 
+def _clear_page_cache() -> None:
+    """Empty this test process's page cache; on Redis only its own keys, since ``clear()`` would
+    flush the whole database, which other test processes (``pytest -n`` workers) share."""
+    cache = caches[generation.CACHE_ALIAS]
+    if not isinstance(cache, RedisCache):
+        cache.clear()
+        return
+    client = cache._cache.get_client(write=True)
+    keys = list(client.scan_iter(match=f"{cache.key_prefix}:*"))
+    if keys:
+        client.delete(*keys)
+
+
 @pytest.fixture
 def empty_page_cache():
     """The page cache starts and ends empty (its entries outlive a test's data directory)."""
-    caches[generation.CACHE_ALIAS].clear()
+    _clear_page_cache()
     yield
-    caches[generation.CACHE_ALIAS].clear()
+    _clear_page_cache()
 
 
 @pytest.fixture

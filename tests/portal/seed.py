@@ -175,13 +175,14 @@ def seed_flow(
 ) -> None:
     rng = np.random.default_rng(seed)
     now = timezone.now()
+    parts, flows = [], []
     for symbol in symbols:
         for prev, day in zip(days[-partitions - 1 : -1], days[-partitions:], strict=True):
             strikes = np.round(np.linspace(80, 120, rows), 1)
             d_oi = rng.normal(0, 800, rows)
             vol_notional = np.abs(rng.normal(0, 2e5, rows))
             gaps = [str(prev + dt.timedelta(days=1))] if day == days[-3] else []
-            part = OptionsFlowPartition.objects.create(
+            part = OptionsFlowPartition(
                 symbol=symbol,
                 from_date=prev,
                 to_date=day,
@@ -195,39 +196,41 @@ def seed_flow(
                 provider="demo",
                 computed_at=now,
             )
-            OptionsFlow.objects.bulk_create(
-                [
-                    OptionsFlow(
-                        partition=part,
-                        symbol=symbol,
-                        from_date=prev,
-                        to_date=day,
-                        window=1,
-                        group_by="strike",
-                        row_key=f"{k:g}",
-                        strike=float(k),
-                        delta_oi=float(d),
-                        delta_oi_notional=float(d * 100),
-                        volume_notional=float(v),
-                        delta_notional=float(d * 50),
-                        volume=float(abs(d) * 2),
-                        prior_oi=1000.0,
-                        n_pairs=2,
-                        flow_class="building" if d > 0 else "unwinding",
-                    )
-                    for k, d, v in zip(strikes, d_oi, vol_notional, strict=True)
-                ]
+            parts.append(part)
+            flows.extend(
+                OptionsFlow(
+                    partition=part,
+                    symbol=symbol,
+                    from_date=prev,
+                    to_date=day,
+                    window=1,
+                    group_by="strike",
+                    row_key=f"{k:g}",
+                    strike=float(k),
+                    delta_oi=float(d),
+                    delta_oi_notional=float(d * 100),
+                    volume_notional=float(v),
+                    delta_notional=float(d * 50),
+                    volume=float(abs(d) * 2),
+                    prior_oi=1000.0,
+                    n_pairs=2,
+                    flow_class="building" if d > 0 else "unwinding",
+                )
+                for k, d, v in zip(strikes, d_oi, vol_notional, strict=True)
             )
+    OptionsFlowPartition.objects.bulk_create(parts)  # sets each partition's id (RETURNING)
+    OptionsFlow.objects.bulk_create(flows)
 
 
 def seed_ledger(symbols: list[str], days: list[dt.date]) -> None:
     """One run per job per session (the last ingest run failed), watermarks, checks."""
     base = timezone.now() - dt.timedelta(days=len(days[-10:]))
+    run_rows, event_rows = [], []
     for i, day in enumerate(days[-10:]):
         for j, spec in enumerate(JOBS):
             failed = spec.name == "ingest_options_bars" and i == 9
             started = base + dt.timedelta(days=i, minutes=j * 3)
-            run = IngestionRun.objects.create(
+            run = IngestionRun(
                 job_name=spec.name,
                 triggered_by="cli",
                 status="failed" if failed else "success",
@@ -241,28 +244,36 @@ def seed_ledger(symbols: list[str], days: list[dt.date]) -> None:
                 error_message="provider timed out for AAA" if failed else "",
                 error_stack_hash="abc123" if failed else "",
             )
-            for asset in spec.assets:
-                for scope in symbols if asset.per_symbol else ["ALL"]:
-                    IngestionRunAsset.objects.create(
-                        run=run,
-                        asset_key=asset.key,
-                        asset_kind=asset.kind,
-                        partition_key=scope,
-                        status="failed" if failed else "success",
-                        rows_inserted=10,
-                        started_at=started,
-                    )
-    last_run = IngestionRun.objects.order_by("-started_at").first()
-    for asset in ASSETS:
-        for scope in symbols if asset.per_symbol else ["ALL"]:
-            lag = 3 if asset.key == "option_bars" else 0
-            AssetWatermark.objects.create(
-                asset_key=asset.key,
-                scope_key=scope,
-                updated_at=timezone.now(),
-                last_run=last_run,
-                watermark_ts=dt.datetime.combine(days[-1 - lag], dt.time(20), tzinfo=dt.UTC),
+            run_rows.append(run)
+            event_rows.extend(
+                IngestionRunAsset(
+                    run=run,
+                    asset_key=asset.key,
+                    asset_kind=asset.kind,
+                    partition_key=scope,
+                    status="failed" if failed else "success",
+                    rows_inserted=10,
+                    started_at=started,
+                )
+                for asset in spec.assets
+                for scope in (symbols if asset.per_symbol else ["ALL"])
             )
+    IngestionRun.objects.bulk_create(run_rows)
+    IngestionRunAsset.objects.bulk_create(event_rows)
+    last_run = max(run_rows, key=lambda run: run.started_at)
+    AssetWatermark.objects.bulk_create(
+        AssetWatermark(
+            asset_key=asset.key,
+            scope_key=scope,
+            updated_at=timezone.now(),
+            last_run=last_run,
+            watermark_ts=dt.datetime.combine(
+                days[-1 - (3 if asset.key == "option_bars" else 0)], dt.time(20), tzinfo=dt.UTC
+            ),
+        )
+        for asset in ASSETS
+        for scope in (symbols if asset.per_symbol else ["ALL"])
+    )
     AssetCheck.objects.create(
         run=last_run,
         asset_key="options_snapshots",
