@@ -53,11 +53,19 @@ def parse() -> argparse.Namespace:
     p.add_argument("--derived", action="store_true", help="also time compute_derived --all-dates")
     p.add_argument("--sessions", type=int, default=252, help="--derived: sessions per symbol")
     p.add_argument(
-        "--derived-subset", type=int, default=2, help="--derived: symbols timed against the old path"
+        "--derived-subset",
+        type=int,
+        default=2,
+        help="--derived: symbols timed against the old path",
     )
     p.add_argument("--no-flow", dest="flow", action="store_false", help="skip the flow timings")
     p.add_argument(
         "--old", action="store_true", help="also time the previous per-symbol pandas compute"
+    )
+    p.add_argument(
+        "--seed-only",
+        action="store_true",
+        help="seed the warehouse (and --derived sessions), time nothing",
     )
     return p.parse_args()
 
@@ -179,6 +187,10 @@ def main() -> None:
     seed_seconds = time.perf_counter() - seed_started
     print(f"data dir              {data_dir}")
     print(f"metadata DB           {connection.vendor}")
+    if args.seed_only:
+        if args.derived:
+            derived_seed(args, symbols, as_of)
+        return
     if args.flow:
         flow_run(args, symbols, as_of, sessions, seed_seconds)
     if args.derived:
@@ -280,15 +292,28 @@ def seed_copies(symbols: tuple[str, ...], as_of: dt.date, n: int) -> list[dt.dat
     return targets
 
 
-def derived_bench(args, symbols: tuple[str, ...], as_of: dt.date) -> None:
+def derived_seed(args, symbols: tuple[str, ...], as_of: dt.date) -> list[dt.date]:
+    """The ``--sessions`` sessions of every symbol (copies where missing) and their candles."""
     from apps.core.asof import resolve_as_of
     from apps.core.jobs import JobParams
     from apps.pipeline.jobs import execute_job
     from optionshelper import warehouse
 
     sessions = seed_copies(symbols, as_of, args.sessions)
-    if not warehouse.fetch_all("SELECT 1 FROM candles_daily WHERE symbol = ? LIMIT 1", [symbols[0]]):
+    if not warehouse.fetch_all(
+        "SELECT 1 FROM candles_daily WHERE symbol = ? LIMIT 1", [symbols[0]]
+    ):
         execute_job("ingest_candles", JobParams(as_of=resolve_as_of(as_of), symbols=symbols))
+    return sessions
+
+
+def derived_bench(args, symbols: tuple[str, ...], as_of: dt.date) -> None:
+    from apps.core.asof import resolve_as_of
+    from apps.core.jobs import JobParams
+    from apps.pipeline.jobs import execute_job
+    from optionshelper import warehouse
+
+    sessions = derived_seed(args, symbols, as_of)
     chain_rows = warehouse.fetch_all(
         "SELECT count(*) FROM options_chain WHERE snapshot_date BETWEEN ? AND ? "
         "AND list_contains(?::VARCHAR[], symbol)",
@@ -317,8 +342,10 @@ def derived_bench(args, symbols: tuple[str, ...], as_of: dt.date) -> None:
         started = time.perf_counter()
         old_rows = old_derived(subset, as_of)
         old.append(time.perf_counter() - started)
-    print(f"compute_derived --all-dates on {len(subset)} symbols × {len(sessions)} sessions "
-          f"(median of {args.repeat}, alternating)")
+    print(
+        f"compute_derived --all-dates on {len(subset)} symbols × {len(sessions)} sessions "
+        f"(median of {args.repeat}, alternating)"
+    )
     print(f"  set-based job                {median(mine):8.2f} s  ({sub_rows:,} rows)")
     print(f"  previous per-date path       {median(old):8.2f} s  ({old_rows:,} rows)")
     print(f"  ratio                        {median(old) / median(mine):8.1f}x faster")

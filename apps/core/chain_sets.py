@@ -46,6 +46,11 @@ def _finite(expr: str) -> str:
 # Inputs on the connection: ``summary_todo`` (symbol, snapshot_date), ``summary_monthly``
 # (expiry, monthly), ``options_snapshot_headers`` and ``options_chain``. A (symbol, date) uses its
 # current header (newest write wins across providers), as the per-row reads do.
+#
+# The chain is read once into ``c``. Totals, walls and gamma are sums per (snapshot, strike); the
+# ATM strike of an expiry is the nearer of the nearest paired strikes at/below and above spot,
+# which are each side's nearest marked strikes whenever those agree (otherwise the expiry's
+# strikes are paired); its values come from the contracts at that strike.
 _CHAIN_CTES = f"""
 WITH todo AS (
     SELECT h.symbol, h.snapshot_date, h.provider, h.spot,
@@ -61,23 +66,56 @@ c AS (
         {_num("strike")} AS strike,
         starts_with(lower(CAST(c.option_type AS VARCHAR)), 'c') AS is_call,
         {_num("open_interest")} AS oi, {_num("volume")} AS volume, {_num("mark")} AS mark,
-        {_num("implied_vol")} AS iv, {_num("bs_delta")} AS delta, {_num("bs_gamma")} AS gamma,
-        date_diff('day', t.snapshot_date, c.expiry) AS days
+        {_num("implied_vol")} AS iv, {_num("bs_delta")} AS delta, {_num("bs_gamma")} AS gamma
     FROM todo t JOIN options_chain c
         ON c.symbol = t.symbol AND c.snapshot_date = t.snapshot_date AND c.provider = t.provider
 ),
+by_strike AS (
+    SELECT s.*, t.uspot FROM (
+        SELECT sid, strike, count(*) AS contracts,
+            sum(oi) FILTER (WHERE is_call) AS call_oi,
+            sum(oi) FILTER (WHERE NOT is_call) AS put_oi,
+            sum(volume) FILTER (WHERE is_call) AS call_volume,
+            sum(volume) FILTER (WHERE NOT is_call) AS put_volume,
+            sum(gamma * oi * 100.0::DOUBLE * (uspot * uspot) * 0.01::DOUBLE) AS gamma_v
+        FROM c GROUP BY sid, strike
+    ) s JOIN todo t ON t.sid = s.sid
+),
 totals AS (
-    SELECT sid, count(*) AS contracts,
-        coalesce(sum(oi) FILTER (WHERE is_call), 0.0) AS total_call_oi,
-        coalesce(sum(oi) FILTER (WHERE NOT is_call), 0.0) AS total_put_oi,
-        coalesce(sum(volume) FILTER (WHERE is_call), 0.0) AS total_call_volume,
-        coalesce(sum(volume) FILTER (WHERE NOT is_call), 0.0) AS total_put_volume
-    FROM c GROUP BY sid
+    SELECT sid, CAST(sum(contracts) AS BIGINT) AS contracts,
+        coalesce(sum(call_oi), 0.0) AS total_call_oi,
+        coalesce(sum(put_oi), 0.0) AS total_put_oi,
+        coalesce(sum(call_volume), 0.0) AS total_call_volume,
+        coalesce(sum(put_volume), 0.0) AS total_put_volume
+    FROM by_strike GROUP BY sid
+),
+levels AS (
+    SELECT sid,
+        arg_min(strike, struct_pack(a := -call_oi, b := strike))
+            FILTER (WHERE strike >= uspot AND call_oi > 0) AS call_wall,
+        arg_min(strike, struct_pack(a := -put_oi, b := strike))
+            FILTER (WHERE strike <= uspot AND put_oi > 0) AS put_wall,
+        arg_min(strike, struct_pack(a := -gamma_v, b := strike))
+            FILTER (WHERE gamma_v > 0) AS gamma_peak_strike
+    FROM by_strike WHERE uspot IS NOT NULL AND strike IS NOT NULL
+    GROUP BY sid
+),
+expiries AS (  -- each side's nearest marked strikes at/below and above spot
+    SELECT e.*, date_diff('day', t.snapshot_date, e.expiry) AS days, t.uspot FROM (
+        SELECT sid, expiry,
+            max(strike) FILTER (WHERE is_call AND mark IS NOT NULL AND strike <= uspot) AS call_lo,
+            max(strike) FILTER (WHERE NOT is_call AND mark IS NOT NULL AND strike <= uspot)
+                AS put_lo,
+            min(strike) FILTER (WHERE is_call AND mark IS NOT NULL AND strike > uspot) AS call_hi,
+            min(strike) FILTER (WHERE NOT is_call AND mark IS NOT NULL AND strike > uspot)
+                AS put_hi
+        FROM c WHERE expiry IS NOT NULL GROUP BY sid, expiry
+    ) e JOIN todo t ON t.sid = e.sid
 ),
 mp_expiry AS (
     SELECT sid, coalesce(min(e.expiry) FILTER (WHERE m.monthly), min(e.expiry)) AS max_pain_expiry
-    FROM (SELECT DISTINCT sid, expiry FROM c WHERE days >= 0) e
-        LEFT JOIN summary_monthly m ON m.expiry = e.expiry
+    FROM expiries e LEFT JOIN summary_monthly m ON m.expiry = e.expiry
+    WHERE e.days >= 0
     GROUP BY sid
 ),
 mp_strikes AS (
@@ -109,71 +147,51 @@ max_pain AS (
     WHERE total_oi > 0
     GROUP BY sid
 ),
-by_strike AS (
-    SELECT sid, strike,
-        coalesce(sum(oi) FILTER (WHERE is_call AND strike >= uspot), 0.0) AS call_v,
-        coalesce(sum(oi) FILTER (WHERE NOT is_call AND strike <= uspot), 0.0) AS put_v,
-        count(*) FILTER (WHERE is_call AND strike >= uspot) AS calls,
-        count(*) FILTER (WHERE NOT is_call AND strike <= uspot) AS puts,
-        coalesce(sum(gamma * oi * 100.0::DOUBLE * (uspot * uspot) * 0.01::DOUBLE), 0.0)
-            AS gamma_v
-    FROM c WHERE uspot IS NOT NULL AND strike IS NOT NULL
-    GROUP BY sid, strike
+unpaired AS (  -- the sides disagree: pair the expiry's marked strikes
+    SELECT sid, expiry FROM expiries
+    WHERE call_lo <> put_lo OR call_hi <> put_hi
 ),
-levels AS (
-    SELECT sid,
-        arg_min(strike, struct_pack(a := -call_v, b := strike))
-            FILTER (WHERE calls > 0 AND call_v > 0) AS call_wall,
-        arg_min(strike, struct_pack(a := -put_v, b := strike))
-            FILTER (WHERE puts > 0 AND put_v > 0) AS put_wall,
-        arg_min(strike, struct_pack(a := -gamma_v, b := strike))
-            FILTER (WHERE gamma_v > 0) AS gamma_peak_strike
-    FROM by_strike GROUP BY sid
+paired AS (
+    SELECT sid, expiry,
+        max(strike) FILTER (WHERE strike <= uspot) AS lo,
+        min(strike) FILTER (WHERE strike > uspot) AS hi
+    FROM (
+        SELECT c.sid, c.expiry, c.strike, any_value(c.uspot) AS uspot
+        FROM c SEMI JOIN unpaired u ON u.sid = c.sid AND u.expiry = c.expiry
+        WHERE c.mark IS NOT NULL AND c.strike IS NOT NULL AND c.uspot IS NOT NULL
+        GROUP BY c.sid, c.expiry, c.strike
+        HAVING bool_or(c.is_call) AND bool_or(NOT c.is_call)
+    )
+    GROUP BY sid, expiry
 ),
-atm_keys AS (
-    SELECT sid, expiry, strike, any_value(uspot) AS uspot, any_value(days) AS days,
-        count(*) FILTER (WHERE is_call) AS calls, count(*) FILTER (WHERE NOT is_call) AS puts,
-        min(mark) FILTER (WHERE is_call) AS call_mark,
-        min(mark) FILTER (WHERE NOT is_call) AS put_mark,
-        min(iv) FILTER (WHERE is_call) AS call_iv,
-        min(iv) FILTER (WHERE NOT is_call) AS put_iv
-    FROM c
-    WHERE uspot IS NOT NULL AND mark IS NOT NULL AND strike IS NOT NULL AND expiry IS NOT NULL
-    GROUP BY sid, expiry, strike
-    HAVING calls > 0 AND puts > 0
+atm_strikes AS (  -- the nearer of the two (ties: the lower strike)
+    SELECT e.sid, e.expiry, e.days, e.uspot,
+        CASE WHEN p.expiry IS NULL THEN
+            CASE WHEN e.call_lo = e.put_lo THEN e.call_lo END ELSE p.lo END AS lo,
+        CASE WHEN p.expiry IS NULL THEN
+            CASE WHEN e.call_hi = e.put_hi THEN e.call_hi END ELSE p.hi END AS hi
+    FROM expiries e LEFT JOIN paired p ON p.sid = e.sid AND p.expiry = e.expiry
 ),
-atm_twins AS (  -- several contracts on one side of a strike (rare): the first one's values
-    SELECT c.sid, c.expiry, c.strike,
-        arg_min(c.mark, c.contract_symbol) FILTER (WHERE c.is_call) AS call_mark,
-        arg_min(c.mark, c.contract_symbol) FILTER (WHERE NOT c.is_call) AS put_mark,
-        arg_min(c.iv, c.contract_symbol) FILTER (WHERE c.is_call AND c.iv IS NOT NULL) AS call_iv,
-        arg_min(c.iv, c.contract_symbol) FILTER (WHERE NOT c.is_call AND c.iv IS NOT NULL)
-            AS put_iv
-    FROM c SEMI JOIN (SELECT * FROM atm_keys WHERE calls > 1 OR puts > 1) k
-        ON k.sid = c.sid AND k.expiry = c.expiry AND k.strike = c.strike
-    WHERE c.mark IS NOT NULL
-    GROUP BY c.sid, c.expiry, c.strike
-),
-atm_pairs AS (
-    SELECT k.sid, k.expiry, k.strike, k.uspot, k.days,
-        CASE WHEN k.calls > 1 THEN w.call_mark ELSE k.call_mark END AS call_mark,
-        CASE WHEN k.puts > 1 THEN w.put_mark ELSE k.put_mark END AS put_mark,
-        CASE WHEN k.calls > 1 THEN w.call_iv ELSE k.call_iv END AS call_iv,
-        CASE WHEN k.puts > 1 THEN w.put_iv ELSE k.put_iv END AS put_iv
-    FROM atm_keys k LEFT JOIN atm_twins w
-        ON w.sid = k.sid AND w.expiry = k.expiry AND w.strike = k.strike
-),
-atm AS (
+atm_pick AS (
     SELECT sid, expiry, days, uspot,
-        arg_min(strike, struct_pack(a := abs(strike - uspot), b := strike)) AS atm_strike,
-        arg_min(call_mark + put_mark, struct_pack(a := abs(strike - uspot), b := strike))
-            AS straddle,
-        arg_min_null(
-            CASE WHEN call_iv IS NOT NULL AND put_iv IS NOT NULL THEN (call_iv + put_iv) / 2.0
-                ELSE coalesce(call_iv, put_iv) END,
-            struct_pack(a := abs(strike - uspot), b := strike)) AS atm_iv
-    FROM atm_pairs
-    GROUP BY sid, expiry, days, uspot
+        CASE WHEN hi IS NULL OR uspot - lo <= hi - uspot THEN lo ELSE hi END AS atm_strike
+    FROM atm_strikes WHERE lo IS NOT NULL OR hi IS NOT NULL
+),
+atm AS (  -- several marked contracts on one side of the strike: the first one's values
+    SELECT p.sid, p.expiry, any_value(p.days) AS days, any_value(p.uspot) AS uspot,
+        any_value(p.atm_strike) AS atm_strike,
+        arg_min(c.mark, c.contract_symbol) FILTER (WHERE c.is_call)
+            + arg_min(c.mark, c.contract_symbol) FILTER (WHERE NOT c.is_call) AS straddle,
+        arg_min(c.iv, c.contract_symbol) FILTER (WHERE c.is_call AND c.iv IS NOT NULL)
+            AS call_iv,
+        arg_min(c.iv, c.contract_symbol) FILTER (WHERE NOT c.is_call AND c.iv IS NOT NULL)
+            AS put_iv,
+        CASE WHEN call_iv IS NOT NULL AND put_iv IS NOT NULL THEN (call_iv + put_iv) / 2.0
+            ELSE coalesce(call_iv, put_iv) END AS atm_iv
+    FROM atm_pick p JOIN c
+        ON c.sid = p.sid AND c.expiry = p.expiry AND c.strike = p.atm_strike
+    WHERE c.mark IS NOT NULL
+    GROUP BY p.sid, p.expiry
 ),
 near AS (
     SELECT sid, min(expiry) AS near_expiry,
@@ -243,8 +261,7 @@ TERM_STRUCTURE_SQL = _CHAIN_CTES + """
 SELECT t.symbol, t.snapshot_date AS date, e.expiry, e.days, a.atm_strike, a.atm_iv, a.straddle,
     CASE WHEN isfinite(a.straddle / a.uspot) THEN a.straddle / a.uspot END AS em_pct
 FROM todo t
-JOIN (SELECT DISTINCT sid, expiry, days FROM c WHERE days > 0 AND expiry IS NOT NULL) e
-    ON e.sid = t.sid
+JOIN expiries e ON e.sid = t.sid AND e.days > 0
 LEFT JOIN atm a ON a.sid = e.sid AND a.expiry = e.expiry
 ORDER BY t.symbol, t.snapshot_date, e.expiry
 """
