@@ -248,6 +248,16 @@ LEFT JOIN skew s ON s.sid = t.sid
 ORDER BY t.symbol, t.snapshot_date
 """
 
+# The chain rows of each (symbol, date) to do, as its current header's writer counted them.
+_SIZES_SQL = """
+SELECT h.symbol, h.snapshot_date, coalesce(h.contracts, 0) AS contracts
+FROM options_snapshot_headers h SEMI JOIN summary_todo t
+    ON t.symbol = h.symbol AND t.snapshot_date = h.snapshot_date
+QUALIFY row_number() OVER (
+    PARTITION BY h.symbol, h.snapshot_date ORDER BY h.updated_at DESC) = 1
+ORDER BY h.symbol, h.snapshot_date
+"""
+
 _EXPIRIES_SQL = """
 SELECT DISTINCT c.expiry FROM options_chain c SEMI JOIN summary_todo t
     ON t.symbol = c.symbol AND t.snapshot_date = c.snapshot_date
@@ -296,6 +306,36 @@ def _inputs(con: duckdb.DuckDBPyConnection, todo: dict[str, list[dt.date]]) -> I
         con.unregister("summary_todo")
 
 
+SUMMARY_CHUNK_ROWS = 1_000_000  # chain rows per statement: it holds them in memory (~130 B each)
+
+
+def _run_bounded(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
+    """``sql`` over ``summary_todo`` in consecutive slices of at most SUMMARY_CHUNK_ROWS chain rows
+    (a snapshot with more is a slice of its own), results concatenated in order."""
+    sizes = con.execute(_SIZES_SQL).fetchall()
+    slices: list[list[tuple]] = []
+    rows = 0
+    for size in sizes:
+        if not slices or rows + size[2] > SUMMARY_CHUNK_ROWS:
+            slices.append([])
+            rows = 0
+        slices[-1].append(size)
+        rows += size[2]
+    if len(slices) <= 1:
+        return con.execute(sql).to_arrow_table()
+    tables = []
+    for part in slices:
+        keys = pa.table(
+            {
+                "symbol": pa.array([p[0] for p in part], pa.string()),
+                "snapshot_date": pa.array([p[1] for p in part], pa.date32()),
+            }
+        )
+        con.register("summary_todo", keys)
+        tables.append(con.execute(sql).to_arrow_table())
+    return pa.concat_tables(tables)
+
+
 def summaries_on_connection(
     con: duckdb.DuckDBPyConnection, *, todo: dict[str, list[dt.date]]
 ) -> pa.Table:
@@ -303,11 +343,11 @@ def summaries_on_connection(
 
     One row per (symbol, date) that has a snapshot header: ``symbol``, ``date`` and
     :data:`SUMMARY_KEYS` (NULL where summarize_chain gives None), ordered by symbol and date.
-    Two statements on one connection: the distinct expiries (their monthly flag comes from the
-    exchange calendar), then every summary.
+    On one connection: the chain sizes and distinct expiries (their monthly flag comes from the
+    exchange calendar), then the summaries, one statement per SUMMARY_CHUNK_ROWS chain rows.
     """
     with _inputs(con, todo):
-        return con.execute(SUMMARIES_SQL).to_arrow_table()
+        return _run_bounded(con, SUMMARIES_SQL)
 
 
 def term_structures_on_connection(
@@ -317,7 +357,7 @@ def term_structures_on_connection(
     (symbol, date) in ``todo``: ``symbol``, ``date``, ``expiry``, ``days``, ``atm_strike``,
     ``atm_iv``, ``straddle``, ``em_pct`` (``chain.term_structure`` per snapshot, set-based)."""
     with _inputs(con, todo):
-        return con.execute(TERM_STRUCTURE_SQL).to_arrow_table()
+        return _run_bounded(con, TERM_STRUCTURE_SQL)
 
 
 _FRAME_COLUMNS = ("contract_symbol", *_REQUIRED)  # the chain columns the metrics read
@@ -343,12 +383,14 @@ def _frame_connection(
     for c in _FRAME_COLUMNS[3:]:
         frame[c] = pd.to_numeric(frame[c], errors="coerce").astype(float)
     frame["option_type"] = frame["option_type"].astype(str)
+    sizes = frame["snapshot_date"].value_counts()
     headers = pd.DataFrame(
         {
             "symbol": "X",
             "snapshot_date": list(spots),
             "provider": "frame",
             "spot": pd.array([_float(s) for s in spots.values()], dtype="Float64"),
+            "contracts": [int(sizes.get(day, 0)) for day in spots],
             "updated_at": pd.Timestamp("2000-01-01"),
         }
     )
