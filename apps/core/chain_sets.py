@@ -69,6 +69,7 @@ c AS (
         {_num("implied_vol")} AS iv, {_num("bs_delta")} AS delta, {_num("bs_gamma")} AS gamma
     FROM todo t JOIN options_chain c
         ON c.symbol = t.symbol AND c.snapshot_date = t.snapshot_date AND c.provider = t.provider
+    WHERE c.symbol BETWEEN $symbol_lo AND $symbol_hi AND c.snapshot_date BETWEEN $date_lo AND $date_hi
 ),
 by_strike AS (
     SELECT s.*, t.uspot FROM (
@@ -311,7 +312,8 @@ SUMMARY_CHUNK_ROWS = 1_000_000  # chain rows per statement: it holds them in mem
 
 def _run_bounded(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
     """``sql`` over ``summary_todo`` in consecutive slices of at most SUMMARY_CHUNK_ROWS chain rows
-    (a snapshot with more is a slice of its own), results concatenated in order."""
+    (a snapshot with more is a slice of its own), results concatenated in order. Each statement
+    gets its slice's symbol and date ranges as constants, which the chain scan filters on."""
     sizes = con.execute(_SIZES_SQL).fetchall()
     slices: list[list[tuple]] = []
     rows = 0
@@ -321,18 +323,26 @@ def _run_bounded(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
             rows = 0
         slices[-1].append(size)
         rows += size[2]
-    if len(slices) <= 1:
-        return con.execute(sql).to_arrow_table()
     tables = []
     for part in slices:
-        keys = pa.table(
-            {
-                "symbol": pa.array([p[0] for p in part], pa.string()),
-                "snapshot_date": pa.array([p[1] for p in part], pa.date32()),
-            }
-        )
-        con.register("summary_todo", keys)
-        tables.append(con.execute(sql).to_arrow_table())
+        if len(slices) > 1:
+            keys = pa.table(
+                {
+                    "symbol": pa.array([p[0] for p in part], pa.string()),
+                    "snapshot_date": pa.array([p[1] for p in part], pa.date32()),
+                }
+            )
+            con.register("summary_todo", keys)
+        ranges = {
+            "symbol_lo": part[0][0],
+            "symbol_hi": part[-1][0],
+            "date_lo": min(p[1] for p in part),
+            "date_hi": max(p[1] for p in part),
+        }
+        tables.append(con.execute(sql, ranges).to_arrow_table())
+    if not tables:  # nothing to do: the empty result, typed
+        nothing = dict.fromkeys(("symbol_lo", "symbol_hi", "date_lo", "date_hi"))
+        return con.execute(sql, nothing).to_arrow_table()
     return pa.concat_tables(tables)
 
 
