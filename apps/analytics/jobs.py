@@ -32,11 +32,34 @@ from apps.market import stores as warehouse_stores
 
 # --- compute_flow --------------------------------------------------------------------------------
 
-FLOW_CHUNK_SYMBOLS = 100  # symbols per warehouse read + metadata-DB transaction (bounds memory)
+# Per warehouse read + metadata-DB transaction: at most this many symbols and chain rows read (the
+# read holds them, ~400 B each with the pairing).
+FLOW_CHUNK_SYMBOLS = 100
+FLOW_CHUNK_ROWS = 1_000_000
 
 
-def _chunks(symbols: tuple[str, ...], size: int) -> list[list[str]]:
-    return [list(symbols[i : i + size]) for i in range(0, len(symbols), size)]
+def _chunks(sizes: dict[str, tuple[int, int]], caps: tuple[int, int]) -> list[list[str]]:
+    """The symbols of ``sizes`` in order, whole, in chunks whose summed sizes stay within
+    ``caps`` (a symbol over a cap on its own is a chunk of its own)."""
+    chunks: list[list[str]] = []
+    total = (0, 0)
+    for symbol, size in sizes.items():
+        if not chunks or any(t + s > cap for t, s, cap in zip(total, size, caps, strict=True)):
+            chunks.append([])
+            total = (0, 0)
+        chunks[-1].append(symbol)
+        total = (total[0] + size[0], total[1] + size[1])
+    return chunks
+
+
+def _flow_sizes(params: JobParams, window: int) -> dict[str, tuple[int, int]]:
+    """Per symbol: (1, the chain rows of the window + 1 snapshots its flow reads)."""
+    headers = analytics_selectors.snapshot_chain_rows(
+        list(params.symbols), up_to=params.as_of.market_date
+    )
+    return {
+        s: (1, sum(rows for _, rows in headers.get(s, [])[-(window + 1) :])) for s in params.symbols
+    }
 
 
 def _symbol_totals(rows: pa.Table) -> dict[str, dict[str, float | int | None]]:
@@ -187,7 +210,8 @@ def compute_flow(params: JobParams, *, log: RunLog) -> JobResult:
     top = int(params.options.get("top", 10))
     tops: dict[str, dict] = {}
     partitions: list[PartitionResult] = []
-    for chunk in _chunks(params.symbols, FLOW_CHUNK_SYMBOLS):
+    sizes = _flow_sizes(params, window)
+    for chunk in _chunks(sizes, (FLOW_CHUNK_SYMBOLS, FLOW_CHUNK_ROWS)):
         try:
             partitions += _flow_chunk(
                 chunk,
@@ -246,24 +270,6 @@ def derived_for_date(symbol: str, day: dt.date) -> dict:
 DERIVED_CHUNK_SNAPSHOTS = 2000
 DERIVED_CHUNK_ROWS = 2_000_000
 DERIVED_WRITE_ROWS = 5000  # rows per write: a write costs about the same for 250 rows or 5,000
-
-
-def _derived_chunks(todo: dict[str, list[dt.date]], chain_rows: dict[str, int]) -> list[list[str]]:
-    """Whole symbols, in order, within DERIVED_CHUNK_SNAPSHOTS and DERIVED_CHUNK_ROWS."""
-    chunks: list[list[str]] = []
-    snapshots = rows = 0
-    for symbol, days in todo.items():
-        if (
-            not chunks
-            or snapshots + len(days) > DERIVED_CHUNK_SNAPSHOTS
-            or rows + chain_rows[symbol] > DERIVED_CHUNK_ROWS
-        ):
-            chunks.append([])
-            snapshots = rows = 0
-        chunks[-1].append(symbol)
-        snapshots += len(days)
-        rows += chain_rows[symbol]
-    return chunks
 
 
 def _derived_failed(
@@ -362,7 +368,8 @@ def compute_derived(params: JobParams, *, log: RunLog) -> JobResult:
         sizes = [rows for _, rows in headers[symbol]]
         chain_rows[symbol] = sum(sizes) if all_dates else sizes[-1]
     writes = _DerivedWrites(log=log, started=started)
-    for chunk in _derived_chunks(todo, chain_rows):
+    sizes = {s: (len(days), chain_rows[s]) for s, days in todo.items()}
+    for chunk in _chunks(sizes, (DERIVED_CHUNK_SNAPSHOTS, DERIVED_CHUNK_ROWS)):
         read_at = dt.datetime.now(dt.UTC)  # stored as updated_at: the inputs as read from here on
         try:
             rows = selectors.derived_batch({s: todo[s] for s in chunk})
