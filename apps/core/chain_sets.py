@@ -308,6 +308,10 @@ def _inputs(con: duckdb.DuckDBPyConnection, todo: dict[str, list[dt.date]]) -> I
 
 
 SUMMARY_CHUNK_ROWS = 1_000_000  # chain rows per statement: it holds them in memory (~130 B each)
+# The database's memory limit while the statements run: past it, DuckDB drops the chain blocks it
+# has read and cached (a warehouse stored date by date puts every symbol in every block, so even
+# one symbol's read touches most of the file).
+SUMMARY_MEMORY_LIMIT = "512MB"
 
 
 def _run_bounded(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
@@ -323,6 +327,26 @@ def _run_bounded(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
             rows = 0
         slices[-1].append(size)
         rows += size[2]
+    with _memory_limit(con, SUMMARY_MEMORY_LIMIT):
+        return _run_slices(con, sql, slices)
+
+
+@contextlib.contextmanager
+def _memory_limit(con: duckdb.DuckDBPyConnection, limit: str) -> Iterator[None]:
+    """The database's memory limit set to ``limit`` for the duration, then back to the default
+    (or, when it was not the default, to what it was as DuckDB prints it)."""
+    setting = "SELECT current_setting('memory_limit')"
+    previous = con.execute(setting).fetchone()[0]
+    con.execute(f"SET memory_limit = '{limit}'")
+    try:
+        yield
+    finally:
+        con.execute("RESET memory_limit")
+        if con.execute(setting).fetchone()[0] != previous:
+            con.execute(f"SET memory_limit = '{previous}'")
+
+
+def _run_slices(con: duckdb.DuckDBPyConnection, sql: str, slices: list[list[tuple]]) -> pa.Table:
     tables = []
     for part in slices:
         if len(slices) > 1:

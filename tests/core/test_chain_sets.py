@@ -168,3 +168,8 @@ def test_one_statement_per_snapshot_gives_the_same_results(hand_chain, monkeypat
     assert first["em_near_pct"] != second["em_near_pct"] and empty["contracts"] == 0
     assert last["atm_strike_near"] != first["atm_strike_near"]
     assert _same_term([s for s in snapshots if len(s[2])]) > 0
+    chains = pd.concat([c.assign(snapshot_date=d) for d, _, c in snapshots], ignore_index=True)
+    with chain_sets._frame_connection(chains, {d: s for d, s, _ in snapshots}) as con:
+        limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        chain_sets.summaries_on_connection(con, todo={"X": [d for d, _, _ in snapshots]})
+        assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == limit
