@@ -53,11 +53,19 @@ def parse() -> argparse.Namespace:
     p.add_argument("--derived", action="store_true", help="also time compute_derived --all-dates")
     p.add_argument("--sessions", type=int, default=252, help="--derived: sessions per symbol")
     p.add_argument(
-        "--derived-subset", type=int, default=2, help="--derived: symbols timed against the old path"
+        "--derived-subset",
+        type=int,
+        default=2,
+        help="--derived: symbols timed against the old path (0: none)",
     )
     p.add_argument("--no-flow", dest="flow", action="store_false", help="skip the flow timings")
     p.add_argument(
         "--old", action="store_true", help="also time the previous per-symbol pandas compute"
+    )
+    p.add_argument(
+        "--seed-only",
+        action="store_true",
+        help="seed the warehouse (and --derived sessions), time nothing",
     )
     return p.parse_args()
 
@@ -179,6 +187,10 @@ def main() -> None:
     seed_seconds = time.perf_counter() - seed_started
     print(f"data dir              {data_dir}")
     print(f"metadata DB           {connection.vendor}")
+    if args.seed_only:
+        if args.derived:
+            derived_seed(args, symbols, as_of)
+        return
     if args.flow:
         flow_run(args, symbols, as_of, sessions, seed_seconds)
     if args.derived:
@@ -280,15 +292,28 @@ def seed_copies(symbols: tuple[str, ...], as_of: dt.date, n: int) -> list[dt.dat
     return targets
 
 
-def derived_bench(args, symbols: tuple[str, ...], as_of: dt.date) -> None:
+def derived_seed(args, symbols: tuple[str, ...], as_of: dt.date) -> list[dt.date]:
+    """The ``--sessions`` sessions of every symbol (copies where missing) and their candles."""
     from apps.core.asof import resolve_as_of
     from apps.core.jobs import JobParams
     from apps.pipeline.jobs import execute_job
     from optionshelper import warehouse
 
     sessions = seed_copies(symbols, as_of, args.sessions)
-    if not warehouse.fetch_all("SELECT 1 FROM candles_daily WHERE symbol = ? LIMIT 1", [symbols[0]]):
+    if not warehouse.fetch_all(
+        "SELECT 1 FROM candles_daily WHERE symbol = ? LIMIT 1", [symbols[0]]
+    ):
         execute_job("ingest_candles", JobParams(as_of=resolve_as_of(as_of), symbols=symbols))
+    return sessions
+
+
+def derived_bench(args, symbols: tuple[str, ...], as_of: dt.date) -> None:
+    from apps.core.asof import resolve_as_of
+    from apps.core.jobs import JobParams
+    from apps.pipeline.jobs import execute_job
+    from optionshelper import warehouse
+
+    sessions = derived_seed(args, symbols, as_of)
     chain_rows = warehouse.fetch_all(
         "SELECT count(*) FROM options_chain WHERE snapshot_date BETWEEN ? AND ? "
         "AND list_contains(?::VARCHAR[], symbol)",
@@ -309,19 +334,8 @@ def derived_bench(args, symbols: tuple[str, ...], as_of: dt.date) -> None:
         assert execution.outcome.status == "success", execution.outcome
         return seconds, sum(p.rows for p in execution.result.partitions)
 
-    subset = symbols[: args.derived_subset]
-    mine, old = [], []
-    for _ in range(args.repeat):
-        seconds, sub_rows = new_job(subset)
-        mine.append(seconds)
-        started = time.perf_counter()
-        old_rows = old_derived(subset, as_of)
-        old.append(time.perf_counter() - started)
-    print(f"compute_derived --all-dates on {len(subset)} symbols × {len(sessions)} sessions "
-          f"(median of {args.repeat}, alternating)")
-    print(f"  set-based job                {median(mine):8.2f} s  ({sub_rows:,} rows)")
-    print(f"  previous per-date path       {median(old):8.2f} s  ({old_rows:,} rows)")
-    print(f"  ratio                        {median(old) / median(mine):8.1f}x faster")
+    # The full runs first, so the peak RSS printed is the job's (the old path below holds whole
+    # chains in pandas).
     rss_before = max_rss_mb()
     full = []
     for _ in range(args.repeat):
@@ -329,11 +343,30 @@ def derived_bench(args, symbols: tuple[str, ...], as_of: dt.date) -> None:
         full.append(seconds)
     print(
         f"compute_derived --all-dates on {len(symbols)} × {len(sessions)}: {rows:,} rows in "
-        f"{median(full):,.1f} s (median of {args.repeat}: "
-        f"{', '.join(f'{s:.1f}' for s in full)}); previous path extrapolated from the subset "
-        f"{median(old) * len(symbols) / len(subset):,.0f} s"
+        f"{median(full):,.1f} s (median of {args.repeat}: {', '.join(f'{s:.1f}' for s in full)})"
     )
     print(f"peak RSS (ru_maxrss)  {max_rss_mb():,.0f} MiB  (before: {rss_before:,.0f} MiB)")
+    subset = symbols[: args.derived_subset]
+    if not subset:
+        return
+    mine, old = [], []
+    for _ in range(args.repeat):
+        seconds, sub_rows = new_job(subset)
+        mine.append(seconds)
+        started = time.perf_counter()
+        old_rows = old_derived(subset, as_of)
+        old.append(time.perf_counter() - started)
+    print(
+        f"compute_derived --all-dates on {len(subset)} symbols × {len(sessions)} sessions "
+        f"(median of {args.repeat}, alternating)"
+    )
+    print(f"  set-based job                {median(mine):8.2f} s  ({sub_rows:,} rows)")
+    print(f"  previous per-date path       {median(old):8.2f} s  ({old_rows:,} rows)")
+    print(f"  ratio                        {median(old) / median(mine):8.1f}x faster")
+    print(
+        f"previous path extrapolated to {len(symbols)} symbols: "
+        f"{median(old) * len(symbols) / len(subset):,.0f} s"
+    )
 
 
 def old_derived(symbols: tuple[str, ...], as_of: dt.date) -> int:

@@ -33,11 +33,34 @@ from optionshelper import warehouse
 
 # --- compute_flow --------------------------------------------------------------------------------
 
-FLOW_CHUNK_SYMBOLS = 100  # symbols per warehouse read + metadata-DB transaction (bounds memory)
+# Per warehouse read + metadata-DB transaction: at most this many symbols and chain rows read (the
+# read holds them, ~400 B each with the pairing).
+FLOW_CHUNK_SYMBOLS = 100
+FLOW_CHUNK_ROWS = 1_000_000
 
 
-def _chunks(symbols: tuple[str, ...], size: int) -> list[list[str]]:
-    return [list(symbols[i : i + size]) for i in range(0, len(symbols), size)]
+def _chunks(sizes: dict[str, tuple[int, int]], caps: tuple[int, int]) -> list[list[str]]:
+    """The symbols of ``sizes`` in order, whole, in chunks whose summed sizes stay within
+    ``caps`` (a symbol over a cap on its own is a chunk of its own)."""
+    chunks: list[list[str]] = []
+    total = (0, 0)
+    for symbol, size in sizes.items():
+        if not chunks or any(t + s > cap for t, s, cap in zip(total, size, caps, strict=True)):
+            chunks.append([])
+            total = (0, 0)
+        chunks[-1].append(symbol)
+        total = (total[0] + size[0], total[1] + size[1])
+    return chunks
+
+
+def _flow_sizes(params: JobParams, window: int) -> dict[str, tuple[int, int]]:
+    """Per symbol: (1, the chain rows of the window + 1 snapshots its flow reads)."""
+    headers = analytics_selectors.snapshot_chain_rows(
+        list(params.symbols), up_to=params.as_of.market_date
+    )
+    return {
+        s: (1, sum(rows for _, rows in headers.get(s, [])[-(window + 1) :])) for s in params.symbols
+    }
 
 
 def _symbol_totals(rows: pa.Table) -> dict[str, dict[str, float | int | None]]:
@@ -188,7 +211,8 @@ def compute_flow(params: JobParams, *, log: RunLog) -> JobResult:
     top = int(params.options.get("top", 10))
     tops: dict[str, dict] = {}
     partitions: list[PartitionResult] = []
-    for chunk in _chunks(params.symbols, FLOW_CHUNK_SYMBOLS):
+    sizes = _flow_sizes(params, window)
+    for chunk in _chunks(sizes, (FLOW_CHUNK_SYMBOLS, FLOW_CHUNK_ROWS)):
         try:
             partitions += _flow_chunk(
                 chunk,
@@ -242,56 +266,82 @@ def derived_for_date(symbol: str, day: dt.date) -> dict:
     )
 
 
-DERIVED_CHUNK_SNAPSHOTS = 500  # (symbol, date) snapshots per warehouse read + write (memory)
+# Per warehouse read: whole symbols, at most this many snapshots and chain rows (one symbol over
+# either is a read of its own). The chain rows bound memory: the read holds them (~200 B each).
+DERIVED_CHUNK_SNAPSHOTS = 2000
+DERIVED_CHUNK_ROWS = 2_000_000
+DERIVED_WRITE_ROWS = 5000  # rows per write: a write costs about the same for 250 rows or 5,000
 
 
-def _derived_chunks(todo: dict[str, list[dt.date]]) -> list[list[str]]:
-    """Whole symbols, in order, at most DERIVED_CHUNK_SNAPSHOTS dates per chunk (one symbol with
-    more dates is a chunk of its own)."""
-    chunks: list[list[str]] = []
-    size = 0
-    for symbol, days in todo.items():
-        if not chunks or size + len(days) > DERIVED_CHUNK_SNAPSHOTS:
-            chunks.append([])
-            size = 0
-        chunks[-1].append(symbol)
-        size += len(days)
-    return chunks
-
-
-def _derived_chunk(
-    todo: dict[str, list[dt.date]], *, log: RunLog, started: dict[str, dt.datetime]
+def _derived_failed(
+    symbols: list[str], exc: Exception, *, log: RunLog, started: dict[str, dt.datetime]
 ) -> list[PartitionResult]:
-    """One warehouse read for the chunk (every chain metric set-based), one write, then the
-    ledger events."""
-    read_at = dt.datetime.now(dt.UTC)  # stored as updated_at: the inputs as read from here on
-    rows = selectors.derived_batch(todo)
-    if len(rows):
-        warehouse_stores.derived_write(rows=rows, provider="derived", computed_at=read_at)
     results = []
-    for symbol, days in todo.items():
-        log.asset_succeeded(
-            "derived_daily",
-            symbol,
-            started_at=started[symbol],
-            rows_inserted=len(days),
-            min_event_ts=market_ts(days[0]),
-            max_event_ts=market_ts(days[-1]),
-        )
-        log.advance_watermark("derived_daily", symbol, days[-1])
-        results.append(PartitionResult(symbol, "success", rows=len(days), market_date=days[-1]))
+    for symbol in symbols:
+        log.asset_failed("derived_daily", symbol, exc, started_at=started[symbol])
+        results.append(PartitionResult(symbol, "failed", detail=f"{type(exc).__name__}: {exc}"))
     return results
+
+
+class _DerivedWrites:
+    """Rows read chunk by chunk, landed by one write per DERIVED_WRITE_ROWS rows, then the ledger
+    events of their symbols."""
+
+    def __init__(self, *, log: RunLog, started: dict[str, dt.datetime]) -> None:
+        self.log, self.started = log, started
+        self.todo: dict[str, list[dt.date]] = {}
+        self.frames: list[pd.DataFrame] = []
+        self.read_at: dt.datetime | None = None
+
+    def add(
+        self, todo: dict[str, list[dt.date]], rows: pd.DataFrame, read_at: dt.datetime
+    ) -> list[PartitionResult]:
+        self.todo.update(todo)
+        self.frames.append(rows)
+        self.read_at = self.read_at or read_at  # the earliest read: the inputs as read from then on
+        if sum(len(frame) for frame in self.frames) >= DERIVED_WRITE_ROWS:
+            return self.flush()
+        return []
+
+    def flush(self) -> list[PartitionResult]:
+        todo, frames, read_at = self.todo, self.frames, self.read_at
+        self.todo, self.frames, self.read_at = {}, [], None
+        if not todo:
+            return []
+        frames = [frame for frame in frames if len(frame)]
+        try:
+            if frames:
+                rows = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+                warehouse_stores.derived_write(rows=rows, provider="derived", computed_at=read_at)
+        except Exception as exc:  # this write's symbols failed; the others go on
+            return _derived_failed(list(todo), exc, log=self.log, started=self.started)
+        results = []
+        for symbol, days in todo.items():
+            self.log.asset_succeeded(
+                "derived_daily",
+                symbol,
+                started_at=self.started[symbol],
+                rows_inserted=len(days),
+                min_event_ts=market_ts(days[0]),
+                max_event_ts=market_ts(days[-1]),
+            )
+            self.log.advance_watermark("derived_daily", symbol, days[-1])
+            results.append(PartitionResult(symbol, "success", rows=len(days), market_date=days[-1]))
+        return results
 
 
 def compute_derived(params: JobParams, *, log: RunLog) -> JobResult:
     """derived_daily for every symbol (the newest snapshot date, or ``all_dates``), set-based: per
-    chunk of symbols (about 500 snapshots) one warehouse read computes the chain metrics of every
-    (symbol, date) to do and RV and IV percentile/rank (window functions over prior rows only), then one write.
+    chunk of symbols (bounded by their chain rows) one warehouse read computes the chain metrics
+    of every (symbol, date) to do and RV and IV percentile/rank (window functions over prior rows
+    only); the rows of several chunks land in one write.
 
     Without ``all_dates`` or ``force``, a symbol whose newest row was computed after its inputs
     were stored is skipped (``up_to_date``)."""
     all_dates = bool(params.options.get("all_dates", False))
-    headers = selectors.snapshot_spots(list(params.symbols), up_to=params.as_of.market_date)
+    headers = analytics_selectors.snapshot_chain_rows(
+        list(params.symbols), up_to=params.as_of.market_date
+    )
     fresh = (
         set()
         if all_dates or params.force
@@ -302,6 +352,7 @@ def compute_derived(params: JobParams, *, log: RunLog) -> JobResult:
     started: dict[str, dt.datetime] = {}
     partitions: dict[str, PartitionResult] = {}
     todo: dict[str, list[dt.date]] = {}
+    chain_rows: dict[str, int] = {}
     for symbol in params.symbols:
         started[symbol] = dt.datetime.now(dt.UTC)
         dates = [day for day, _ in headers.get(symbol, [])]
@@ -315,18 +366,21 @@ def compute_derived(params: JobParams, *, log: RunLog) -> JobResult:
             )
             continue
         todo[symbol] = dates if all_dates else dates[-1:]
-    for chunk in _derived_chunks(todo):
+        sizes = [rows for _, rows in headers[symbol]]
+        chain_rows[symbol] = sum(sizes) if all_dates else sizes[-1]
+    writes = _DerivedWrites(log=log, started=started)
+    sizes = {s: (len(days), chain_rows[s]) for s, days in todo.items()}
+    for chunk in _chunks(sizes, (DERIVED_CHUNK_SNAPSHOTS, DERIVED_CHUNK_ROWS)):
+        read_at = dt.datetime.now(dt.UTC)  # stored as updated_at: the inputs as read from here on
         try:
-            results = _derived_chunk({s: todo[s] for s in chunk}, log=log, started=started)
+            rows = selectors.derived_batch({s: todo[s] for s in chunk})
         except Exception as exc:  # one chunk's failure must not stop the others
-            results = []
-            for symbol in chunk:
-                log.asset_failed("derived_daily", symbol, exc, started_at=started[symbol])
-                results.append(
-                    PartitionResult(symbol, "failed", detail=f"{type(exc).__name__}: {exc}")
-                )
+            results = _derived_failed(chunk, exc, log=log, started=started)
+        else:
+            results = writes.add({s: todo[s] for s in chunk}, rows, read_at)
         partitions.update((p.symbol, p) for p in results)
         log.heartbeat()
+    partitions.update((p.symbol, p) for p in writes.flush())
     ordered = [partitions[s] for s in params.symbols]
     dates = [p.market_date for p in ordered if p.market_date]
     return JobResult(

@@ -1,7 +1,7 @@
 """Writes of analytics results to the metadata DB: flow partitions and the dashboard view model.
 
-Flow partitions land in bulk: one transaction per call, one keyed DELETE of the partitions being
-replaced (rows, then partition metadata), the partitions in one bulk insert, and the rows with
+Flow partitions land in bulk: one transaction per call, the partitions being replaced deleted by
+id (rows, then partition metadata), the partitions in one bulk insert, and the rows with
 PostgreSQL ``COPY`` (psycopg 3) or one ``executemany`` of plain values on SQLite. A concurrent
 reader sees the old or the new partition, never half of one.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -24,6 +25,7 @@ from apps.core.flow import ROW_COLUMNS, FlowResult
 KEY_FIELDS = ("symbol", "from_date", "to_date", "window", "group_by")
 ROW_TABLE_COLUMNS = ("partition_id", *KEY_FIELDS, *ROW_COLUMNS)
 _COPY_CHUNK = 8 << 20
+_VALUES_BATCH = 20_000
 
 
 def _q(name: str) -> str:
@@ -36,18 +38,30 @@ def _partition_keys(partitions: list[FlowResult]) -> list[tuple]:
 
 
 def _delete_partitions(partitions: list[FlowResult], *, window: int, group_by: str) -> None:
-    """One keyed DELETE per table for exactly the (symbol, from, to, window, group_by) keys."""
+    """Exactly the (symbol, from, to, window, group_by) partitions: their ids from the partition
+    table, then their rows by partition id (indexed) and the partitions themselves."""
     keys = _partition_keys(partitions)
     values = ", ".join(["(%s, %s, %s)"] * len(keys))
     params = [window, group_by, *(v for key in keys for v in key)]
     cols = f"({_q('symbol')}, {_q('from_date')}, {_q('to_date')})"
     with connection.cursor() as cursor:
-        for model in (OptionsFlow, OptionsFlowPartition):
-            cursor.execute(
-                f"DELETE FROM {_q(model._meta.db_table)} WHERE {_q('window')} = %s "
-                f"AND {_q('group_by')} = %s AND {cols} IN (VALUES {values})",
-                params,
-            )
+        cursor.execute(
+            f"SELECT {_q('id')} FROM {_q(OptionsFlowPartition._meta.db_table)} "
+            f"WHERE {_q('window')} = %s AND {_q('group_by')} = %s AND {cols} IN (VALUES {values})",
+            params,
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        if not ids:
+            return
+        marks = ", ".join(["%s"] * len(ids))
+        cursor.execute(
+            f"DELETE FROM {_q(OptionsFlow._meta.db_table)} WHERE {_q('partition_id')} IN ({marks})",
+            ids,
+        )
+        cursor.execute(
+            f"DELETE FROM {_q(OptionsFlowPartition._meta.db_table)} WHERE {_q('id')} IN ({marks})",
+            ids,
+        )
 
 
 def _net(rows: pa.Table, column: str) -> dict[str, float]:
@@ -156,17 +170,19 @@ def flow_rows_load(table: pa.Table) -> None:
                 for start in range(0, len(data), _COPY_CHUNK):
                     copy.write(data[start : start + _COPY_CHUNK])
             return
-        plain = table.set_column(
-            table.schema.get_field_index("from_date"),
-            "from_date",
-            pc.cast(table["from_date"], pa.string()),
-        )
-        for column in ("to_date", "expiry"):
-            i = plain.schema.get_field_index(column)
-            plain = plain.set_column(i, column, pc.cast(plain[column], pa.string()))
+        for column in ("from_date", "to_date", "expiry"):
+            i = table.schema.get_field_index(column)
+            table = table.set_column(i, column, pc.cast(table[column], pa.string()))
         placeholders = ", ".join(["%s"] * len(ROW_TABLE_COLUMNS))
-        values = zip(*(plain[c].to_pylist() for c in ROW_TABLE_COLUMNS), strict=True)
-        cursor.executemany(f"INSERT INTO {name} ({columns}) VALUES ({placeholders})", values)
+        cursor.executemany(
+            f"INSERT INTO {name} ({columns}) VALUES ({placeholders})", _plain_values(table)
+        )
+
+
+def _plain_values(table: pa.Table) -> Iterator[tuple]:
+    """The rows as tuples of Python values, converted _VALUES_BATCH rows at a time (memory)."""
+    for batch in table.to_batches(max_chunksize=_VALUES_BATCH):
+        yield from zip(*(column.to_pylist() for column in batch.columns), strict=True)
 
 
 def flow_partitions_prune(*, older_than: dt.date) -> dict[str, int]:

@@ -46,6 +46,11 @@ def _finite(expr: str) -> str:
 # Inputs on the connection: ``summary_todo`` (symbol, snapshot_date), ``summary_monthly``
 # (expiry, monthly), ``options_snapshot_headers`` and ``options_chain``. A (symbol, date) uses its
 # current header (newest write wins across providers), as the per-row reads do.
+#
+# The chain is read once into ``c``. Totals, walls and gamma are sums per (snapshot, strike); the
+# ATM strike of an expiry is the nearer of the nearest paired strikes at/below and above spot,
+# which are each side's nearest marked strikes whenever those agree (otherwise the expiry's
+# strikes are paired); its values come from the contracts at that strike.
 _CHAIN_CTES = f"""
 WITH todo AS (
     SELECT h.symbol, h.snapshot_date, h.provider, h.spot,
@@ -61,23 +66,57 @@ c AS (
         {_num("strike")} AS strike,
         starts_with(lower(CAST(c.option_type AS VARCHAR)), 'c') AS is_call,
         {_num("open_interest")} AS oi, {_num("volume")} AS volume, {_num("mark")} AS mark,
-        {_num("implied_vol")} AS iv, {_num("bs_delta")} AS delta, {_num("bs_gamma")} AS gamma,
-        date_diff('day', t.snapshot_date, c.expiry) AS days
+        {_num("implied_vol")} AS iv, {_num("bs_delta")} AS delta, {_num("bs_gamma")} AS gamma
     FROM todo t JOIN options_chain c
         ON c.symbol = t.symbol AND c.snapshot_date = t.snapshot_date AND c.provider = t.provider
+    WHERE c.symbol BETWEEN $symbol_lo AND $symbol_hi AND c.snapshot_date BETWEEN $date_lo AND $date_hi
+),
+by_strike AS (
+    SELECT s.*, t.uspot FROM (
+        SELECT sid, strike, count(*) AS contracts,
+            sum(oi) FILTER (WHERE is_call) AS call_oi,
+            sum(oi) FILTER (WHERE NOT is_call) AS put_oi,
+            sum(volume) FILTER (WHERE is_call) AS call_volume,
+            sum(volume) FILTER (WHERE NOT is_call) AS put_volume,
+            sum(gamma * oi * 100.0::DOUBLE * (uspot * uspot) * 0.01::DOUBLE) AS gamma_v
+        FROM c GROUP BY sid, strike
+    ) s JOIN todo t ON t.sid = s.sid
 ),
 totals AS (
-    SELECT sid, count(*) AS contracts,
-        coalesce(sum(oi) FILTER (WHERE is_call), 0.0) AS total_call_oi,
-        coalesce(sum(oi) FILTER (WHERE NOT is_call), 0.0) AS total_put_oi,
-        coalesce(sum(volume) FILTER (WHERE is_call), 0.0) AS total_call_volume,
-        coalesce(sum(volume) FILTER (WHERE NOT is_call), 0.0) AS total_put_volume
-    FROM c GROUP BY sid
+    SELECT sid, CAST(sum(contracts) AS BIGINT) AS contracts,
+        coalesce(sum(call_oi), 0.0) AS total_call_oi,
+        coalesce(sum(put_oi), 0.0) AS total_put_oi,
+        coalesce(sum(call_volume), 0.0) AS total_call_volume,
+        coalesce(sum(put_volume), 0.0) AS total_put_volume
+    FROM by_strike GROUP BY sid
+),
+levels AS (
+    SELECT sid,
+        arg_min(strike, struct_pack(a := -call_oi, b := strike))
+            FILTER (WHERE strike >= uspot AND call_oi > 0) AS call_wall,
+        arg_min(strike, struct_pack(a := -put_oi, b := strike))
+            FILTER (WHERE strike <= uspot AND put_oi > 0) AS put_wall,
+        arg_min(strike, struct_pack(a := -gamma_v, b := strike))
+            FILTER (WHERE gamma_v > 0) AS gamma_peak_strike
+    FROM by_strike WHERE uspot IS NOT NULL AND strike IS NOT NULL
+    GROUP BY sid
+),
+expiries AS (  -- each side's nearest marked strikes at/below and above spot
+    SELECT e.*, date_diff('day', t.snapshot_date, e.expiry) AS days, t.uspot FROM (
+        SELECT sid, expiry,
+            max(strike) FILTER (WHERE is_call AND mark IS NOT NULL AND strike <= uspot) AS call_lo,
+            max(strike) FILTER (WHERE NOT is_call AND mark IS NOT NULL AND strike <= uspot)
+                AS put_lo,
+            min(strike) FILTER (WHERE is_call AND mark IS NOT NULL AND strike > uspot) AS call_hi,
+            min(strike) FILTER (WHERE NOT is_call AND mark IS NOT NULL AND strike > uspot)
+                AS put_hi
+        FROM c WHERE expiry IS NOT NULL GROUP BY sid, expiry
+    ) e JOIN todo t ON t.sid = e.sid
 ),
 mp_expiry AS (
     SELECT sid, coalesce(min(e.expiry) FILTER (WHERE m.monthly), min(e.expiry)) AS max_pain_expiry
-    FROM (SELECT DISTINCT sid, expiry FROM c WHERE days >= 0) e
-        LEFT JOIN summary_monthly m ON m.expiry = e.expiry
+    FROM expiries e LEFT JOIN summary_monthly m ON m.expiry = e.expiry
+    WHERE e.days >= 0
     GROUP BY sid
 ),
 mp_strikes AS (
@@ -109,71 +148,51 @@ max_pain AS (
     WHERE total_oi > 0
     GROUP BY sid
 ),
-by_strike AS (
-    SELECT sid, strike,
-        coalesce(sum(oi) FILTER (WHERE is_call AND strike >= uspot), 0.0) AS call_v,
-        coalesce(sum(oi) FILTER (WHERE NOT is_call AND strike <= uspot), 0.0) AS put_v,
-        count(*) FILTER (WHERE is_call AND strike >= uspot) AS calls,
-        count(*) FILTER (WHERE NOT is_call AND strike <= uspot) AS puts,
-        coalesce(sum(gamma * oi * 100.0::DOUBLE * (uspot * uspot) * 0.01::DOUBLE), 0.0)
-            AS gamma_v
-    FROM c WHERE uspot IS NOT NULL AND strike IS NOT NULL
-    GROUP BY sid, strike
+unpaired AS (  -- the sides disagree: pair the expiry's marked strikes
+    SELECT sid, expiry FROM expiries
+    WHERE call_lo <> put_lo OR call_hi <> put_hi
 ),
-levels AS (
-    SELECT sid,
-        arg_min(strike, struct_pack(a := -call_v, b := strike))
-            FILTER (WHERE calls > 0 AND call_v > 0) AS call_wall,
-        arg_min(strike, struct_pack(a := -put_v, b := strike))
-            FILTER (WHERE puts > 0 AND put_v > 0) AS put_wall,
-        arg_min(strike, struct_pack(a := -gamma_v, b := strike))
-            FILTER (WHERE gamma_v > 0) AS gamma_peak_strike
-    FROM by_strike GROUP BY sid
+paired AS (
+    SELECT sid, expiry,
+        max(strike) FILTER (WHERE strike <= uspot) AS lo,
+        min(strike) FILTER (WHERE strike > uspot) AS hi
+    FROM (
+        SELECT c.sid, c.expiry, c.strike, any_value(c.uspot) AS uspot
+        FROM c SEMI JOIN unpaired u ON u.sid = c.sid AND u.expiry = c.expiry
+        WHERE c.mark IS NOT NULL AND c.strike IS NOT NULL AND c.uspot IS NOT NULL
+        GROUP BY c.sid, c.expiry, c.strike
+        HAVING bool_or(c.is_call) AND bool_or(NOT c.is_call)
+    )
+    GROUP BY sid, expiry
 ),
-atm_keys AS (
-    SELECT sid, expiry, strike, any_value(uspot) AS uspot, any_value(days) AS days,
-        count(*) FILTER (WHERE is_call) AS calls, count(*) FILTER (WHERE NOT is_call) AS puts,
-        min(mark) FILTER (WHERE is_call) AS call_mark,
-        min(mark) FILTER (WHERE NOT is_call) AS put_mark,
-        min(iv) FILTER (WHERE is_call) AS call_iv,
-        min(iv) FILTER (WHERE NOT is_call) AS put_iv
-    FROM c
-    WHERE uspot IS NOT NULL AND mark IS NOT NULL AND strike IS NOT NULL AND expiry IS NOT NULL
-    GROUP BY sid, expiry, strike
-    HAVING calls > 0 AND puts > 0
+atm_strikes AS (  -- the nearer of the two (ties: the lower strike)
+    SELECT e.sid, e.expiry, e.days, e.uspot,
+        CASE WHEN p.expiry IS NULL THEN
+            CASE WHEN e.call_lo = e.put_lo THEN e.call_lo END ELSE p.lo END AS lo,
+        CASE WHEN p.expiry IS NULL THEN
+            CASE WHEN e.call_hi = e.put_hi THEN e.call_hi END ELSE p.hi END AS hi
+    FROM expiries e LEFT JOIN paired p ON p.sid = e.sid AND p.expiry = e.expiry
 ),
-atm_twins AS (  -- several contracts on one side of a strike (rare): the first one's values
-    SELECT c.sid, c.expiry, c.strike,
-        arg_min(c.mark, c.contract_symbol) FILTER (WHERE c.is_call) AS call_mark,
-        arg_min(c.mark, c.contract_symbol) FILTER (WHERE NOT c.is_call) AS put_mark,
-        arg_min(c.iv, c.contract_symbol) FILTER (WHERE c.is_call AND c.iv IS NOT NULL) AS call_iv,
-        arg_min(c.iv, c.contract_symbol) FILTER (WHERE NOT c.is_call AND c.iv IS NOT NULL)
-            AS put_iv
-    FROM c SEMI JOIN (SELECT * FROM atm_keys WHERE calls > 1 OR puts > 1) k
-        ON k.sid = c.sid AND k.expiry = c.expiry AND k.strike = c.strike
-    WHERE c.mark IS NOT NULL
-    GROUP BY c.sid, c.expiry, c.strike
-),
-atm_pairs AS (
-    SELECT k.sid, k.expiry, k.strike, k.uspot, k.days,
-        CASE WHEN k.calls > 1 THEN w.call_mark ELSE k.call_mark END AS call_mark,
-        CASE WHEN k.puts > 1 THEN w.put_mark ELSE k.put_mark END AS put_mark,
-        CASE WHEN k.calls > 1 THEN w.call_iv ELSE k.call_iv END AS call_iv,
-        CASE WHEN k.puts > 1 THEN w.put_iv ELSE k.put_iv END AS put_iv
-    FROM atm_keys k LEFT JOIN atm_twins w
-        ON w.sid = k.sid AND w.expiry = k.expiry AND w.strike = k.strike
-),
-atm AS (
+atm_pick AS (
     SELECT sid, expiry, days, uspot,
-        arg_min(strike, struct_pack(a := abs(strike - uspot), b := strike)) AS atm_strike,
-        arg_min(call_mark + put_mark, struct_pack(a := abs(strike - uspot), b := strike))
-            AS straddle,
-        arg_min_null(
-            CASE WHEN call_iv IS NOT NULL AND put_iv IS NOT NULL THEN (call_iv + put_iv) / 2.0
-                ELSE coalesce(call_iv, put_iv) END,
-            struct_pack(a := abs(strike - uspot), b := strike)) AS atm_iv
-    FROM atm_pairs
-    GROUP BY sid, expiry, days, uspot
+        CASE WHEN hi IS NULL OR uspot - lo <= hi - uspot THEN lo ELSE hi END AS atm_strike
+    FROM atm_strikes WHERE lo IS NOT NULL OR hi IS NOT NULL
+),
+atm AS (  -- several marked contracts on one side of the strike: the first one's values
+    SELECT p.sid, p.expiry, any_value(p.days) AS days, any_value(p.uspot) AS uspot,
+        any_value(p.atm_strike) AS atm_strike,
+        arg_min(c.mark, c.contract_symbol) FILTER (WHERE c.is_call)
+            + arg_min(c.mark, c.contract_symbol) FILTER (WHERE NOT c.is_call) AS straddle,
+        arg_min(c.iv, c.contract_symbol) FILTER (WHERE c.is_call AND c.iv IS NOT NULL)
+            AS call_iv,
+        arg_min(c.iv, c.contract_symbol) FILTER (WHERE NOT c.is_call AND c.iv IS NOT NULL)
+            AS put_iv,
+        CASE WHEN call_iv IS NOT NULL AND put_iv IS NOT NULL THEN (call_iv + put_iv) / 2.0
+            ELSE coalesce(call_iv, put_iv) END AS atm_iv
+    FROM atm_pick p JOIN c
+        ON c.sid = p.sid AND c.expiry = p.expiry AND c.strike = p.atm_strike
+    WHERE c.mark IS NOT NULL
+    GROUP BY p.sid, p.expiry
 ),
 near AS (
     SELECT sid, min(expiry) AS near_expiry,
@@ -230,6 +249,16 @@ LEFT JOIN skew s ON s.sid = t.sid
 ORDER BY t.symbol, t.snapshot_date
 """
 
+# The chain rows of each (symbol, date) to do, as its current header's writer counted them.
+_SIZES_SQL = """
+SELECT h.symbol, h.snapshot_date, coalesce(h.contracts, 0) AS contracts
+FROM options_snapshot_headers h SEMI JOIN summary_todo t
+    ON t.symbol = h.symbol AND t.snapshot_date = h.snapshot_date
+QUALIFY row_number() OVER (
+    PARTITION BY h.symbol, h.snapshot_date ORDER BY h.updated_at DESC) = 1
+ORDER BY h.symbol, h.snapshot_date
+"""
+
 _EXPIRIES_SQL = """
 SELECT DISTINCT c.expiry FROM options_chain c SEMI JOIN summary_todo t
     ON t.symbol = c.symbol AND t.snapshot_date = c.snapshot_date
@@ -243,8 +272,7 @@ TERM_STRUCTURE_SQL = _CHAIN_CTES + """
 SELECT t.symbol, t.snapshot_date AS date, e.expiry, e.days, a.atm_strike, a.atm_iv, a.straddle,
     CASE WHEN isfinite(a.straddle / a.uspot) THEN a.straddle / a.uspot END AS em_pct
 FROM todo t
-JOIN (SELECT DISTINCT sid, expiry, days FROM c WHERE days > 0 AND expiry IS NOT NULL) e
-    ON e.sid = t.sid
+JOIN expiries e ON e.sid = t.sid AND e.days > 0
 LEFT JOIN atm a ON a.sid = e.sid AND a.expiry = e.expiry
 ORDER BY t.symbol, t.snapshot_date, e.expiry
 """
@@ -279,6 +307,69 @@ def _inputs(con: duckdb.DuckDBPyConnection, todo: dict[str, list[dt.date]]) -> I
         con.unregister("summary_todo")
 
 
+SUMMARY_CHUNK_ROWS = 1_000_000  # chain rows per statement: it holds them in memory (~130 B each)
+# The database's memory limit while the statements run: past it, DuckDB drops the chain blocks it
+# has read and cached (a warehouse stored date by date puts every symbol in every block, so even
+# one symbol's read touches most of the file).
+SUMMARY_MEMORY_LIMIT = "512MB"
+
+
+def _run_bounded(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
+    """``sql`` over ``summary_todo`` in consecutive slices of at most SUMMARY_CHUNK_ROWS chain rows
+    (a snapshot with more is a slice of its own), results concatenated in order. Each statement
+    gets its slice's symbol and date ranges as constants, which the chain scan filters on."""
+    sizes = con.execute(_SIZES_SQL).fetchall()
+    slices: list[list[tuple]] = []
+    rows = 0
+    for size in sizes:
+        if not slices or rows + size[2] > SUMMARY_CHUNK_ROWS:
+            slices.append([])
+            rows = 0
+        slices[-1].append(size)
+        rows += size[2]
+    with _memory_limit(con, SUMMARY_MEMORY_LIMIT):
+        return _run_slices(con, sql, slices)
+
+
+@contextlib.contextmanager
+def _memory_limit(con: duckdb.DuckDBPyConnection, limit: str) -> Iterator[None]:
+    """The database's memory limit set to ``limit`` for the duration, then back to the default
+    (or, when it was not the default, to what it was as DuckDB prints it)."""
+    setting = "SELECT current_setting('memory_limit')"
+    previous = con.execute(setting).fetchone()[0]
+    con.execute(f"SET memory_limit = '{limit}'")
+    try:
+        yield
+    finally:
+        con.execute("RESET memory_limit")
+        if con.execute(setting).fetchone()[0] != previous:
+            con.execute(f"SET memory_limit = '{previous}'")
+
+
+def _run_slices(con: duckdb.DuckDBPyConnection, sql: str, slices: list[list[tuple]]) -> pa.Table:
+    tables = []
+    for part in slices:
+        if len(slices) > 1:
+            keys = pa.table(
+                {
+                    "symbol": pa.array([p[0] for p in part], pa.string()),
+                    "snapshot_date": pa.array([p[1] for p in part], pa.date32()),
+                }
+            )
+            con.register("summary_todo", keys)
+        ranges = {
+            "symbol_lo": part[0][0],
+            "symbol_hi": part[-1][0],
+            "date_lo": min(p[1] for p in part),
+            "date_hi": max(p[1] for p in part),
+        }
+        tables.append(con.execute(sql, ranges).to_arrow_table())
+    if not tables:  # nothing to do: the empty result, typed
+        nothing = dict.fromkeys(("symbol_lo", "symbol_hi", "date_lo", "date_hi"))
+        return con.execute(sql, nothing).to_arrow_table()
+    return pa.concat_tables(tables)
+
+
 def summaries_on_connection(
     con: duckdb.DuckDBPyConnection, *, todo: dict[str, list[dt.date]]
 ) -> pa.Table:
@@ -286,11 +377,11 @@ def summaries_on_connection(
 
     One row per (symbol, date) that has a snapshot header: ``symbol``, ``date`` and
     :data:`SUMMARY_KEYS` (NULL where summarize_chain gives None), ordered by symbol and date.
-    Two statements on one connection: the distinct expiries (their monthly flag comes from the
-    exchange calendar), then every summary.
+    On one connection: the chain sizes and distinct expiries (their monthly flag comes from the
+    exchange calendar), then the summaries, one statement per SUMMARY_CHUNK_ROWS chain rows.
     """
     with _inputs(con, todo):
-        return con.execute(SUMMARIES_SQL).to_arrow_table()
+        return _run_bounded(con, SUMMARIES_SQL)
 
 
 def term_structures_on_connection(
@@ -300,7 +391,7 @@ def term_structures_on_connection(
     (symbol, date) in ``todo``: ``symbol``, ``date``, ``expiry``, ``days``, ``atm_strike``,
     ``atm_iv``, ``straddle``, ``em_pct`` (``chain.term_structure`` per snapshot, set-based)."""
     with _inputs(con, todo):
-        return con.execute(TERM_STRUCTURE_SQL).to_arrow_table()
+        return _run_bounded(con, TERM_STRUCTURE_SQL)
 
 
 _FRAME_COLUMNS = ("contract_symbol", *_REQUIRED)  # the chain columns the metrics read
@@ -326,12 +417,14 @@ def _frame_connection(
     for c in _FRAME_COLUMNS[3:]:
         frame[c] = pd.to_numeric(frame[c], errors="coerce").astype(float)
     frame["option_type"] = frame["option_type"].astype(str)
+    sizes = frame["snapshot_date"].value_counts()
     headers = pd.DataFrame(
         {
             "symbol": "X",
             "snapshot_date": list(spots),
             "provider": "frame",
             "spot": pd.array([_float(s) for s in spots.values()], dtype="Float64"),
+            "contracts": [int(sizes.get(day, 0)) for day in spots],
             "updated_at": pd.Timestamp("2000-01-01"),
         }
     )

@@ -134,6 +134,9 @@ FLOW_CLASS_SQL = """CASE
     ELSE 'unknown' END"""
 
 
+_RANKED = "flow_class IN ('building', 'unwinding')"
+
+
 def flow_rows_sql(group_by: str, window: int) -> str:
     """Rows of every symbol in ``flow_used`` (USED_HEADERS_SQL of the sufficient symbols).
 
@@ -175,9 +178,10 @@ classed AS (
     SELECT *, {FLOW_CLASS_SQL} AS flow_class, {row_key} AS row_key FROM grouped
 )
 SELECT symbol, row_key, {out_cols}, {", ".join(SUM_COLUMNS)}, n_pairs, flow_class,
-    CASE WHEN flow_class IN ('building', 'unwinding') THEN row_number() OVER (
-        PARTITION BY symbol, flow_class
-        ORDER BY coalesce(abs(delta_oi_notional), -1.0) DESC, row_key
+    CASE WHEN {_RANKED} THEN row_number() OVER (
+        PARTITION BY symbol, flow_class  -- churn and unknown rows: no sort keys to compare
+        ORDER BY CASE WHEN {_RANKED} THEN coalesce(abs(delta_oi_notional), -1.0) END DESC,
+            CASE WHEN {_RANKED} THEN row_key END
     ) END AS top_rank
 FROM classed
 ORDER BY symbol, {key_cols}

@@ -9,6 +9,7 @@ import pytest
 from django.db.models import Sum
 
 from apps.analytics import selectors as analytics_selectors
+from apps.analytics import stores
 from apps.analytics.models import OptionsFlow, OptionsFlowPartition
 from apps.core.asof import resolve_as_of
 from apps.core.jobs import JobParams
@@ -115,3 +116,46 @@ def test_rerun_skips_partitions_persisted_from_the_same_snapshots(warehouse_db) 
     assert {p.status for p in forced.result.partitions} == {"success"}
     assert OptionsFlowPartition.objects.get(symbol="AAPL").pk != ids["AAPL"]
     assert OptionsFlowPartition.objects.count() == 2  # replaced, never duplicated
+
+
+@pytest.mark.django_db
+def test_replace_touches_only_its_partitions_and_loads_rows_in_batches(
+    warehouse_db, monkeypatch
+) -> None:
+    """A forced replace deletes exactly the partitions it replaces (by id; another window's
+    partition of the same symbols keeps its rows) and lands rows in small value batches equal
+    to the computed batch."""
+    monkeypatch.setattr(stores, "_VALUES_BATCH", 7)
+    for day in past_sessions(3, end=END):
+        execute_job("snapshot_options", JobParams(as_of=resolve_as_of(day), symbols=SYMBOLS))
+    _flow(1)
+    _flow(2)
+    kept = sorted(OptionsFlow.objects.filter(window=1).values_list("pk", flat=True))
+    replaced = set(OptionsFlow.objects.filter(window=2).values_list("pk", flat=True))
+    forced = execute_job(
+        "compute_flow",
+        JobParams(
+            as_of=resolve_as_of(END),
+            symbols=SYMBOLS,
+            options={"window": 2, "group_by": "strike", "force": True},
+        ),
+    )
+    assert {p.status for p in forced.result.partitions} == {"success"}
+    assert sorted(OptionsFlow.objects.filter(window=1).values_list("pk", flat=True)) == kept
+    new = OptionsFlow.objects.filter(window=2)
+    assert not replaced & set(new.values_list("pk", flat=True))
+    batch = analytics_selectors.flow_batch(
+        symbols=list(SYMBOLS), as_of=END, window=2, group_by="strike"
+    )
+    assert new.count() == batch.rows.num_rows > 7
+    stored = {
+        (r["symbol"], r["row_key"]): r["delta_oi_notional"]
+        for r in new.values("symbol", "row_key", "delta_oi_notional")
+    }
+    computed = {
+        (r["symbol"], r["row_key"]): r["delta_oi_notional"]
+        for r in batch.rows.select(["symbol", "row_key", "delta_oi_notional"]).to_pylist()
+    }
+    assert set(stored) == set(computed)
+    for key, value in computed.items():  # sums in another order: equal to rounding
+        assert stored[key] == (value if value is None else pytest.approx(value, rel=1e-9)), key

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from apps.core import chain_sets
 from apps.core.chain import summarize_chain, term_structure
 from apps.core.chain_sets import SUMMARY_KEYS, summarize_chains, term_structures
 from tests.core.handchain import AS_OF, NEAR, NEXT, SPOT
@@ -150,3 +151,25 @@ def test_term_structure_of_the_hand_chain_and_every_real_session(hand_chain) -> 
     for symbol, day, spot, chain in real_chains():
         by_symbol.setdefault(symbol, []).append((day, spot, chain))
     assert sum(_same_term(items) for items in by_symbol.values()) > 100
+
+
+def test_one_statement_per_snapshot_gives_the_same_results(hand_chain, monkeypatch) -> None:
+    """Snapshots split over several statements (SUMMARY_CHUNK_ROWS below one chain) come back
+    equal to the reference and in date order; an empty chain is a slice like any other."""
+    monkeypatch.setattr(chain_sets, "SUMMARY_CHUNK_ROWS", 1)
+    cheap = hand_chain.assign(mark=hand_chain["mark"] * 0.5)
+    snapshots = [
+        (AS_OF, SPOT, hand_chain),
+        (AS_OF + dt.timedelta(days=1), SPOT + 2.0, cheap),
+        (AS_OF + dt.timedelta(days=2), SPOT, hand_chain.iloc[0:0]),
+        (AS_OF + dt.timedelta(days=5), SPOT - 6.0, hand_chain),
+    ]
+    first, second, empty, last = _check(snapshots)
+    assert first["em_near_pct"] != second["em_near_pct"] and empty["contracts"] == 0
+    assert last["atm_strike_near"] != first["atm_strike_near"]
+    assert _same_term([s for s in snapshots if len(s[2])]) > 0
+    chains = pd.concat([c.assign(snapshot_date=d) for d, _, c in snapshots], ignore_index=True)
+    with chain_sets._frame_connection(chains, {d: s for d, s, _ in snapshots}) as con:
+        limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        chain_sets.summaries_on_connection(con, todo={"X": [d for d, _, _ in snapshots]})
+        assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == limit
