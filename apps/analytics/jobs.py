@@ -208,10 +208,12 @@ def compute_flow(params: JobParams, *, log: RunLog) -> JobResult:
     group_by = params.options.get("group_by", flow.DEFAULT_GROUP_BY)
     flow.validate(window, group_by)
     persist = bool(params.options.get("persist", True))
-    top = int(params.options.get("top", 10))
+    top = int(params.options.get("top", 0))  # ranked rows only when asked (compute_flow --top)
     tops: dict[str, dict] = {}
     partitions: list[PartitionResult] = []
-    sizes = _flow_sizes(params, window)
+    with warehouse.read():  # the plan and the provider share one connection
+        sizes = _flow_sizes(params, window)
+        data_provider = _data_provider(params)
     for chunk in _chunks(sizes, (FLOW_CHUNK_SYMBOLS, FLOW_CHUNK_ROWS)):
         try:
             partitions += _flow_chunk(
@@ -242,7 +244,7 @@ def compute_flow(params: JobParams, *, log: RunLog) -> JobResult:
             "group_by": group_by,
             "persisted": persist,
             "top": tops,
-            "data_provider": _data_provider(params),
+            "data_provider": data_provider,
         },
     )
 
@@ -339,16 +341,18 @@ def compute_derived(params: JobParams, *, log: RunLog) -> JobResult:
     Without ``all_dates`` or ``force``, a symbol whose newest row was computed after its inputs
     were stored is skipped (``up_to_date``)."""
     all_dates = bool(params.options.get("all_dates", False))
-    headers = analytics_selectors.snapshot_chain_rows(
-        list(params.symbols), up_to=params.as_of.market_date
-    )
-    fresh = (
-        set()
-        if all_dates or params.force
-        else selectors.derived_up_to_date(
-            {symbol: days[-1][0] for symbol, days in headers.items() if days}
+    with warehouse.read():  # the plan and the provider share one connection
+        headers = analytics_selectors.snapshot_chain_rows(
+            list(params.symbols), up_to=params.as_of.market_date
         )
-    )
+        fresh = (
+            set()
+            if all_dates or params.force
+            else selectors.derived_up_to_date(
+                {symbol: days[-1][0] for symbol, days in headers.items() if days}
+            )
+        )
+        data_provider = _data_provider(params)
     started: dict[str, dt.datetime] = {}
     partitions: dict[str, PartitionResult] = {}
     todo: dict[str, list[dt.date]] = {}
@@ -387,7 +391,7 @@ def compute_derived(params: JobParams, *, log: RunLog) -> JobResult:
         "compute_derived",
         max(dates) if dates else None,
         ordered,
-        {"data_provider": _data_provider(params)},
+        {"data_provider": data_provider},
     )
 
 

@@ -69,8 +69,9 @@ class OptionsFlowPartition(models.Model):
 class OptionsFlow(models.Model):
     """One flow row of a partition. Partition replace deletes and re-inserts in one transaction."""
 
+    # No index of its own: flow_row_unique and flow_rows_by_size_idx both lead with partition_id.
     partition = models.ForeignKey(
-        OptionsFlowPartition, on_delete=models.CASCADE, related_name="flow_rows"
+        OptionsFlowPartition, on_delete=models.CASCADE, related_name="flow_rows", db_index=False
     )
     symbol = models.CharField(max_length=16)
     from_date = models.DateField()
@@ -93,10 +94,9 @@ class OptionsFlow(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["symbol", "from_date", "to_date", "window", "group_by", "row_key"],
-                name="flow_row_unique",
-            ),
+            # A partition's rows by key (SPEC: unique (partition, row_key)); also serves
+            # WHERE partition_id IN (...) for replaces, cascades and the briefing's summaries.
+            models.UniqueConstraint(fields=["partition", "row_key"], name="flow_row_unique"),
             models.CheckConstraint(
                 condition=Q(flow_class__in=FlowClass.values), name="flow_class_valid"
             ),

@@ -113,6 +113,8 @@ def flow_persisted_tops(
         }
         for row in stored.values()
     }
+    if top < 1:
+        return out
     ranked = (
         OptionsFlow.objects.filter(
             partition_id__in=[row["id"] for row in stored.values()],

@@ -191,7 +191,7 @@ def flow_partitions_prune(*, older_than: dt.date) -> dict[str, int]:
     Flow is recomputable from the warehouse, so this only bounds the metadata DB.
     """
     with transaction.atomic():
-        rows, _ = OptionsFlow.objects.filter(to_date__lt=older_than).delete()
+        rows, _ = OptionsFlow.objects.filter(partition__to_date__lt=older_than).delete()
         partitions, _ = OptionsFlowPartition.objects.filter(to_date__lt=older_than).delete()
     return {"flow_partitions_deleted": partitions, "flow_rows_deleted": rows}
 
