@@ -55,7 +55,6 @@ logger = logging.getLogger("optionshelper.jobs")
 
 DEFAULT_CANDLE_LOOKBACK_DAYS = 400
 DEFAULT_BAR_LOOKBACK_DAYS = 30
-BAR_BATCH = 500  # contracts per provider request
 # Rows gathered in memory before one write transaction lands them (bounds memory and lock hold).
 SNAPSHOT_BATCH_ROWS = 250_000
 BAR_BATCH_ROWS = 250_000
@@ -238,23 +237,26 @@ def ingest_candles(params: JobParams, *, log: RunLog) -> JobResult:
 # --- ingest_options_bars -------------------------------------------------------------------------
 
 
-def _bars_meta(
-    contracts: list[str], bars: pd.DataFrame, *, provider: str, start, end
-) -> pd.DataFrame:
-    """Per contract: what this fetch covered (rows, dates), so the next run resumes after it."""
+def _bars_meta(fetched: pd.DataFrame, bars: pd.DataFrame, *, provider: str, end) -> pd.DataFrame:
+    """Per fetched contract (``contract_symbol``, ``fetch_from``): what the fetch covered (rows,
+    dates), so the next run resumes after it."""
     now = dt.datetime.now(dt.UTC)
     counts = bars.groupby("contract_symbol").size() if not bars.empty else pd.Series(dtype="int64")
-    meta = pd.DataFrame({"contract_symbol": contracts})
-    meta["provider"] = provider
-    meta["status"] = "ok"
-    meta["rows"] = meta["contract_symbol"].map(counts).fillna(0).astype("int64")
-    meta["start_date"] = start
-    meta["end_date"] = end
-    meta["last_success_at"] = now
-    meta["last_attempt_at"] = now
-    meta["last_error"] = None
-    meta["error_count"] = 0
-    return meta
+    names = fetched["contract_symbol"].to_numpy()
+    return pd.DataFrame(
+        {
+            "contract_symbol": names,
+            "provider": provider,
+            "status": "ok",
+            "rows": pd.Series(names).map(counts).fillna(0).astype("int64").to_numpy(),
+            "start_date": fetched["fetch_from"].to_numpy(),
+            "end_date": end,
+            "last_success_at": now,
+            "last_attempt_at": now,
+            "last_error": None,
+            "error_count": 0,
+        }
+    )
 
 
 def _stage_bars(
@@ -281,19 +283,16 @@ def _stage_bars(
     todo = todo[todo["fetch_from"] <= market_date]
     if todo.empty:
         return None
-    bars_parts, meta_parts = [], []
+    bars_parts = []
+    size = max(int(provider.option_bars_batch), 1)
     for fetch_from, group in todo.groupby("fetch_from"):
         names = list(group["contract_symbol"])
-        for offset in range(0, len(names), BAR_BATCH):
-            batch = names[offset : offset + BAR_BATCH]
-            bars = provider.get_option_bars(batch, fetch_from, market_date)
-            bars_parts.append(bars)
-            meta_parts.append(
-                _bars_meta(batch, bars, provider=provider.name, start=fetch_from, end=market_date)
-            )
+        for offset in range(0, len(names), size):
+            batch = names[offset : offset + size]
+            bars_parts.append(provider.get_option_bars(batch, fetch_from, market_date))
             log.heartbeat()
     bars = pd.concat(bars_parts, ignore_index=True).assign(underlying=symbol)
-    meta = pd.concat(meta_parts, ignore_index=True).assign(underlying=symbol)
+    meta = _bars_meta(todo, bars, provider=provider.name, end=market_date).assign(underlying=symbol)
     newest = max(bars["date"]) if not bars.empty else None
     result = PartitionResult(symbol, "success", rows=len(bars), market_date=newest)
     return _Staged(result, started, (contracts, bars, meta, len(todo)))

@@ -156,3 +156,39 @@ def test_bars_already_fetched_as_of_the_date_skip_without_asking_the_provider(
     forced = run_job("ingest_options_bars", day, SYMBOLS, lookback_days=1, force=True)
     assert forced.result.symbols_with("success") == list(SYMBOLS)
     assert listed == list(SYMBOLS)
+
+
+@pytest.mark.django_db
+def test_bar_requests_respect_the_providers_batch_and_store_the_same_rows(
+    warehouse_db, monkeypatch
+):
+    day = past_sessions(1)[0]
+    assert (
+        run_job("ingest_options_bars", day, ("AAPL",), lookback_days=3).outcome.status == "success"
+    )
+    one_request = _bars_and_meta()
+    requests = []
+    original = DemoProvider.get_option_bars
+
+    def recording(self, contract_symbols, start, end):
+        requests.append(len(contract_symbols))
+        return original(self, contract_symbols, start, end)
+
+    monkeypatch.setattr(DemoProvider, "get_option_bars", recording)
+    monkeypatch.setattr(DemoProvider, "option_bars_batch", 97)
+    forced = run_job("ingest_options_bars", day, ("AAPL",), lookback_days=3, force=True)
+    assert forced.outcome.status == "success"
+    contracts = warehouse.fetch_all("SELECT count(*) FROM option_contracts")[0][0]
+    assert max(requests) == 97 and sum(requests) == contracts
+    assert _bars_and_meta() == one_request
+
+
+def _bars_and_meta() -> tuple[list, list]:
+    bars = warehouse.fetch_all(
+        "SELECT contract_symbol, date, open, high, low, close, volume FROM option_bars ORDER BY 1, 2"
+    )
+    meta = warehouse.fetch_all(
+        "SELECT contract_symbol, provider, status, rows, start_date, end_date, error_count "
+        "FROM option_bars_meta ORDER BY 1"
+    )
+    return bars, meta

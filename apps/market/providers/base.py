@@ -115,6 +115,7 @@ class MarketDataProvider(ABC):
 
     name: str = "abstract"
     supports_option_bars: bool = False
+    option_bars_batch: int = 500  # contracts per get_option_bars request (a vendor's limit)
 
     @abstractmethod
     def get_history(self, symbol: str, start: dt.date, end: dt.date) -> pd.DataFrame:

@@ -512,6 +512,7 @@ class DemoProvider(MarketDataProvider):
 
     name = "demo"
     supports_option_bars = True
+    option_bars_batch = 100_000  # no vendor limit: one vectorised pass per request
 
     def __init__(self, *, missing_iv_fraction: float = 0.05) -> None:
         self.missing_iv_fraction = missing_iv_fraction
