@@ -6,15 +6,29 @@ import datetime as dt
 import math
 import uuid
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+# Values of exactly these types are already plain. Exact types, since pandas' Timestamp and NaT
+# subclass datetime; anything else may be a numpy or pandas value, and only then are those
+# libraries imported (a report of plain values, such as db_health's, never loads them).
+_PLAIN = frozenset({str, int, bool, dt.date, dt.datetime})
 
 
 def to_date(value: Any) -> dt.date | None:
     """A python ``date`` from a date, datetime, Timestamp, datetime64 or ISO string (None if NA)."""
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
+    if value is None:
+        return None
+    if type(value) is dt.date:
+        return value
+    if type(value) is dt.datetime:
+        return value.date()
+    import pandas as pd
+
+    if not isinstance(value, str) and pd.isna(value):
         return None
     if isinstance(value, dt.datetime):
         return value.date()
@@ -25,6 +39,8 @@ def to_date(value: Any) -> dt.date | None:
 
 def date_series(values: pd.Series) -> pd.Series:
     """Normalise a column of dates / datetime64 / strings to python ``date`` objects."""
+    import pandas as pd
+
     stamps = pd.to_datetime(values, errors="coerce")
     if getattr(stamps.dt, "tz", None) is not None:
         stamps = stamps.dt.tz_localize(None)
@@ -34,6 +50,9 @@ def date_series(values: pd.Series) -> pd.Series:
 
 def day_numbers(values: pd.Series | np.ndarray) -> np.ndarray:
     """Days since the epoch as float (NaN for missing): cheap vectorised date arithmetic."""
+    import numpy as np
+    import pandas as pd
+
     stamps = pd.to_datetime(pd.Series(values), errors="coerce")
     if getattr(stamps.dt, "tz", None) is not None:
         stamps = stamps.dt.tz_localize(None)
@@ -55,6 +74,14 @@ def clean(value: Any) -> Any:
     """JSON-safe scalar: numpy scalars to python, NaN/inf/NA to None, Timestamps to dates."""
     if value is None:
         return None
+    kind = type(value)
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind in _PLAIN:
+        return value
+    import numpy as np
+    import pandas as pd
+
     if isinstance(value, pd.Timestamp):
         return None if pd.isna(value) else value.date()
     if isinstance(value, np.generic):

@@ -63,3 +63,33 @@ def test_db_info_on_sqlite_imports_neither_the_postgresql_driver_nor_the_tables(
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "loaded:", done.stdout
+
+
+def test_db_health_report_loads_no_dataframe_library(tmp_path):
+    """``db_health --json`` over a migrated metadata DB reads plain values: no pandas, numpy or
+    pyarrow (they cost more than the report itself) once the calendar is cached on disk (the
+    first command of a data dir builds it with exchange-calendars)."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "optionshelper.settings",
+        "OPTIONS_HELPER_DATA_DIR": str(tmp_path),
+    }
+    env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    for command in (["migrate", "-v", "0"], ["db_health", "--json"]):
+        warm = subprocess.run(
+            [sys.executable, "manage.py", *command], cwd=ROOT, env=env,
+            capture_output=True, text=True, timeout=300, check=False,
+        )
+        assert warm.returncode == 0, warm.stderr
+    code = (
+        "import sys; from django.core.management import execute_from_command_line\n"
+        "execute_from_command_line(['manage.py', 'db_health', '--json'])\n"
+        "print('loaded:', ','.join(m for m in ('pandas', 'numpy', 'pyarrow') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=300, check=False,
+    )
+    assert '"meta_tables_present": true' in done.stdout, done.stdout + done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "loaded:", done.stdout
