@@ -379,10 +379,10 @@ def old_derived(symbols: tuple[str, ...], as_of: dt.date) -> int:
     from apps.market import selectors
     from apps.market import stores as warehouse_stores
 
-    headers = selectors.snapshot_spots(list(symbols), up_to=as_of)
+    stored = selectors.stored_snapshots(list(symbols), up_to=as_of)
     summaries = []
     for symbol in symbols:
-        todo = headers.get(symbol, [])
+        todo = [(snap.snapshot_date, snap.spot) for snap in stored.get(symbol, [])]
         chains = selectors.snapshot_chains(symbol, [day for day, _ in todo])
         chains["snapshot_date"] = pd.to_datetime(chains["snapshot_date"]).dt.date
         by_date = dict(tuple(chains.groupby("snapshot_date")))

@@ -29,6 +29,7 @@ from apps.core.jobs import (
 from apps.ledger.services.run_types import market_ts
 from apps.market import selectors
 from apps.market import stores as warehouse_stores
+from apps.market.selectors import StoredSnapshot
 from optionshelper import warehouse
 
 # --- compute_flow --------------------------------------------------------------------------------
@@ -53,13 +54,12 @@ def _chunks(sizes: dict[str, tuple[int, int]], caps: tuple[int, int]) -> list[li
     return chunks
 
 
-def _flow_sizes(params: JobParams, window: int) -> dict[str, tuple[int, int]]:
+def _flow_sizes(
+    symbols: tuple[str, ...], stored: dict[str, list[StoredSnapshot]], window: int
+) -> dict[str, tuple[int, int]]:
     """Per symbol: (1, the chain rows of the window + 1 snapshots its flow reads)."""
-    headers = analytics_selectors.snapshot_chain_rows(
-        list(params.symbols), up_to=params.as_of.market_date
-    )
     return {
-        s: (1, sum(rows for _, rows in headers.get(s, [])[-(window + 1) :])) for s in params.symbols
+        s: (1, sum(snap.contracts for snap in stored.get(s, [])[-(window + 1) :])) for s in symbols
     }
 
 
@@ -211,9 +211,8 @@ def compute_flow(params: JobParams, *, log: RunLog) -> JobResult:
     top = int(params.options.get("top", 0))  # ranked rows only when asked (compute_flow --top)
     tops: dict[str, dict] = {}
     partitions: list[PartitionResult] = []
-    with warehouse.read():  # the plan and the provider share one connection
-        sizes = _flow_sizes(params, window)
-        data_provider = _data_provider(params)
+    stored = selectors.stored_snapshots(list(params.symbols), up_to=params.as_of.market_date)
+    sizes = _flow_sizes(params.symbols, stored, window)
     for chunk in _chunks(sizes, (FLOW_CHUNK_SYMBOLS, FLOW_CHUNK_ROWS)):
         try:
             partitions += _flow_chunk(
@@ -244,7 +243,7 @@ def compute_flow(params: JobParams, *, log: RunLog) -> JobResult:
             "group_by": group_by,
             "persisted": persist,
             "top": tops,
-            "data_provider": data_provider,
+            "data_provider": _data_provider(stored),
         },
     )
 
@@ -341,25 +340,23 @@ def compute_derived(params: JobParams, *, log: RunLog) -> JobResult:
     Without ``all_dates`` or ``force``, a symbol whose newest row was computed after its inputs
     were stored is skipped (``up_to_date``)."""
     all_dates = bool(params.options.get("all_dates", False))
-    with warehouse.read():  # the plan and the provider share one connection
-        headers = analytics_selectors.snapshot_chain_rows(
-            list(params.symbols), up_to=params.as_of.market_date
-        )
+    with warehouse.read():  # the plan's two queries share one connection
+        stored = selectors.stored_snapshots(list(params.symbols), up_to=params.as_of.market_date)
         fresh = (
             set()
             if all_dates or params.force
             else selectors.derived_up_to_date(
-                {symbol: days[-1][0] for symbol, days in headers.items() if days}
+                {symbol: snaps[-1].snapshot_date for symbol, snaps in stored.items() if snaps}
             )
         )
-        data_provider = _data_provider(params)
     started: dict[str, dt.datetime] = {}
     partitions: dict[str, PartitionResult] = {}
     todo: dict[str, list[dt.date]] = {}
     chain_rows: dict[str, int] = {}
     for symbol in params.symbols:
         started[symbol] = dt.datetime.now(dt.UTC)
-        dates = [day for day, _ in headers.get(symbol, [])]
+        snaps = stored.get(symbol, [])
+        dates = [snap.snapshot_date for snap in snaps]
         if not dates:
             log.asset_skipped("derived_daily", symbol, "no_snapshots", started_at=started[symbol])
             partitions[symbol] = PartitionResult(symbol, "skipped", detail="no_snapshots")
@@ -370,8 +367,7 @@ def compute_derived(params: JobParams, *, log: RunLog) -> JobResult:
             )
             continue
         todo[symbol] = dates if all_dates else dates[-1:]
-        sizes = [rows for _, rows in headers[symbol]]
-        chain_rows[symbol] = sum(sizes) if all_dates else sizes[-1]
+        chain_rows[symbol] = sum(snap.contracts for snap in (snaps if all_dates else snaps[-1:]))
     writes = _DerivedWrites(log=log, started=started)
     sizes = {s: (len(days), chain_rows[s]) for s, days in todo.items()}
     for chunk in _chunks(sizes, (DERIVED_CHUNK_SNAPSHOTS, DERIVED_CHUNK_ROWS)):
@@ -391,16 +387,13 @@ def compute_derived(params: JobParams, *, log: RunLog) -> JobResult:
         "compute_derived",
         max(dates) if dates else None,
         ordered,
-        {"data_provider": data_provider},
+        {"data_provider": _data_provider(stored)},
     )
 
 
-def _data_provider(params: JobParams) -> str:
-    """The provider(s) of the stored snapshots these symbols were computed from ("" for none)."""
-    headers = selectors.latest_snapshot_headers(
-        list(params.symbols), up_to=params.as_of.market_date
-    )
-    return ",".join(sorted({str(h["provider"]) for h in headers.values() if h.get("provider")}))
+def _data_provider(stored: dict[str, list[StoredSnapshot]]) -> str:
+    """The provider(s) of the symbols' newest stored snapshots, computed from ("" for none)."""
+    return ",".join(sorted({snaps[-1].provider for snaps in stored.values() if snaps[-1].provider}))
 
 
 # --- build_briefing / build_dashboard ------------------------------------------------------------

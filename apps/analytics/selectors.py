@@ -141,22 +141,3 @@ def flow_persisted_tops(
         row["expiry"] = row["expiry"].isoformat() if row["expiry"] else None
         out[symbol][row["flow_class"]].append(row)
     return out
-
-
-def snapshot_chain_rows(
-    symbols: list[str], *, up_to: dt.date | None = None
-) -> dict[str, list[tuple[dt.date, int]]]:
-    """Per symbol: (snapshot_date, chain rows as its writer counted them, 0 if not) of its current
-    headers at or before ``up_to``, oldest first; one query for all of them."""
-    rows = warehouse.fetch_all(
-        "SELECT symbol, snapshot_date, coalesce(contracts, 0) FROM options_snapshot_headers "
-        "WHERE list_contains(?::VARCHAR[], symbol) "
-        "AND snapshot_date <= coalesce(?, DATE '2999-12-31') "
-        "QUALIFY row_number() OVER (PARTITION BY symbol, snapshot_date ORDER BY updated_at DESC) = 1 "
-        "ORDER BY symbol, snapshot_date",
-        [list(symbols), up_to],
-    )
-    out: dict[str, list[tuple[dt.date, int]]] = {}
-    for symbol, day, contracts in rows:
-        out.setdefault(symbol, []).append((day, int(contracts)))
-    return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -156,22 +157,31 @@ def latest_snapshot_headers(symbols: list[str], *, up_to: dt.date | None = None)
     return {row["symbol"]: row for row in frame.to_dict("records")}
 
 
-def snapshot_spots(
+class StoredSnapshot(NamedTuple):
+    """What the current header of one stored (symbol, date) says, without the chain."""
+
+    snapshot_date: dt.date
+    spot: float | None
+    contracts: int  # chain rows as the writer counted them (0 if it did not)
+    provider: str
+
+
+def stored_snapshots(
     symbols: list[str], *, up_to: dt.date | None = None
-) -> dict[str, list[tuple[dt.date, float]]]:
-    """Per symbol: (snapshot_date, spot) of its current headers at or before ``up_to``, oldest
-    first; one query for all of them."""
+) -> dict[str, list[StoredSnapshot]]:
+    """Per symbol: its current header (the newest write) of every stored date at or before
+    ``up_to``, oldest first; one query for all of them."""
     rows = warehouse.fetch_all(
-        "SELECT symbol, snapshot_date, spot FROM options_snapshot_headers "
-        "WHERE list_contains(?::VARCHAR[], symbol) "
+        "SELECT symbol, snapshot_date, spot, coalesce(contracts, 0), provider "
+        "FROM options_snapshot_headers WHERE list_contains(?::VARCHAR[], symbol) "
         "AND snapshot_date <= coalesce(?, DATE '2999-12-31') "
         "QUALIFY row_number() OVER (PARTITION BY symbol, snapshot_date ORDER BY updated_at DESC) = 1 "
         "ORDER BY symbol, snapshot_date",
         [list(symbols), up_to],
     )
-    out: dict[str, list[tuple[dt.date, float]]] = {}
-    for symbol, day, spot in rows:
-        out.setdefault(symbol, []).append((day, spot))
+    out: dict[str, list[StoredSnapshot]] = {}
+    for symbol, day, spot, contracts, provider in rows:
+        out.setdefault(symbol, []).append(StoredSnapshot(day, spot, int(contracts), provider))
     return out
 
 

@@ -21,14 +21,12 @@ END = dt.date(2026, 11, 20)
 SYMBOLS = ("AAPL", "MSFT")
 
 
-def _flow(window: int, *, persist: bool = True):
+def _flow(window: int, *, persist: bool = True, force: bool = False, symbols=(*SYMBOLS, "NONE")):
+    options = {"window": window, "group_by": "strike", "persist": persist, "top": 3}
+    if force:
+        options["force"] = True
     return execute_job(
-        "compute_flow",
-        JobParams(
-            as_of=resolve_as_of(END),
-            symbols=(*SYMBOLS, "NONE"),
-            options={"window": window, "group_by": "strike", "persist": persist, "top": 3},
-        ),
+        "compute_flow", JobParams(as_of=resolve_as_of(END), symbols=symbols, options=options)
     )
 
 
@@ -41,16 +39,21 @@ def test_persist_replaces_partitions_and_retention_prunes(warehouse_db, settings
     statuses = {p.symbol: p.status for p in first.result.partitions}
     assert statuses == {"AAPL": "success", "MSFT": "success", "NONE": "skipped"}
     assert event_status(first.outcome.run_id, "options_flow") == {
-        "AAPL": "success", "MSFT": "success", "NONE": "skipped"}
-    batch = analytics_selectors.flow_batch(symbols=list(SYMBOLS), as_of=END, window=2,
-                                           group_by="strike")
+        "AAPL": "success",
+        "MSFT": "success",
+        "NONE": "skipped",
+    }
+    batch = analytics_selectors.flow_batch(
+        symbols=list(SYMBOLS), as_of=END, window=2, group_by="strike"
+    )
     for part in batch.ok():
         stored = OptionsFlowPartition.objects.get(symbol=part.symbol, window=2, group_by="strike")
         assert stored.snapshot_dates == [d.isoformat() for d in part.snapshot_dates]
         assert stored.provider == part.provider == "demo"
         rows = OptionsFlow.objects.filter(partition=stored)
-        mine = batch.rows.filter(batch.rows["symbol"].to_numpy(zero_copy_only=False)
-                                 == part.symbol).to_pandas()
+        mine = batch.rows.filter(
+            batch.rows["symbol"].to_numpy(zero_copy_only=False) == part.symbol
+        ).to_pandas()
         assert rows.count() == stored.rows == len(mine) > 0
         assert set(rows.values_list("row_key", flat=True)) == set(mine["row_key"])
         total = rows.aggregate(s=Sum("delta_oi_notional"))["s"]
@@ -90,8 +93,9 @@ def test_rerun_skips_partitions_persisted_from_the_same_snapshots(warehouse_db) 
 
     again = _flow(2)
     assert again.outcome.status == "success"
-    assert {p.symbol: (p.status, p.detail) for p in again.result.partitions if p.symbol != "NONE"} == {
-        "AAPL": ("skipped", "up_to_date"), "MSFT": ("skipped", "up_to_date")}
+    assert {
+        p.symbol: (p.status, p.detail) for p in again.result.partitions if p.symbol != "NONE"
+    } == {"AAPL": ("skipped", "up_to_date"), "MSFT": ("skipped", "up_to_date")}
     assert event_status(again.outcome.run_id, "options_flow")["AAPL"] == "skipped"
     assert dict(OptionsFlowPartition.objects.values_list("symbol", "pk")) == ids  # not replaced
 
@@ -105,14 +109,7 @@ def test_rerun_skips_partitions_persisted_from_the_same_snapshots(warehouse_db) 
     assert statuses["MSFT"] == "success" and statuses["AAPL"] == "skipped"
     assert OptionsFlowPartition.objects.get(symbol="MSFT").pk != ids["MSFT"]
 
-    forced = execute_job(
-        "compute_flow",
-        JobParams(
-            as_of=resolve_as_of(END),
-            symbols=SYMBOLS,
-            options={"window": 2, "group_by": "strike", "force": True},
-        ),
-    )
+    forced = _flow(2, force=True, symbols=SYMBOLS)
     assert {p.status for p in forced.result.partitions} == {"success"}
     assert OptionsFlowPartition.objects.get(symbol="AAPL").pk != ids["AAPL"]
     assert OptionsFlowPartition.objects.count() == 2  # replaced, never duplicated
@@ -132,14 +129,7 @@ def test_replace_touches_only_its_partitions_and_loads_rows_in_batches(
     _flow(2)
     kept = sorted(OptionsFlow.objects.filter(window=1).values_list("pk", flat=True))
     replaced = set(OptionsFlow.objects.filter(window=2).values_list("pk", flat=True))
-    forced = execute_job(
-        "compute_flow",
-        JobParams(
-            as_of=resolve_as_of(END),
-            symbols=SYMBOLS,
-            options={"window": 2, "group_by": "strike", "force": True},
-        ),
-    )
+    forced = _flow(2, force=True, symbols=SYMBOLS)
     assert {p.status for p in forced.result.partitions} == {"success"}
     assert sorted(OptionsFlow.objects.filter(window=1).values_list("pk", flat=True)) == kept
     new = OptionsFlow.objects.filter(window=2)
