@@ -6,6 +6,7 @@ Reads only (selectors, flow rows, positions); the rendering is pure (``compute.b
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -35,14 +36,12 @@ from optionshelper import warehouse
 TOP_FLOW = 3
 
 
-
 def _derived_pairs(symbols: list[str], day: dt.date) -> dict[str, tuple[dict, dict]]:
     """Per symbol, the derived row at ``day`` and the one before it (for the change section)."""
     recent = selectors.derived_recent_many(symbols, up_to=day, limit=2)
     pairs = {}
     for symbol in symbols:
-        frame = recent.get(symbol)
-        rows = [] if frame is None else [json_safe(r) for r in frame.to_dict("records")]
+        rows = [json_safe(row) for row in recent.get(symbol, [])]
         pairs[symbol] = (rows[0] if rows else {}), (rows[1] if len(rows) > 1 else {})
     return pairs
 
@@ -73,11 +72,14 @@ def _newest_partitions(symbols: list[str], day: dt.date) -> dict[str, OptionsFlo
     return picked
 
 
-def _flow_summaries(symbols: list[str], day: dt.date) -> dict[str, dict[str, Any]]:
+def _flow_summaries(
+    symbols: list[str], day: dt.date, partitions: dict[str, OptionsFlowPartition] | None = None
+) -> dict[str, dict[str, Any]]:
     """Per symbol: top building/unwinding strikes of its newest stored partition ending on or
-    before ``day`` (``stale_from`` names its end date when it is older than ``day``); summed per
-    strike in SQL, for every symbol's partition in one query."""
-    partitions = _newest_partitions(symbols, day)
+    before ``day`` (``partitions``, when already picked; ``stale_from`` names its end date when it
+    is older than ``day``); summed per strike in SQL, for every symbol's partition in one query."""
+    if partitions is None:
+        partitions = _newest_partitions(symbols, day)
     by_partition: dict[int, list[dict[str, Any]]] = {}
     strikes = (
         OptionsFlow.objects.filter(
@@ -309,26 +311,74 @@ def briefing_symbols(*, requested: list[str], market_date: dt.date, directory: P
     return ordered + sorted(set(select_symbols()) - set(ordered))
 
 
-def assemble(*, symbols: list[str], market_date: dt.date) -> dict[str, Any]:
+@dataclass(frozen=True)
+class BriefingInputs:
+    """Everything a briefing is built from except the flow rows, which are identified by their
+    partitions (a partition's rows never change; a recomputation is a new partition)."""
+
+    symbols: list[str]
+    market_date: dt.date
+    failures: dict[str, str]
+    headers: dict[str, dict]
+    portfolio: dict[str, Any]
+    derived: dict[str, tuple[dict, dict]]
+    partitions: dict[str, OptionsFlowPartition]
+
+    @property
+    def digest(self) -> str:
+        """A fingerprint of the inputs (and of the report's layout version): equal digests build
+        equal briefings, so a briefing stored with this digest is up to date."""
+        facts = {
+            "layout": [SCHEMA_VERSION, DISCLAIMER],
+            "market_date": self.market_date,
+            "symbols": self.symbols,
+            "failures": self.failures,
+            "headers": self.headers,
+            "portfolio": self.portfolio,
+            "derived": self.derived,
+            "flow": {s: [p.pk, p.computed_at] for s, p in sorted(self.partitions.items())},
+        }
+        text = json.dumps(json_safe(facts), sort_keys=True, allow_nan=False)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def briefing_inputs(
+    *, symbols: list[str], market_date: dt.date, headers: dict[str, dict] | None = None
+) -> BriefingInputs:
+    """Read the briefing's inputs (every warehouse read on one connection); ``headers``, when the
+    caller already holds the symbols' newest snapshot headers up to ``market_date``."""
+    with warehouse.read():
+        if headers is None:
+            headers = selectors.latest_snapshot_headers(sorted(set(symbols)), up_to=market_date)
+        portfolio = _portfolio_report(market_date)
+        derived = _derived_pairs(list(symbols), market_date)
+    return BriefingInputs(
+        symbols=list(symbols),
+        market_date=market_date,
+        failures=_upstream_failures(list(symbols), market_date),
+        headers=headers,
+        portfolio=portfolio,
+        derived=derived,
+        partitions=_newest_partitions(list(symbols), market_date),
+    )
+
+
+def assemble(inputs: BriefingInputs) -> dict[str, Any]:
     """The whole briefing as JSON-safe data (the .json file; the .md is rendered from it).
 
     Built from stored data only: a symbol whose inputs for ``market_date`` are missing (its upstream
     job failed) keeps its newest older values, marked ``stale`` with a note, instead of vanishing.
     """
-    failures = _upstream_failures(list(symbols), market_date)
-    with warehouse.read():  # every warehouse read of the briefing shares one connection
-        headers = selectors.latest_snapshot_headers(sorted(set(symbols)), up_to=market_date)
-        portfolio = _portfolio_report(market_date)
-        derived = _derived_pairs(list(symbols), market_date)
-    flows = _flow_summaries(list(symbols), market_date)
+    symbols, market_date = inputs.symbols, inputs.market_date
+    flows = _flow_summaries(symbols, market_date, inputs.partitions)
     reports = [
         _symbol_report(
             s,
-            headers.get(s),
+            inputs.headers.get(s),
             market_date,
-            derived=derived[s],
+            derived=inputs.derived[s],
             flow=flows[s],
-            failure=failures.get(s),
+            failure=inputs.failures.get(s),
         )
         for s in symbols
     ]
@@ -336,10 +386,24 @@ def assemble(*, symbols: list[str], market_date: dt.date) -> dict[str, Any]:
         "schema_version": SCHEMA_VERSION,
         "market_date": market_date.isoformat(),
         "generated_at": timezone.now().isoformat(timespec="seconds"),
+        "inputs_digest": inputs.digest,
         "disclaimer": DISCLAIMER,
-        "portfolio": portfolio,
+        "portfolio": inputs.portfolio,
         "symbols": reports,
     }
+
+
+def stored_digest(directory: Path, market_date: dt.date) -> str | None:
+    """The inputs digest of the briefing stored for ``market_date`` (None when either of its two
+    files is missing or the JSON is unreadable)."""
+    json_path = directory / f"{market_date.isoformat()}.json"
+    if not (json_path.exists() and json_path.with_suffix(".md").exists()):
+        return None
+    try:
+        digest = json.loads(json_path.read_text(encoding="utf-8")).get("inputs_digest")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return digest if isinstance(digest, str) else None
 
 
 @dataclass(frozen=True)

@@ -399,16 +399,18 @@ def _data_provider(stored: dict[str, list[StoredSnapshot]]) -> str:
 # --- build_briefing / build_dashboard ------------------------------------------------------------
 
 
-def _briefing_date(symbols: list[str], params: JobParams) -> dt.date:
-    """The newest snapshot date of any of ``symbols`` at or before the as-of (else the calendar's)."""
+def _briefing_date(symbols: list[str], params: JobParams) -> tuple[dt.date, dict[str, dict]]:
+    """The newest snapshot date of any of ``symbols`` at or before the as-of (else the calendar's),
+    and the symbols' newest headers (none is newer than that date, by its definition)."""
     headers = selectors.latest_snapshot_headers(symbols, up_to=params.as_of.market_date)
     dates = [header["snapshot_date"] for header in headers.values()]
-    return max(dates) if dates else params.as_of.market_date
+    return (max(dates) if dates else params.as_of.market_date), headers
 
 
 def build_briefing(params: JobParams, *, log: RunLog) -> JobResult:
     """The briefing of the whole tracked set from stored data (a subset run refreshes its symbols;
-    the others are rebuilt from the same stored data, so they stay as they were)."""
+    the others are rebuilt from the same stored data, so they stay as they were). A briefing already
+    stored from exactly these inputs is ``up_to_date`` and left as it is, unless ``--force``."""
     started = dt.datetime.now(dt.UTC)
     directory = settings.REPORTS_DIR / "daily"
     with warehouse.read():  # the date and the report's warehouse reads share one connection
@@ -417,12 +419,20 @@ def build_briefing(params: JobParams, *, log: RunLog) -> JobResult:
             market_date=params.as_of.market_date,
             directory=directory,
         )
-        market_date = _briefing_date(candidates, params)
+        market_date, headers = _briefing_date(candidates, params)
         symbols = briefing.briefing_symbols(
             requested=list(params.symbols), market_date=market_date, directory=directory
         )
-        report = briefing.assemble(symbols=symbols, market_date=market_date)
-    paths = briefing.write_files(report, directory=directory)
+        inputs = briefing.briefing_inputs(
+            symbols=symbols,
+            market_date=market_date,
+            headers=headers if set(symbols) == set(candidates) else None,
+        )
+    assets = ("briefing_markdown", "briefing_json")
+    if not params.force and briefing.stored_digest(directory, market_date) == inputs.digest:
+        partition = record_up_to_date(log, assets, "ALL", market_date, started_at=started)
+        return JobResult("build_briefing", market_date, [partition])
+    paths = briefing.write_files(briefing.assemble(inputs), directory=directory)
     for asset_key, path in (("briefing_markdown", paths.markdown), ("briefing_json", paths.json)):
         log.asset_succeeded(
             asset_key,

@@ -26,6 +26,7 @@ BRIEFING_JSON_SCHEMA: dict[str, Any] = {
         "schema_version": {"const": SCHEMA_VERSION},
         "market_date": {"type": "string", "format": "date"},
         "generated_at": {"type": "string"},
+        "inputs_digest": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
         "disclaimer": {"type": "string"},
         "portfolio": {
             "type": "object",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pandas as pd
 
@@ -279,21 +279,26 @@ def derived_history(symbol: str, *, before: dt.date, limit: int = 252) -> pd.Ser
 
 def derived_recent_many(
     symbols: list[str], *, up_to: dt.date, limit: int = 2
-) -> dict[str, pd.DataFrame]:
-    """Per symbol, its newest ``limit`` derived rows at or before ``up_to``, newest first (one
-    query for the set; a symbol without rows is absent)."""
+) -> dict[str, list[dict[str, Any]]]:
+    """Per symbol, its newest ``limit`` derived rows at or before ``up_to`` as plain records, newest
+    first (one query for the set, read as Arrow; a symbol without rows is absent)."""
     if not symbols:
         return {}
-    frame = warehouse.fetch_df(
-        "SELECT * FROM derived_daily WHERE symbol IN (SELECT unnest(?::VARCHAR[])) AND date <= ? "
-        "QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY date DESC) <= ? "
-        "ORDER BY symbol, date DESC",
-        [list(symbols), up_to, limit],
-    )
-    return {
-        symbol: group.reset_index(drop=True)
-        for symbol, group in frame.groupby("symbol", sort=False)
-    }
+    with warehouse.read() as connection:
+        records = (
+            connection.execute(
+                "SELECT * FROM derived_daily WHERE symbol IN (SELECT unnest(?::VARCHAR[])) "
+                "AND date <= ? QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY date DESC) "
+                "<= ? ORDER BY symbol, date DESC",
+                [list(symbols), up_to, limit],
+            )
+            .to_arrow_table()
+            .to_pylist()
+        )
+    recent: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        recent.setdefault(record["symbol"], []).append(record)
+    return recent
 
 
 def chains_for_headers(headers: dict[str, dict]) -> dict[str, pd.DataFrame]:

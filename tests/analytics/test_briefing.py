@@ -1,9 +1,10 @@
-"""The briefing's flow section: top strikes summed in SQL (every symbol's partition at once)
-equal the straightforward pandas sums."""
+"""The briefing: its flow section's top strikes summed in SQL (every symbol's partition at once)
+equal the straightforward pandas sums; a briefing stored from the same inputs is up to date."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pandas as pd
 import pytest
@@ -13,8 +14,11 @@ from apps.analytics.models import OptionsFlow, OptionsFlowPartition
 from apps.core.asof import resolve_as_of
 from apps.core.jobs import JobParams
 from apps.core.values import json_safe
+from apps.ledger.models import IngestionRunAsset
 from apps.pipeline.jobs import execute_job
+from apps.portfolio.services import portfolio_import
 from tests.jobs.helpers import past_sessions
+from tests.jobs.test_bad_inputs import PORTFOLIO
 
 END = dt.date(2026, 11, 20)
 
@@ -58,3 +62,42 @@ def test_flow_summaries_equal_the_pandas_sums(warehouse_db, group_by):
                     for k, v in want.items()
                 }, side
         assert summary["window"] == 1 and summary["stale_from"] is None
+
+
+def _briefing(symbols, *, force: bool = False):
+    params = JobParams(as_of=resolve_as_of(END), symbols=symbols, options={"force": force})
+    execution = execute_job("build_briefing", params)
+    (partition,) = execution.result.partitions
+    reasons = set(
+        IngestionRunAsset.objects.filter(run_id=execution.outcome.run_id).values_list(
+            "status", "extra__reason"
+        )
+    )
+    return partition.status, partition.detail, reasons
+
+
+@pytest.mark.django_db
+def test_a_briefing_built_from_the_same_inputs_is_up_to_date(warehouse_db, settings):
+    symbols = ("AAPL", "SPY")
+    for day in past_sessions(2, end=END):
+        execute_job("snapshot_options", JobParams(as_of=resolve_as_of(day), symbols=symbols))
+    execute_job("compute_flow", JobParams(as_of=resolve_as_of(END), symbols=symbols))
+    json_path = settings.REPORTS_DIR / "daily" / f"{END}.json"
+
+    assert _briefing(symbols)[0] == "success"
+    built = json_path.read_text()
+    assert _briefing(symbols) == ("skipped", "up_to_date", {("skipped", "up_to_date")})
+    assert json_path.read_text() == built  # not rewritten: same generated_at
+
+    portfolio_import(data=PORTFOLIO)  # a changed input (positions) rebuilds it
+    assert _briefing(symbols)[0] == "success"
+    assert json.loads(json_path.read_text())["portfolio"]["positions"]
+    assert _briefing(symbols)[1] == "up_to_date"
+    execute_job(
+        "compute_flow",
+        JobParams(as_of=resolve_as_of(END), symbols=symbols, options={"force": True}),
+    )
+    assert _briefing(symbols)[0] == "success"  # a recomputed flow partition is a new input
+    assert _briefing(symbols, force=True)[0] == "success"
+    json_path.with_suffix(".md").unlink()
+    assert _briefing(symbols)[0] == "success"  # a missing file is rebuilt
