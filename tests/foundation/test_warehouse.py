@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 
 import duckdb
@@ -117,6 +119,55 @@ def test_reader_times_out_with_warehouse_busy_while_a_writer_holds_the_lock(ware
         holder.join()
     with warehouse.read(timeout_s=1) as con:  # free again
         assert con.execute("SELECT 1").fetchone() == (1,)
+
+
+def _open_elsewhere(path, *, read_only: bool) -> str:
+    """Open the file from another process, as a CLI or another job would: "ok" or DuckDB's error."""
+    code = (
+        "import duckdb, sys\n"
+        "try:\n"
+        f"    duckdb.connect({str(path)!r}, read_only={read_only}).close()\n"
+        "    print('ok')\n"
+        "except duckdb.Error as exc:\n"
+        "    print(str(exc).splitlines()[0])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    return done.stdout.strip()
+
+
+def test_the_file_is_held_only_inside_an_access_and_a_write_lands_on_exit(warehouse_db):
+    with warehouse.write() as con:
+        con.execute(
+            "INSERT INTO candles_daily (symbol, date, close, provider, updated_at) "
+            "VALUES ('X', DATE '2024-01-02', 1, 'demo', now())"
+        )
+        assert "Could not set lock" in _open_elsewhere(warehouse_db, read_only=True)
+    assert not warehouse_db.with_name(warehouse_db.name + ".wal").exists()  # checkpointed
+    assert _open_elsewhere(warehouse_db, read_only=False) == "ok"
+    with warehouse.read() as con:
+        assert con.execute("SELECT count(*) FROM candles_daily").fetchone() == (1,)
+        assert "Could not set lock" in _open_elsewhere(warehouse_db, read_only=False)
+    assert _open_elsewhere(warehouse_db, read_only=False) == "ok"
+
+
+def test_readers_on_several_threads_share_the_attached_file(warehouse_db):
+    both_inside, results = threading.Barrier(2, timeout=30), []
+
+    def read():
+        with warehouse.read() as con:
+            both_inside.wait()
+            results.append(con.execute("SELECT count(*) FROM candles_daily").fetchone())
+            both_inside.wait()
+
+    threads = [threading.Thread(target=read) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert results == [(0,), (0,)]
+    assert warehouse._file.attached is None and warehouse._file.users == 0
+    with warehouse.write() as con:  # and the writer attaches it afresh, read-write
+        con.execute("CREATE TABLE scratch AS SELECT 1 AS x")
 
 
 def test_transaction_rolls_back_on_error(warehouse_db):

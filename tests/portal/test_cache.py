@@ -25,15 +25,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def connects(monkeypatch):
-    """Counts DuckDB connections opened by the warehouse door."""
+    """Counts the warehouse connections the door opens (each attaches the file afresh)."""
     opened: list[str] = []
-    real = warehouse.duckdb.connect
+    real = warehouse._connect
 
-    def counting(*args, **kwargs):
-        opened.append(str(args[0]) if args else "")
-        return real(*args, **kwargs)
+    def counting(path, **kwargs):
+        opened.append(str(path))
+        return real(path, **kwargs)
 
-    monkeypatch.setattr(warehouse.duckdb, "connect", counting)
+    monkeypatch.setattr(warehouse, "_connect", counting)
     return opened
 
 
