@@ -228,8 +228,6 @@ def exists() -> bool:
     return True if mode() == "lake" else warehouse_path().exists()
 
 
-
-
 class WarehouseUnreadable(WarehouseError):
     """The file exists but DuckDB cannot open it (corrupt, foreign or unreadable)."""
 
