@@ -276,6 +276,8 @@ class _FileAttachment:
     def open(self, path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
         with self.guard:
             if self.pid != os.getpid():  # first use, or inherited through fork: start afresh
+                if self.root is not None:  # the parent's instance: never closed or freed here
+                    _inherited.append(self.root)
                 self.pid, self.attached, self.users = os.getpid(), None, 0
                 self.root = duckdb.connect(":memory:")
             if self.attached is not None and self.attached != (path, read_only):
@@ -308,10 +310,11 @@ class _FileAttachment:
             self.root.execute(f"DETACH {_alias(path)}")
         except duckdb.Error:
             self.root.close()  # closing the instance releases the file for certain
-            self.pid = 0
+            self.root, self.pid = None, 0
 
 
 _file = _FileAttachment()
+_inherited: list[duckdb.DuckDBPyConnection] = []
 
 
 def _alias(path: Path) -> str:
