@@ -342,11 +342,11 @@ def ingest_options_bars(params: JobParams, *, log: RunLog) -> JobResult:
     lookback = int(params.options.get("lookback_days") or DEFAULT_BAR_LOOKBACK_DAYS)
     force = params.force
     symbols = list(params.symbols)
-    state = selectors.bar_fetch_state(symbols, provider.name)
-    stored_newest = {s: newest for s, (_, newest) in state.items() if newest is not None}
-    # A fetch as of this date (or later) already covered every contract listed then.
-    fetched = {s for s, (through, _) in state.items() if through and through >= market_date}
-    todo = [s for s in symbols if force or s not in fetched]
+    through = selectors.bar_fetched_through(symbols, provider.name)
+    # A fetch as of this date (or later) already covered every contract listed then: up to date,
+    # its watermark kept (the bars themselves are scanned only for the symbols to fetch).
+    todo = [s for s in symbols if force or through.get(s, dt.date.min) < market_date]
+    stored_newest = selectors.bar_newest(todo, provider.name)
     coverage = selectors.bar_coverage_many(todo, provider.name)
     asset_keys = ("option_contracts", "option_bars")
     batch = _Batch(
@@ -375,10 +375,12 @@ def ingest_options_bars(params: JobParams, *, log: RunLog) -> JobResult:
                 force=force,
                 log=log,
             )
-        if staged is None:
-            newest = stored_newest.get(symbol) or market_date
+        if staged is None:  # the watermark follows the stored bars where they were scanned
+            newest = stored_newest.get(symbol)
+            day = newest or through.get(symbol) or market_date
+            marks = ("option_bars",) if newest else ()
             return record_up_to_date(
-                log, asset_keys, symbol, newest, started_at=started, watermarked=("option_bars",)
+                log, asset_keys, symbol, day, started_at=started, watermarked=marks
             )
         return batch.add(staged, rows=len(staged.payload[1]) + len(staged.payload[0]))
 

@@ -92,24 +92,32 @@ def bar_coverage_many(underlyings: list[str], provider: str) -> pd.DataFrame:
     )
 
 
-def bar_fetch_state(
-    underlyings: list[str], provider: str
-) -> dict[str, tuple[dt.date | None, dt.date | None]]:
-    """Per underlying with stored contracts: (the newest date a fetch from ``provider`` covered,
-    the newest stored bar date from it), in one query for the set."""
+def bar_fetched_through(underlyings: list[str], provider: str) -> dict[str, dt.date]:
+    """Per underlying with fetch records: the newest date a fetch from ``provider`` covered (the
+    fetch records only: one small query for the set)."""
     if not underlyings:
         return {}
     rows = warehouse.fetch_all(
-        "WITH c AS (SELECT contract_symbol, underlying FROM option_contracts "
-        "  WHERE underlying IN (SELECT unnest(?::VARCHAR[]))), "
-        "fetched AS (SELECT c.underlying, max(m.end_date) AS through FROM c "
-        "  JOIN option_bars_meta m USING (contract_symbol) WHERE m.provider = ? GROUP BY 1), "
-        "stored AS (SELECT c.underlying, max(b.date) AS newest FROM c "
-        "  JOIN option_bars b USING (contract_symbol) WHERE b.provider = ? GROUP BY 1) "
-        "SELECT underlying, f.through, s.newest FROM fetched f FULL JOIN stored s USING (underlying)",
-        [list(underlyings), provider, provider],
+        "SELECT c.underlying, max(m.end_date) FROM option_contracts c "
+        "JOIN option_bars_meta m USING (contract_symbol) "
+        "WHERE m.provider = ? AND c.underlying IN (SELECT unnest(?::VARCHAR[])) GROUP BY 1",
+        [provider, list(underlyings)],
     )
-    return {underlying: (through, newest) for underlying, through, newest in rows}
+    return {underlying: through for underlying, through in rows if through is not None}
+
+
+def bar_newest(underlyings: list[str], provider: str) -> dict[str, dt.date]:
+    """Per underlying with stored bars from ``provider``: the newest bar date (a scan of the bars
+    of its contracts; one query for the set)."""
+    if not underlyings:
+        return {}
+    rows = warehouse.fetch_all(
+        "SELECT c.underlying, max(b.date) FROM option_contracts c "
+        "JOIN option_bars b USING (contract_symbol) "
+        "WHERE b.provider = ? AND c.underlying IN (SELECT unnest(?::VARCHAR[])) GROUP BY 1",
+        [provider, list(underlyings)],
+    )
+    return {underlying: newest for underlying, newest in rows if newest is not None}
 
 
 def stored_snapshot_symbols(symbols: list[str], day: dt.date, provider: str) -> set[str]:

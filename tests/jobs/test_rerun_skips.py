@@ -7,7 +7,7 @@ from django.core.management import call_command
 
 from apps.core.asof import resolve_as_of
 from apps.core.jobs import JobParams
-from apps.ledger.models import IngestionRun, IngestionRunAsset
+from apps.ledger.models import AssetWatermark, IngestionRun, IngestionRunAsset
 from apps.market import jobs as market_jobs
 from apps.market import stores
 from apps.market.providers.demo import DemoProvider
@@ -39,10 +39,13 @@ def test_rerunning_a_range_changes_nothing_and_records_up_to_date_skips(warehous
     assert {r.outcome.status for r in first} == {"success"}
     before = warehouse_state()
     assert before["options_chain"][0] > 0 and before["option_bars"][0] > 0
+    marks = set(AssetWatermark.objects.values_list("asset_key", "scope_key", "watermark_ts"))
+    assert {m[:2] for m in marks} >= {("option_bars", s) for s in SYMBOLS}
 
     again = run_range(params, start=sessions[0], end=sessions[-1], job_options=JOB_OPTIONS)
     assert {r.outcome.status for r in again} == {"success"}
     assert warehouse_state() == before  # every table identical (checksums)
+    assert set(AssetWatermark.objects.values_list("asset_key", "scope_key", "watermark_ts")) == marks
     for result in again:
         for job_name, execution in result.jobs:
             if job_name not in PRODUCER_ASSETS:
