@@ -286,7 +286,7 @@ def _stage_bars(
     bars_parts = []
     size = max(int(provider.option_bars_batch), 1)
     for fetch_from, group in todo.groupby("fetch_from"):
-        names = list(group["contract_symbol"])
+        names = group["contract_symbol"].tolist()
         for offset in range(0, len(names), size):
             batch = names[offset : offset + size]
             bars_parts.append(provider.get_option_bars(batch, fetch_from, market_date))
