@@ -106,6 +106,8 @@ _LAKE_EXTENSIONS = ("duckdb_extension_ducklake", "duckdb_extension_postgres_scan
 _CONFLICT_MARKERS = ("conflict", "concurrent")
 _lake_lock = threading.Lock()
 _lake_roots: dict[tuple, duckdb.DuckDBPyConnection] = {}
+# DuckDB instances inherited from a parent process through fork: kept, never closed or freed here.
+_inherited: list[duckdb.DuckDBPyConnection] = []
 
 
 def lake_url() -> str:
@@ -177,7 +179,7 @@ def _lake_root() -> duckdb.DuckDBPyConnection:
         if root is not None:
             return root
         for stale in [k for k in _lake_roots if k[0] != os.getpid()]:
-            _lake_roots.pop(stale)  # inherited through fork: never touch the parent's instance
+            _inherited.append(_lake_roots.pop(stale))
         root = duckdb.connect(":memory:")
         try:
             for extension in lake_extension_files():
@@ -276,7 +278,7 @@ class _FileAttachment:
     def open(self, path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
         with self.guard:
             if self.pid != os.getpid():  # first use, or inherited through fork: start afresh
-                if self.root is not None:  # the parent's instance: never closed or freed here
+                if self.root is not None:
                     _inherited.append(self.root)
                 self.pid, self.attached, self.users = os.getpid(), None, 0
                 self.root = duckdb.connect(":memory:")
@@ -286,8 +288,14 @@ class _FileAttachment:
                 mode = " (READ_ONLY)" if read_only else ""
                 self.root.execute(f"ATTACH '{_sql_quote(str(path))}' AS {_alias(path)}{mode}")
                 self.attached = (path, read_only)
-            cursor = self.root.cursor()
+                # Spill files beside the warehouse, where a file connection puts them.
+                self.root.execute(f"SET temp_directory = '{_sql_quote(str(path))}.tmp'")
             self.users += 1
+            try:
+                cursor = self.root.cursor()
+            except BaseException:
+                self._release()
+                raise
         try:
             cursor.execute(f"USE {_alias(path)}")
         except BaseException:
@@ -296,11 +304,16 @@ class _FileAttachment:
         return cursor
 
     def close(self, cursor: duckdb.DuckDBPyConnection) -> None:
-        cursor.close()
-        with self.guard:
-            self.users -= 1
-            if self.users == 0 and self.pid == os.getpid():
-                self._detach()
+        try:
+            cursor.close()
+        finally:
+            with self.guard:
+                self._release()
+
+    def _release(self) -> None:
+        self.users -= 1
+        if self.users == 0 and self.pid == os.getpid():
+            self._detach()
 
     def _detach(self) -> None:
         if self.attached is None:
@@ -312,13 +325,21 @@ class _FileAttachment:
             self.root.close()  # closing the instance releases the file for certain
             self.root, self.pid = None, 0
 
+    def after_fork_in_child(self) -> None:
+        """A lock held by another thread at fork time would never be released in the child."""
+        self.guard = threading.Lock()
+
 
 _file = _FileAttachment()
-_inherited: list[duckdb.DuckDBPyConnection] = []
+os.register_at_fork(after_in_child=_file.after_fork_in_child)
+_BUILT_IN_CATALOGS = {"memory", "system", "temp", "main"}
 
 
 def _alias(path: Path) -> str:
-    return '"' + path.stem.replace('"', '""') + '"'
+    """The catalog name ``duckdb.connect`` would give the file (its stem), unless that is one of
+    the instance's own catalogs."""
+    name = path.stem if path.stem.lower() not in _BUILT_IN_CATALOGS else f"{path.stem}_warehouse"
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _connect(path: Path, *, read_only: bool, bound: float) -> duckdb.DuckDBPyConnection:

@@ -329,7 +329,7 @@ class BriefingInputs:
         """A fingerprint of the inputs (and of the report's layout version): equal digests build
         equal briefings, so a briefing stored with this digest is up to date."""
         facts = {
-            "layout": [SCHEMA_VERSION, DISCLAIMER],
+            "layout": [SCHEMA_VERSION, DISCLAIMER, TOP_FLOW],
             "market_date": self.market_date,
             "symbols": self.symbols,
             "failures": self.failures,
@@ -425,8 +425,10 @@ def write_files(report: dict[str, Any], *, directory: Path) -> BriefingPaths:
         markdown=directory / f"{report['market_date']}.md",
         json=directory / f"{report['market_date']}.json",
     )
-    _atomic_write(paths.json, json.dumps(report, indent=2, sort_keys=True, allow_nan=False))
+    # The JSON last: it carries the inputs digest, so a briefing cut off between the two files is
+    # rebuilt, never taken for up to date.
     _atomic_write(paths.markdown, render_markdown(report))
+    _atomic_write(paths.json, json.dumps(report, indent=2, sort_keys=True, allow_nan=False))
     return paths
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import threading
 from collections.abc import Iterator
 
 import duckdb
@@ -219,7 +220,9 @@ skew AS (
     GROUP BY c.sid
 )
 """
-SUMMARIES_SQL = _CHAIN_CTES + f"""
+SUMMARIES_SQL = (
+    _CHAIN_CTES
+    + f"""
 SELECT t.symbol, t.snapshot_date AS date,
     {_finite("t.spot")} AS spot,
     coalesce(tt.contracts, 0) AS contracts,
@@ -248,6 +251,7 @@ LEFT JOIN nxt nx ON nx.sid = t.sid
 LEFT JOIN skew s ON s.sid = t.sid
 ORDER BY t.symbol, t.snapshot_date
 """
+)
 
 # The chain rows of each (symbol, date) to do, as its current header's writer counted them.
 _SIZES_SQL = """
@@ -268,7 +272,9 @@ WHERE c.expiry IS NOT NULL
 
 # The ATM of every live expiry (days > 0) of each (symbol, date): what ``chain.term_structure``
 # returns per snapshot (NULL ATM values where an expiry has no call/put pair with marks).
-TERM_STRUCTURE_SQL = _CHAIN_CTES + """
+TERM_STRUCTURE_SQL = (
+    _CHAIN_CTES
+    + """
 SELECT t.symbol, t.snapshot_date AS date, e.expiry, e.days, a.atm_strike, a.atm_iv, a.straddle,
     CASE WHEN isfinite(a.straddle / a.uspot) THEN a.straddle / a.uspot END AS em_pct
 FROM todo t
@@ -276,6 +282,7 @@ JOIN expiries e ON e.sid = t.sid AND e.days > 0
 LEFT JOIN atm a ON a.sid = e.sid AND a.expiry = e.expiry
 ORDER BY t.symbol, t.snapshot_date, e.expiry
 """
+)
 
 
 @contextlib.contextmanager
@@ -308,9 +315,9 @@ def _inputs(con: duckdb.DuckDBPyConnection, todo: dict[str, list[dt.date]]) -> I
 
 
 SUMMARY_CHUNK_ROWS = 1_000_000  # chain rows per statement: it holds them in memory (~130 B each)
-# The database's memory limit while the statements run: past it, DuckDB drops the chain blocks it
-# has read and cached (a warehouse stored date by date puts every symbol in every block, so even
-# one symbol's read touches most of the file).
+# The database's memory limit while the statements of more than one slice run: past it, DuckDB
+# drops the chain blocks it has read and cached (a warehouse stored date by date puts every symbol
+# in every block, so even one symbol's read touches most of the file).
 SUMMARY_MEMORY_LIMIT = "512MB"
 
 
@@ -327,23 +334,41 @@ def _run_bounded(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
             rows = 0
         slices[-1].append(size)
         rows += size[2]
-    with _memory_limit(con, SUMMARY_MEMORY_LIMIT):
+    # One slice (a page's few snapshots) leaves the shared instance's setting alone.
+    bounded = (
+        _memory_limit(con, SUMMARY_MEMORY_LIMIT) if len(slices) > 1 else contextlib.nullcontext()
+    )
+    with bounded:
         return _run_slices(con, sql, slices)
+
+
+_limit_guard = threading.Lock()
+_limit_holders = 0
+_limit_previous = ""
 
 
 @contextlib.contextmanager
 def _memory_limit(con: duckdb.DuckDBPyConnection, limit: str) -> Iterator[None]:
-    """The database's memory limit set to ``limit`` for the duration, then back to the default
-    (or, when it was not the default, to what it was as DuckDB prints it)."""
+    """The database's memory limit set to ``limit`` while any thread of this process runs
+    summaries, then back to the default (or, when it was not the default, to what it was as DuckDB
+    prints it). The setting belongs to the DuckDB instance, which a process's accesses share, so
+    the first holder sets it and the last restores it."""
+    global _limit_holders, _limit_previous
     setting = "SELECT current_setting('memory_limit')"
-    previous = con.execute(setting).fetchone()[0]
-    con.execute(f"SET memory_limit = '{limit}'")
+    with _limit_guard:
+        if _limit_holders == 0:
+            _limit_previous = con.execute(setting).fetchone()[0]
+            con.execute(f"SET memory_limit = '{limit}'")
+        _limit_holders += 1
     try:
         yield
     finally:
-        con.execute("RESET memory_limit")
-        if con.execute(setting).fetchone()[0] != previous:
-            con.execute(f"SET memory_limit = '{previous}'")
+        with _limit_guard:
+            _limit_holders -= 1
+            if _limit_holders == 0:
+                con.execute("RESET memory_limit")
+                if con.execute(setting).fetchone()[0] != _limit_previous:
+                    con.execute(f"SET memory_limit = '{_limit_previous}'")
 
 
 def _run_slices(con: duckdb.DuckDBPyConnection, sql: str, slices: list[list[tuple]]) -> pa.Table:

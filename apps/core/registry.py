@@ -96,6 +96,7 @@ JOBS: tuple[JobSpec, ...] = (
         "Daily briefing (Markdown + JSON)",
         "apps.analytics.jobs.build_briefing",
         timeout_s=900,
+        skips_finished=True,
     ),
     JobSpec(
         "build_dashboard",

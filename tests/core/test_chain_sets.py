@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -173,3 +174,23 @@ def test_one_statement_per_snapshot_gives_the_same_results(hand_chain, monkeypat
         limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
         chain_sets.summaries_on_connection(con, todo={"X": [d for d, _, _ in snapshots]})
         assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == limit
+
+
+def test_the_memory_limit_is_restored_by_its_last_holder_only() -> None:
+    """Two accesses of one process share a DuckDB instance (and its memory limit): the one that
+    finishes first leaves the limit in place for the other, the last one restores the default."""
+    root = duckdb.connect()
+    one, other = root.cursor(), root.cursor()
+
+    def limit() -> str:
+        return root.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+
+    default = limit()
+    first, second = (chain_sets._memory_limit(con, "512MB") for con in (one, other))
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert limit() != default  # the other access still runs bounded
+    second.__exit__(None, None, None)
+    assert limit() == default
+    root.close()

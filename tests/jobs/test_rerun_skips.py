@@ -117,6 +117,7 @@ def test_run_daily_passes_force_to_every_job_that_skips_finished_work(monkeypatc
     for job in PRODUCER_ASSETS:
         assert seen[job] == {"force": True}, job
     assert seen["compute_flow"]["window"] == 1 and seen["compute_flow"]["force"] is True
+    assert seen["build_briefing"] == {"force": True}
 
 
 @pytest.mark.django_db
