@@ -92,32 +92,32 @@ def bar_coverage_many(underlyings: list[str], provider: str) -> pd.DataFrame:
     )
 
 
-def bar_fetched_through(underlyings: list[str], provider: str) -> dict[str, dt.date]:
-    """Per underlying with fetch records: the newest date a fetch from ``provider`` covered (the
-    fetch records only: one small query for the set)."""
+def _newest_per_underlying(
+    table: str, column: str, underlyings: list[str], provider: str
+) -> dict[str, dt.date]:
+    """Per underlying: the newest ``column`` of ``table``'s rows from ``provider`` for its
+    contracts (one query for the set; an underlying without such rows is absent)."""
     if not underlyings:
         return {}
     rows = warehouse.fetch_all(
-        "SELECT c.underlying, max(m.end_date) FROM option_contracts c "
-        "JOIN option_bars_meta m USING (contract_symbol) "
-        "WHERE m.provider = ? AND c.underlying IN (SELECT unnest(?::VARCHAR[])) GROUP BY 1",
-        [provider, list(underlyings)],
-    )
-    return {underlying: through for underlying, through in rows if through is not None}
-
-
-def bar_newest(underlyings: list[str], provider: str) -> dict[str, dt.date]:
-    """Per underlying with stored bars from ``provider``: the newest bar date (a scan of the bars
-    of its contracts; one query for the set)."""
-    if not underlyings:
-        return {}
-    rows = warehouse.fetch_all(
-        "SELECT c.underlying, max(b.date) FROM option_contracts c "
-        "JOIN option_bars b USING (contract_symbol) "
-        "WHERE b.provider = ? AND c.underlying IN (SELECT unnest(?::VARCHAR[])) GROUP BY 1",
+        f"SELECT c.underlying, max(x.{column}) FROM option_contracts c "
+        f"JOIN {table} x USING (contract_symbol) "
+        "WHERE x.provider = ? AND c.underlying IN (SELECT unnest(?::VARCHAR[])) GROUP BY 1",
         [provider, list(underlyings)],
     )
     return {underlying: newest for underlying, newest in rows if newest is not None}
+
+
+def bar_fetched_through(underlyings: list[str], provider: str) -> dict[str, dt.date]:
+    """Per underlying with fetch records: the newest date a fetch from ``provider`` covered (the
+    fetch records only: a small read)."""
+    return _newest_per_underlying("option_bars_meta", "end_date", underlyings, provider)
+
+
+def bar_newest(underlyings: list[str], provider: str) -> dict[str, dt.date]:
+    """Per underlying with stored bars from ``provider``: the newest bar date (a scan of every
+    bar of its contracts)."""
+    return _newest_per_underlying("option_bars", "date", underlyings, provider)
 
 
 def stored_snapshot_symbols(symbols: list[str], day: dt.date, provider: str) -> set[str]:
