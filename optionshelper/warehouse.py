@@ -285,11 +285,11 @@ class _FileAttachment:
             if self.attached is not None and self.attached != (path, read_only):
                 raise WarehouseError("the warehouse is attached in another mode in this process")
             if self.attached is None:
+                # Spill files beside the warehouse, where a file connection puts them.
+                self.root.execute(f"SET temp_directory = '{_sql_quote(str(path))}.tmp'")
                 mode = " (READ_ONLY)" if read_only else ""
                 self.root.execute(f"ATTACH '{_sql_quote(str(path))}' AS {_alias(path)}{mode}")
                 self.attached = (path, read_only)
-                # Spill files beside the warehouse, where a file connection puts them.
-                self.root.execute(f"SET temp_directory = '{_sql_quote(str(path))}.tmp'")
             self.users += 1
             try:
                 cursor = self.root.cursor()

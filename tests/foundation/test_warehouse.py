@@ -147,6 +147,8 @@ def test_the_file_is_held_only_inside_an_access_and_a_write_lands_on_exit(wareho
     with warehouse.read() as con:
         assert con.execute("SELECT count(*) FROM candles_daily").fetchone() == (1,)
         assert "Could not set lock" in _open_elsewhere(warehouse_db, read_only=False)
+        spill = con.execute("SELECT current_setting('temp_directory')").fetchone()[0]
+        assert spill == f"{warehouse_db}.tmp"  # where a file connection spills, not the cwd
     assert _open_elsewhere(warehouse_db, read_only=False) == "ok"
 
 
