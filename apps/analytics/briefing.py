@@ -6,6 +6,7 @@ Reads only (selectors, flow rows, positions); the rendering is pure (``compute.b
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -311,7 +312,7 @@ def briefing_symbols(*, requested: list[str], market_date: dt.date, directory: P
     return ordered + sorted(set(select_symbols()) - set(ordered))
 
 
-@dataclass(frozen=True)
+@dataclass
 class BriefingInputs:
     """Everything a briefing is built from except the flow rows, which are identified by their
     partitions (a partition's rows never change; a recomputation is a new partition)."""
@@ -324,7 +325,7 @@ class BriefingInputs:
     derived: dict[str, tuple[dict, dict]]
     partitions: dict[str, OptionsFlowPartition]
 
-    @property
+    @functools.cached_property
     def digest(self) -> str:
         """A fingerprint of the inputs (and of the report's layout version): equal digests build
         equal briefings, so a briefing stored with this digest is up to date."""
