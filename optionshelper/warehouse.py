@@ -622,6 +622,12 @@ def fetch_df(sql: str, params: list | tuple | None = None):
         return connection.execute(sql, params or []).df()
 
 
+def fetch_records(sql: str, params: list | tuple | None = None) -> list[dict]:
+    """Run one read query and return its rows as dicts of plain Python values (read as Arrow)."""
+    with read() as connection:
+        return connection.execute(sql, params or []).to_arrow_table().to_pylist()
+
+
 def fetch_all(sql: str, params: list | tuple | None = None) -> list[tuple]:
     """Run one read query and return its rows as tuples."""
     with read() as connection:

@@ -292,17 +292,12 @@ def derived_recent_many(
     first (one query for the set, read as Arrow; a symbol without rows is absent)."""
     if not symbols:
         return {}
-    with warehouse.read() as connection:
-        records = (
-            connection.execute(
-                "SELECT * FROM derived_daily WHERE symbol IN (SELECT unnest(?::VARCHAR[])) "
-                "AND date <= ? QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY date DESC) "
-                "<= ? ORDER BY symbol, date DESC",
-                [list(symbols), up_to, limit],
-            )
-            .to_arrow_table()
-            .to_pylist()
-        )
+    records = warehouse.fetch_records(
+        "SELECT * FROM derived_daily WHERE symbol IN (SELECT unnest(?::VARCHAR[])) AND date <= ? "
+        "QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY date DESC) <= ? "
+        "ORDER BY symbol, date DESC",
+        [list(symbols), up_to, limit],
+    )
     recent: dict[str, list[dict[str, Any]]] = {}
     for record in records:
         recent.setdefault(record["symbol"], []).append(record)
