@@ -21,73 +21,128 @@ import duckdb
 from optionshelper import warehouse
 
 
+def _skip_parenthesised(sql: str, start: int) -> int:
+    """Index just past the balanced ``( … )`` that starts at ``start`` (quotes respected)."""
+    depth, quoted = 0, False
+    for index in range(start, len(sql)):
+        char = sql[index]
+        if char == "'":
+            quoted = not quoted
+        elif not quoted and char == "(":
+            depth += 1
+        elif not quoted and char == ")":
+            depth -= 1
+            if depth == 0:
+                return index + 1
+    raise ValueError(f"unbalanced parentheses in migration statement: {sql[:60]}")
+
+
+def _without_constraints(sql: str, kinds: tuple[str, ...]) -> str:
+    """``sql`` (a CREATE TABLE) without its ``kinds`` of constraint (``PRIMARY KEY``, ``CHECK``);
+    a column that was an inline primary key stays NOT NULL."""
+    pattern = re.compile(r",?\s*\b(" + "|".join(kinds) + r")\s*", re.IGNORECASE)
+    out, position = [], 0
+    for match in pattern.finditer(sql):
+        if match.start() < position:
+            continue
+        after = match.end()
+        out.append(sql[position : match.start()])
+        if sql.startswith("(", after):  # a table constraint or CHECK (…): drop the list too
+            position = _skip_parenthesised(sql, after)
+        else:  # an inline column PRIMARY KEY: the column stays NOT NULL, the key goes
+            position = after
+            out.append(" NOT NULL ")
+    out.append(sql[position:])
+    return "".join(out)
+
+
+def _rebuilt_without_primary_key(create: str) -> tuple[str, ...]:
+    """Statements that rebuild the table ``create`` makes without its PRIMARY KEY (DuckDB cannot
+    drop a constraint): same columns, NOT NULLs and CHECKs, rows copied in their stored order."""
+    table = re.match(r"\s*CREATE TABLE IF NOT EXISTS (\w+) \(", create).group(1)
+    rebuilt = f"{table}__rebuilt"
+    definition = _without_constraints(create, ("PRIMARY KEY",)).replace(
+        f"EXISTS {table} (", f"EXISTS {rebuilt} (", 1
+    )
+    return (
+        definition,
+        f"INSERT INTO {rebuilt} SELECT * FROM {table}",
+        f"DROP TABLE {table}",
+        f"ALTER TABLE {rebuilt} RENAME TO {table}",
+    )
+
+
 @dataclass(frozen=True)
 class WarehouseMigration:
     version: int
     description: str
     statements: tuple[str, ...]
+    file_only: bool = False  # nothing to do in a lake (e.g. rebuilding a table to drop its key)
 
+
+_MARKET_TABLES = (
+    """CREATE TABLE IF NOT EXISTS candles_daily (
+        symbol VARCHAR NOT NULL, date DATE NOT NULL,
+        open DOUBLE, high DOUBLE, low DOUBLE, close DOUBLE, adj_close DOUBLE,
+        volume DOUBLE, dividends DOUBLE, splits DOUBLE, vwap DOUBLE, trade_count DOUBLE,
+        provider VARCHAR NOT NULL, updated_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (symbol, date))""",
+    """CREATE TABLE IF NOT EXISTS option_contracts (
+        contract_symbol VARCHAR PRIMARY KEY, underlying VARCHAR NOT NULL,
+        expiry DATE NOT NULL, option_type VARCHAR NOT NULL, strike DOUBLE NOT NULL,
+        multiplier DOUBLE NOT NULL DEFAULT 100, provider VARCHAR NOT NULL,
+        updated_at TIMESTAMPTZ NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS option_bars (
+        contract_symbol VARCHAR NOT NULL, date DATE NOT NULL, provider VARCHAR NOT NULL,
+        open DOUBLE, high DOUBLE, low DOUBLE, close DOUBLE, volume DOUBLE, vwap DOUBLE,
+        trade_count DOUBLE, updated_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (contract_symbol, date, provider))""",
+    """CREATE TABLE IF NOT EXISTS option_bars_meta (
+        contract_symbol VARCHAR NOT NULL, provider VARCHAR NOT NULL,
+        status VARCHAR NOT NULL
+            CHECK (status IN ('ok', 'error', 'forbidden', 'not_found')),
+        rows BIGINT NOT NULL DEFAULT 0, start_date DATE, end_date DATE,
+        last_success_at TIMESTAMPTZ, last_attempt_at TIMESTAMPTZ, last_error VARCHAR,
+        error_count INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (contract_symbol, provider))""",
+    """CREATE TABLE IF NOT EXISTS options_snapshot_headers (
+        symbol VARCHAR NOT NULL, snapshot_date DATE NOT NULL, provider VARCHAR NOT NULL,
+        spot DOUBLE, risk_free_rate DOUBLE, contracts BIGINT,
+        quote_quality JSON, meta JSON, updated_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (symbol, snapshot_date, provider))""",
+    """CREATE TABLE IF NOT EXISTS options_chain (
+        symbol VARCHAR NOT NULL, snapshot_date DATE NOT NULL, provider VARCHAR NOT NULL,
+        contract_symbol VARCHAR NOT NULL, expiry DATE NOT NULL,
+        option_type VARCHAR NOT NULL, strike DOUBLE NOT NULL,
+        bid DOUBLE, ask DOUBLE, last DOUBLE, mark DOUBLE, last_trade_at TIMESTAMPTZ,
+        volume DOUBLE, open_interest DOUBLE, implied_vol DOUBLE,
+        iv_source VARCHAR CHECK (iv_source IN ('provider', 'solved', 'missing')),
+        bs_price DOUBLE, bs_delta DOUBLE, bs_gamma DOUBLE, bs_theta_per_day DOUBLE,
+        bs_vega DOUBLE,
+        PRIMARY KEY (symbol, snapshot_date, provider, contract_symbol))""",
+)
+_DERIVED_TABLES = (
+    """CREATE TABLE IF NOT EXISTS derived_daily (
+        symbol VARCHAR NOT NULL, date DATE NOT NULL,
+        spot DOUBLE, pc_oi DOUBLE, pc_vol DOUBLE, call_wall DOUBLE, put_wall DOUBLE,
+        max_pain DOUBLE, max_pain_expiry DATE, gamma_peak_strike DOUBLE,
+        atm_iv_near DOUBLE, near_expiry DATE, em_near_pct DOUBLE, skew_near_pp DOUBLE,
+        iv_term_slope DOUBLE, next_expiry DATE, rv_20d DOUBLE, rv_60d DOUBLE,
+        iv_rv_20d DOUBLE, atm_iv_percentile DOUBLE, atm_iv_rank DOUBLE,
+        provider VARCHAR, updated_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (symbol, date))""",
+)
 
 MIGRATIONS: tuple[WarehouseMigration, ...] = (
     WarehouseMigration(
         1,
         "market data: candles, option contracts, option bars, chain snapshots",
-        (
-            """CREATE TABLE IF NOT EXISTS candles_daily (
-                symbol VARCHAR NOT NULL, date DATE NOT NULL,
-                open DOUBLE, high DOUBLE, low DOUBLE, close DOUBLE, adj_close DOUBLE,
-                volume DOUBLE, dividends DOUBLE, splits DOUBLE, vwap DOUBLE, trade_count DOUBLE,
-                provider VARCHAR NOT NULL, updated_at TIMESTAMPTZ NOT NULL,
-                PRIMARY KEY (symbol, date))""",
-            """CREATE TABLE IF NOT EXISTS option_contracts (
-                contract_symbol VARCHAR PRIMARY KEY, underlying VARCHAR NOT NULL,
-                expiry DATE NOT NULL, option_type VARCHAR NOT NULL, strike DOUBLE NOT NULL,
-                multiplier DOUBLE NOT NULL DEFAULT 100, provider VARCHAR NOT NULL,
-                updated_at TIMESTAMPTZ NOT NULL)""",
-            """CREATE TABLE IF NOT EXISTS option_bars (
-                contract_symbol VARCHAR NOT NULL, date DATE NOT NULL, provider VARCHAR NOT NULL,
-                open DOUBLE, high DOUBLE, low DOUBLE, close DOUBLE, volume DOUBLE, vwap DOUBLE,
-                trade_count DOUBLE, updated_at TIMESTAMPTZ NOT NULL,
-                PRIMARY KEY (contract_symbol, date, provider))""",
-            """CREATE TABLE IF NOT EXISTS option_bars_meta (
-                contract_symbol VARCHAR NOT NULL, provider VARCHAR NOT NULL,
-                status VARCHAR NOT NULL
-                    CHECK (status IN ('ok', 'error', 'forbidden', 'not_found')),
-                rows BIGINT NOT NULL DEFAULT 0, start_date DATE, end_date DATE,
-                last_success_at TIMESTAMPTZ, last_attempt_at TIMESTAMPTZ, last_error VARCHAR,
-                error_count INTEGER NOT NULL DEFAULT 0,
-                PRIMARY KEY (contract_symbol, provider))""",
-            """CREATE TABLE IF NOT EXISTS options_snapshot_headers (
-                symbol VARCHAR NOT NULL, snapshot_date DATE NOT NULL, provider VARCHAR NOT NULL,
-                spot DOUBLE, risk_free_rate DOUBLE, contracts BIGINT,
-                quote_quality JSON, meta JSON, updated_at TIMESTAMPTZ NOT NULL,
-                PRIMARY KEY (symbol, snapshot_date, provider))""",
-            """CREATE TABLE IF NOT EXISTS options_chain (
-                symbol VARCHAR NOT NULL, snapshot_date DATE NOT NULL, provider VARCHAR NOT NULL,
-                contract_symbol VARCHAR NOT NULL, expiry DATE NOT NULL,
-                option_type VARCHAR NOT NULL, strike DOUBLE NOT NULL,
-                bid DOUBLE, ask DOUBLE, last DOUBLE, mark DOUBLE, last_trade_at TIMESTAMPTZ,
-                volume DOUBLE, open_interest DOUBLE, implied_vol DOUBLE,
-                iv_source VARCHAR CHECK (iv_source IN ('provider', 'solved', 'missing')),
-                bs_price DOUBLE, bs_delta DOUBLE, bs_gamma DOUBLE, bs_theta_per_day DOUBLE,
-                bs_vega DOUBLE,
-                PRIMARY KEY (symbol, snapshot_date, provider, contract_symbol))""",
-        ),
+        _MARKET_TABLES,
     ),
     WarehouseMigration(
         2,
         "derived daily metrics",
-        (
-            """CREATE TABLE IF NOT EXISTS derived_daily (
-                symbol VARCHAR NOT NULL, date DATE NOT NULL,
-                spot DOUBLE, pc_oi DOUBLE, pc_vol DOUBLE, call_wall DOUBLE, put_wall DOUBLE,
-                max_pain DOUBLE, max_pain_expiry DATE, gamma_peak_strike DOUBLE,
-                atm_iv_near DOUBLE, near_expiry DATE, em_near_pct DOUBLE, skew_near_pp DOUBLE,
-                iv_term_slope DOUBLE, next_expiry DATE, rv_20d DOUBLE, rv_60d DOUBLE,
-                iv_rv_20d DOUBLE, atm_iv_percentile DOUBLE, atm_iv_rank DOUBLE,
-                provider VARCHAR, updated_at TIMESTAMPTZ NOT NULL,
-                PRIMARY KEY (symbol, date))""",
-        ),
+        _DERIVED_TABLES,
     ),
     WarehouseMigration(
         3,
@@ -108,6 +163,21 @@ MIGRATIONS: tuple[WarehouseMigration, ...] = (
             "DROP INDEX IF EXISTS chain_by_contract",
         ),
     ),
+    WarehouseMigration(
+        5,
+        "keys kept by the stores, not by DuckDB indexes: a checkpoint rewrote each table's whole "
+        "key index after every write, so a write cost more the more the table held; the stores "
+        "replace by key and refuse a batch that names a key twice (as in a lake)",
+        (
+            "DROP INDEX IF EXISTS contracts_by_underlying",
+            *(
+                statement
+                for create in (*_MARKET_TABLES, *_DERIVED_TABLES)
+                for statement in _rebuilt_without_primary_key(create)
+            ),
+        ),
+        file_only=True,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
@@ -118,47 +188,18 @@ _LAKE_SCHEMA_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER NOT NULL, applied_at TIMESTAMPTZ NOT NULL, description VARCHAR)"""
 
 
-_CONSTRAINT = re.compile(r",?\s*\b(PRIMARY KEY|CHECK)\s*", re.IGNORECASE)
-
-
-def _skip_parenthesised(sql: str, start: int) -> int:
-    """Index just past the balanced ``( … )`` that starts at ``start`` (quotes respected)."""
-    depth, quoted = 0, False
-    for index in range(start, len(sql)):
-        char = sql[index]
-        if char == "'":
-            quoted = not quoted
-        elif not quoted and char == "(":
-            depth += 1
-        elif not quoted and char == ")":
-            depth -= 1
-            if depth == 0:
-                return index + 1
-    raise ValueError(f"unbalanced parentheses in migration statement: {sql[:60]}")
-
-
 def lake_statement(sql: str) -> str | None:
     """The DuckLake form of one migration statement (``None``: nothing to do in a lake)."""
     if re.match(r"\s*(CREATE\s+(UNIQUE\s+)?|DROP\s+)INDEX", sql, re.IGNORECASE):
         return None
-    out, position = [], 0
-    for match in _CONSTRAINT.finditer(sql):
-        if match.start() < position:
-            continue
-        after = match.end()
-        out.append(sql[position : match.start()])
-        if sql.startswith("(", after):  # a table constraint or CHECK (…): drop the list too
-            position = _skip_parenthesised(sql, after)
-        else:  # an inline column PRIMARY KEY: the column stays NOT NULL, the key goes
-            position = after
-            out.append(" NOT NULL ")
-    out.append(sql[position:])
-    return "".join(out)
+    return _without_constraints(sql, ("PRIMARY KEY", "CHECK"))
 
 
 def _statements(migration: WarehouseMigration) -> list[str]:
     if warehouse.mode() != "lake":
         return list(migration.statements)
+    if migration.file_only:
+        return []
     return [s for s in map(lake_statement, migration.statements) if s is not None]
 
 

@@ -35,11 +35,13 @@ def warehouse_writer(name: str, loops: int) -> dict:
     errors = []
     for i in range(loops):
         try:
+            day = dt.date(2020, 1, 1) + dt.timedelta(days=i)
             with warehouse.transaction() as con:
+                con.execute("DELETE FROM candles_daily WHERE symbol = ? AND date = ?", [name, day])
                 con.execute(
-                    "INSERT OR REPLACE INTO candles_daily (symbol, date, close, provider, updated_at) "
+                    "INSERT INTO candles_daily (symbol, date, close, provider, updated_at) "
                     "VALUES (?, ?, ?, 'test', now())",
-                    [name, dt.date(2020, 1, 1) + dt.timedelta(days=i), float(i)],
+                    [name, day, float(i)],
                 )
         except Exception as exc:  # recorded, not raised: the test asserts there are none
             errors.append(f"{type(exc).__name__}: {exc}")

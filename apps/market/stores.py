@@ -5,6 +5,9 @@ each writer lands the batch in one DuckDB transaction on the caller's writer con
 one Arrow table per target table, one keyed DELETE of what is replaced, one INSERT in key order), so
 the writer lock is held once per batch, not once per symbol, and a failure leaves the batch as it
 was. Per-symbol ``WriteStats`` come from one grouped count, not from a query per symbol.
+
+The tables' keys (SPEC §4) are kept here, not by DuckDB indexes (warehouse migration 5): every
+writer replaces by key and refuses, whole, a batch that names one key twice.
 """
 
 from __future__ import annotations
@@ -91,6 +94,28 @@ def _chain_rows(snapshots: list[SnapshotRows]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
+class DuplicateKeys(warehouse.WarehouseError):
+    """A batch named one key of a table twice; nothing of the batch was written."""
+
+    def __init__(self, table: str, key: dict[str, Any]) -> None:
+        self.table, self.key = table, key
+        named = ", ".join(f"{column}={value}" for column, value in key.items())
+        super().__init__(f"{table}: the rows to write name the key ({named}) twice; nothing written")
+
+
+def _refuse_duplicate_keys(
+    con: duckdb.DuckDBPyConnection, relation: str, *, table: str, keys: tuple[str, ...]
+) -> None:
+    """Raise DuplicateKeys (the caller's transaction then rolls back) if ``relation`` holds two
+    rows with the same ``keys``."""
+    columns = ", ".join(keys)
+    row = con.execute(
+        f"SELECT {columns} FROM {relation} GROUP BY {columns} HAVING count(*) > 1 LIMIT 1"
+    ).fetchone()
+    if row is not None:
+        raise DuplicateKeys(table, dict(zip(keys, row, strict=True)))
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -137,6 +162,7 @@ def _upsert(
         with attempt, warehouse.transaction(partitions=[(table,)]) as con:
             con.register("incoming_raw", frame)
             con.execute(f"CREATE OR REPLACE TEMP VIEW incoming AS {select_sql}")
+            _refuse_duplicate_keys(con, "incoming", table=table, keys=keys)
             existing = _existing(con, table, keys)
             con.execute(
                 f"DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM incoming i WHERE "
@@ -178,6 +204,7 @@ def _replace_keys(
         f"CREATE OR REPLACE TEMP VIEW {name} AS "
         f"{select_sql.replace('incoming_raw', f'{name}_raw')}"
     )
+    _refuse_duplicate_keys(con, name, table=table, keys=keys)
     on = " AND ".join(f"t.{k} = i.{k}" for k in keys)
     existing = dict(
         con.execute(
@@ -412,6 +439,15 @@ def _snapshots_replace(
     headers); returns the old chain row count per symbol."""
     con.register("incoming_headers", headers)
     con.register("incoming_chain", chain)
+    _refuse_duplicate_keys(
+        con, "incoming_headers", table="options_snapshot_headers", keys=("symbol", "snapshot_date")
+    )
+    _refuse_duplicate_keys(
+        con,
+        "incoming_chain",
+        table="options_chain",
+        keys=("symbol", "snapshot_date", "contract_symbol"),
+    )
     on = (
         "c.symbol = h.symbol AND c.snapshot_date = CAST(h.snapshot_date AS DATE) "
         "AND c.provider = h.provider"

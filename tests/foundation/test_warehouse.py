@@ -48,15 +48,35 @@ def test_upgrade_from_an_older_version_keeps_data(isolated_data_dir):
     assert "derived_daily" not in _tables(warehouse.warehouse_path())
     with warehouse.transaction() as con:
         con.execute(
-            "INSERT INTO candles_daily (symbol, date, close, provider, updated_at) "
-            "VALUES ('AAPL', DATE '2024-01-02', 185.6, 'demo', now())"
+            "INSERT INTO candles_daily (symbol, date, close, provider, updated_at) VALUES "
+            "('AAPL', DATE '2024-01-02', 185.6, 'demo', now()), "
+            "('AAPL', DATE '2024-01-03', 184.3, 'demo', now())"
         )
-    assert warehouse_schema.migrate() == [2, 3, 4]
-    assert warehouse.fetch_all("SELECT symbol, close FROM candles_daily") == [("AAPL", 185.6)]
+    assert warehouse_schema.migrate() == [2, 3, 4, 5]
+    assert warehouse.fetch_all("SELECT symbol, date::VARCHAR, close FROM candles_daily") == [
+        ("AAPL", "2024-01-02", 185.6),
+        ("AAPL", "2024-01-03", 184.3),
+    ]
     assert warehouse_schema.migrate() == []
-    indexes = {row[0] for row in warehouse.fetch_all("SELECT index_name FROM duckdb_indexes()")}
-    assert "contracts_by_underlying" in indexes
-    assert not indexes & {"bars_by_date", "chain_by_contract"}
+
+
+def test_the_tables_keep_no_key_index_but_every_other_constraint(warehouse_db):
+    assert warehouse.fetch_all("SELECT index_name FROM duckdb_indexes()") == []
+    constraints = warehouse.fetch_all(
+        "SELECT table_name, constraint_type FROM duckdb_constraints() "
+        "WHERE constraint_type <> 'NOT NULL' ORDER BY 1"
+    )
+    assert constraints == [
+        ("option_bars_meta", "CHECK"),
+        ("options_chain", "CHECK"),
+        ("schema_migrations", "PRIMARY KEY"),
+    ]
+    with pytest.raises(duckdb.ConstraintException), warehouse.transaction() as con:
+        con.execute(
+            "INSERT INTO option_contracts (contract_symbol, underlying, expiry, option_type, "
+            "strike, provider, updated_at) VALUES (NULL, 'AAPL', DATE '2024-04-19', 'call', 150, "
+            "'demo', now())"
+        )
 
 
 @pytest.mark.django_db
@@ -65,10 +85,10 @@ def test_db_init_is_safe_to_repeat(isolated_data_dir, capsys):
     first = capsys.readouterr().out
     call_command("db_init")
     second = capsys.readouterr().out
-    assert "applied now: 1, 2, 3, 4" in first
+    assert "applied now: 1, 2, 3, 4, 5" in first
     assert "up to date" in second
     assert f"schema version {warehouse_schema.LATEST_VERSION}" in second
-    assert [row[0] for row in warehouse_schema.applied_migrations()] == [1, 2, 3, 4]
+    assert [row[0] for row in warehouse_schema.applied_migrations()] == [1, 2, 3, 4, 5]
 
 
 @pytest.mark.django_db

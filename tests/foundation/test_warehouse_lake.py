@@ -76,7 +76,7 @@ def test_lake_migrations_create_the_schema_and_are_idempotent(lake):
         )
     }
     assert {"options_chain", "options_snapshot_headers", "derived_daily", "candles_daily"} <= tables
-    assert [v for v, _, _ in warehouse_schema.applied_migrations()] == [1, 2, 3, 4]
+    assert [v for v, _, _ in warehouse_schema.applied_migrations()] == [1, 2, 3, 4, 5]
 
 
 def test_lake_statement_drops_keys_checks_and_indexes():

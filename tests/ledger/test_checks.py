@@ -161,9 +161,10 @@ C1, C2 = "AAPL240419C00150000", "AAPL240419P00150000"
 
 def _insert_bars(rows, *, updated_at=T0) -> None:
     with warehouse.transaction() as con:
+        con.execute("DELETE FROM option_contracts WHERE contract_symbol IN (?, ?)", [C1, C2])
         con.executemany(
             "INSERT INTO option_contracts VALUES (?, 'AAPL', DATE '2024-04-19', ?, 150, 100,"
-            " 'demo', ?) ON CONFLICT DO NOTHING",
+            " 'demo', ?)",
             [(C1, "call", updated_at), (C2, "put", updated_at)],
         )
         con.executemany(

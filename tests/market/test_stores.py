@@ -72,3 +72,46 @@ def test_contracts_and_fetch_records_are_updated_in_place(warehouse_db):
         "SELECT contract_symbol, end_date FROM option_bars_meta ORDER BY 1"
     ) == [(AAPL_CALL, tuesday), (AAPL_PUT, tuesday)]
     assert warehouse.fetch_all("SELECT count(*) FROM option_bars")[0][0] == 3
+
+
+def _chain(contracts: list[str], mark: float) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "contract_symbol": contracts,
+            "expiry": dt.date(2026, 12, 18),
+            "option_type": ["call" if "C" in c[10:] else "put" for c in contracts],
+            "strike": 200.0,
+            "mark": mark,
+            "open_interest": 10.0,
+            "iv_source": "missing",
+        }
+    )
+
+
+def _snapshot(chain: pd.DataFrame) -> stores.WriteStats:
+    return stores.snapshot_write(
+        symbol="AAPL", snapshot_date=dt.date(2026, 11, 16), provider="demo", spot=200.0,
+        risk_free_rate=0.04, chain=chain, quote_quality={}, meta={},
+    )
+
+
+@pytest.mark.django_db
+def test_a_batch_naming_a_key_twice_is_refused_whole(warehouse_db):
+    monday = dt.date(2026, 11, 16)
+    with pytest.raises(stores.DuplicateKeys, match=f"option_bars: .*{AAPL_CALL}.* twice"):
+        _batch(end=monday, strike=200.0, bars=[(AAPL_CALL, monday), (AAPL_CALL, monday)])
+    assert warehouse.fetch_all("SELECT count(*) FROM option_contracts")[0][0] == 0
+
+    _snapshot(_chain([AAPL_CALL, AAPL_PUT], mark=1.5))
+    with pytest.raises(stores.DuplicateKeys, match="options_chain: "):
+        _snapshot(_chain([AAPL_CALL, AAPL_PUT, AAPL_PUT], mark=2.5))
+    assert warehouse.fetch_all("SELECT contract_symbol, mark FROM options_chain ORDER BY 1") == [
+        (AAPL_CALL, 1.5),
+        (AAPL_PUT, 1.5),
+    ]
+    with pytest.raises(stores.DuplicateKeys, match="derived_daily: "):
+        stores.derived_write(
+            rows=pd.DataFrame({"symbol": ["AAPL", "AAPL"], "date": [monday, monday]}),
+            provider="demo",
+        )
+    assert warehouse.fetch_all("SELECT count(*) FROM derived_daily")[0][0] == 0
