@@ -4,7 +4,7 @@ Generates symbols S0001..SNNNN (the demo provider serves any valid ticker), runs
 ``execute_job('snapshot_options', ...)`` for one fixed past session in a throwaway data dir (or
 ``--data-dir``), and prints chain rows written, rows/s and peak memory. It also prints, measured in
 the same run, the job's write step (time inside ``stores.snapshots_write``) next to a raw Arrow
-insert of the same rows (``INSERT INTO <copy with the primary key> SELECT * FROM arrow_table`` in
+insert of the same rows (``INSERT INTO <empty copy of options_chain> SELECT * FROM arrow_table`` in
 one transaction), the time of a second run that finds everything stored (up_to_date skips), and
 an order-independent hash of the chain and header tables (equal hashes: the same rows written).
 
@@ -149,7 +149,8 @@ def table_checksum(warehouse, table: str) -> tuple[int, str]:
 
 
 def raw_arrow_insert(warehouse) -> float:
-    """Seconds to insert every stored chain row again, from Arrow, into an empty keyed copy."""
+    """Seconds to insert every stored chain row again, from Arrow, into an empty copy of the table
+    (the same definition: columns, constraints)."""
     with warehouse.write() as con:
         ddl = con.execute(
             "SELECT sql FROM duckdb_tables() WHERE table_name = 'options_chain'"

@@ -150,8 +150,8 @@ def _upsert(
 ) -> WriteStats:
     """Replace by key the rows of ``frame`` (exposed to SQL as ``incoming``) in one transaction.
 
-    Delete-then-insert rather than ``INSERT OR REPLACE``, so the same statements run on a DuckLake
-    warehouse (no primary keys there); in lake mode the table is locked for the write.
+    Delete-then-insert (no table has a primary key for ``INSERT OR REPLACE``, in either mode); in
+    lake mode the table is locked for the write.
     """
     if frame.empty:
         return WriteStats()
@@ -192,9 +192,8 @@ def _replace_keys(
 
     ``select_sql`` reads ``incoming_raw`` and yields the table's columns plus ``group`` (the
     partition, e.g. the symbol) which is used only to split the counts. ``in_place`` updates the
-    stored rows whose content changed instead of deleting them (far cheaper than a delete on a
-    keyed table, whose key index is rewritten); only for tables where no check reads storage
-    order. Counts: a stored row the frame matches is ``updated`` either way.
+    stored rows whose content changed instead of deleting them (only what changed is rewritten,
+    in place); only for tables where no check reads storage order. Counts: a stored row the frame matches is ``updated`` either way.
     """
     if frame.empty:
         return {}

@@ -1,8 +1,8 @@
 """Checks of ``candles_daily`` (SPEC §7), one aggregate query per check over all scope symbols.
 
 "Dates are not increasing" (``candles_monotonic_date``): a symbol's series, ordered by date, must
-have strictly increasing dates, so a repeated date (possible only in a table or file without the
-primary key) or a NULL date fails. DuckDB gives no stable storage order after upserts, so the check
+have strictly increasing dates, so a repeated date (the stores refuse one, an outside write could
+store it) or a NULL date fails. DuckDB gives no stable storage order after upserts, so the check
 never relies on ``rowid``; a later write filling an older gap (a backfill) is not a failure.
 Invalid dates (NULL, a Saturday/Sunday, or later than tomorrow) are reported by
 ``candles_unique_symbol_date`` together with duplicates.
