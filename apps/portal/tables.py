@@ -373,6 +373,7 @@ class JobRunsTable(PortalTable):
     duration_ms = NumberColumn(verbose_name="Duration (s)", decimals=1)
     partitions_ok = NumberColumn(verbose_name="OK", decimals=0)
     partitions_failed = NumberColumn(verbose_name="Failed", decimals=0)
+    partitions_skipped = NumberColumn(verbose_name="Skipped", decimals=0)
     running = tables.BooleanColumn(verbose_name="Now", yesno="running,")
 
     class Meta(PortalTable.Meta):

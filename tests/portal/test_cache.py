@@ -139,6 +139,34 @@ def test_view_models_are_shared_by_the_processes_of_a_host(settings):
     assert out == ["here", str(built_at)] and value == {"built": "here"}
 
 
+def test_pages_built_by_other_code_are_not_served(monkeypatch):
+    """The cache outlives a restart: after an upgrade the new code renders the page."""
+    first, _ = generation.cached("upgrade", ("x",), lambda: "built by the old code")
+    monkeypatch.setattr(generation, "code_version", lambda: "the upgraded code")
+    second, _ = generation.cached("upgrade", ("x",), lambda: "built by the new code")
+    assert (first, second) == ("built by the old code", "built by the new code")
+
+
+def test_the_code_fingerprint_moves_with_a_template_and_ignores_other_files(settings, tmp_path):
+    template = tmp_path / "templates" / "portal" / "page.html"
+    template.parent.mkdir(parents=True)
+    template.write_text("<p>old</p>")
+    (tmp_path / "static").mkdir()
+    settings.BASE_DIR = tmp_path
+    try:
+        generation.code_version.cache_clear()
+        before = generation.code_version()
+        (tmp_path / "static" / "notes.txt").write_text("not code")
+        generation.code_version.cache_clear()
+        assert generation.code_version() == before
+        template.write_text("<p>new</p>")
+        os.utime(template, ns=(template.stat().st_atime_ns, template.stat().st_mtime_ns + 10**9))
+        generation.code_version.cache_clear()
+        assert generation.code_version() != before
+    finally:
+        generation.code_version.cache_clear()
+
+
 def test_lost_counter_restarts_above_old_values(settings):
     old = generation.bump()
     if generation._shared():

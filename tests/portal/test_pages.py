@@ -396,10 +396,25 @@ def test_dashboard_jobs_read_the_ledger_live(logged_in, portal_data):
         heartbeat_at=timezone.now(),
         as_of=timezone.localdate(),
     )
-    jobs = {j["job_name"]: j for j in logged_in.get("/").context["jobs_table"].data}
+    IngestionRun.objects.create(
+        job_name="build_briefing",
+        triggered_by="cli",
+        status="success",
+        started_at=timezone.now(),
+        ended_at=timezone.now(),
+        heartbeat_at=timezone.now(),
+        as_of=timezone.localdate(),
+        partitions_skipped=1,
+    )
+    response = logged_in.get("/")
+    jobs = {j["job_name"]: j for j in response.context["jobs_table"].data}
     assert jobs["compute_flow"]["status"] == "success" and jobs["compute_flow"]["running"]
     assert jobs["ingest_options_bars"]["status"] == "failed"
     assert not jobs["ingest_candles"]["running"]
+    # A re-run that found everything stored: success, nothing OK or failed, one skipped.
+    briefing = jobs["build_briefing"]
+    assert (briefing["partitions_ok"], briefing["partitions_skipped"]) == (0, 1)
+    assert "Skipped" in [column.header for column in response.context["jobs_table"].columns]
 
 
 def test_portfolio_shows_greeks_per_underlying_and_model_notes(logged_in, portal_data):
