@@ -193,7 +193,8 @@ def _replace_keys(
     ``select_sql`` reads ``incoming_raw`` and yields the table's columns plus ``group`` (the
     partition, e.g. the symbol) which is used only to split the counts. ``in_place`` updates the
     stored rows whose content changed instead of deleting them (only what changed is rewritten,
-    in place); only for tables where no check reads storage order. Counts: a stored row the frame matches is ``updated`` either way.
+    in place); only for tables where no check reads storage order. Counts: a stored row the frame
+    matches is ``updated`` either way.
     """
     if frame.empty:
         return {}

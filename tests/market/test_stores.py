@@ -79,7 +79,7 @@ def _chain(contracts: list[str], mark: float) -> pd.DataFrame:
         {
             "contract_symbol": contracts,
             "expiry": dt.date(2026, 12, 18),
-            "option_type": ["call" if "C" in c[10:] else "put" for c in contracts],
+            "option_type": ["call" if c == AAPL_CALL else "put" for c in contracts],
             "strike": 200.0,
             "mark": mark,
             "open_interest": 10.0,
