@@ -142,7 +142,7 @@ def test_view_models_are_shared_by_the_processes_of_a_host(settings):
 def test_pages_built_by_other_code_are_not_served(monkeypatch):
     """The cache outlives a restart: after an upgrade the new code renders the page."""
     first, _ = generation.cached("upgrade", ("x",), lambda: "built by the old code")
-    monkeypatch.setattr(generation, "code_version", lambda: "the upgraded code")
+    monkeypatch.setattr(generation, "code_version", lambda: "upgraded-code")
     second, _ = generation.cached("upgrade", ("x",), lambda: "built by the new code")
     assert (first, second) == ("built by the old code", "built by the new code")
 
