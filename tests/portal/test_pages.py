@@ -66,9 +66,24 @@ def test_login_page_and_logout(client, user):
 
 
 def test_dashboard_renders_payload_defensively(logged_in, portal_data):
-    body = logged_in.get("/").content.decode()
+    response = logged_in.get("/")
+    body = response.content.decode()
     assert "AAA" in body and "ZZZ" in body  # the sparse row is shown with dashes
-    assert "warning" in body
+    overall = response.context["overall_health"]
+    assert f'class="tile status-{overall}"' in body and f"<strong>{overall}</strong>" in body
+
+
+def test_dashboard_health_is_read_live_not_from_the_stored_view(logged_in, portal_data):
+    from apps.analytics.models import DashboardView
+
+    view = DashboardView.objects.order_by("-market_date").first()
+    stored = [{**row, "health": "healthy"} for row in view.payload["symbols"]]
+    view.payload = {**view.payload, "overall_health": "healthy", "symbols": stored}
+    view.save()
+    live = logged_in.get("/health/").context["overall"]
+    response = logged_in.get("/")
+    assert live != "healthy" and response.context["overall_health"] == live
+    assert {row.health for row in response.context["symbols"]} != {"healthy"}
 
 
 def test_symbol_page_shows_snapshot_summary_and_charts(logged_in, portal_data):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
 from apps.analytics.dashboard import DashboardSymbolRow, rows_from_payload
+from apps.ledger.selectors import health as ledger_health
 from apps.portal import charts
 from apps.portal.middleware import portal_view
 from apps.portal.selectors.common import latest_dashboard, newest_watermark, view_model
@@ -25,14 +29,22 @@ def _flow_chart(rows: list[DashboardSymbolRow]) -> dict[str, Any] | None:
     return spec if charts.has_data(spec) else None
 
 
-def dashboard_view_model() -> dict[str, Any]:
-    """The newest stored DashboardView laid out for the page, and the live jobs (metadata DB only)."""
+def dashboard_view_model(*, now: dt.datetime | None = None) -> dict[str, Any]:
+    """The newest stored DashboardView laid out for the page, with the health (overall and per
+    symbol) and the jobs read live at ``now``, as the Health page reads them (metadata DB only):
+    the stored view's own health is only what it was when it was built."""
     view = latest_dashboard()
     payload: dict[str, Any] = view.payload if view and isinstance(view.payload, dict) else {}
-    symbols = rows_from_payload(payload)
+    health_rows = ledger_health.asset_health_rows(now=now)
+    by_symbol = ledger_health.health_by_scope(health_rows)
+    symbols = [
+        dataclasses.replace(row, health=by_symbol.get(row.symbol, ledger_health.UNKNOWN))
+        for row in rows_from_payload(payload)
+    ]
     return {
         "view": view,
         "payload": payload,
+        "overall_health": ledger_health.overall_health(health_rows),
         "symbols": symbols,
         "jobs": live_jobs(),
         "portfolio": payload.get("portfolio") or {},
@@ -42,10 +54,13 @@ def dashboard_view_model() -> dict[str, Any]:
     }
 
 
-@portal_view("Dashboard")
+@portal_view("Dashboard", clock=True)
 def dashboard(request: HttpRequest) -> HttpResponse:
     fresh = "_export" in request.GET  # an export is never answered from a cache
-    model, generation_ = view_model("dashboard", (), dashboard_view_model, fresh=fresh)
+    minute = timezone.now().replace(second=0, microsecond=0)  # health moves with the clock too
+    model, generation_ = view_model(
+        "dashboard", (minute.isoformat(),), lambda: dashboard_view_model(now=minute), fresh=fresh
+    )
     tables_ = {
         "symbols": DashboardSymbolsTable(model["symbols"], prefix="symbols-"),
         "jobs": JobRunsTable(model["jobs"], prefix="jobs-"),
