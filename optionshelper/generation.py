@@ -37,6 +37,7 @@ import contextlib
 import fcntl
 import functools
 import hashlib
+import importlib.metadata
 import os
 import threading
 import time
@@ -69,22 +70,33 @@ _building: dict[str, threading.Lock] = {}
 _building_lock = threading.Lock()
 
 
-# What renders a page: the code, its templates and the static files pages name.
+# What renders a page: the code, its templates, the static files pages name and the packages that
+# render tables and templates.
 _CODE_DIRS = ("apps", "optionshelper", "templates", "static")
 _CODE_SUFFIXES = {".py", ".html", ".css", ".js", ".svg"}
+_RENDERING_PACKAGES = ("django", "django-tables2")
+_LOADED_AT_NS = time.time_ns()  # imported while the apps load: the code in memory is no newer
 
 
 @functools.cache
 def code_version() -> str:
-    """A fingerprint of the code in use (path, size and mtime of each file under ``_CODE_DIRS``),
-    the same in every process of one install, computed once per process (a few milliseconds)."""
+    """A fingerprint of the code in use: the rendering packages' versions and the path, size and
+    mtime of each file under ``_CODE_DIRS``; the same in every process of one install, computed once
+    per process (a few milliseconds). A file newer than this process's loading means the code in
+    memory may be older than the files (a deploy under way): the process then keeps its pages to
+    itself instead of sharing them under the new code's key."""
     digest = hashlib.blake2b(digest_size=8)
+    digest.update(";".join(importlib.metadata.version(p) for p in _RENDERING_PACKAGES).encode())
     base = Path(settings.BASE_DIR)
+    newest = 0
     for directory in _CODE_DIRS:
         for path in sorted((base / directory).rglob("*")):
             if path.suffix in _CODE_SUFFIXES and path.is_file():
                 stat = path.stat()
+                newest = max(newest, stat.st_mtime_ns)
                 digest.update(f"{path.relative_to(base)}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+    if newest > _LOADED_AT_NS:
+        return f"process-{os.getpid()}-{_LOADED_AT_NS}"
     return digest.hexdigest()
 
 

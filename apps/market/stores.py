@@ -100,7 +100,9 @@ class DuplicateKeys(warehouse.WarehouseError):
     def __init__(self, table: str, key: dict[str, Any]) -> None:
         self.table, self.key = table, key
         named = ", ".join(f"{column}={value}" for column, value in key.items())
-        super().__init__(f"{table}: the rows to write name the key ({named}) twice; nothing written")
+        super().__init__(
+            f"{table}: the rows to write name the key ({named}) more than once; nothing written"
+        )
 
 
 def _refuse_duplicate_keys(
@@ -440,13 +442,16 @@ def _snapshots_replace(
     con.register("incoming_headers", headers)
     con.register("incoming_chain", chain)
     _refuse_duplicate_keys(
-        con, "incoming_headers", table="options_snapshot_headers", keys=("symbol", "snapshot_date")
+        con,
+        "incoming_headers",
+        table="options_snapshot_headers",
+        keys=("symbol", "snapshot_date", "provider"),
     )
     _refuse_duplicate_keys(
         con,
         "incoming_chain",
         table="options_chain",
-        keys=("symbol", "snapshot_date", "contract_symbol"),
+        keys=("symbol", "snapshot_date", "provider", "contract_symbol"),
     )
     on = (
         "c.symbol = h.symbol AND c.snapshot_date = CAST(h.snapshot_date AS DATE) "

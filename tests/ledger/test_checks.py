@@ -27,14 +27,6 @@ def _insert_candles(symbol: str, days, *, updated_at=T0, low=9.0, high=11.0, ope
         )
 
 
-def _drop_primary_key(table: str) -> None:
-    """Recreate ``table`` without its PRIMARY KEY so a test can store duplicate keys."""
-    with warehouse.transaction() as con:
-        con.execute(f"CREATE TABLE {table}_copy AS SELECT * FROM {table}")
-        con.execute(f"DROP TABLE {table}")
-        con.execute(f"ALTER TABLE {table}_copy RENAME TO {table}")
-
-
 def _by_name(outcomes, symbol: str | None = None) -> dict[str, object]:
     return {o.check_name: o for o in outcomes if symbol is None or o.partition_key == symbol}
 
@@ -80,7 +72,6 @@ def test_candle_checks_pass_on_clean_data(warehouse_db):
 
 
 def test_duplicate_and_invalid_candle_dates_fail(warehouse_db):
-    _drop_primary_key("candles_daily")
     _insert_candles("AAPL", MARCH)
     _insert_candles("AAPL", [dt.date(2024, 3, 5), dt.date(2024, 3, 9)], updated_at=T0)  # dup + Sat
     _insert_candles("MSFT", MARCH)
@@ -93,7 +84,6 @@ def test_duplicate_and_invalid_candle_dates_fail(warehouse_db):
 
 
 def test_repeated_dates_fail_but_a_later_backfill_passes(warehouse_db):
-    _drop_primary_key("candles_daily")
     _insert_candles("AAPL", [dt.date(2024, 3, 4), dt.date(2024, 3, 6), dt.date(2024, 3, 6)])
     # A later write filling an older date is a backfill, not disorder.
     _insert_candles("MSFT", [dt.date(2024, 3, 4), dt.date(2024, 3, 6)])
@@ -190,7 +180,6 @@ def test_option_bar_checks_pass_on_clean_data(warehouse_db):
 
 
 def test_option_bar_checks_fail_on_bad_data(warehouse_db):
-    _drop_primary_key("option_bars")
     days = MARCH[-3:]
     rows = _bar_rows(C1, [days[0], days[1], days[1]])  # a repeated date
     rows += _bar_rows(C2, days) + [(C2, days[1], -0.1)]  # a duplicate key with a negative open
@@ -277,7 +266,6 @@ def _insert_derived(symbol: str, days) -> None:
 
 
 def test_derived_duplicate_keys_fail_and_clean_rows_pass(warehouse_db):
-    _drop_primary_key("derived_daily")
     _insert_derived("AAPL", MARCH[-3:] + MARCH[-1:])
     _insert_derived("MSFT", MARCH[-3:])
     outcomes = run_checks("compute_derived", scope=CheckScope(symbols=("AAPL", "MSFT")))
@@ -365,7 +353,6 @@ def test_an_exception_inside_a_check_propagates(warehouse_db, monkeypatch):
 def test_option_bar_checks_of_a_job_look_at_what_it_wrote_and_what_that_clashes_with(
     warehouse_db,
 ):
-    _drop_primary_key("option_bars")
     days = MARCH[-4:]
     earlier = T0 - dt.timedelta(days=3)
     # Stored before the job: a negative open (reported when it was written) and C2's days.

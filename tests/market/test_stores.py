@@ -98,7 +98,7 @@ def _snapshot(chain: pd.DataFrame) -> stores.WriteStats:
 @pytest.mark.django_db
 def test_a_batch_naming_a_key_twice_is_refused_whole(warehouse_db):
     monday = dt.date(2026, 11, 16)
-    with pytest.raises(stores.DuplicateKeys, match=f"option_bars: .*{AAPL_CALL}.* twice"):
+    with pytest.raises(stores.DuplicateKeys, match=f"option_bars: .*{AAPL_CALL}.* more than once"):
         _batch(end=monday, strike=200.0, bars=[(AAPL_CALL, monday), (AAPL_CALL, monday)])
     assert warehouse.fetch_all("SELECT count(*) FROM option_contracts")[0][0] == 0
 
@@ -115,3 +115,18 @@ def test_a_batch_naming_a_key_twice_is_refused_whole(warehouse_db):
             provider="demo",
         )
     assert warehouse.fetch_all("SELECT count(*) FROM derived_daily")[0][0] == 0
+
+
+@pytest.mark.django_db
+def test_a_refused_candle_batch_keeps_the_history_it_would_have_replaced(warehouse_db):
+    monday = dt.date(2026, 11, 16)
+
+    def candles(*days: dt.date) -> pd.DataFrame:
+        return pd.DataFrame({"date": list(days), **{c: 1.0 for c in stores.CANDLE_VALUE_COLUMNS}})
+
+    stores.candles_write_many(frames={"AAPL": candles(monday)}, provider="demo")
+    with pytest.raises(stores.DuplicateKeys, match="candles_daily: "):
+        stores.candles_write_many(
+            frames={"AAPL": candles(monday, monday)}, provider="demo", replace_all=["AAPL"]
+        )
+    assert warehouse.fetch_all("SELECT symbol, date FROM candles_daily") == [("AAPL", monday)]

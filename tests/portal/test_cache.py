@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -147,12 +148,15 @@ def test_pages_built_by_other_code_are_not_served(monkeypatch):
     assert (first, second) == ("built by the old code", "built by the new code")
 
 
-def test_the_code_fingerprint_moves_with_a_template_and_ignores_other_files(settings, tmp_path):
+def test_the_code_fingerprint_moves_with_a_template_and_ignores_other_files(
+    settings, tmp_path, monkeypatch
+):
     template = tmp_path / "templates" / "portal" / "page.html"
     template.parent.mkdir(parents=True)
     template.write_text("<p>old</p>")
     (tmp_path / "static").mkdir()
     settings.BASE_DIR = tmp_path
+    monkeypatch.setattr(generation, "_LOADED_AT_NS", time.time_ns() + 3600 * 10**9)
     try:
         generation.code_version.cache_clear()
         before = generation.code_version()
@@ -163,6 +167,10 @@ def test_the_code_fingerprint_moves_with_a_template_and_ignores_other_files(sett
         os.utime(template, ns=(template.stat().st_atime_ns, template.stat().st_mtime_ns + 10**9))
         generation.code_version.cache_clear()
         assert generation.code_version() != before
+        # A file newer than this process's code (a deploy under way): its pages are its own.
+        monkeypatch.setattr(generation, "_LOADED_AT_NS", template.stat().st_mtime_ns - 1)
+        generation.code_version.cache_clear()
+        assert generation.code_version().startswith(f"process-{os.getpid()}-")
     finally:
         generation.code_version.cache_clear()
 

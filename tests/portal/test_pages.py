@@ -430,6 +430,9 @@ def test_dashboard_jobs_read_the_ledger_live(logged_in, portal_data):
     briefing = jobs["build_briefing"]
     assert (briefing["partitions_ok"], briefing["partitions_skipped"]) == (0, 1)
     assert "Skipped" in [column.header for column in response.context["jobs_table"].columns]
+    runs = logged_in.get("/health/").context["runs_table"]
+    assert "Skipped" in [column.header for column in runs.columns]
+    assert {r["job_name"]: r["partitions_skipped"] for r in runs.data}["build_briefing"] == 1
 
 
 def test_portfolio_shows_greeks_per_underlying_and_model_notes(logged_in, portal_data):

@@ -74,6 +74,7 @@ class LatestRunsTable(PortalTable):
     as_of = DayColumn(verbose_name="As of")
     partitions_ok = NumberColumn(verbose_name="OK", decimals=0)
     partitions_failed = NumberColumn(verbose_name="Failed", decimals=0)
+    partitions_skipped = NumberColumn(verbose_name="Skipped", decimals=0)
     error_message = TextColumn(verbose_name="Error", orderable=False)
 
     class Meta(PortalTable.Meta):
