@@ -403,24 +403,15 @@ def test_dashboard_jobs_read_the_ledger_live(logged_in, portal_data):
 
     from apps.ledger.models import IngestionRun
 
-    IngestionRun.objects.create(
-        job_name="compute_flow",
-        triggered_by="cli",
-        status="started",
-        started_at=timezone.now(),
-        heartbeat_at=timezone.now(),
-        as_of=timezone.localdate(),
-    )
-    IngestionRun.objects.create(
-        job_name="build_briefing",
-        triggered_by="cli",
-        status="success",
-        started_at=timezone.now(),
-        ended_at=timezone.now(),
-        heartbeat_at=timezone.now(),
-        as_of=timezone.localdate(),
-        partitions_skipped=1,
-    )
+    def run_now(job_name: str, status: str, **fields) -> None:
+        now = timezone.now()
+        IngestionRun.objects.create(
+            job_name=job_name, triggered_by="cli", status=status, started_at=now,
+            heartbeat_at=now, as_of=timezone.localdate(), **fields,
+        )
+
+    run_now("compute_flow", "started")
+    run_now("build_briefing", "success", ended_at=timezone.now(), partitions_skipped=1)
     response = logged_in.get("/")
     jobs = {j["job_name"]: j for j in response.context["jobs_table"].data}
     assert jobs["compute_flow"]["status"] == "success" and jobs["compute_flow"]["running"]

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.db.models import Max
+from django.utils import timezone
 
 from apps.analytics.models import DashboardView
 from apps.ledger.models import AssetWatermark
@@ -41,3 +42,13 @@ def view_model(
     if fresh:
         return build(), generation.current()
     return generation.cached(name, parts, build)
+
+
+def clocked_view_model(
+    name: str, parts: tuple[Any, ...], build: Callable[[dt.datetime], T], *, fresh: bool = False
+) -> tuple[T, int]:
+    """:func:`view_model` for a model that also moves with the clock without any write (health: a
+    deadline passes, a run leaves the lookback): the key holds the current minute and the model is
+    built as of that minute's start, so a cached one is never more than that minute's view."""
+    minute = timezone.now().replace(second=0, microsecond=0)
+    return view_model(name, (*parts, minute.isoformat()), lambda: build(minute), fresh=fresh)

@@ -17,7 +17,7 @@ from apps.core import registry
 from apps.ledger.models import AssetCheck, CheckStatus, IngestionRun, RunStatus
 from apps.ledger.selectors import health as ledger_health
 from apps.pipeline import planner
-from apps.portal.selectors.common import newest_watermark, view_model
+from apps.portal.selectors.common import clocked_view_model, newest_watermark
 
 TIMELINE_MAX_RUNS = 400
 GRID_SESSIONS = 10
@@ -131,16 +131,11 @@ def health_view_model(*, days: int, rows: int, now: dt.datetime | None = None) -
 
 
 def cached_health_view_model(*, days: int, rows: int, fresh: bool = False) -> tuple[dict, int]:
-    """The Health view model of this generation and this minute, and the generation.
-
-    Health also moves with the clock (a deadline passes, a run leaves the lookback) without any write,
-    so the key holds the current minute and the model is evaluated at that minute's start: a cached
-    page is never more than the same minute's view of the same data. ``fresh`` builds it now (exports).
-    """
-    minute = timezone.now().replace(second=0, microsecond=0)
-    return view_model(
+    """The Health view model of this generation and this minute, and the generation (``fresh``
+    builds it now: exports)."""
+    return clocked_view_model(
         "health",
-        (days, rows, minute.isoformat()),
-        lambda: health_view_model(days=days, rows=rows, now=minute),
+        (days, rows),
+        lambda minute: health_view_model(days=days, rows=rows, now=minute),
         fresh=fresh,
     )

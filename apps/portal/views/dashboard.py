@@ -7,13 +7,12 @@ import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
 
 from apps.analytics.dashboard import DashboardSymbolRow, rows_from_payload
 from apps.ledger.selectors import health as ledger_health
 from apps.portal import charts
 from apps.portal.middleware import portal_view
-from apps.portal.selectors.common import latest_dashboard, newest_watermark, view_model
+from apps.portal.selectors.common import clocked_view_model, latest_dashboard, newest_watermark
 from apps.portal.selectors.health import live_jobs
 from apps.portal.tables import DashboardSymbolsTable, JobRunsTable
 from apps.portal.views._common import configure, export_or_none, page
@@ -57,9 +56,8 @@ def dashboard_view_model(*, now: dt.datetime | None = None) -> dict[str, Any]:
 @portal_view("Dashboard", clock=True)
 def dashboard(request: HttpRequest) -> HttpResponse:
     fresh = "_export" in request.GET  # an export is never answered from a cache
-    minute = timezone.now().replace(second=0, microsecond=0)  # health moves with the clock too
-    model, generation_ = view_model(
-        "dashboard", (minute.isoformat(),), lambda: dashboard_view_model(now=minute), fresh=fresh
+    model, generation_ = clocked_view_model(
+        "dashboard", (), lambda minute: dashboard_view_model(now=minute), fresh=fresh
     )
     tables_ = {
         "symbols": DashboardSymbolsTable(model["symbols"], prefix="symbols-"),
