@@ -22,11 +22,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(databases=["default", "war
 
 def test_run_daily_latest_records_one_as_of_health_per_row_and_one_pnl(warehouse_db):
     portfolio_import(data=demo_portfolio())
+    before = resolve_as_of("latest").market_date
     with contextlib.suppress(SystemExit):
         call_command("run_daily", "--as-of", "latest")
-    market_date = resolve_as_of("latest").market_date
-
     pipeline = IngestionRun.objects.get(job_name="run_daily")
+    # A market close may fall inside the run: "latest" is then a session later afterwards.
+    assert pipeline.as_of in {before, resolve_as_of("latest").market_date}
+    market_date = pipeline.as_of
     children = IngestionRun.objects.filter(parent_run_id=str(pipeline.run_id))
     assert children.count() == 7
     assert {run.as_of for run in children} | {pipeline.as_of} == {market_date}

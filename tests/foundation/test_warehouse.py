@@ -125,12 +125,12 @@ def test_reader_times_out_with_warehouse_busy_while_a_writer_holds_the_lock(ware
     def hold_writer():
         with warehouse.write():
             entered.set()
-            release.wait(5)
+            release.wait(300)  # set in the finally below: a ceiling, not a duration
 
     holder = threading.Thread(target=hold_writer)
     holder.start()
-    entered.wait(5)
     try:
+        assert entered.wait(60)
         with pytest.raises(warehouse.WarehouseBusy, match="warehouse busy"):
             with warehouse.read(timeout_s=0.3):
                 pass

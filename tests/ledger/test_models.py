@@ -85,13 +85,18 @@ def test_watermark_only_moves_forward():
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_two_processes_never_move_a_watermark_backwards():
-    first = start_worker("watermark", "1", "150")
-    second = start_worker("watermark", "2", "150")
+    workers = [start_worker("watermark", name, "150") for name in ("1", "2")]
     results = []
-    for proc in (first, second):
-        out, err = proc.communicate(timeout=240)
-        assert proc.returncode == 0, err
-        results.append(json.loads(out.strip().splitlines()[-1]))
+    try:
+        for proc in workers:
+            out, err = proc.communicate(timeout=240)
+            assert proc.returncode == 0, err
+            results.append(json.loads(out.strip().splitlines()[-1]))
+    finally:
+        for proc in workers:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=60)
     assert all(r["regressions"] == 0 for r in results)
     final = AssetWatermark.objects.get(asset_key="candles_daily", scope_key="AAPL")
     assert final.watermark_ts.date().isoformat() == max(r["max_written"] for r in results)

@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from apps.ledger.models import AssetWatermark, IngestionRun, IngestionRunAsset, JobLease
+from apps.ledger.services import run_logger
 from apps.ledger.services.errors import canonical_args, stack_hash
 from apps.ledger.services.housekeeping import abandon_stale_runs
 from apps.ledger.services.run_types import JobAlreadyRunning, RunOutcome
@@ -120,7 +121,8 @@ def test_stale_heartbeat_is_abandoned_and_frees_the_partition():
         pass
 
 
-def test_batched_events_and_watermarks_land_together_when_the_block_ends():
+def test_batched_events_and_watermarks_land_together_when_the_block_ends(monkeypatch):
+    monkeypatch.setattr(run_logger, "HEARTBEAT_EVERY_S", 3600)  # no mid-block flush, however slow
     with job_run(job_name="ingest_candles", as_of=DAY, symbols=["AAPL", "MSFT"]) as log:
         log.asset_succeeded("candles_daily", "AAPL", rows_inserted=1)  # before the block
         log.advance_watermark("candles_daily", "AAPL", DAY)

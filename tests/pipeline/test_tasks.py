@@ -148,7 +148,10 @@ def test_housekeeping_abandons_stale_runs_and_prunes(settings):
 # --- schedules ---------------------------------------------------------------------------------
 
 
-def test_setup_schedules_is_idempotent_and_reports(capsys):
+def test_setup_schedules_is_idempotent_and_reports(capsys, monkeypatch):
+    # One fixed "now" for both calls: a fire time passing between them would move next_run.
+    now_local = timezone.localtime(timezone.now(), zoneinfo.ZoneInfo("America/New_York"))
+    monkeypatch.setattr("django_q.models.localtime", lambda value=None: now_local)
     call_command("setup_schedules")
     first = capsys.readouterr().out
     call_command("setup_schedules")

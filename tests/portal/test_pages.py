@@ -184,7 +184,7 @@ def test_warehouse_busy_gives_503_with_retry_after(logged_in, portal_data, setti
     def writer() -> None:
         with warehouse.write():
             holding.set()
-            release.wait(10)
+            release.wait(300)  # set in the finally below: a ceiling, not a duration
 
     thread = threading.Thread(target=writer)
     thread.start()
