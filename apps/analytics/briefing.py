@@ -32,7 +32,7 @@ from apps.ledger.selectors.health import (
 )
 from apps.market import selectors
 from apps.portfolio.selectors import select_symbols
-from optionshelper import warehouse
+from optionshelper import generation, warehouse
 
 TOP_FLOW = 3
 
@@ -327,10 +327,11 @@ class BriefingInputs:
 
     @functools.cached_property
     def digest(self) -> str:
-        """A fingerprint of the inputs (and of the report's layout version): equal digests build
-        equal briefings, so a briefing stored with this digest is up to date."""
+        """A fingerprint of the inputs and of the code that renders them (a new release rebuilds
+        the briefing once): equal digests build equal briefings, so a briefing stored with this
+        digest is up to date."""
         facts = {
-            "layout": [SCHEMA_VERSION, DISCLAIMER, TOP_FLOW],
+            "layout": [SCHEMA_VERSION, DISCLAIMER, TOP_FLOW, generation.code_version()],
             "market_date": self.market_date,
             "symbols": self.symbols,
             "failures": self.failures,

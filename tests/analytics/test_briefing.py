@@ -17,6 +17,7 @@ from apps.core.values import json_safe
 from apps.ledger.models import IngestionRunAsset
 from apps.pipeline.jobs import execute_job
 from apps.portfolio.services import portfolio_import
+from optionshelper import generation
 from tests.jobs.helpers import past_sessions
 from tests.jobs.test_bad_inputs import PORTFOLIO
 
@@ -77,7 +78,7 @@ def _briefing(symbols, *, force: bool = False):
 
 
 @pytest.mark.django_db
-def test_a_briefing_built_from_the_same_inputs_is_up_to_date(warehouse_db, settings):
+def test_a_briefing_built_from_the_same_inputs_is_up_to_date(warehouse_db, settings, monkeypatch):
     symbols = ("AAPL", "SPY")
     for day in past_sessions(2, end=END):
         execute_job("snapshot_options", JobParams(as_of=resolve_as_of(day), symbols=symbols))
@@ -99,5 +100,8 @@ def test_a_briefing_built_from_the_same_inputs_is_up_to_date(warehouse_db, setti
     )
     assert _briefing(symbols)[0] == "success"  # a recomputed flow partition is a new input
     assert _briefing(symbols, force=True)[0] == "success"
+    monkeypatch.setattr(generation, "code_version", lambda: "another release")
+    assert _briefing(symbols)[0] == "success"  # built by other code: rebuilt once
+    assert _briefing(symbols)[1] == "up_to_date"
     json_path.with_suffix(".md").unlink()
     assert _briefing(symbols)[0] == "success"  # a missing file is rebuilt
