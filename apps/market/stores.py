@@ -203,8 +203,7 @@ def _replace_keys(
     name = f"incoming_{table}"
     con.register(f"{name}_raw", _arrow(frame))
     con.execute(
-        f"CREATE OR REPLACE TEMP VIEW {name} AS "
-        f"{select_sql.replace('incoming_raw', f'{name}_raw')}"
+        f"CREATE OR REPLACE TEMP VIEW {name} AS {select_sql.replace('incoming_raw', f'{name}_raw')}"
     )
     _refuse_duplicate_keys(con, name, table=table, keys=keys)
     on = " AND ".join(f"t.{k} = i.{k}" for k in keys)
@@ -287,7 +286,8 @@ def candles_write_many(
                     ).fetchall()
                 )
                 con.execute(
-                    "DELETE FROM candles_daily WHERE symbol IN (SELECT unnest(?::VARCHAR[]))", [replace]
+                    "DELETE FROM candles_daily WHERE symbol IN (SELECT unnest(?::VARCHAR[]))",
+                    [replace],
                 )
             stats = _replace_keys(
                 con,
@@ -350,7 +350,12 @@ def bars_batch_write(
     bars = _with_columns(bars, ("contract_symbol", "date", "underlying", *BAR_VALUE_COLUMNS))
     bars = bars.assign(provider=provider, updated_at=now)
     for attempt in warehouse.attempts():
-        with attempt, warehouse.transaction(partitions=[("option_contracts",), ("option_bars",), ("option_bars_meta",)]) as con:
+        with (
+            attempt,
+            warehouse.transaction(
+                partitions=[("option_contracts",), ("option_bars",), ("option_bars_meta",)]
+            ) as con,
+        ):
             contract_stats = _replace_keys(
                 con,
                 "option_contracts",
@@ -393,16 +398,8 @@ def snapshots_write(*, snapshots: list[SnapshotRows], provider: str) -> dict[str
     if not snapshots:
         return {}
     now = _now()
-    chain = _with_columns(
-        _chain_rows(snapshots),
-        ("contract_symbol", *CHAIN_VALUE_COLUMNS),
-    )
     sizes = [s.size for s in snapshots]
-    chain["symbol"] = np.repeat(np.array([s.symbol for s in snapshots], dtype=object), sizes)
-    chain["snapshot_date"] = np.repeat(
-        np.array([s.snapshot_date for s in snapshots], dtype="datetime64[D]"), sizes
-    )
-    chain["provider"] = provider
+    chain = _chain_table(snapshots, sizes=sizes, provider=provider)
     headers = pd.DataFrame(
         {
             "symbol": [s.symbol for s in snapshots],
@@ -422,9 +419,7 @@ def snapshots_write(*, snapshots: list[SnapshotRows], provider: str) -> dict[str
     partitions = [("options_chain", s.symbol, s.snapshot_date, provider) for s in snapshots]
     for attempt in warehouse.attempts():
         with attempt, warehouse.transaction(partitions=partitions) as con:
-            deleted = _snapshots_replace(
-                con, _arrow(headers), _arrow(chain.loc[:, _CHAIN_FRAME_COLUMNS]), values
-            )
+            deleted = _snapshots_replace(con, _arrow(headers), chain, values)
     stats = {}
     for s in snapshots:
         old, new = deleted.get(s.symbol, 0), s.size
@@ -432,6 +427,38 @@ def snapshots_write(*, snapshots: list[SnapshotRows], provider: str) -> dict[str
             inserted=max(new - old, 0), updated=min(old, new), deleted=max(old - new, 0)
         )
     return stats
+
+
+def _chain_table(
+    snapshots: list[SnapshotRows], *, sizes: list[int], provider: str
+) -> pa.Table | pd.DataFrame:
+    """The partitions' chain rows with their key columns, as one Arrow table built column by
+    column from the enriched frames (no intermediate frame copies); a frame Arrow cannot type
+    (a vendor column of mixed Python objects) goes through pandas instead."""
+    rows = _chain_rows(snapshots)
+    keys = {
+        "symbol": np.repeat(np.array([s.symbol for s in snapshots], dtype=object), sizes),
+        "snapshot_date": np.repeat(
+            np.array([s.snapshot_date for s in snapshots], dtype="datetime64[D]"), sizes
+        ),
+        "provider": np.full(len(rows), provider, dtype=object),
+    }
+    try:
+        return pa.table(
+            {
+                name: pa.array(keys[name])
+                if name in keys
+                else pa.array(rows[name], from_pandas=True)
+                if name in rows.columns
+                else pa.nulls(len(rows))
+                for name in _CHAIN_FRAME_COLUMNS
+            }
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        frame = _with_columns(rows, ("contract_symbol", *CHAIN_VALUE_COLUMNS))
+        for name, values in keys.items():
+            frame[name] = values
+        return frame.loc[:, _CHAIN_FRAME_COLUMNS]
 
 
 def _snapshots_replace(
@@ -511,7 +538,13 @@ _CHAIN_TYPES = {
     "last_trade_at": "TIMESTAMPTZ",
     "iv_source": "VARCHAR",
 }
-_CHAIN_FRAME_COLUMNS = ["symbol", "snapshot_date", "provider", "contract_symbol", *CHAIN_VALUE_COLUMNS]
+_CHAIN_FRAME_COLUMNS = [
+    "symbol",
+    "snapshot_date",
+    "provider",
+    "contract_symbol",
+    *CHAIN_VALUE_COLUMNS,
+]
 
 
 def derived_write(

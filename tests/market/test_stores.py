@@ -90,8 +90,14 @@ def _chain(contracts: list[str], mark: float) -> pd.DataFrame:
 
 def _snapshot(chain: pd.DataFrame) -> stores.WriteStats:
     return stores.snapshot_write(
-        symbol="AAPL", snapshot_date=dt.date(2026, 11, 16), provider="demo", spot=200.0,
-        risk_free_rate=0.04, chain=chain, quote_quality={}, meta={},
+        symbol="AAPL",
+        snapshot_date=dt.date(2026, 11, 16),
+        provider="demo",
+        spot=200.0,
+        risk_free_rate=0.04,
+        chain=chain,
+        quote_quality={},
+        meta={},
     )
 
 
@@ -130,3 +136,16 @@ def test_a_refused_candle_batch_keeps_the_history_it_would_have_replaced(warehou
             frames={"AAPL": candles(monday, monday)}, provider="demo", replace_all=["AAPL"]
         )
     assert warehouse.fetch_all("SELECT symbol, date FROM candles_daily") == [("AAPL", monday)]
+
+
+@pytest.mark.django_db
+def test_a_chain_arrow_cannot_type_is_written_through_pandas(warehouse_db):
+    """A vendor column of mixed Python objects (here a float and a string strike) takes the pandas
+    path; missing value columns land as NULL on either path."""
+    typed = _chain([AAPL_CALL, AAPL_PUT], mark=1.5)
+    assert _snapshot(typed).inserted == 2
+    mixed = typed.assign(strike=pd.Series([200.0, "200"], dtype=object))
+    assert _snapshot(mixed).updated == 2
+    assert warehouse.fetch_all(
+        "SELECT contract_symbol, strike, mark, bid, last_trade_at FROM options_chain ORDER BY 1"
+    ) == [(AAPL_CALL, 200.0, 1.5, None, None), (AAPL_PUT, 200.0, 1.5, None, None)]
