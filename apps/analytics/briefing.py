@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import importlib
 import json
 import os
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from apps.ledger.selectors.health import (
 )
 from apps.market import selectors
 from apps.portfolio.selectors import select_symbols
-from optionshelper import generation, warehouse
+from optionshelper import warehouse
 
 TOP_FLOW = 3
 
@@ -312,6 +313,21 @@ def briefing_symbols(*, requested: list[str], market_date: dt.date, directory: P
     return ordered + sorted(set(select_symbols()) - set(ordered))
 
 
+# The code that turns a briefing's inputs into its files (the inputs themselves are computed by the
+# current code before they are fingerprinted).
+_RENDERING_MODULES = ("apps.analytics.briefing", "apps.core.briefing", "apps.core.values")
+
+
+@functools.cache
+def rendering_code_digest() -> str:
+    """A hash of the contents of ``_RENDERING_MODULES``' source files: the same on every host and
+    checkout of one release, whatever the files' times."""
+    digest = hashlib.sha256()
+    for name in _RENDERING_MODULES:
+        digest.update(Path(importlib.import_module(name).__file__).read_bytes())
+    return digest.hexdigest()[:16]
+
+
 @dataclass
 class BriefingInputs:
     """Everything a briefing is built from except the flow rows, which are identified by their
@@ -327,11 +343,11 @@ class BriefingInputs:
 
     @functools.cached_property
     def digest(self) -> str:
-        """A fingerprint of the inputs and of the code that renders them (a new release rebuilds
-        the briefing once): equal digests build equal briefings, so a briefing stored with this
-        digest is up to date."""
+        """A fingerprint of the inputs and of the code that assembles and renders them (a release
+        that changes it rebuilds the briefing once): equal digests build equal briefings, so a
+        briefing stored with this digest is up to date."""
         facts = {
-            "layout": [SCHEMA_VERSION, DISCLAIMER, TOP_FLOW, generation.code_version()],
+            "layout": [SCHEMA_VERSION, DISCLAIMER, TOP_FLOW, rendering_code_digest()],
             "market_date": self.market_date,
             "symbols": self.symbols,
             "failures": self.failures,

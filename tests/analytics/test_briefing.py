@@ -17,7 +17,6 @@ from apps.core.values import json_safe
 from apps.ledger.models import IngestionRunAsset
 from apps.pipeline.jobs import execute_job
 from apps.portfolio.services import portfolio_import
-from optionshelper import generation
 from tests.jobs.helpers import past_sessions
 from tests.jobs.test_bad_inputs import PORTFOLIO
 
@@ -100,7 +99,7 @@ def test_a_briefing_built_from_the_same_inputs_is_up_to_date(warehouse_db, setti
     )
     assert _briefing(symbols)[0] == "success"  # a recomputed flow partition is a new input
     assert _briefing(symbols, force=True)[0] == "success"
-    monkeypatch.setattr(generation, "code_version", lambda: "another release")
+    monkeypatch.setattr(briefing, "rendering_code_digest", lambda: "another release")
     assert _briefing(symbols)[0] == "success"  # built by other code: rebuilt once
     assert _briefing(symbols)[1] == "up_to_date"
     json_path.with_suffix(".md").unlink()

@@ -142,10 +142,16 @@ def test_a_refused_candle_batch_keeps_the_history_it_would_have_replaced(warehou
 def test_a_chain_arrow_cannot_type_is_written_through_pandas(warehouse_db):
     """A vendor column of mixed Python objects (here a float and a string strike) takes the pandas
     path; missing value columns land as NULL on either path."""
+    stored = [(AAPL_CALL, 200.0, 1.5, None, None), (AAPL_PUT, 200.0, 1.5, None, None)]
+
+    def rows():
+        return warehouse.fetch_all(
+            "SELECT contract_symbol, strike, mark, bid, last_trade_at FROM options_chain ORDER BY 1"
+        )
+
     typed = _chain([AAPL_CALL, AAPL_PUT], mark=1.5)
     assert _snapshot(typed).inserted == 2
+    assert rows() == stored
     mixed = typed.assign(strike=pd.Series([200.0, "200"], dtype=object))
     assert _snapshot(mixed).updated == 2
-    assert warehouse.fetch_all(
-        "SELECT contract_symbol, strike, mark, bid, last_trade_at FROM options_chain ORDER BY 1"
-    ) == [(AAPL_CALL, 200.0, 1.5, None, None), (AAPL_PUT, 200.0, 1.5, None, None)]
+    assert rows() == stored

@@ -8,6 +8,7 @@ run only when the suite runs against PostgreSQL with ``REDIS_URL`` set (as CI's 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import signal
@@ -78,7 +79,8 @@ class Cluster:
             try:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):  # the group may be gone already
+                    os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
         self._out.close()
         return self.proc.returncode

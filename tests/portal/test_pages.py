@@ -189,7 +189,7 @@ def test_warehouse_busy_gives_503_with_retry_after(logged_in, portal_data, setti
     thread = threading.Thread(target=writer)
     thread.start()
     try:
-        assert holding.wait(10)
+        assert holding.wait(60)
         response = logged_in.get(url)
     finally:
         release.set()
