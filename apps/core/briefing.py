@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: delta and gamma per underlying (a summed share-delta mixed units)
 DISCLAIMER = "Informational and educational only. Not financial advice."
 
 _NUMBER = {"type": ["number", "null"]}
@@ -53,7 +53,18 @@ BRIEFING_JSON_SCHEMA: dict[str, Any] = {
                         },
                     },
                 },
-                "greeks": {"type": "object"},
+                "greeks": {
+                    "type": "object",
+                    "properties": {
+                        "delta_shares_by_underlying": {
+                            "type": "object",
+                            "additionalProperties": _NUMBER,
+                        },
+                        "gamma_by_underlying": {"type": "object", "additionalProperties": _NUMBER},
+                        "theta_per_day": _NUMBER,
+                        "vega_per_vol_point": _NUMBER,
+                    },
+                },
                 "stress": {"type": "array", "items": {"type": "object"}},
                 "totals": {"type": "object"},
             },
@@ -151,11 +162,15 @@ def _portfolio_section(portfolio: dict[str, Any]) -> list[str]:
     ]
     lines += _table(headers, rows)
     greeks = portfolio.get("greeks") or {}
+    deltas = greeks.get("delta_shares_by_underlying") or {}
+    per_underlying = ", ".join(
+        f"{symbol} {fmt(value, ',.0f')}" for symbol, value in sorted(deltas.items())
+    )
     lines += [
         "",
-        f"**Greeks:** delta {fmt(greeks.get('delta_shares'), ',.0f')} shares · "
+        f"**Greeks:** delta in shares of each underlying: {per_underlying or '—'} · "
         f"theta {fmt(greeks.get('theta_per_day'))} $/day · "
-        f"vega {fmt(greeks.get('vega_per_vol_point'))} $ per vol point",
+        f"vega {fmt(greeks.get('vega_per_vol_point'))} $ per vol point (model figures)",
         "",
         "### Stress (full Black–Scholes revaluation)",
         "",

@@ -132,13 +132,22 @@ def _total(values: pd.Series) -> float | None:
     return float(values.sum()) if values.notna().any() else None
 
 
+def _per_underlying(valued: pd.DataFrame, column: str) -> dict[str, float | None]:
+    return {
+        str(symbol): _total(values)
+        for symbol, values in valued.groupby("symbol", sort=True)[column]
+    }
+
+
 def portfolio_greeks(valued: pd.DataFrame) -> dict[str, Any]:
-    """Portfolio totals: delta in shares, gamma (shares per $1), theta $/day, vega $ per vol
-    point, plus market value, P&L and how many legs could not be priced (JSON-safe)."""
+    """Portfolio greeks: delta in shares and gamma (shares per $1) of each underlying (a share
+    of one stock is not a share of another, so those are never summed across underlyings), theta
+    $/day and vega $ per vol point in total, plus market value, P&L and how many legs could not
+    be priced (JSON-safe)."""
     return clean_dict(
         {
-            "delta_shares": _total(valued["position_delta"]),
-            "gamma": _total(valued["position_gamma"]),
+            "delta_shares_by_underlying": _per_underlying(valued, "position_delta"),
+            "gamma_by_underlying": _per_underlying(valued, "position_gamma"),
             "theta_per_day": _total(valued["position_theta"]),
             "vega_per_vol_point": _total(valued["position_vega"]),
             "market_value": _total(valued["market_value"]),

@@ -68,7 +68,9 @@ def test_greek_signs(valued: pd.DataFrame) -> None:
     assert long_call["position_vega"] == pytest.approx(float(g["vega"]) * 0.01 * 100 * 2)
     assert long_call["position_theta"] == pytest.approx(float(g["theta_per_day"]) * 200)
     totals = portfolio_greeks(valued)
-    assert totals["delta_shares"] == pytest.approx(valued["position_delta"].sum())
+    by_symbol = valued.groupby("symbol")["position_delta"].sum()
+    assert totals["delta_shares_by_underlying"] == pytest.approx(by_symbol.to_dict())
+    assert "delta_shares" not in totals  # share-deltas of different underlyings never summed
     assert totals["vega_per_vol_point"] == pytest.approx(valued["position_vega"].sum())
     assert totals["legs"] == 4 and totals["legs_without_greeks"] == 1
 

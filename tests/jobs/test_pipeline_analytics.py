@@ -165,7 +165,12 @@ def _assert_markdown_structure(markdown: str, report: dict) -> None:
         "| Position | Symbol | Type | Expiry | Strike | Contracts | Cost | Mark | P&L $ | P&L % | Spread % |"
         in lines
     )
-    assert any(line.startswith("**Greeks:** delta ") for line in lines)
+    (greeks,) = [line for line in lines if line.startswith("**Greeks:** ")]
+    deltas = report["portfolio"]["greeks"]["delta_shares_by_underlying"]
+    held = {p["symbol"] for p in report["portfolio"]["positions"]}
+    assert set(deltas) == held
+    assert greeks.startswith("**Greeks:** delta in shares of each underlying: ")
+    assert all(f"{symbol} " in greeks for symbol in held)
     assert "| Scenario | P&L $ | P&L % |" in lines
     for item in report["symbols"]:
         start = lines.index(f"### {item['symbol']} (snapshot {item['snapshot_date']})")
