@@ -75,7 +75,9 @@ def make_check(
     )
 
 
-def make_event(run: IngestionRun, asset_key: str, partition_key: str, status: str):
+def make_event(
+    run: IngestionRun, asset_key: str, partition_key: str, status: str, *, reason: str = ""
+):
     return IngestionRunAsset.objects.create(
         run=run,
         asset_key=asset_key,
@@ -83,4 +85,5 @@ def make_event(run: IngestionRun, asset_key: str, partition_key: str, status: st
         partition_key=partition_key,
         status=status,
         started_at=run.started_at,
+        extra={"reason": reason} if reason else {},
     )

@@ -10,8 +10,10 @@ from django.db.models import Count, F, Max, Min, Q, Subquery, Window
 from django.db.models.functions import RowNumber
 
 from apps.core import calendar, registry
+from apps.core.jobs import UP_TO_DATE
 from apps.ledger.models import (
     AssetCheck,
+    AssetStatus,
     CheckStatus,
     IngestionRun,
     IngestionRunAsset,
@@ -152,6 +154,7 @@ def status_grid(*, sessions: int = 10, now: dt.datetime | None = None) -> dict[s
     """Last N sessions × registry assets; each cell the worst event status of that asset's runs.
 
     A run belongs to the session of its ``as_of`` (the resolved market date every run records).
+    A partition skipped as ``up_to_date`` was found stored and current: it counts as a success.
     One grouped query.
     """
     now = aware(now)
@@ -163,13 +166,15 @@ def status_grid(*, sessions: int = 10, now: dt.datetime | None = None) -> dict[s
     # event (one join: runs by the as_of index, then their events by run).
     events = (
         IngestionRunAsset.objects.filter(run__as_of__range=(first, last))
-        .values_list("asset_key", "run__as_of", "status")
+        .values_list("asset_key", "run__as_of", "status", "extra__reason")
         .distinct()
         .order_by()
     )
     session_of: dict[dt.date, dt.date] = {}
     cells: dict[tuple[str, dt.date], str] = {}
-    for asset_key, day, status in events:
+    for asset_key, day, status, reason in events:
+        if status == AssetStatus.SKIPPED and reason == UP_TO_DATE:
+            status = AssetStatus.SUCCESS
         if day not in session_of:
             session_of[day] = calendar.session_on_or_before(day)
         key = (asset_key, session_of[day])
