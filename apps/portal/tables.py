@@ -240,7 +240,7 @@ class FlowRowsTable(PortalTable):
     delta_oi_notional = MoneyColumn(verbose_name="ΔOI $", decimals=0, signed=True)
     volume = NumberColumn(verbose_name="Volume (contracts)", decimals=0)
     volume_notional = MoneyColumn(verbose_name="Volume $", decimals=0)
-    delta_notional = MoneyColumn(verbose_name="Δ notional $", decimals=0, signed=True)
+    delta_notional = MoneyColumn(verbose_name="Delta-weighted ΔOI $", decimals=0, signed=True)
     prior_oi = NumberColumn(verbose_name="Prior OI (contracts)", decimals=0)
     n_pairs = NumberColumn(verbose_name="Pairs", decimals=0)
     flow_class = tables.Column(verbose_name="Class")

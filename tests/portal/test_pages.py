@@ -101,6 +101,9 @@ def test_flow_drilldown_and_gaps(logged_in, portal_data):
     body = response.content.decode()
     assert response.status_code == 200
     assert "Gap sessions" in body and part.gap_sessions[0] in body
+    # The rows come with what their columns and classes mean ("unknown" is not an error).
+    assert "Delta-weighted ΔOI $" in body
+    assert "<strong>unknown</strong> when none of these holds" in body
     other = OptionsFlowPartition.objects.filter(symbol="BBB").first()
     response = logged_in.get(f"/flow/?symbol=AAA&partition={other.pk}")
     assert response.status_code == 400
