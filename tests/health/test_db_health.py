@@ -27,6 +27,7 @@ TOP_KEYS = {
     "latest_runs",
     "recent_failures",
     "watermarks",
+    "watermarks_total",
     "recent_failed_checks",
     "abandoned_runs",
     "disclaimer",
@@ -132,6 +133,13 @@ def test_healthy_state_json_and_text_sections(warehouse_db):
     assert positions == sorted(positions)
     assert "Abandoned runs" not in text
     assert text.rstrip().endswith("Not financial advice.")
+    total = report["watermarks_total"]
+    assert total == len(report["watermarks"]) > 1 and "shown, problems first" not in text
+    for partition in ("MSFT", "SPY"):
+        make_check("candles_no_negative_prices", "candles_daily", partition, "fail", run=run)
+    limited = _text("--limit", "1", "--days", "36500")
+    assert f"of {total} shown, problems first; --limit shows more)" in limited
+    assert "(the newest 1; --limit shows more)" in limited  # two failed checks, LIMIT 1
 
 
 @pytest.mark.django_db

@@ -37,6 +37,7 @@ def _empty_sections() -> dict[str, Any]:
         "latest_runs": [],
         "recent_failures": [],
         "watermarks": [],
+        "watermarks_total": 0,
         "recent_failed_checks": [],
         "abandoned_runs": [],
     }
@@ -56,6 +57,7 @@ def _sections(*, days: int, limit: int, stale_days: int | None, now: dt.datetime
         "latest_runs": latest_runs_per_job(),
         "recent_failures": recent_failures(days=days, limit=limit, now=now),
         "watermarks": [row.to_dict() for row in shown[:limit]],
+        "watermarks_total": len(shown),  # before --limit: the text report says what it left out
         "recent_failed_checks": recent_failed_checks(days=days, limit=limit, now=now),
         "abandoned_runs": abandoned_runs(days=days, limit=limit, now=now),
     }

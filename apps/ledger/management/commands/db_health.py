@@ -117,6 +117,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  schema version {_cell(wh['schema_version'])}")
 
     def _print_sections(self, report: dict[str, Any]) -> None:
+        limit = report["filters"]["limit"]
         self._table(
             "Latest run per job",
             report["latest_runs"],
@@ -126,6 +127,7 @@ class Command(BaseCommand):
             "Recent run failures",
             report["recent_failures"],
             ("started_at", "job_name", "status", "error_type", "error_message"),
+            limit=limit,
         )
         self._table(
             "Watermarks and freshness",
@@ -139,20 +141,33 @@ class Command(BaseCommand):
                 "sessions_behind",
                 "reasons",
             ),
+            total=report["watermarks_total"],
         )
         self._table(
             "Recent failed checks",
             report["recent_failed_checks"],
             ("checked_at", "check_name", "asset_key", "partition_key", "severity", "message"),
+            limit=limit,
         )
         if report["abandoned_runs"]:
             self._table(
                 "Abandoned runs",
                 report["abandoned_runs"],
                 ("started_at", "job_name", "run_id", "error_message"),
+                limit=limit,
             )
 
-    def _table(self, title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
+    def _table(
+        self,
+        title: str,
+        rows: list[dict[str, Any]],
+        columns: tuple[str, ...],
+        *,
+        total: int | None = None,
+        limit: int | None = None,
+    ) -> None:
+        """``total``: how many rows there were before ``--limit``; ``limit``: the section was
+        queried with that LIMIT (a full section may have had more)."""
         self.stdout.write("")
         self.stdout.write(title)
         self.stdout.write("-" * len(title))
@@ -168,6 +183,10 @@ class Command(BaseCommand):
         for row in cells:
             fitted = (_fit(v, w) for v, w in zip(row, widths, strict=True))
             self.stdout.write("  " + "  ".join(fitted).rstrip())
+        if total is not None and total > len(rows):
+            self.stdout.write(f"  ({len(rows)} of {total} shown, problems first; --limit shows more)")
+        elif limit is not None and len(rows) >= limit:
+            self.stdout.write(f"  (the newest {limit}; --limit shows more)")
 
     @staticmethod
     def _format(value: Any) -> str:
