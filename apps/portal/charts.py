@@ -51,6 +51,14 @@ def chart(
     }
 
 
+GAIN_COLOR, LOSS_COLOR = "#2f855a", "#c53030"
+
+
+def sign_colors(values: Iterable[Any]) -> list[str]:
+    """One bar colour per value: green above zero, red otherwise (as the tables colour signs)."""
+    return [GAIN_COLOR if isinstance(v, int | float) and v > 0 else LOSS_COLOR for v in values]
+
+
 def percent(values: Iterable[Any]) -> list[Any]:
     """Fractions as percent for chart axes labelled in % (0.291 → 29.1); gaps stay gaps."""
     out = []

@@ -5,13 +5,21 @@
   "use strict";
   var PALETTE = ["#2b6cb0", "#dd6b20", "#2f855a", "#805ad5", "#c53030", "#319795", "#b7791f"];
 
+  var COMPACT = new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 1 });
+
   function color(ds, i) { return ds.color || PALETTE[i % PALETTE.length]; }
+
+  // Axis labels: 300,000,000 reads as 300M (the tables' compact money), small values unchanged.
+  function compact(value) {
+    return Math.abs(value) >= 10000 ? COMPACT.format(value) : this.getLabelForValue(value);
+  }
 
   function scales(spec) {
     var hasY2 = spec.datasets.some(function (d) { return d.axis === "y2"; });
     var valueAxis = spec.horizontal ? "x" : "y";
     var out = {};
-    out[valueAxis] = { stacked: !!spec.stacked, ticks: { maxTicksLimit: 8 } };
+    out[valueAxis] = { stacked: !!spec.stacked, ticks: { maxTicksLimit: 8, callback: compact },
+                       title: { display: !!spec.y_label, text: spec.y_label } };
     out[spec.horizontal ? "y" : "x"] = { stacked: !!spec.stacked, ticks: { maxTicksLimit: 14, autoSkip: true } };
     if (hasY2) { out.y2 = { position: "right", grid: { drawOnChartArea: false } }; }
     return out;
@@ -32,7 +40,9 @@
           };
         })
       },
-      options: { indexAxis: spec.horizontal ? "y" : "x", scales: scales(spec) }
+      options: { indexAxis: spec.horizontal ? "y" : "x", scales: scales(spec),
+                 // One series coloured bar by bar: its title carries the key, a legend swatch would mislead.
+                 plugins: { legend: { display: !(spec.datasets.length === 1 && Array.isArray(spec.datasets[0].color)) } } }
     };
   }
 

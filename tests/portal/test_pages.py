@@ -9,6 +9,7 @@ import threading
 
 import pytest
 
+from apps.portal import charts
 from optionshelper import warehouse
 
 pytestmark = pytest.mark.django_db(databases=["default", "warehouse"])
@@ -71,6 +72,11 @@ def test_dashboard_renders_payload_defensively(logged_in, portal_data):
     assert "AAA" in body and "ZZZ" in body  # the sparse row is shown with dashes
     overall = response.context["overall_health"]
     assert f'class="tile status-{overall}"' in body and f"<strong>{overall}</strong>" in body
+    (bars,) = response.context["flow_chart"]["datasets"]  # net building green, unwinding red
+    signs = ["gain" if (v or 0) > 0 else "loss" for v in bars["data"]]
+    assert {"gain", "loss"} <= set(signs)
+    colors = {"gain": charts.GAIN_COLOR, "loss": charts.LOSS_COLOR}
+    assert bars["color"] == [colors[sign] for sign in signs]
 
 
 def test_dashboard_health_is_read_live_not_from_the_stored_view(logged_in, portal_data):

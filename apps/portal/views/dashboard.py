@@ -19,11 +19,13 @@ from apps.portal.views._common import configure, export_or_none, page
 
 
 def _flow_chart(rows: list[DashboardSymbolRow]) -> dict[str, Any] | None:
+    values = [row.flow_net_notional for row in rows]
     spec = charts.chart(
         "bar",
         [row.symbol for row in rows],
-        {"Net flow $": [row.flow_net_notional for row in rows]},
-        title="Net options flow by symbol (ΔOI $)",
+        {"Net flow $": values},
+        colors={"Net flow $": charts.sign_colors(values)},
+        title="Net options flow by symbol (ΔOI $; green net building, red net unwinding)",
     )
     return spec if charts.has_data(spec) else None
 

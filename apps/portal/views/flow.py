@@ -38,9 +38,7 @@ def top_chart(partition: OptionsFlowPartition) -> dict[str, Any]:
         "bar",
         [r.row_key for r in rows],
         {"ΔOI $": [r.delta_oi_notional for r in rows]},
-        colors={
-            "ΔOI $": ["#2f855a" if (r.delta_oi_notional or 0) > 0 else "#c53030" for r in rows]
-        },
+        colors={"ΔOI $": charts.sign_colors(r.delta_oi_notional for r in rows)},
         title="Top building (green) and unwinding (red)",
         horizontal=True,
     )

@@ -36,13 +36,15 @@ from apps.portal.tables import (
 from apps.portal.views._common import configure, export_or_none, page
 from optionshelper.warehouse import WarehouseBusy
 
+# Run status → (bar colour, its name for the chart's title).
 STATUS_COLORS = {
-    "success": "#48bb78",
-    "partial": "#ecc94b",
-    "started": "#63b3ed",
-    "failed": "#f56565",
-    "abandoned": "#a0aec0",
+    "success": ("#48bb78", "green"),
+    "partial": ("#ecc94b", "yellow"),
+    "started": ("#63b3ed", "blue"),
+    "failed": ("#f56565", "red"),
+    "abandoned": ("#a0aec0", "grey"),
 }
+_GREY = STATUS_COLORS["abandoned"]
 
 
 class FreshnessTable(PortalTable):
@@ -88,8 +90,10 @@ def timeline_chart(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
         "bar",
         [f"{r['started_at']:%m-%d %H:%M} {r['job_name']}" for r in runs],
         {"Duration (s)": [(r["duration_ms"] or 0) / 1000 for r in runs]},
-        colors={"Duration (s)": [STATUS_COLORS.get(r["status"], "#a0aec0") for r in runs]},
-        title="Runs over the lookback: duration, coloured by status",
+        colors={"Duration (s)": [STATUS_COLORS.get(r["status"], _GREY)[0] for r in runs]},
+        title="Runs over the lookback: duration, coloured by status ("
+        + ", ".join(f"{status} {name}" for status, (_, name) in STATUS_COLORS.items())
+        + ")",
     )
 
 
