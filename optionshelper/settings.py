@@ -337,9 +337,17 @@ LOGGING = {
         "plain": {
             "()": "apps.ledger.services.errors.RedactingFormatter",
             "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
-        }
+        },
+        "runserver": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "runserver": {"class": "logging.StreamHandler", "formatter": "runserver"},
+    },
     "root": {
         "handlers": ["console"],
         "level": os.environ.get("OPTIONS_HELPER_LOG_LEVEL", "WARNING"),
@@ -348,5 +356,10 @@ LOGGING = {
     # (DEBUG/INFO/WARNING/ERROR) sets both; a job command's --quiet turns progress off.
     "loggers": {
         "optionshelper.jobs": {"level": os.environ.get("OPTIONS_HELPER_LOG_LEVEL", "INFO")},
+        # Django's own records go through the redacting root handler only (its default console
+        # handler printed them a second time, unredacted, under DEBUG) ...
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        # ... but for runserver's request lines, which keep Django's own format.
+        "django.server": {"handlers": ["runserver"], "level": "INFO", "propagate": False},
     },
 }
