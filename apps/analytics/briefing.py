@@ -22,6 +22,7 @@ from apps.analytics.dashboard import DashboardSymbolRow
 from apps.analytics.models import OptionsFlow, OptionsFlowPartition
 from apps.analytics.valuation import portfolio_valuation
 from apps.core.briefing import DISCLAIMER, SCHEMA_VERSION, render_markdown
+from apps.core.derived import SHORT_IV_HISTORY
 from apps.core.values import json_safe
 from apps.ledger.models import AssetStatus, IngestionRunAsset
 from apps.ledger.selectors.health import (
@@ -144,6 +145,12 @@ def _warnings(header: dict, today: dict, flow: dict, market_date: dt.date) -> li
         warnings.append(f"{missing:.0%} of contracts have no two-sided quote")
     if today.get("atm_iv_rank") is not None and today["atm_iv_rank"] >= 80:
         warnings.append(f"ATM IV rank is high ({today['atm_iv_rank']:.0f})")
+    history = today.get("iv_history")
+    if today.get("atm_iv_rank") is not None and history is not None and history < SHORT_IV_HISTORY:
+        warnings.append(
+            f"IV rank and percentile rest on only {history} prior sessions: they swing to 0 or "
+            "100 easily"
+        )
     earnings = (header.get("meta") or {}).get("next_earnings")
     if earnings and (dt.date.fromisoformat(earnings) - market_date).days <= 21:
         warnings.append(f"earnings on {earnings}")
@@ -221,7 +228,8 @@ def _symbol_report(
                 "atm_iv_rank",
                 "iv_term_slope",
             )
-        },
+        }
+        | {"iv_history_sessions": today.get("iv_history")},
         "chain": {
             k: today.get(k)
             for k in (
@@ -484,6 +492,7 @@ def dashboard_payload(report: dict[str, Any]) -> dict[str, Any]:
             pc_oi=item["chain"].get("pc_oi"),
             atm_iv=item["chain"].get("atm_iv_near"),
             iv_rank=item["volatility"].get("atm_iv_rank"),
+            iv_history=item["volatility"].get("iv_history_sessions"),
             flow_net_notional=item["flow"].get("net_delta_oi_notional"),
             flow_window=item["flow"].get("window"),
             warnings=len(item["warnings"]),

@@ -19,6 +19,7 @@ class DashboardSymbolRow:
     pc_oi: float | None = None
     atm_iv: float | None = None  # fraction (0.27 = 27 %)
     iv_rank: float | None = None  # 0..100
+    iv_history: int | None = None  # prior sessions with an ATM IV behind iv_rank
     flow_net_notional: float | None = None  # $ ΔOI notional
     flow_window: int | None = None
     warnings: int = 0

@@ -116,6 +116,10 @@ def fmt(value: Any, spec: str = ",.2f", suffix: str = "") -> str:
         return str(value)
 
 
+def _history(sessions: Any) -> str:
+    return "" if sessions is None else f" (over {sessions} prior sessions)"
+
+
 def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -206,7 +210,8 @@ def _symbol_section(item: dict[str, Any]) -> list[str]:
         f"median spread {fmt(ov.get('median_spread_pct'), '.1f', '%')}",
         f"- Volatility regime: RV20 {fmt(vol.get('rv_20d'), '.1%')}, RV60 {fmt(vol.get('rv_60d'), '.1%')}, "
         f"IV/RV {fmt(vol.get('iv_rv_20d'), '.2f')}, IV percentile {fmt(vol.get('atm_iv_percentile'), '.0f')}, "
-        f"IV rank {fmt(vol.get('atm_iv_rank'), '.0f')}, term slope {fmt(vol.get('iv_term_slope'), '+.3f')}",
+        f"IV rank {fmt(vol.get('atm_iv_rank'), '.0f')}{_history(vol.get('iv_history_sessions'))}, "
+        f"term slope {fmt(vol.get('iv_term_slope'), '+.3f')}",
         f"- Chain: call wall {fmt(ch.get('call_wall'), 'g')}, put wall {fmt(ch.get('put_wall'), 'g')}, "
         f"max pain {fmt(ch.get('max_pain'), 'g')} ({ch.get('max_pain_expiry') or '—'}), "
         f"expected move {fmt(ch.get('em_near_pct'), '.1%')}, ATM IV {fmt(ch.get('atm_iv_near'), '.1%')}, "

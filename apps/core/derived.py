@@ -17,6 +17,7 @@ from apps.core.values import clean, clean_dict, to_date
 
 TRADING_DAYS = 252
 IV_HISTORY = 252
+SHORT_IV_HISTORY = 20  # IV rank/percentile on fewer prior sessions than this read as "short"
 DERIVED_COLUMNS = [
     "symbol",
     "date",

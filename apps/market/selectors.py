@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 import pandas as pd
 
 from apps.core import chain_sets
-from apps.core.derived import DERIVED_METRICS_SQL, SUMMARY_COLUMNS
+from apps.core.derived import DERIVED_METRICS_SQL, IV_HISTORY, SUMMARY_COLUMNS
 from optionshelper import warehouse
 
 
@@ -289,11 +289,15 @@ def derived_recent_many(
     symbols: list[str], *, up_to: dt.date, limit: int = 2
 ) -> dict[str, list[dict[str, Any]]]:
     """Per symbol, its newest ``limit`` derived rows at or before ``up_to`` as plain records, newest
-    first (one query for the set, read as Arrow; a symbol without rows is absent)."""
+    first (one query for the set, read as Arrow; a symbol without rows is absent). Each row also
+    carries ``iv_history``: the prior sessions with an ATM IV behind its IV rank and percentile
+    (the same window as theirs)."""
     if not symbols:
         return {}
     records = warehouse.fetch_records(
-        "SELECT * FROM derived_daily WHERE symbol IN (SELECT unnest(?::VARCHAR[])) AND date <= ? "
+        "SELECT *, count(atm_iv_near) OVER (PARTITION BY symbol ORDER BY date "
+        f"ROWS BETWEEN {IV_HISTORY} PRECEDING AND 1 PRECEDING) AS iv_history "
+        "FROM derived_daily WHERE symbol IN (SELECT unnest(?::VARCHAR[])) AND date <= ? "
         "QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY date DESC) <= ? "
         "ORDER BY symbol, date DESC",
         [list(symbols), up_to, limit],

@@ -336,6 +336,7 @@ class DashboardSymbolsTable(PortalTable):
     pc_oi = NumberColumn(verbose_name="P/C OI (×)", decimals=2)
     atm_iv = PctColumn(verbose_name="ATM IV %", fraction=True)
     iv_rank = NumberColumn(verbose_name="IV rank (0–100)", decimals=1)
+    iv_history = NumberColumn(verbose_name="IV history (sessions)", decimals=0)
     flow_net_notional = MoneyColumn(verbose_name="Flow net ΔOI $", compact=True, signed=True)
     flow_window = NumberColumn(verbose_name="Window (sessions)", decimals=0)
     health = BadgeColumn(verbose_name="Health", kind="status")

@@ -126,6 +126,27 @@ def test_pipeline_builds_everything_reruns_are_no_ops_and_derived_has_no_look_ah
     assert [s["symbol"] for s in report["symbols"]] == list(SYMBOLS)
     assert {p["position_id"] for p in report["portfolio"]["positions"]} == {"p1", "p2"}
     _assert_markdown_structure((daily / f"{sessions[-1]}.md").read_text(), report)
+    # how much IV history stands behind each rank: the earlier sessions with an ATM IV, said aloud
+    # while it is short
+    prior = dict(
+        warehouse.fetch_all(
+            "SELECT symbol, count(atm_iv_near) FROM derived_daily WHERE date < ? GROUP BY 1",
+            [sessions[-1]],
+        )
+    )
+    for item in report["symbols"]:
+        history = item["volatility"]["iv_history_sessions"]
+        assert history == prior[item["symbol"]] and 0 < history < N_SESSIONS
+        short = [w for w in item["warnings"] if w.startswith("IV rank and percentile rest on")]
+        assert short == ([] if item["volatility"]["atm_iv_rank"] is None else [
+            f"IV rank and percentile rest on only {history} prior sessions: they swing to 0 or "
+            "100 easily"
+        ])
+        assert f"(over {history} prior sessions)" in (daily / f"{sessions[-1]}.md").read_text()
+    latest_view = DashboardView.objects.latest("market_date").payload["symbols"]
+    assert {row["symbol"]: row["iv_history"] for row in latest_view} == {
+        item["symbol"]: item["volatility"]["iv_history_sessions"] for item in report["symbols"]
+    }
 
     # a second run for the same as-of: no data change, a new set of success runs
     before = (warehouse_state(), _flow_state(), _briefing_data(report))

@@ -72,6 +72,7 @@ def test_dashboard_renders_payload_defensively(logged_in, portal_data):
     assert "AAA" in body and "ZZZ" in body  # the sparse row is shown with dashes
     overall = response.context["overall_health"]
     assert f'class="tile status-{overall}"' in body and f"<strong>{overall}</strong>" in body
+    assert "IV history (sessions)" in body and "on fewer than 20 (IV history)" in body
     (bars,) = response.context["flow_chart"]["datasets"]  # net building green, unwinding red
     signs = ["gain" if (v or 0) > 0 else "loss" for v in bars["data"]]
     assert {"gain", "loss"} <= set(signs)

@@ -9,6 +9,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 
 from apps.analytics.dashboard import DashboardSymbolRow, rows_from_payload
+from apps.core.derived import SHORT_IV_HISTORY
 from apps.ledger.selectors import health as ledger_health
 from apps.portal import charts
 from apps.portal.middleware import portal_view
@@ -78,5 +79,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "jobs_table": configure(request, tables_["jobs"], per_page=50),
             "nav": "dashboard",
             "generation": generation_,
+            "short_iv_history": SHORT_IV_HISTORY,
         },
     )

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 from django.http import HttpRequest, HttpResponse
 
-from apps.core.derived import IV_HISTORY
+from apps.core.derived import IV_HISTORY, SHORT_IV_HISTORY
 from apps.core.values import json_safe
 from apps.portal import charts
 from apps.portal.forms import DerivedForm
@@ -18,8 +18,6 @@ from apps.portal.selectors.common import view_model
 from apps.portal.tables import DerivedTable
 from apps.portal.views._common import configure, export_or_none, page
 from optionshelper import warehouse
-
-SHORT_HISTORY = 20  # IV rank/percentile on fewer prior sessions than this read as "short"
 
 
 def derived_charts(df: pd.DataFrame) -> dict[str, dict[str, Any]]:
@@ -86,7 +84,7 @@ def derived_view_model(symbol: str, days: int) -> dict[str, Any]:
     full = with_iv_history(full)
     df = full[pd.to_datetime(full["date"]).dt.date >= latest - dt.timedelta(days=days)]
     ranked = df[df["atm_iv_rank"].notna() | df["atm_iv_percentile"].notna()]
-    short = ranked[ranked["iv_history"] < SHORT_HISTORY]
+    short = ranked[ranked["iv_history"] < SHORT_IV_HISTORY]
     return {
         "rows": [{k: json_safe(v) for k, v in r.items()} for r in df.to_dict("records")],
         "charts": derived_charts(df),
@@ -94,7 +92,7 @@ def derived_view_model(symbol: str, days: int) -> dict[str, Any]:
         "short_history": {
             "sessions": len(short),
             "latest": int(ranked["iv_history"].iloc[-1]) if len(ranked) else None,
-            "threshold": SHORT_HISTORY,
+            "threshold": SHORT_IV_HISTORY,
         },
     }
 
