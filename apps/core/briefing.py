@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-SCHEMA_VERSION = 2  # 2: delta and gamma per underlying (a summed share-delta mixed units)
+SCHEMA_VERSION = 2  # 2: delta and gamma per underlying (not one summed share-delta); iv_history_sessions
 DISCLAIMER = "Informational and educational only. Not financial advice."
 
 _NUMBER = {"type": ["number", "null"]}
