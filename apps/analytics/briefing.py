@@ -355,7 +355,13 @@ class BriefingInputs:
         that changes it rebuilds the briefing once): equal digests build equal briefings, so a
         briefing stored with this digest is up to date."""
         facts = {
-            "layout": [SCHEMA_VERSION, DISCLAIMER, TOP_FLOW, rendering_code_digest()],
+            "layout": [
+                SCHEMA_VERSION,
+                DISCLAIMER,
+                TOP_FLOW,
+                SHORT_IV_HISTORY,
+                rendering_code_digest(),
+            ],
             "market_date": self.market_date,
             "symbols": self.symbols,
             "failures": self.failures,

@@ -290,13 +290,14 @@ def derived_recent_many(
 ) -> dict[str, list[dict[str, Any]]]:
     """Per symbol, its newest ``limit`` derived rows at or before ``up_to`` as plain records, newest
     first (one query for the set, read as Arrow; a symbol without rows is absent). Each row also
-    carries ``iv_history``: the prior sessions with an ATM IV behind its IV rank and percentile
-    (the same window as theirs)."""
+    carries ``iv_history``: how many prior sessions' ATM IVs its IV rank and percentile rest on
+    (the earlier finite values, at most IV_HISTORY, as apps.core.derived counts them)."""
     if not symbols:
         return {}
     records = warehouse.fetch_records(
-        "SELECT *, count(atm_iv_near) OVER (PARTITION BY symbol ORDER BY date "
-        f"ROWS BETWEEN {IV_HISTORY} PRECEDING AND 1 PRECEDING) AS iv_history "
+        "SELECT *, least(count(CASE WHEN isfinite(atm_iv_near) THEN 1 END) OVER (PARTITION BY "
+        "symbol ORDER BY date ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), "
+        f"{IV_HISTORY}) AS iv_history "
         "FROM derived_daily WHERE symbol IN (SELECT unnest(?::VARCHAR[])) AND date <= ? "
         "QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY date DESC) <= ? "
         "ORDER BY symbol, date DESC",

@@ -51,12 +51,16 @@ def chart(
     }
 
 
-GAIN_COLOR, LOSS_COLOR = "#2f855a", "#c53030"
+GAIN_COLOR, LOSS_COLOR, FLAT_COLOR = "#2f855a", "#c53030", "#a0aec0"
 
 
 def sign_colors(values: Iterable[Any]) -> list[str]:
-    """One bar colour per value: green above zero, red otherwise (as the tables colour signs)."""
-    return [GAIN_COLOR if isinstance(v, int | float) and v > 0 else LOSS_COLOR for v in values]
+    """One bar colour per value, as the tables colour signs: green above zero, red below, grey for
+    zero or missing."""
+    return [
+        GAIN_COLOR if v > 0 else LOSS_COLOR if v < 0 else FLAT_COLOR
+        for v in (value if isinstance(value, int | float) else 0 for value in values)
+    ]
 
 
 def percent(values: Iterable[Any]) -> list[Any]:

@@ -5,7 +5,7 @@
   "use strict";
   var PALETTE = ["#2b6cb0", "#dd6b20", "#2f855a", "#805ad5", "#c53030", "#319795", "#b7791f"];
 
-  var COMPACT = new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 1 });
+  var COMPACT = new Intl.NumberFormat("en-US", { notation: "compact", maximumSignificantDigits: 3 });
 
   function color(ds, i) { return ds.color || PALETTE[i % PALETTE.length]; }
 
@@ -21,7 +21,7 @@
     out[valueAxis] = { stacked: !!spec.stacked, ticks: { maxTicksLimit: 8, callback: compact },
                        title: { display: !!spec.y_label, text: spec.y_label } };
     out[spec.horizontal ? "y" : "x"] = { stacked: !!spec.stacked, ticks: { maxTicksLimit: 14, autoSkip: true } };
-    if (hasY2) { out.y2 = { position: "right", grid: { drawOnChartArea: false } }; }
+    if (hasY2) { out.y2 = { position: "right", grid: { drawOnChartArea: false }, ticks: { callback: compact } }; }
     return out;
   }
 

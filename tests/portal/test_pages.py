@@ -74,10 +74,11 @@ def test_dashboard_renders_payload_defensively(logged_in, portal_data):
     assert f'class="tile status-{overall}"' in body and f"<strong>{overall}</strong>" in body
     assert "IV history (sessions)" in body and "on fewer than 20 (IV history)" in body
     (bars,) = response.context["flow_chart"]["datasets"]  # net building green, unwinding red
-    signs = ["gain" if (v or 0) > 0 else "loss" for v in bars["data"]]
-    assert {"gain", "loss"} <= set(signs)
-    colors = {"gain": charts.GAIN_COLOR, "loss": charts.LOSS_COLOR}
-    assert bars["color"] == [colors[sign] for sign in signs]
+    by_sign = {charts.GAIN_COLOR: set(), charts.LOSS_COLOR: set(), charts.FLAT_COLOR: set()}
+    for value, color in zip(bars["data"], bars["color"], strict=True):
+        by_sign[color].add("none" if value is None else "up" if value > 0 else "down")
+    assert by_sign[charts.GAIN_COLOR] == {"up"} and by_sign[charts.LOSS_COLOR] == {"down"}
+    assert by_sign[charts.FLAT_COLOR] <= {"none"}
 
 
 def test_dashboard_health_is_read_live_not_from_the_stored_view(logged_in, portal_data):
