@@ -58,7 +58,9 @@ def test_pages_need_login(client, url):
 
 
 def test_login_page_and_logout(client, user):
-    assert client.get("/accounts/login/").status_code == 200
+    login_page = client.get("/accounts/login/")
+    assert login_page.status_code == 200
+    assert "Data as of" not in login_page.content.decode()  # nothing about the data before login
     response = client.post("/accounts/login/", {"username": "viewer", "password": "pw-viewer-123"})
     assert response.status_code == 302 and response["Location"] == "/"
     assert client.get("/").status_code == 200
