@@ -276,6 +276,14 @@ def _portfolio_report(market_date: dt.date) -> dict[str, Any]:
     return json_safe(
         {
             "positions": positions,
+            # Per position, as the Portfolio page shows it (a spread's cost and P&L are its own).
+            "position_totals": [
+                {
+                    k: p[k]
+                    for k in ("position_id", "cost", "market_value", "pnl", "pnl_pct", "spread_pct")
+                }
+                for p in valuation.positions
+            ],
             "greeks": valuation.greeks(),
             "stress": valuation.stress().to_dict("records"),
             "totals": valuation.totals,

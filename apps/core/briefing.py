@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-SCHEMA_VERSION = 2  # 2: delta and gamma per underlying (not one summed share-delta); iv_history_sessions
+SCHEMA_VERSION = 2  # 2: greeks per underlying, iv_history_sessions, position_totals
 DISCLAIMER = "Informational and educational only. Not financial advice."
 
 _NUMBER = {"type": ["number", "null"]}
@@ -66,6 +66,21 @@ BRIEFING_JSON_SCHEMA: dict[str, Any] = {
                     },
                 },
                 "stress": {"type": "array", "items": {"type": "object"}},
+                "position_totals": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["position_id"],
+                        "properties": {
+                            "position_id": {"type": "string"},
+                            "cost": _NUMBER,
+                            "market_value": _NUMBER,
+                            "pnl": _NUMBER,
+                            "pnl_pct": _NUMBER,
+                            "spread_pct": _NUMBER,
+                        },
+                    },
+                },
                 "totals": {"type": "object"},
             },
         },
@@ -135,22 +150,45 @@ def _portfolio_section(portfolio: dict[str, Any]) -> list[str]:
             "No positions. Import some with `python manage.py import_portfolio FILE`.",
             "",
         ]
-    rows = [
-        [
-            p["position_id"],
-            p["symbol"],
-            f"{p.get('side', 'long')} {p['option_type']}",
-            p["expiry"],
-            fmt(p["strike"], "g"),
-            fmt(p.get("contracts"), "g"),
-            fmt(p.get("cost")),
-            fmt(p.get("mark")),
-            fmt(p.get("pnl")),
-            fmt(p.get("pnl_pct"), ".1f", "%"),
-            fmt(p.get("spread_pct"), ".1f", "%"),
-        ]
-        for p in positions
-    ]
+    totals = {t["position_id"]: t for t in portfolio.get("position_totals") or []}
+    legs_of: dict[str, int] = {}
+    for p in positions:
+        legs_of[p["position_id"]] = legs_of.get(p["position_id"], 0) + 1
+    rows = []
+    for i, p in enumerate(positions):
+        rows.append(
+            [
+                p["position_id"],
+                p["symbol"],
+                f"{p.get('side', 'long')} {p['option_type']}",
+                p["expiry"],
+                fmt(p["strike"], "g"),
+                fmt(p.get("contracts"), "g"),
+                fmt(p.get("cost")),
+                fmt(p.get("mark")),
+                fmt(p.get("pnl")),
+                fmt(p.get("pnl_pct"), ".1f", "%"),
+                fmt(p.get("spread_pct"), ".1f", "%"),
+            ]
+        )
+        last_leg = i + 1 == len(positions) or positions[i + 1]["position_id"] != p["position_id"]
+        total = totals.get(p["position_id"])
+        if last_leg and total and legs_of[p["position_id"]] > 1:  # a spread: cost and P&L as one
+            rows.append(
+                [
+                    p["position_id"],
+                    p["symbol"],
+                    f"position ({legs_of[p['position_id']]} legs)",
+                    "",
+                    "",
+                    "",
+                    fmt(total.get("cost")),
+                    "—",
+                    fmt(total.get("pnl")),
+                    fmt(total.get("pnl_pct"), ".1f", "%"),
+                    fmt(total.get("spread_pct"), ".1f", "%"),
+                ]
+            )
     headers = [
         "Position",
         "Symbol",

@@ -4,6 +4,7 @@ the dashboard and the Portfolio page agreeing on the demo portfolio's P&L (multi
 from __future__ import annotations
 
 import contextlib
+import json
 
 import pytest
 from django.core.management import call_command
@@ -20,7 +21,7 @@ from apps.portfolio.services import portfolio_import
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(databases=["default", "warehouse"])]
 
 
-def test_run_daily_latest_records_one_as_of_health_per_row_and_one_pnl(warehouse_db):
+def test_run_daily_latest_records_one_as_of_health_per_row_and_one_pnl(warehouse_db, settings):
     portfolio_import(data=demo_portfolio())
     before = resolve_as_of("latest").market_date
     with contextlib.suppress(SystemExit):
@@ -44,6 +45,14 @@ def test_run_daily_latest_records_one_as_of_health_per_row_and_one_pnl(warehouse
     spread = next(p for p in page["positions"] if p["position_id"] == "nvda-spread")
     assert spread["pnl"] is not None
     assert payload["portfolio"]["pnl"] == pytest.approx(page["totals"]["pnl"])
+    # ... and the briefing states the spread's cost and P&L as the Portfolio page does
+    briefing = json.loads((settings.REPORTS_DIR / "daily" / f"{market_date}.json").read_text())
+    (total,) = [
+        t for t in briefing["portfolio"]["position_totals"] if t["position_id"] == "nvda-spread"
+    ]
+    assert (total["cost"], total["pnl"]) == pytest.approx((spread["cost"], spread["pnl"]))
+    markdown = (settings.REPORTS_DIR / "daily" / f"{market_date}.md").read_text()
+    assert "| nvda-spread | NVDA | position (2 legs) |" in markdown
     assert payload["portfolio"]["market_value"] == pytest.approx(page["totals"]["market_value"])
 
 
