@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 SCHEMA_VERSION = 2  # 2: greeks per underlying, iv_history_sessions, position_totals
@@ -141,6 +142,38 @@ def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
     return lines
 
 
+def _leg_row(p: dict[str, Any]) -> list[str]:
+    return [
+        p["position_id"],
+        p["symbol"],
+        f"{p.get('side', 'long')} {p['option_type']}",
+        p["expiry"],
+        fmt(p["strike"], "g"),
+        fmt(p.get("contracts"), "g"),
+        fmt(p.get("cost")),
+        fmt(p.get("mark")),
+        fmt(p.get("pnl")),
+        fmt(p.get("pnl_pct"), ".1f", "%"),
+        fmt(p.get("spread_pct"), ".1f", "%"),
+    ]
+
+
+def _position_row(first_leg: dict[str, Any], total: dict[str, Any], legs: int) -> list[str]:
+    return [
+        first_leg["position_id"],
+        first_leg["symbol"],
+        f"position ({legs} legs)",
+        "",
+        "",
+        "",
+        fmt(total.get("cost")),
+        "—",
+        fmt(total.get("pnl")),
+        fmt(total.get("pnl_pct"), ".1f", "%"),
+        fmt(total.get("spread_pct"), ".1f", "%"),
+    ]
+
+
 def _portfolio_section(portfolio: dict[str, Any]) -> list[str]:
     lines = ["## Portfolio", ""]
     positions = portfolio.get("positions") or []
@@ -151,44 +184,12 @@ def _portfolio_section(portfolio: dict[str, Any]) -> list[str]:
             "",
         ]
     totals = {t["position_id"]: t for t in portfolio.get("position_totals") or []}
-    legs_of: dict[str, int] = {}
-    for p in positions:
-        legs_of[p["position_id"]] = legs_of.get(p["position_id"], 0) + 1
-    rows = []
-    for i, p in enumerate(positions):
-        rows.append(
-            [
-                p["position_id"],
-                p["symbol"],
-                f"{p.get('side', 'long')} {p['option_type']}",
-                p["expiry"],
-                fmt(p["strike"], "g"),
-                fmt(p.get("contracts"), "g"),
-                fmt(p.get("cost")),
-                fmt(p.get("mark")),
-                fmt(p.get("pnl")),
-                fmt(p.get("pnl_pct"), ".1f", "%"),
-                fmt(p.get("spread_pct"), ".1f", "%"),
-            ]
-        )
-        last_leg = i + 1 == len(positions) or positions[i + 1]["position_id"] != p["position_id"]
-        total = totals.get(p["position_id"])
-        if last_leg and total and legs_of[p["position_id"]] > 1:  # a spread: cost and P&L as one
-            rows.append(
-                [
-                    p["position_id"],
-                    p["symbol"],
-                    f"position ({legs_of[p['position_id']]} legs)",
-                    "",
-                    "",
-                    "",
-                    fmt(total.get("cost")),
-                    "—",
-                    fmt(total.get("pnl")),
-                    fmt(total.get("pnl_pct"), ".1f", "%"),
-                    fmt(total.get("spread_pct"), ".1f", "%"),
-                ]
-            )
+    rows: list[list[str]] = []
+    for position_id, group in itertools.groupby(positions, key=lambda p: p["position_id"]):
+        legs = list(group)
+        rows += [_leg_row(p) for p in legs]
+        if len(legs) > 1 and position_id in totals:  # a spread: its cost and P&L are its own
+            rows.append(_position_row(legs[0], totals[position_id], len(legs)))
     headers = [
         "Position",
         "Symbol",
