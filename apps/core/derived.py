@@ -18,6 +18,13 @@ from apps.core.values import clean, clean_dict, to_date
 TRADING_DAYS = 252
 IV_HISTORY = 252
 SHORT_IV_HISTORY = 20  # IV rank/percentile on fewer prior sessions than this read as "short"
+# Over derived_daily rows (all of a symbol's, before any date filter): how many prior sessions' ATM
+# IVs a row's IV rank and percentile rest on, counted as DERIVED_METRICS_SQL counts them (the
+# earlier finite values, at most IV_HISTORY).
+IV_HISTORY_SQL = (
+    "least(count(CASE WHEN isfinite(atm_iv_near) THEN 1 END) OVER (PARTITION BY symbol ORDER BY "
+    f"date ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), {IV_HISTORY})"
+)
 DERIVED_COLUMNS = [
     "symbol",
     "date",

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 import pandas as pd
 
 from apps.core import chain_sets
-from apps.core.derived import DERIVED_METRICS_SQL, IV_HISTORY, SUMMARY_COLUMNS
+from apps.core.derived import DERIVED_METRICS_SQL, IV_HISTORY_SQL, SUMMARY_COLUMNS
 from optionshelper import warehouse
 
 
@@ -290,15 +290,11 @@ def derived_recent_many(
 ) -> dict[str, list[dict[str, Any]]]:
     """Per symbol, its newest ``limit`` derived rows at or before ``up_to`` as plain records, newest
     first (one query for the set, read as Arrow; a symbol without rows is absent). Each row also
-    carries ``iv_history``: how many prior sessions' ATM IVs its IV rank and percentile rest on
-    (the earlier finite values, at most IV_HISTORY, as apps.core.derived counts them)."""
+    carries ``iv_history`` (apps.core.derived.IV_HISTORY_SQL)."""
     if not symbols:
         return {}
     records = warehouse.fetch_records(
-        "SELECT *, least(count(CASE WHEN isfinite(atm_iv_near) THEN 1 END) OVER (PARTITION BY "
-        "symbol ORDER BY date ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), "
-        f"{IV_HISTORY}) AS iv_history "
-        "FROM derived_daily WHERE symbol IN (SELECT unnest(?::VARCHAR[])) AND date <= ? "
+        f"SELECT *, {IV_HISTORY_SQL} AS iv_history FROM derived_daily WHERE symbol IN (SELECT unnest(?::VARCHAR[])) AND date <= ? "
         "QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY date DESC) <= ? "
         "ORDER BY symbol, date DESC",
         [list(symbols), up_to, limit],

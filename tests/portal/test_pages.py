@@ -97,10 +97,20 @@ def test_dashboard_health_is_read_live_not_from_the_stored_view(logged_in, porta
 
 
 def test_symbol_page_shows_snapshot_summary_and_charts(logged_in, portal_data):
-    body = logged_in.get("/symbols/?symbol=AAA").content.decode()
+    response = logged_in.get("/symbols/?symbol=AAA")
+    body = response.content.decode()
     for chart_id in ("chart-candles", "chart-oi", "chart-smile", "chart-term"):
         assert f'id="{chart_id}"' in body
     assert "Max pain" in body and "NaN" not in body
+    # the derived snippet counts the IV history over all stored sessions, not just those it shows
+    assert "IV history (sessions)" in body
+    newest = max(response.context["derived_table"].data.data, key=lambda row: row["date"])
+    ((prior,),) = warehouse.fetch_all(
+        "SELECT count(*) FROM derived_daily WHERE symbol = 'AAA' AND date < ? "
+        "AND isfinite(atm_iv_near)",
+        [newest["date"]],
+    )
+    assert newest["iv_history"] == min(prior, 252) > 10
 
 
 def test_flow_drilldown_and_gaps(logged_in, portal_data):

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from apps.core import chain_sets
+from apps.core.derived import IV_HISTORY_SQL
 from apps.core.values import to_date
 from apps.market import selectors as market_selectors
 from optionshelper import warehouse
@@ -87,22 +88,22 @@ def chains(headers: dict[str, dict[str, Any]]) -> dict[str, pd.DataFrame]:
     }
 
 
+# The rows with ``iv_history`` (counted over the symbol's whole history, then filtered by date).
+_DERIVED_ROWS = (
+    f"SELECT * EXCLUDE (updated_at), {IV_HISTORY_SQL} AS iv_history FROM derived_daily "
+    "WHERE symbol = ? QUALIFY date >= ?"
+)
+
+
 def derived_history(symbol: str, *, since: dt.date) -> pd.DataFrame:
-    """derived_daily rows of a symbol from ``since`` on, oldest first."""
-    return warehouse.fetch_df(
-        "SELECT * EXCLUDE (updated_at) FROM derived_daily WHERE symbol = ? AND date >= ? "
-        "ORDER BY date",
-        [symbol, since],
-    )
+    """derived_daily rows of a symbol from ``since`` on, oldest first, with ``iv_history``."""
+    return warehouse.fetch_df(f"{_DERIVED_ROWS} ORDER BY date", [symbol, since])
 
 
 def derived_recent(symbol: str, *, since: dt.date, limit: int) -> pd.DataFrame:
-    """The newest ``limit`` derived_daily rows of a symbol from ``since`` on, newest first."""
-    return warehouse.fetch_df(
-        "SELECT * EXCLUDE (updated_at) FROM derived_daily WHERE symbol = ? AND date >= ? "
-        "ORDER BY date DESC LIMIT ?",
-        [symbol, since, limit],
-    )
+    """The newest ``limit`` derived_daily rows of a symbol from ``since`` on, newest first, with
+    ``iv_history``."""
+    return warehouse.fetch_df(f"{_DERIVED_ROWS} ORDER BY date DESC LIMIT ?", [symbol, since, limit])
 
 
 def latest_date(table: str, symbol: str) -> dt.date | None:

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 from django.http import HttpRequest, HttpResponse
 
-from apps.core.derived import IV_HISTORY, SHORT_IV_HISTORY
+from apps.core.derived import SHORT_IV_HISTORY
 from apps.core.values import json_safe
 from apps.portal import charts
 from apps.portal.forms import DerivedForm
@@ -67,21 +67,12 @@ def derived_charts(df: pd.DataFrame) -> dict[str, dict[str, Any]]:
     }
 
 
-def with_iv_history(df: pd.DataFrame) -> pd.DataFrame:
-    """Adds ``iv_history``: prior sessions with an ATM IV behind each row's rank/percentile."""
-    out = df.copy()
-    has_iv = out["atm_iv_near"].notna().astype(int)
-    out["iv_history"] = (has_iv.cumsum() - has_iv).clip(upper=IV_HISTORY)
-    return out
-
-
 def derived_view_model(symbol: str, days: int) -> dict[str, Any]:
     """The symbol's derived rows over the lookback, their charts and how much IV history stands
     behind the ranks: one warehouse connection."""
     with warehouse.read():
         latest = market.latest_date("derived_daily", symbol)
         full = market.derived_history(symbol, since=dt.date.min)
-    full = with_iv_history(full)
     df = full[pd.to_datetime(full["date"]).dt.date >= latest - dt.timedelta(days=days)]
     ranked = df[df["atm_iv_rank"].notna() | df["atm_iv_percentile"].notna()]
     short = ranked[ranked["iv_history"] < SHORT_IV_HISTORY]
