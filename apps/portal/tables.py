@@ -323,7 +323,7 @@ class SymbolDerivedTable(PortalTable):
     rv_20d = PctColumn(verbose_name="RV20 %", fraction=True)
     pc_oi = NumberColumn(verbose_name="P/C OI (×)", decimals=2)
     atm_iv_rank = NumberColumn(verbose_name="IV rank (0–100)", decimals=1)
-    iv_history = NumberColumn(verbose_name="IV history (sessions)", decimals=0)
+    iv_history = NumberColumn(verbose_name="IV history", decimals=0)  # sessions; a narrow card
 
     class Meta(PortalTable.Meta):
         order_by = ("-date",)
