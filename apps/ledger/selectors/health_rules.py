@@ -11,6 +11,7 @@ from typing import Any
 from django.utils import timezone
 
 from apps.core import registry
+from apps.core.jobs import UP_TO_DATE
 from apps.ledger.models import (
     AssetStatus,
     IngestionRun,
@@ -31,6 +32,21 @@ _RANK = {HEALTHY: 0, WARNING: 1, DEGRADED: 2}
 _FAILED_RUN = (RunStatus.FAILED, RunStatus.ABANDONED)
 
 _EVENT_RANK = {AssetStatus.SUCCESS: 0, AssetStatus.SKIPPED: 1, AssetStatus.FAILED: 2}
+
+
+def event_outcome(status: str, reason: str | None) -> str:
+    """What an asset event says of its partition: a partition skipped as ``up_to_date`` was found
+    stored and current, so it reads as a success; any other event as its status."""
+    if status == AssetStatus.SKIPPED and reason == UP_TO_DATE:
+        return AssetStatus.SUCCESS
+    return status
+
+
+def worse_outcome(a: str | None, b: str) -> str:
+    """The worse of two event outcomes (failed > skipped > success); ``a`` may be missing."""
+    if a is None or _EVENT_RANK.get(b, -1) > _EVENT_RANK.get(a, -1):
+        return b
+    return a
 
 def worst(statuses: Iterable[str]) -> str:
     """The worst known level (degraded > warning > healthy); ``unknown`` when none is known."""

@@ -10,18 +10,17 @@ from django.db.models import Count, F, Max, Min, Q, Subquery, Window
 from django.db.models.functions import RowNumber
 
 from apps.core import calendar, registry
-from apps.core.jobs import UP_TO_DATE
 from apps.ledger.models import (
     AssetCheck,
-    AssetStatus,
     CheckStatus,
     IngestionRun,
     IngestionRunAsset,
     RunStatus,
 )
 from apps.ledger.selectors.health_rules import (
-    _EVENT_RANK,
     aware,
+    event_outcome,
+    worse_outcome,
 )
 
 
@@ -154,7 +153,7 @@ def status_grid(*, sessions: int = 10, now: dt.datetime | None = None) -> dict[s
     """Last N sessions × registry assets; each cell the worst event status of that asset's runs.
 
     A run belongs to the session of its ``as_of`` (the resolved market date every run records).
-    A partition skipped as ``up_to_date`` was found stored and current: it counts as a success.
+    An event reads as :func:`event_outcome` says (an ``up_to_date`` skip is a success).
     One grouped query.
     """
     now = aware(now)
@@ -173,13 +172,10 @@ def status_grid(*, sessions: int = 10, now: dt.datetime | None = None) -> dict[s
     session_of: dict[dt.date, dt.date] = {}
     cells: dict[tuple[str, dt.date], str] = {}
     for asset_key, day, status, reason in events:
-        if status == AssetStatus.SKIPPED and reason == UP_TO_DATE:
-            status = AssetStatus.SUCCESS
         if day not in session_of:
             session_of[day] = calendar.session_on_or_before(day)
         key = (asset_key, session_of[day])
-        if _EVENT_RANK.get(status, -1) > _EVENT_RANK.get(cells.get(key, ""), -1):
-            cells[key] = status
+        cells[key] = worse_outcome(cells.get(key), event_outcome(status, reason))
     return {
         "sessions": days,
         "rows": [

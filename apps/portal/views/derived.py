@@ -72,8 +72,7 @@ def derived_view_model(symbol: str, days: int) -> dict[str, Any]:
     behind the ranks: one warehouse connection."""
     with warehouse.read():
         latest = market.latest_date("derived_daily", symbol)
-        full = market.derived_history(symbol, since=dt.date.min)
-    df = full[pd.to_datetime(full["date"]).dt.date >= latest - dt.timedelta(days=days)]
+        df = market.derived_history(symbol, since=latest - dt.timedelta(days=days))
     ranked = df[df["atm_iv_rank"].notna() | df["atm_iv_percentile"].notna()]
     short = ranked[ranked["iv_history"] < SHORT_IV_HISTORY]
     return {
