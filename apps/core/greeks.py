@@ -12,9 +12,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from scipy.special import ndtr
 
-from apps.core.values import clean_dict, date_number, date_series, day_numbers
+from apps.core.values import clean_dict, date_number, date_series, day_numbers, text_series
+
+IV_SOURCES = ("provider", "solved", "missing")  # where a stored implied_vol came from
 
 ArrayLike = Any
 IV_LOW, IV_HIGH, IV_TOL = 1e-4, 5.0, 1e-10
@@ -216,9 +219,8 @@ def enrich_chain(
     iv = np.where(np.isnan(provider_iv), solved, provider_iv)
     out["mark"] = mark.to_numpy()
     out["implied_vol"] = iv
-    out["iv_source"] = np.select(
-        [~np.isnan(provider_iv), ~np.isnan(solved)], ["provider", "solved"], default="missing"
-    ).astype(object)
+    source = np.select([~np.isnan(provider_iv), ~np.isnan(solved)], [0, 1], default=2)
+    out["iv_source"] = text_series(pa.array(IV_SOURCES).take(pa.array(source)))
     greeks = bs_greeks(s, k, t, iv, risk_free_rate, is_call, dividend_yield)
     out["bs_price"] = bs_price(s, k, t, iv, risk_free_rate, is_call, dividend_yield)
     for name in ("delta", "gamma", "theta_per_day", "vega"):

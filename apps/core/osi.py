@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from apps.core.values import to_date
+from apps.core.values import text_series, to_date
 
 _OSI_PATTERN = r"^\s*(?P<root>[A-Z0-9.]{1,6})\s*(?P<ymd>\d{6})(?P<cp>[CP])(?P<strike>\d{8})\s*$"
 _OSI_RE = re.compile(_OSI_PATTERN)
@@ -27,7 +27,6 @@ class OsiContract:
     expiry: dt.date
     option_type: str  # 'call' | 'put'
     strike: float
-
 
 
 def format_osi(root: str, expiry: dt.date | str, option_type: str, strike: float) -> str:
@@ -75,9 +74,7 @@ def parse_osi_series(series: pd.Series) -> pd.DataFrame:
     text = pc.utf8_upper(pa.array(series.astype("string"), type=pa.large_string()))
     parts = pc.extract_regex(text, _OSI_PATTERN)
     root, ymd = pc.struct_field(parts, "root"), pc.struct_field(parts, "ymd")
-    expiry = pc.cast(
-        pc.strptime(ymd, format="%y%m%d", unit="s", error_is_null=True), pa.date32()
-    )
+    expiry = pc.cast(pc.strptime(ymd, format="%y%m%d", unit="s", error_is_null=True), pa.date32())
     # strptime rolls impossible days over (Feb 30 → Mar 2): only a date that prints back is one.
     real_day = pc.equal(pc.strftime(expiry, format="%y%m%d"), ymd)
     valid = pc.fill_null(pc.and_(pc.is_valid(root), real_day), False)
@@ -110,9 +107,13 @@ def format_osi_series(
 ) -> pd.Series:
     """Vectorised :func:`format_osi` for aligned columns (option_type 'call'/'put' or 'C'/'P').
 
-    Providers build thousands of symbols per chain, so this works on whole columns with integer
-    arithmetic (no per-row ``strftime`` or string formatting).
+    Providers build thousands of symbols per chain from a few roots, expiries and strikes, so each
+    distinct value is formatted once (integer arithmetic, no per-row ``strftime``) and the parts
+    are joined by Arrow. Returns an Arrow-backed string column.
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     days = pd.to_datetime(pd.Series(expiry)).to_numpy().astype("datetime64[D]")
     months = days.astype("datetime64[M]")
     years = months.astype("datetime64[Y]").astype(np.int64) + 1970
@@ -122,14 +123,26 @@ def format_osi_series(
         + (days - months).astype(np.int64)
         + 1
     )
-    kinds = np.char.upper(pd.Series(option_type).to_numpy().astype("U1"))
     thousandths = np.rint(pd.Series(strike).astype(float).to_numpy() * 1000).astype(np.int64)
-    chars = np.concatenate(
-        [_digits(ymd, 6), kinds.reshape(-1, 1), _digits(thousandths, 8)], axis=1
+
+    def distinct_text(values, text) -> pa.Array:
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        return pa.array(text(uniques), pa.string()).take(pa.array(codes))
+
+    def digits(width: int):
+        return lambda uniques: (
+            _digits(np.asarray(uniques), width).view(f"U{width}").ravel().tolist()
+        )
+
+    roots = (
+        pa.scalar(root.strip().upper())
+        if isinstance(root, str)
+        else distinct_text(pd.Series(root), lambda u: [str(r).strip().upper() for r in u])
     )
-    suffix = np.ascontiguousarray(chars).view("U15").ravel()
-    if isinstance(root, str):
-        roots = np.array(root.strip().upper())
-    else:
-        roots = pd.Series(root).astype(str).str.strip().str.upper().to_numpy(dtype=str)
-    return pd.Series(np.char.add(roots, suffix).astype(object))
+    parts = (
+        distinct_text(ymd, digits(6)),
+        distinct_text(pd.Series(option_type), lambda u: [str(k)[:1].upper() for k in u]),
+        distinct_text(thousandths, digits(8)),
+    )
+    joined = pc.binary_join_element_wise(roots, *parts, "")
+    return text_series(joined)

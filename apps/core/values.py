@@ -38,14 +38,19 @@ def to_date(value: Any) -> dt.date | None:
 
 
 def date_series(values: pd.Series) -> pd.Series:
-    """Normalise a column of dates / datetime64 / strings to python ``date`` objects."""
+    """Normalise a column of dates / datetime64 / strings to python ``date`` objects (None when
+    missing or unparseable). Each distinct value is converted once: a chain's thousands of rows
+    share a few expiries."""
+    import numpy as np
     import pandas as pd
 
-    stamps = pd.to_datetime(values, errors="coerce")
+    codes, distinct = pd.factorize(values)
+    stamps = pd.to_datetime(pd.Series(distinct), errors="coerce")
     if getattr(stamps.dt, "tz", None) is not None:
         stamps = stamps.dt.tz_localize(None)
-    out = pd.Series(stamps.dt.date, index=values.index, dtype=object)
-    return out.where(stamps.notna(), None)
+    days = pd.Series(stamps.dt.date, dtype=object).where(stamps.notna(), None).tolist()
+    lookup = np.array([*days, None], dtype=object)  # code -1 (missing) takes the last entry
+    return pd.Series(lookup[codes], index=values.index, dtype=object)
 
 
 def day_numbers(values: pd.Series | np.ndarray) -> np.ndarray:
@@ -116,3 +121,12 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, dt.date):  # datetime included
         return value.isoformat()
     return value
+
+
+def text_series(values: Any) -> pd.Series:
+    """An Arrow string array as pandas' default string column, without a Python object per row
+    (building it from numpy or object strings converts row by row)."""
+    import numpy as np
+    import pandas as pd
+
+    return pd.Series(values, dtype=pd.StringDtype("pyarrow", na_value=np.nan))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Mapping
 
 from django.db import IntegrityError, transaction
@@ -12,6 +13,8 @@ from apps.ledger.models import (
     AssetWatermark,
     IngestionRun,
 )
+
+_SCOPES_PER_UPDATE = 500  # bound the statement's parameters (SQLite's limit)
 
 
 def watermark_advance(
@@ -40,8 +43,11 @@ def watermark_advance(
 def watermarks_advance(
     *, moves: Mapping[tuple[str, str], dt.datetime], run: IngestionRun | None = None
 ) -> None:
-    """Move many (asset_key, scope_key) watermarks forward: one read of their current values,
-    then :func:`watermark_advance` only for those that would move (a re-run moves none)."""
+    """Move many (asset_key, scope_key) watermarks forward in a few statements, whatever their
+    number: one read of the current values, one INSERT of the missing ones (a racing insert is
+    ignored), then one conditional UPDATE per (asset, new value) for those that would move. The
+    ``WHERE watermark_ts < new`` keeps every move monotonic, as in :func:`watermark_advance`; a
+    re-run that moves nothing writes nothing."""
     if not moves:
         return
     current = {
@@ -50,9 +56,33 @@ def watermarks_advance(
             asset_key__in={a for a, _ in moves}, scope_key__in={s for _, s in moves}
         ).values_list("asset_key", "scope_key", "watermark_ts")
     }
+    now = timezone.now()
+    missing = [key for key in moves if key not in current]
+    if missing:
+        AssetWatermark.objects.bulk_create(
+            [
+                AssetWatermark(
+                    asset_key=asset_key,
+                    scope_key=scope_key,
+                    watermark_ts=moves[asset_key, scope_key],
+                    updated_at=now,
+                    last_run=run,
+                )
+                for asset_key, scope_key in missing
+            ],
+            ignore_conflicts=True,
+        )
+    forward: dict[tuple[str, dt.datetime], list[str]] = defaultdict(list)
     for (asset_key, scope_key), watermark_ts in moves.items():
         stored = current.get((asset_key, scope_key))
+        # A missing one is updated too: a racing first write may have inserted an older value.
         if stored is None or stored < watermark_ts:
-            watermark_advance(
-                asset_key=asset_key, scope_key=scope_key, watermark_ts=watermark_ts, run=run
-            )
+            forward[asset_key, watermark_ts].append(scope_key)
+    values = {"updated_at": now, "last_run": run}
+    for (asset_key, watermark_ts), scopes in forward.items():
+        for start in range(0, len(scopes), _SCOPES_PER_UPDATE):
+            AssetWatermark.objects.filter(
+                asset_key=asset_key,
+                scope_key__in=scopes[start : start + _SCOPES_PER_UPDATE],
+                watermark_ts__lt=watermark_ts,
+            ).update(watermark_ts=watermark_ts, **values)

@@ -37,11 +37,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from apps.core import calendar
 from apps.core.greeks import bs_price
 from apps.core.osi import format_osi_series, parse_osi_series
 from apps.core.symbols import canonical_symbol
+from apps.core.values import text_series
 
 from .base import (
     BAR_COLUMNS,
@@ -175,14 +178,22 @@ def _earnings_days(symbol: str, seed: int, last_day: int) -> np.ndarray:
     """Quarterly earnings ~3-6 weeks into Jan/Apr/Jul/Oct, snapped to a session."""
     if symbol in _ETFS:
         return np.array([], dtype=np.int64)
-    offset = 20 + seed % 21
+    days = _earnings_schedule(20 + seed % 21)
+    return days[days <= last_day]
+
+
+@lru_cache(maxsize=21)
+def _earnings_schedule(offset: int) -> np.ndarray:
+    """Every quarter's earnings session for a symbol whose reports come ``offset`` days into the
+    quarter (shared by all symbols with that offset)."""
     out = []
     for year in range(EPOCH.year, EPOCH.year + 36):
         for month in (1, 4, 7, 10):
             day = calendar.next_session(dt.date(year, month, 1) + dt.timedelta(days=offset - 1))
             out.append(_day_number(day))
-    arr = np.array(out, dtype=np.int64)
-    return arr[arr <= last_day]
+    days = np.array(out, dtype=np.int64)
+    days.setflags(write=False)
+    return days
 
 
 @lru_cache(maxsize=1)
@@ -236,7 +247,9 @@ def _build_models(symbols: list[str]) -> list[_Model]:
         daily = vol / np.sqrt(252)
         shocks = tails[:n] * daily
         shocks[np.isin(days, earnings)] *= 3.0
-        staged.append((symbol, seed, z, mult, level, base_vol, liquidity, earnings, vol, daily, shocks))
+        staged.append(
+            (symbol, seed, z, mult, level, base_vol, liquidity, earnings, vol, daily, shocks)
+        )
     paths = _ar1(np.stack([m[-1] for m in staged]), 1.0, 1 - np.log(2) / 380)
     return [_path(*m, x) for m, x in zip(staged, paths, strict=True)]
 
@@ -655,11 +668,20 @@ class DemoProvider(MarketDataProvider):
             birth = np.concatenate([b for _, _, b in grids] or [np.empty(0, dtype=np.int64)])
             n = len(strike)
             parts.append(
-                (np.tile(exp_day, 2), np.tile(strike, 2), np.repeat([True, False], n),
-                 np.tile(birth, 2))
+                (
+                    np.tile(exp_day, 2),
+                    np.tile(strike, 2),
+                    np.repeat([True, False], n),
+                    np.tile(birth, 2),
+                )
             )
         sizes = [len(p[0]) for p in parts]
-        rm = _stack([_row_model(model, np.full(size, i)) for (model, _), size in zip(picks, sizes, strict=True)])
+        rm = _stack(
+            [
+                _row_model(model, np.full(size, i))
+                for (model, _), size in zip(picks, sizes, strict=True)
+            ]
+        )
         exp_day, strike, call, birth = (np.concatenate([p[j] for p in parts]) for j in range(4))
         m = _rows(rm, exp_day, strike, call, birth)
         item = np.repeat(np.arange(len(picks)), sizes)
@@ -684,15 +706,15 @@ class DemoProvider(MarketDataProvider):
         iv = np.round(m["iv"] * (1 + 0.01 * _normal(m["dkeys"], 6)), 4)
         iv = np.where(_uniform(m["ckeys"], 7) < self.missing_iv_fraction, np.nan, iv)
         expiry = pd.to_datetime(exp_day, unit="D")
-        otype = np.where(call, "call", "put")
+        otype = text_series(pc.if_else(pa.array(call), "call", "put"))
         root = roots[0] if len(roots) == 1 else pd.Series(roots[item])
         frame = pd.DataFrame(
             {
                 "contract_symbol": format_osi_series(
-                    root, pd.Series(expiry), pd.Series(otype), pd.Series(strike)
+                    root, pd.Series(expiry), otype, pd.Series(strike)
                 ),
                 "option_type": otype,
-                "expiry": expiry.date,
+                "expiry": _to_dates(exp_day),
                 "strike": strike,
                 "bid": bid,
                 "ask": ask,
@@ -812,3 +834,9 @@ def _last_trades(i: int, m, bid, ask) -> tuple[np.ndarray, Any]:
 
 def _to_date(day_number) -> dt.date:
     return dt.date(1970, 1, 1) + dt.timedelta(days=int(day_number))
+
+
+def _to_dates(day_numbers: np.ndarray) -> np.ndarray:
+    """Python dates of many day numbers (a chain has a few distinct expiries: one object each)."""
+    distinct, position = np.unique(day_numbers, return_inverse=True)
+    return np.array([_to_date(d) for d in distinct.tolist()], dtype=object)[position]

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from apps.core.values import day_numbers
+from apps.core.values import day_numbers, text_series
 
 from .base import CHAIN_COLUMNS, HISTORY_COLUMNS, ProviderError
 
@@ -270,9 +271,7 @@ def clean_chains(inputs: list[ChainInput]) -> CleanChains:
     item = np.repeat(np.arange(len(frames)), sizes)
     out = _standard_frames(frames)
     out["contract_symbol"] = out["contract_symbol"].astype(str).str.replace(" ", "", regex=False)
-    out["option_type"] = (
-        out["option_type"].astype(str).str.strip().str.lower().map(_TYPE_MAP).astype(object)
-    )
+    out["option_type"] = _option_types(out["option_type"])
     raw_volume = out["volume"].replace("", np.nan)
     _numeric(out, _NUMERIC_CHAIN)
     spots = np.array([_number(inputs[p].spot) for p in members], dtype=float)
@@ -328,9 +327,19 @@ def clean_chains(inputs: list[ChainInput]) -> CleanChains:
     return CleanChains(out, results)  # type: ignore[arg-type]
 
 
+def _option_types(values: pd.Series) -> pd.Series:
+    """'call' / 'put' (missing when unrecognised), each distinct vendor spelling mapped once."""
+    codes, spellings = pd.factorize(
+        values.astype(str).str.strip().str.lower(), use_na_sentinel=False
+    )
+    kinds = pa.array([_TYPE_MAP.get(s) for s in spellings], pa.string())
+    return text_series(kinds.take(pa.array(codes)))
+
+
 def _duplicated_within(item: np.ndarray, keys: pd.Series) -> np.ndarray:
     """Rows whose key repeats inside their own input (``duplicated(keep=False)`` per input)."""
-    dup = keys.duplicated(keep=False).to_numpy().copy()
+    codes, _ = pd.factorize(keys, use_na_sentinel=False)
+    dup = np.bincount(codes)[codes] > 1 if len(codes) else np.zeros(0, dtype=bool)
     if dup.any():  # a key repeated anywhere: keep only repeats inside one input
         candidates = np.flatnonzero(dup)
         pairs = pd.DataFrame({"item": item[candidates], "key": keys.to_numpy()[candidates]})
