@@ -209,11 +209,12 @@ class CleanChains:
 def _standard_columns(symbol: str, df: pd.DataFrame) -> pd.DataFrame:
     """The input's CHAIN_COLUMNS (missing optional ones NaN), a new frame on a fresh index."""
     _require(symbol, df, ("contract_symbol", "option_type", "expiry", "strike"), "chain")
-    out = df.copy()
-    for col in CHAIN_COLUMNS:
-        if col not in out.columns:
-            out[col] = float("nan")
-    return out.loc[:, list(CHAIN_COLUMNS)].reset_index(drop=True)
+    if df.columns.has_duplicates:
+        twice = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
+        raise ProviderError(symbol, f"chain names columns more than once: {twice}")
+    out = df.reindex(columns=list(CHAIN_COLUMNS))  # pandas copies on write: the input stays
+    out.index = pd.RangeIndex(len(out))
+    return out
 
 
 def _to_date_is_identity(values: pd.Series) -> bool:

@@ -73,6 +73,16 @@ def test_validate_chain_missing_columns():
         validate_chain("X", _chain().drop(columns="strike"))
 
 
+def test_validate_chain_with_a_column_named_twice_fails_that_symbol_alone():
+    frame = _chain()
+    twice = pd.concat([frame, frame[["bid"]]], axis=1)
+    with pytest.raises(ProviderError, match=r"names columns more than once: \['bid'\]"):
+        validate_chain("X", twice)
+    unchanged = frame.copy()
+    validate_chain("X", frame)
+    pd.testing.assert_frame_equal(frame, unchanged)  # the vendor's frame is not modified
+
+
 def test_validate_history():
     df = pd.DataFrame({"date": ["2024-06-13", "2024-06-14"], "open": [1, 2], "high": [2, 3],
                        "low": [0.5, 1], "close": [1.5, 2.5]})
