@@ -329,6 +329,11 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", True)
 
+_LOG_LEVEL = os.environ.get("OPTIONS_HELPER_LOG_LEVEL", "").strip().upper()
+if _LOG_LEVEL and _LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise ImproperlyConfigured(
+        "OPTIONS_HELPER_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL"
+    )
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -348,18 +353,20 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
         "runserver": {"class": "logging.StreamHandler", "formatter": "runserver"},
     },
-    "root": {
-        "handlers": ["console"],
-        "level": os.environ.get("OPTIONS_HELPER_LOG_LEVEL", "WARNING"),
-    },
-    # Job progress (per symbol, counts, elapsed) is INFO by default; OPTIONS_HELPER_LOG_LEVEL
-    # (DEBUG/INFO/WARNING/ERROR) sets both; a job command's --quiet turns progress off.
+    "root": {"handlers": ["console"], "level": _LOG_LEVEL or "WARNING"},
+    # Job progress (per symbol, counts, elapsed) and Django's records are INFO by default;
+    # OPTIONS_HELPER_LOG_LEVEL (DEBUG/INFO/WARNING/ERROR) sets every logger here (a propagated
+    # record skips its ancestors' levels, so each one is set); a job's --quiet turns progress off.
     "loggers": {
-        "optionshelper.jobs": {"level": os.environ.get("OPTIONS_HELPER_LOG_LEVEL", "INFO")},
+        "optionshelper.jobs": {"level": _LOG_LEVEL or "INFO"},
         # Django's own records go through the redacting root handler only (its default console
         # handler printed them a second time, unredacted, under DEBUG) ...
-        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django": {"handlers": [], "level": _LOG_LEVEL or "INFO", "propagate": True},
         # ... but for runserver's request lines, which keep Django's own format.
-        "django.server": {"handlers": ["runserver"], "level": "INFO", "propagate": False},
+        "django.server": {
+            "handlers": ["runserver"],
+            "level": _LOG_LEVEL or "INFO",
+            "propagate": False,
+        },
     },
 }

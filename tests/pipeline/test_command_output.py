@@ -60,6 +60,27 @@ def test_job_progress_is_info_by_default(settings, monkeypatch):
         importlib.reload(module)
 
 
+def test_log_level_setting_applies_to_every_configured_logger(monkeypatch):
+    import importlib
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    import optionshelper.settings as module
+
+    try:
+        monkeypatch.setenv("OPTIONS_HELPER_LOG_LEVEL", "error")
+        fresh = importlib.reload(module)
+        levels = {name: c["level"] for name, c in fresh.LOGGING["loggers"].items()}
+        assert levels == dict.fromkeys(("optionshelper.jobs", "django", "django.server"), "ERROR")
+        assert fresh.LOGGING["root"]["level"] == "ERROR"
+        monkeypatch.setenv("OPTIONS_HELPER_LOG_LEVEL", "loud")
+        with pytest.raises(ImproperlyConfigured, match="OPTIONS_HELPER_LOG_LEVEL must be"):
+            importlib.reload(module)
+    finally:
+        monkeypatch.delenv("OPTIONS_HELPER_LOG_LEVEL", raising=False)
+        importlib.reload(module)
+
+
 def test_run_daily_compute_flow_and_quiet(warehouse_db):
     out = _run("run_daily", "--as-of", DAYS[0], "--symbol", "SPY")
     assert "run_daily 2026-11-18 (Wed): success" in out, out
