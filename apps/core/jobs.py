@@ -61,6 +61,7 @@ class JobParams:
         return bool(self.options.get("force"))
 
     def ledger_args(self, job_name: str) -> dict[str, Any]:
+        """The run's ``args`` in the ledger: LEDGER_PARAM_KEYS, then the job's options."""
         return {
             "job": job_name,
             "as_of": self.as_of.market_date.isoformat(),
@@ -69,6 +70,10 @@ class JobParams:
             "provider": self.provider,
             **self.options,
         }
+
+
+# The keys of JobParams.ledger_args that are not job options (a re-run passes the rest back).
+LEDGER_PARAM_KEYS = frozenset({"job", "as_of", "as_of_requested", "symbols", "provider"})
 
 
 @dataclass

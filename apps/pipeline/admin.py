@@ -18,10 +18,12 @@ import uuid
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.http import (
     HttpRequest,
     HttpResponse,
+    HttpResponseBadRequest,
     HttpResponseNotAllowed,
     HttpResponseRedirect,
 )
@@ -33,12 +35,12 @@ from django_q import admin as q_admin
 from django_q.models import Failure, Schedule, Success, Task
 
 from apps.core import registry
+from apps.core.jobs import LEDGER_PARAM_KEYS
 from apps.ledger.admin import IngestionRunAdmin
 from apps.ledger.models import IngestionRun, RunStatus, TriggeredBy
 from apps.ledger.services.roles import RUN_JOBS
 
 RERUNNABLE = (RunStatus.FAILED, RunStatus.PARTIAL, RunStatus.ABANDONED)
-_ARG_KEYS = {"job", "as_of", "symbols", "provider"}
 
 
 def _enqueue_job(job_name: str, **kwargs):
@@ -71,7 +73,7 @@ def rerun_kwargs(run: IngestionRun) -> dict[str, Any]:
         "as_of": as_of.isoformat() if isinstance(as_of, dt.date) else as_of,
         "symbols": list(args.get("symbols") or []),
         "provider": run.provider or args.get("provider") or None,
-        "options": {k: v for k, v in args.items() if k not in _ARG_KEYS},
+        "options": {k: v for k, v in args.items() if k not in LEDGER_PARAM_KEYS},
     }
 
 
@@ -97,12 +99,12 @@ class PipelineRunAdmin(IngestionRunAdmin):
         return custom + super().get_urls()
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
-        if (
-            request.method == "POST"
-            and request.POST.get("action") == "rerun_failed_runs"
-            and not self.has_rerun_permission(request)
-        ):
-            raise PermissionDenied("enqueueing jobs needs the ledger.run_jobs permission")
+        if request.method == "POST" and request.POST.get("action") == "rerun_failed_runs":
+            if not self.has_rerun_permission(request):
+                raise PermissionDenied("enqueueing jobs needs the ledger.run_jobs permission")
+            selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+            if any(_uuid_or_none(value) is None for value in selected):
+                return HttpResponseBadRequest("The selected runs must be run ids.")
         extra_context = dict(extra_context or {})
         if self.has_rerun_permission(request):
             extra_context.setdefault(

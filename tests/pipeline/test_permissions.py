@@ -14,6 +14,8 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.core.asof import resolve_as_of
+from apps.core.jobs import JobParams
 from apps.ledger.models import IngestionRun, RunStatus
 from apps.ledger.services import roles
 from apps.ledger.services.errors import RedactingFormatter
@@ -50,7 +52,10 @@ def _failed_run() -> IngestionRun:
         started_at=now,
         heartbeat_at=now,
         as_of=AS_OF,
-        args={"job": "ingest_candles", "as_of": AS_OF.isoformat(), "symbols": ["SPY"]},
+        # What a run really stores (JobParams.ledger_args), options included.
+        args=JobParams(
+            as_of=resolve_as_of("latest"), symbols=("SPY",), options={"force": True}
+        ).ledger_args("ingest_candles"),
     )
 
 
@@ -79,18 +84,41 @@ def test_staff_without_run_jobs_gets_403_everywhere(client, django_user_model, e
 
 
 def test_operators_may_run_jobs(client, django_user_model, enqueued, steps):
-    operator = _staff(client, django_user_model, roles.VIEWERS, roles.OPERATORS)
+    operator = _staff(client, django_user_model, roles.OPERATORS)  # operators alone suffice
     url = reverse("admin:ledger_ingestionrun_gap_plan")
     assert operator.get(url).status_code == 200
     operator.post(
         url, {"job_name": "ingest_candles", "asset_key": "candles_daily", "scope_key": "SPY"}
     )
     run = _failed_run()
-    operator.post(
-        reverse("admin:ledger_ingestionrun_changelist"),
-        {"action": "rerun_failed_runs", "_selected_action": [run.pk]},
+    changelist = reverse("admin:ledger_ingestionrun_changelist")
+    page = operator.get(changelist)
+    html = page.content.decode()
+    assert page.status_code == 200 and "rerun_failed_runs" in html
+    title = html.split("<title>")[1].split("</title>")[0]
+    assert "Gap planner" in title and "&lt;a" not in title and "<a" not in title
+    assert "Informational and educational only. Not financial advice." in html
+    response = operator.post(
+        changelist, {"action": "rerun_failed_runs", "_selected_action": [run.pk]}
     )
+    assert response.status_code == 302
     assert [call[0][1] for call in enqueued] == ["ingest_candles", "ingest_candles"]
+    rerun = enqueued[1][1]  # the same session, symbols and options; the ledger's own keys left out
+    assert (rerun["as_of"], rerun["symbols"], rerun["options"]) == (
+        AS_OF.isoformat(),
+        ["SPY"],
+        {"force": True},
+    )
+
+
+def test_a_malformed_run_selection_is_a_bad_request(client, django_user_model, enqueued):
+    operator = _staff(client, django_user_model, roles.OPERATORS)
+    response = operator.post(
+        reverse("admin:ledger_ingestionrun_changelist"),
+        {"action": "rerun_failed_runs", "_selected_action": ["not-a-run-id"]},
+    )
+    assert response.status_code == 400
+    assert enqueued == []
 
 
 def test_groups_exist_after_migrate_and_are_idempotent():

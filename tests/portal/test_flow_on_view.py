@@ -7,6 +7,7 @@ import csv
 import io
 
 import pytest
+from django.utils.html import strip_tags
 
 from apps.analytics import selectors as analytics_selectors
 from apps.analytics.models import OptionsFlowPartition
@@ -73,7 +74,15 @@ def test_too_few_snapshots_for_the_window(logged_in, portal_data):
     body = response.content.decode()
     assert response.status_code == 200
     assert LABEL not in body
-    assert "No partitions" in body and "cannot be computed on view" in body
+    assert "No stored partition" in body and "cannot be computed on view" in body
+
+
+def test_a_date_range_before_any_data_says_so_once(logged_in, portal_data):
+    body = logged_in.get("/flow/?symbol=AAA&to=1900-01-01").content.decode()
+    text = " ".join(strip_tags(body).split())
+    assert "No stored partition of AAA" in text and "up to 1900-01-01" in text
+    assert "other group-bys" not in text
+    assert text.count("compute_flow --symbol AAA") == 1
 
 
 @pytest.mark.parametrize(

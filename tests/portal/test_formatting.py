@@ -139,3 +139,12 @@ def test_percentage_points_column():
 def test_numbers_use_one_minus_sign():
     assert fmt.num(-1234.5, 1) == "−1,234.5"
     assert fmt.num(2, 0) == "2" and fmt.num(None) == "—"
+
+
+def test_data_file_names_stored_files_without_server_paths(settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    assert fmt.data_file(str(tmp_path / "reports" / "daily" / "2026-11-30.md")) == (
+        "reports/daily/2026-11-30.md"
+    )
+    assert fmt.data_file("/srv/elsewhere/briefing.json") == "briefing.json"
+    assert fmt.data_file(None) == "—"

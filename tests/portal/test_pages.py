@@ -366,12 +366,12 @@ def test_flow_opens_on_the_newest_stored_series(logged_in, portal_data):
         response = logged_in.get(url)
         body = response.content.decode()
         assert response.status_code == 200
-        assert "No partitions" not in body
+        assert "No stored partition" not in body
         assert response.context["filters"]["group_by"] == "contract"
         assert response.context["filters"]["window"] == 2
         assert response.context["data_as_of"] is not None
     response = logged_in.get("/flow/?symbol=AAA&group_by=strike")
-    assert "No partitions" in response.content.decode()
+    assert "No stored partition" in response.content.decode()
     assert response.context["data_as_of"] is not None  # still dated by the newest stored partition
 
 
@@ -408,6 +408,25 @@ def test_health_groups_repeated_failed_checks(logged_in, portal_data):
     groups = list(response.context["checks_table"].data)
     assert len(groups) == 1
     assert groups[0]["count"] == 4 and groups[0]["message"] == "synthetic failed check"
+
+
+def test_health_runs_chart_names_the_session_each_run_was_for(logged_in, portal_data):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from apps.ledger.models import IngestionRun
+
+    now = timezone.now()
+    for day in (dt.date(2026, 11, 18), dt.date(2026, 11, 19)):  # a backfill: same minute
+        IngestionRun.objects.create(
+            job_name="compute_flow", triggered_by="cli", status="success", started_at=now,
+            heartbeat_at=now, ended_at=now, as_of=day, duration_ms=1500,
+        )
+    chart = logged_in.get("/health/").context["timeline"]
+    labels = chart["labels"]
+    for session in ("11-18", "11-19"):
+        assert any(label.startswith(f"compute_flow for {session} · ") for label in labels), labels
 
 
 def test_health_freshness_problems_first_with_show_all(logged_in, portal_data):

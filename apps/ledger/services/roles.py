@@ -3,8 +3,8 @@
 * ``viewers``: view permission on every model of the product's apps (runs, asset events, checks,
   watermarks, flow, dashboards, portfolio, watchlists), so the admin pages the README names open.
 * ``operators``: ``ledger.run_jobs`` (the gap planner's Enqueue and "Re-run selected failed runs")
-  plus view permission on django-q2's tasks and schedules, which those actions link to, and on the
-  login throttle's attempts and lock-outs (django-axes).
+  plus view permission on the ledger (the runs those actions start from and link to), django-q2's
+  tasks and schedules, and the login throttle's attempts and lock-outs (django-axes).
 
 ``roles_ensure`` only adds what is missing, so it is safe to repeat and keeps permissions an admin
 granted by hand. It runs after every ``migrate`` (so ``db_init`` and test databases have the groups)
@@ -22,7 +22,7 @@ VIEWERS = "viewers"
 OPERATORS = "operators"
 RUN_JOBS = "ledger.run_jobs"
 VIEWER_APPS = ("ledger", "market", "analytics", "portfolio")
-OPERATOR_VIEW_APPS = ("django_q", "axes")
+OPERATOR_VIEW_APPS = ("ledger", "django_q", "axes")
 
 
 def _view_permissions(app_labels: tuple[str, ...]) -> Q:

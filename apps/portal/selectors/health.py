@@ -30,7 +30,7 @@ def runs_timeline(*, days: int, now: dt.datetime | None = None) -> list[dict[str
     runs = (
         IngestionRun.objects.filter(started_at__gte=since)
         .order_by("-started_at")
-        .values("job_name", "status", "started_at", "duration_ms")[:TIMELINE_MAX_RUNS]
+        .values("job_name", "status", "started_at", "duration_ms", "as_of")[:TIMELINE_MAX_RUNS]
     )
     return list(runs)[::-1]
 

@@ -167,3 +167,20 @@ def get(mapping: Any, key: str) -> Any:
     if isinstance(mapping, dict):
         return mapping.get(key)
     return None
+
+
+@register.filter
+def data_file(value: Any) -> str:
+    """A stored file named relative to the data directory (pages show no server paths); a file
+    elsewhere by its name only."""
+    if not value:
+        return DASH
+    from pathlib import PurePath
+
+    from django.conf import settings
+
+    path = PurePath(str(value))
+    try:
+        return str(path.relative_to(settings.DATA_DIR))
+    except ValueError:
+        return path.name

@@ -88,13 +88,19 @@ def timeline_chart(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
         return None
     return charts.chart(
         "bar",
-        [f"{r['started_at']:%m-%d %H:%M} {r['job_name']}" for r in runs],
+        [_timeline_label(r) for r in runs],
         {"Duration (s)": [(r["duration_ms"] or 0) / 1000 for r in runs]},
         colors={"Duration (s)": [STATUS_COLORS.get(r["status"], _GREY)[0] for r in runs]},
         title="Runs over the lookback: duration, coloured by status ("
         + ", ".join(f"{status} {name}" for status, (_, name) in STATUS_COLORS.items())
         + ")",
     )
+
+
+def _timeline_label(run: dict[str, Any]) -> str:
+    """Job and the session it ran for (a backfill starts many sessions' runs in one minute)."""
+    session = f" for {run['as_of']:%m-%d}" if run.get("as_of") else ""
+    return f"{run['job_name']}{session} · {run['started_at']:%m-%d %H:%M}"
 
 
 def _filters(form: HealthForm) -> dict[str, Any]:
