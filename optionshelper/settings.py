@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -75,6 +76,11 @@ DATA_DIR = Path(os.environ.get("OPTIONS_HELPER_DATA_DIR") or BASE_DIR / "data").
 # ``ducklake:`` (e.g. ``ducklake:postgres:dbname=oh_lake host=db user=oh``) = a DuckLake warehouse
 # whose Parquet data files live under OPTIONS_HELPER_LAKE_DATA_PATH (a directory or object-store URL).
 WAREHOUSE_URL = os.environ.get("OPTIONS_HELPER_WAREHOUSE_URL", "").strip()
+if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", WAREHOUSE_URL):
+    raise ImproperlyConfigured(
+        "OPTIONS_HELPER_WAREHOUSE_URL must be a DuckDB file path or ducklake:<catalog>, "
+        f"not a {WAREHOUSE_URL.split(':', 1)[0]}:// URL"
+    )
 _warehouse_file = "" if WAREHOUSE_URL.startswith("ducklake:") else WAREHOUSE_URL
 WAREHOUSE_PATH = Path(
     _warehouse_file
@@ -83,7 +89,9 @@ WAREHOUSE_PATH = Path(
 ).resolve()
 LAKE_DATA_PATH = os.environ.get("OPTIONS_HELPER_LAKE_DATA_PATH") or str(DATA_DIR / "lake")
 # Snapshots older than this are expired by the housekeeping task (lake mode only).
-LAKE_SNAPSHOT_RETENTION_DAYS = int(os.environ.get("OPTIONS_HELPER_LAKE_SNAPSHOT_DAYS", "7"))
+LAKE_SNAPSHOT_RETENTION_DAYS = env_number(
+    "OPTIONS_HELPER_LAKE_SNAPSHOT_DAYS", 7, low=0, high=3650, kind=int
+)
 REPORTS_DIR = DATA_DIR / "reports"
 DEFAULT_PROVIDER = os.environ.get("OPTIONS_HELPER_PROVIDER", "demo")
 MARKET_TIME_ZONE = os.environ.get("OPTIONS_HELPER_TIMEZONE", "America/New_York")
@@ -206,13 +214,13 @@ AUTHENTICATION_BACKENDS = [
     "optionshelper.auth.ThrottledLoginBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-AXES_FAILURE_LIMIT = int(os.environ.get("OPTIONS_HELPER_LOGIN_FAILURES", "5"))
+AXES_FAILURE_LIMIT = env_number("OPTIONS_HELPER_LOGIN_FAILURES", 5, low=1, high=1000, kind=int)
 AXES_COOLOFF_TIME = dt.timedelta(
-    minutes=int(os.environ.get("OPTIONS_HELPER_LOGIN_COOLOFF_MINUTES", "15"))
+    minutes=env_number("OPTIONS_HELPER_LOGIN_COOLOFF_MINUTES", 15, low=1, high=7 * 24 * 60, kind=int)
 )
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-PROXY_COUNT = int(os.environ.get("OPTIONS_HELPER_PROXY_COUNT", "0"))
+PROXY_COUNT = env_number("OPTIONS_HELPER_PROXY_COUNT", 0, low=0, high=10, kind=int)
 AXES_CLIENT_IP_CALLABLE = "optionshelper.auth.client_ip"
 
 LOGIN_URL = "/accounts/login/"
@@ -245,7 +253,13 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 # set, else files under DATA_DIR/cache/pages (shared by the host's processes); the generation counter
 # itself is always shared.
 # PAGE_CACHE_TIMEOUT only lets entries of past generations be evicted; it cannot serve old data.
-PAGE_CACHE_TIMEOUT = int(os.environ.get("OPTIONS_HELPER_PAGE_CACHE_TIMEOUT", "600"))
+PAGE_CACHE_TIMEOUT = env_number(
+    "OPTIONS_HELPER_PAGE_CACHE_TIMEOUT", 600, low=1, high=30 * 86400, kind=int
+)
+if REDIS_URL and importlib.util.find_spec("redis") is None:
+    raise ImproperlyConfigured(
+        "REDIS_URL is set but the redis package is not installed: pip install -e '.[redis]'"
+    )
 if REDIS_URL:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},

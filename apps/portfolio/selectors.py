@@ -54,13 +54,15 @@ def portfolio_symbols() -> list[str]:
 
 
 def select_symbols(*, symbols: Iterable[str] = (), watchlists: Iterable[str] = ()) -> list[str]:
-    """``--symbol`` wins, else ``--watchlist``, else every portfolio and watchlist symbol."""
+    """``--symbol`` wins, else ``--watchlist``, else every portfolio and watchlist symbol; a
+    watchlist that does not exist is an error either way (a typo must not pass silently)."""
     explicit = split_symbols(symbols)
+    watchlists = list(watchlists)
+    listed = watchlist_symbols(watchlists) if watchlists else []
     if explicit:
         return explicit
-    watchlists = list(watchlists)
     if watchlists:
-        return watchlist_symbols(watchlists)
+        return listed
     everything = set(portfolio_symbols())
     everything |= set(WatchlistSymbol.objects.values_list("symbol", flat=True))
     return sorted(everything)

@@ -78,3 +78,42 @@ def test_check_deploy_is_clean_with_production_variables(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("OPTIONS_HELPER_PROXY_COUNT", "x"),
+        ("OPTIONS_HELPER_PAGE_CACHE_TIMEOUT", "-1"),
+        ("OPTIONS_HELPER_LOGIN_FAILURES", "many"),
+        ("OPTIONS_HELPER_WAREHOUSE_URL", "garbage://x"),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_it(tmp_path, name, value):
+    result = _run(tmp_path, "manage.py", "check", DJANGO_DEBUG="1", **{name: value})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"configuration error: {name} ")
+
+
+def test_redis_url_without_the_redis_package_is_a_configuration_error(monkeypatch):
+    import importlib
+    import importlib.util
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    import optionshelper.settings as module
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "redis" else real_find_spec(name, *a),
+    )
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        with pytest.raises(ImproperlyConfigured, match="redis package is not installed"):
+            importlib.reload(module)
+    finally:
+        monkeypatch.undo()
+        importlib.reload(module)

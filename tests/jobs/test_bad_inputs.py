@@ -101,6 +101,8 @@ def test_usage_errors_exit_2_with_one_line_and_change_nothing(seeded, args, expe
         extra = () if "--watchlist" in args else ("--symbol", "AAPL")
         message = _usage_error(command, *extra, *args)
         assert expected in message
+        if "--watchlist" in args:  # named beside --symbol, an unknown watchlist is still an error
+            assert expected in _usage_error(command, "--symbol", "AAPL", *args)
     assert warehouse_state() == seeded
 
 

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 
 from apps.portfolio.models import Watchlist
-from apps.portfolio.services import portfolio_export, watchlists_import
+from apps.portfolio.services import portfolio_export, portfolio_import, watchlists_import
 from tests.jobs.test_bad_inputs import PORTFOLIO
 
 
@@ -72,3 +72,24 @@ def test_demo_setup_works_twice():
         "NVDA",
     }
     assert portfolio_export()["positions"]
+
+
+@pytest.mark.django_db
+def test_demo_setup_keeps_what_the_user_changed_and_never_echoes_a_given_password(monkeypatch):
+    call_command("demo_setup", stdout=io.StringIO())
+    edited = portfolio_export()
+    edited["cash"] = 12345.0
+    portfolio_import(data=edited)
+    watchlists_import(data={"watchlists": {"demo": ["AAPL"]}})
+    monkeypatch.setenv("OPTIONS_HELPER_DEMO_PASSWORD", "Secr3tPassw0rdXYZ")
+    out = io.StringIO()
+    call_command("demo_setup", stdout=out)
+    assert portfolio_export()["cash"] == 12345.0
+    assert list(Watchlist.objects.get(name="demo").symbols.values_list("symbol", flat=True)) == [
+        "AAPL"
+    ]
+    assert "Secr3tPassw0rdXYZ" not in out.getvalue()
+    assert "kept the stored portfolio" in out.getvalue()
+    from django.contrib.auth import authenticate
+
+    assert authenticate(username="demo", password="Secr3tPassw0rdXYZ") is not None

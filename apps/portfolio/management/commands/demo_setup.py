@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand
 from apps.core import calendar
 from apps.ledger.services.roles import OPERATORS, VIEWERS, roles_ensure
 from apps.market.providers.registry import get_provider
+from apps.portfolio.models import PortfolioSettings, Position, Watchlist
 from apps.portfolio.services import portfolio_import, watchlists_import
 
 DEMO_WATCHLIST = {"demo": ["AAPL", "MSFT", "SPY", "QQQ", "NVDA"]}
@@ -85,21 +86,36 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options) -> None:
-        watchlists_import(data={"watchlists": DEMO_WATCHLIST})
-        summary = portfolio_import(data=demo_portfolio())
-        self.stdout.write(f"demo watchlist: {', '.join(DEMO_WATCHLIST['demo'])}")
-        self.stdout.write(f"demo portfolio: {summary['positions']} positions")
+        # Seeds only what is missing: a re-run (scripts/demo is safe to repeat) keeps a watchlist or
+        # portfolio the user has edited or imported since.
+        if Watchlist.objects.filter(name="demo").exists():
+            self.stdout.write("demo watchlist: kept the stored 'demo' watchlist")
+        else:
+            watchlists_import(data={"watchlists": DEMO_WATCHLIST})
+            self.stdout.write(f"demo watchlist: {', '.join(DEMO_WATCHLIST['demo'])}")
+        if Position.objects.exists() or PortfolioSettings.objects.exists():
+            self.stdout.write(
+                f"demo portfolio: kept the stored portfolio ({Position.objects.count()} "
+                "positions; import_portfolio replaces it)"
+            )
+        else:
+            summary = portfolio_import(data=demo_portfolio())
+            self.stdout.write(f"demo portfolio: {summary['positions']} positions")
         self._demo_user()
 
     def _demo_user(self) -> None:
         user_model = get_user_model()
         user, created = user_model.objects.get_or_create(username="demo")
-        if created or os.environ.get("OPTIONS_HELPER_DEMO_PASSWORD"):
-            password = os.environ.get("OPTIONS_HELPER_DEMO_PASSWORD") or secrets.token_urlsafe(9)
+        chosen = os.environ.get("OPTIONS_HELPER_DEMO_PASSWORD")
+        if created or chosen:
+            password = chosen or secrets.token_urlsafe(9)
             user.set_password(password)
             user.is_staff = True  # so the demo can open the admin too
             user.save()
-            self.stdout.write(f"demo login: user 'demo', password '{password}' (shown once)")
+            if chosen:  # the user knows it; a password is echoed only when it was generated
+                self.stdout.write("demo login: user 'demo', password from OPTIONS_HELPER_DEMO_PASSWORD")
+            else:
+                self.stdout.write(f"demo login: user 'demo', password '{password}' (shown once)")
         else:
             self.stdout.write(
                 "demo login 'demo' already exists (set OPTIONS_HELPER_DEMO_PASSWORD to reset it)"
