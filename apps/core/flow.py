@@ -100,18 +100,23 @@ def gap_sessions(dates: list[dt.date], sessions: list[dt.date] | None = None) ->
 
 # --- SQL -----------------------------------------------------------------------------------------
 
-# The current header per (symbol, date) (newest write wins across providers); the newest window+1
-# of them per symbol; ``available`` counts every stored date up to the as-of.
+# A partition compares snapshots of ONE provider (open interest of two vendors is not comparable):
+# the provider of the symbol's newest snapshot up to the as-of (newest write wins when a date has
+# several), then that provider's newest window+1 snapshots; ``available`` counts every date that
+# provider has stored up to the as-of.
 USED_HEADERS_SQL = """
-WITH current_headers AS (
+WITH headers AS (
     SELECT symbol, snapshot_date, provider, spot, updated_at FROM options_snapshot_headers
     WHERE list_contains($symbols::VARCHAR[], symbol) AND snapshot_date <= $as_of
-    QUALIFY row_number() OVER (PARTITION BY symbol, snapshot_date ORDER BY updated_at DESC) = 1
+),
+newest AS (
+    SELECT symbol, provider FROM headers
+    QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY snapshot_date DESC, updated_at DESC) = 1
 )
 SELECT symbol, snapshot_date, provider, spot,
     row_number() OVER (PARTITION BY symbol ORDER BY snapshot_date DESC) AS rn,
     count(*) OVER (PARTITION BY symbol) AS available, updated_at
-FROM current_headers
+FROM headers SEMI JOIN newest USING (symbol, provider)
 QUALIFY rn <= $window + 1
 ORDER BY symbol, snapshot_date
 """

@@ -139,13 +139,25 @@ _CURRENT_HEADERS = """
 """
 
 
-def snapshot_dates(symbol: str, *, up_to: dt.date | None = None) -> list[dt.date]:
-    """Stored snapshot dates of a symbol at or before ``up_to``, oldest first."""
+def _headers(symbol: str, provider: str | None) -> tuple[str, list[Any]]:
+    """(SQL, params) of one symbol's current headers, or (``provider`` given) that provider's."""
+    if provider is None:
+        return _CURRENT_HEADERS, [symbol]
+    sql = "SELECT * FROM options_snapshot_headers WHERE symbol = ? AND provider = ?"
+    return sql, [symbol, provider]
+
+
+def snapshot_dates(
+    symbol: str, *, up_to: dt.date | None = None, provider: str | None = None
+) -> list[dt.date]:
+    """Stored snapshot dates of a symbol (of one provider if given) at or before ``up_to``,
+    oldest first."""
+    headers, params = _headers(symbol, provider)
     return _dates(
         warehouse.fetch_all(
-            f"SELECT snapshot_date FROM ({_CURRENT_HEADERS}) "
+            f"SELECT snapshot_date FROM ({headers}) "
             "WHERE snapshot_date <= coalesce(?, DATE '2999-12-31') ORDER BY snapshot_date",
-            [symbol, up_to],
+            [*params, up_to],
         )
     )
 
@@ -262,15 +274,19 @@ def snapshot_header(symbol: str, snapshot_date: dt.date) -> dict | None:
     return None if frame.empty else frame.iloc[0].to_dict()
 
 
-def snapshot_chains(symbol: str, dates: list[dt.date]) -> pd.DataFrame:
-    """The chains of the given dates in one frame, with ``snapshot_date`` and ``spot`` columns."""
+def snapshot_chains(
+    symbol: str, dates: list[dt.date], *, provider: str | None = None
+) -> pd.DataFrame:
+    """The chains of the given dates (of one provider if given) in one frame, with
+    ``snapshot_date`` and ``spot`` columns."""
     if not dates:
         return pd.DataFrame()
+    headers, params = _headers(symbol, provider)
     return warehouse.fetch_df(
-        f"SELECT c.*, h.spot FROM ({_CURRENT_HEADERS}) h JOIN options_chain c "
+        f"SELECT c.*, h.spot FROM ({headers}) h JOIN options_chain c "
         "ON c.symbol = h.symbol AND c.snapshot_date = h.snapshot_date AND c.provider = h.provider "
         "WHERE h.snapshot_date IN (SELECT unnest(?::DATE[])) ORDER BY c.snapshot_date",
-        [symbol, list(dates)],
+        [*params, list(dates)],
     )
 
 

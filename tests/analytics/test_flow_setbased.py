@@ -69,11 +69,14 @@ def stored(demo) -> list[str]:
 
 
 def _reference(symbol: str, as_of: dt.date, window: int, group_by: str):
-    """The old job's path: stored dates → the last window+1 chains → pandas compute_flow."""
-    dates = selectors.snapshot_dates(symbol, up_to=as_of)
+    """The old job's path, one provider: the newest snapshot's provider → its stored dates → the
+    last window+1 chains → pandas compute_flow."""
+    newest = selectors.latest_snapshot_headers([symbol], up_to=as_of).get(symbol)
+    provider = newest["provider"] if newest is not None else None
+    dates = selectors.snapshot_dates(symbol, up_to=as_of, provider=provider)
     if len(dates) < window + 1:
         return None, dates, ""
-    chains = selectors.snapshot_chains(symbol, dates[-(window + 1):])
+    chains = selectors.snapshot_chains(symbol, dates[-(window + 1):], provider=provider)
     result = flow_reference.compute_flow(chains, as_of_date=dates[-1], window=window,
                                          group_by=group_by)
     return result, dates, str(chains["provider"].iloc[0])
@@ -145,3 +148,29 @@ def test_flow_on_view_and_frame_path_agree(demo) -> None:
     missing = analytics_selectors.flow_on_view(symbol="NONE", window=1, group_by="strike",
                                                as_of=DEMO_END)
     assert missing.status == "insufficient_snapshots" and missing.rows.empty
+
+
+@pytest.mark.django_db
+def test_flow_never_pairs_two_providers_nor_replaces_a_partition_with_one(demo) -> None:
+    """A second vendor's single snapshot on the newest date: flow compares one provider's
+    snapshots only, so it is insufficient_snapshots and the stored demo partition stays."""
+    from apps.analytics.models import OptionsFlowPartition
+
+    params = JobParams(as_of=resolve_as_of(DEMO_END), symbols=DEMO, options={"window": 1})
+    assert execute_job("compute_flow", params).outcome.status == "success"
+    stored = OptionsFlowPartition.objects.get(symbol="AAPL", to_date=DEMO_END)
+    chain = selectors.snapshot_chains("AAPL", [DEMO_END]).head(2)[CHAIN_COLS]
+    enriched = enrich_chain(chain, spot=100.0, as_of=DEMO_END)
+    warehouse_stores.snapshot_write(symbol="AAPL", snapshot_date=DEMO_END, provider="files",
+                                    spot=100.0, risk_free_rate=0.0, chain=enriched,
+                                    quote_quality={}, meta={})
+    batch = analytics_selectors.flow_batch(symbols=["AAPL"], as_of=DEMO_END, window=1,
+                                           group_by="contract")
+    assert batch.partitions[0].status == "insufficient_snapshots"
+    assert batch.partitions[0].provider in ("", "files")
+    force = JobParams(as_of=resolve_as_of(DEMO_END), symbols=DEMO,
+                      options={"window": 1, "force": True})
+    execute_job("compute_flow", force)
+    again = OptionsFlowPartition.objects.get(symbol="AAPL", to_date=DEMO_END)
+    assert (again.pk, again.rows, again.provider) == (stored.pk, stored.rows, "demo")
+
