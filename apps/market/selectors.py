@@ -250,7 +250,9 @@ def derived_batch(todo: dict[str, list[dt.date]]) -> pd.DataFrame:
 def derived_up_to_date(newest: dict[str, dt.date]) -> set[str]:
     """The symbols whose derived_daily row for ``newest[symbol]`` (its newest snapshot date) was
     computed after everything it is computed from was stored: the current snapshot header of that
-    date and the symbol's candles up to it (``updated_at`` of each). One query for the set."""
+    date, the symbol's candles up to it and its earlier derived rows (the IV history its
+    percentile and rank rank against; a backfill rewrites them), by ``updated_at`` of each. One
+    query for the set."""
     if not newest:
         return set()
     rows = warehouse.fetch_all(
@@ -261,7 +263,9 @@ def derived_up_to_date(newest: dict[str, dt.date]) -> set[str]:
         "ORDER BY h.updated_at DESC) = 1) "
         "SELECT d.symbol FROM derived_daily d JOIN h ON h.symbol = d.symbol AND h.date = d.date "
         "WHERE d.updated_at >= h.updated_at AND NOT EXISTS (SELECT 1 FROM candles_daily c "
-        "WHERE c.symbol = d.symbol AND c.date <= d.date AND c.updated_at > d.updated_at)",
+        "WHERE c.symbol = d.symbol AND c.date <= d.date AND c.updated_at > d.updated_at) "
+        "AND NOT EXISTS (SELECT 1 FROM derived_daily p "
+        "WHERE p.symbol = d.symbol AND p.date < d.date AND p.updated_at > d.updated_at)",
         [list(newest), list(newest.values())],
     )
     return {row[0] for row in rows}

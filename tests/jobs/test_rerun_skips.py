@@ -196,3 +196,31 @@ def _bars_and_meta() -> tuple[list, list]:
         "FROM option_bars_meta ORDER BY 1"
     )
     return bars, meta
+
+
+@pytest.mark.django_db
+def test_a_backfill_of_earlier_sessions_recomputes_the_derived_rows_that_rank_against_them(
+    warehouse_db,
+):
+    """IV percentile and rank rank a row against the earlier derived rows: once a backfill has
+    written earlier sessions, the later row is no longer up to date."""
+    sessions = past_sessions(4)
+    params = JobParams(as_of=resolve_as_of(), symbols=("AAPL",))
+    run_range(params, start=sessions[-1], end=sessions[-1], job_options=JOB_OPTIONS)
+
+    def newest_row():
+        return warehouse.fetch_all(
+            "SELECT atm_iv_percentile, updated_at FROM derived_daily WHERE symbol = 'AAPL' "
+            "AND date = ?",
+            [sessions[-1]],
+        )[0]
+
+    alone = newest_row()
+    assert alone[0] is None  # no earlier session: nothing to rank against
+    run_range(params, start=sessions[0], end=sessions[-2], job_options=JOB_OPTIONS)
+    last = run_job("compute_derived", sessions[-1], ("AAPL",))
+    assert last.result.symbols_with("success") == ["AAPL"]  # not up_to_date
+    backfilled = newest_row()
+    assert backfilled[0] is not None and backfilled[1] > alone[1]
+    again = run_job("compute_derived", sessions[-1], ("AAPL",))
+    assert again.result.symbols_with("skipped") == ["AAPL"]  # now it is
