@@ -66,6 +66,21 @@ def _row(asset_key: str, scope: str, now=MONDAY_NOON) -> health.AssetHealth:
     )
 
 
+def test_a_run_that_failed_on_one_symbol_degrades_that_symbol_only():
+    for symbol in ("AAPL", "MSFT", "SPY"):
+        make_watermark("candles_daily", symbol, FRIDAY)
+    failed = make_run("ingest_candles", "failed", args={"symbols": ["AAPL", "MSFT"]})
+    make_event(failed, "candles_daily", "AAPL", "failed")
+    make_event(failed, "candles_daily", "MSFT", "success")
+    assert _row("candles_daily", "AAPL").status == "degraded"
+    assert _row("candles_daily", "MSFT").status == "healthy"  # it succeeded in that run
+    assert _row("candles_daily", "SPY").status == "healthy"  # not part of that run
+    crashed = make_run("ingest_candles", "failed", args={"symbols": ["SPY"]})  # no events at all
+    assert _row("candles_daily", "SPY").status == "degraded"
+    assert _row("candles_daily", "AAPL").status == "healthy"  # the newer run did not ask for it
+    assert crashed.assets.count() == 0
+
+
 def test_latest_failed_run_degrades_partial_warns_and_a_newer_success_heals():
     make_watermark("candles_daily", "AAPL", FRIDAY)
     make_run("ingest_candles", "failed")
@@ -166,7 +181,7 @@ def test_latest_run_per_job_uses_a_constant_number_of_queries(django_assert_max_
     assert [r["job_name"] for r in latest] == ["ingest_candles", "compute_flow"]
     assert latest[0]["status"] == "failed"
     make_watermark("candles_daily", "AAPL", FRIDAY)
-    with django_assert_max_num_queries(4):  # runs, checks, watermarks, the tracked set
+    with django_assert_max_num_queries(5):  # runs, their events, checks, watermarks, tracked set
         health.asset_health_rows(now=et(2024, 3, 18, 12))
 
 

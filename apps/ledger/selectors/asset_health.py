@@ -13,9 +13,12 @@ from django.db.utils import DatabaseError
 from apps.core import calendar, registry
 from apps.ledger.models import (
     AssetCheck,
+    AssetStatus,
     AssetWatermark,
     CheckStatus,
     IngestionRun,
+    IngestionRunAsset,
+    RunStatus,
 )
 from apps.ledger.selectors.health_rules import (
     DEGRADED,
@@ -78,11 +81,40 @@ def latest_failing_checks() -> dict[tuple[str, str], list[tuple[str, str]]]:
 
 
 
+RunEvents = dict[tuple[str, str], str]  # (asset_key, symbol) → the event's status
+
+
+def unsuccessful_run_events(runs: dict[str, IngestionRun]) -> dict[Any, RunEvents]:
+    """The asset events of each job's latest run that did not succeed (one query for all)."""
+    ids = [run.pk for run in runs.values() if run.status != RunStatus.SUCCESS]
+    events: dict[Any, RunEvents] = {run_id: {} for run_id in ids}
+    rows = IngestionRunAsset.objects.filter(run_id__in=ids).values_list(
+        "run_id", "asset_key", "partition_key", "status"
+    )
+    for run_id, asset_key, partition_key, status in rows:
+        events[run_id][asset_key, partition_key.split("|", 1)[0]] = status
+    return events
+
+
+def run_speaks_for(run: IngestionRun, events: RunEvents, asset_key: str, symbol: str) -> bool:
+    """Whether a run that did not succeed says anything about one symbol's partition: it failed
+    on that symbol, or it failed before recording any of the asset's partitions and was asked
+    for that symbol (or for every symbol). A run that failed on other symbols does not."""
+    status = events.get((asset_key, symbol))
+    if status is not None:
+        return status == AssetStatus.FAILED
+    if any(asset == asset_key for asset, _ in events):
+        return False
+    asked = (run.args or {}).get("symbols") or []
+    return not asked or symbol in asked
+
+
 def _watermark_health(
     watermark: AssetWatermark,
     *,
     now: dt.datetime,
     runs: dict[str, IngestionRun],
+    run_events: dict[Any, RunEvents],
     failing: dict[tuple[str, str], list[tuple[str, str]]],
 ) -> AssetHealth:
     spec = asset_spec(watermark.asset_key)
@@ -94,6 +126,13 @@ def _watermark_health(
         failing.get((spec.key, registry.ALL_SCOPE), []) if watermark.scope_key != "ALL" else []
     )
     run_level, run_reason = _run_level(spec, run)
+    if (
+        run is not None
+        and run.pk in run_events
+        and watermark.scope_key != registry.ALL_SCOPE
+        and not run_speaks_for(run, run_events[run.pk], spec.key, watermark.scope_key)
+    ):
+        run_level, run_reason = _run_level(spec, None)
     fresh_level, fresh_reason = _freshness_level(spec, behind, expected)
     check_level, check_reasons = _check_level(checks)
     reasons = [r for r in (run_reason, fresh_reason) if r] + check_reasons
@@ -172,8 +211,9 @@ def asset_health_rows(*, now: dt.datetime | None = None) -> list[AssetHealth]:
     runs = latest_run_by_job(finished_only=True)
     failing = latest_failing_checks()
     tracked = tracked_symbols()
+    run_events = unsuccessful_run_events(runs)
     rows = [
-        _watermark_health(w, now=now, runs=runs, failing=failing)
+        _watermark_health(w, now=now, runs=runs, run_events=run_events, failing=failing)
         for w in AssetWatermark.objects.all()
     ]
     if tracked:
