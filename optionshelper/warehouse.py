@@ -420,8 +420,31 @@ def _bind(connection: duckdb.DuckDBPyConnection, *, writable: bool) -> Iterator[
         _local.connection, _local.writable = previous
 
 
+_DUCKDB_MAGIC = (8, b"DUCK")  # offset and bytes of a DuckDB file's header
+
+
+def _refuse_foreign_file(path: Path) -> None:
+    """WarehouseUnreadable for a path that is a directory or a file DuckDB did not write, before
+    any lock file is made beside it (a mistyped path must not leave files next to, say, /etc)."""
+    if path.is_dir():
+        raise WarehouseUnreadable(path, "it is a directory")
+    offset, magic = _DUCKDB_MAGIC
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(offset + len(magic))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise WarehouseUnreadable(path, exc.strerror or type(exc).__name__) from None
+    if head and head[offset:] != magic:  # an empty file is left to DuckDB
+        raise WarehouseUnreadable(path, "not a DuckDB file")
+
+
 def _enter_locks(stack: contextlib.ExitStack, path: Path, *, exclusive: bool, bound: float) -> None:
-    """Take the turnstile and the readers–writer lock, or raise WarehouseBusy after ``bound``."""
+    """Take the turnstile and the readers–writer lock, or raise WarehouseBusy after ``bound``;
+    WarehouseUnreadable (one line) for a foreign file or a directory where no lock file can be
+    made."""
+    _refuse_foreign_file(path)
     lock_path, turnstile_path = _lock_paths(path)
     started = time.monotonic()
     try:
@@ -435,6 +458,11 @@ def _enter_locks(stack: contextlib.ExitStack, path: Path, *, exclusive: bool, bo
             stack.enter_context(_file_lock(lock_path, mode, remaining))
     except TimeoutError:
         raise WarehouseBusy(time.monotonic() - started) from None
+    except OSError as exc:  # a read-only or missing directory: the lock files cannot be made
+        reason = exc.strerror or type(exc).__name__
+        raise WarehouseUnreadable(
+            path, f"cannot create its lock file in {path.parent} ({reason})"
+        ) from None
 
 
 @contextlib.contextmanager

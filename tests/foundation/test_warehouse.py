@@ -106,6 +106,35 @@ def test_reading_a_missing_warehouse_is_a_clear_error(isolated_data_dir):
     assert not warehouse.warehouse_path().exists()
 
 
+def test_a_foreign_file_or_directory_is_unreadable_and_gets_no_lock_files(isolated_data_dir):
+    path = warehouse.warehouse_path()
+    path.parent.mkdir(parents=True)
+    path.write_text("root:x:0:0:root:/root:/bin/bash\n")  # e.g. a mistyped path
+    with pytest.raises(warehouse.WarehouseUnreadable, match="not a DuckDB file"):
+        warehouse.fetch_all("SELECT 1")
+    path.unlink()
+    path.mkdir()
+    with pytest.raises(warehouse.WarehouseUnreadable, match="it is a directory"):
+        warehouse.fetch_all("SELECT 1")
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no .lock, .turnstile
+
+
+def test_a_directory_where_no_lock_file_can_be_made_is_one_line(warehouse_db, monkeypatch):
+    real_open = warehouse.os.open
+
+    def refuse_lock_files(name, *args, **kwargs):
+        if str(name).endswith((".lock", ".turnstile")):
+            raise PermissionError(13, "Permission denied", str(name))
+        return real_open(name, *args, **kwargs)
+
+    monkeypatch.setattr(warehouse.os, "open", refuse_lock_files)
+    with pytest.raises(warehouse.WarehouseUnreadable) as info:
+        warehouse.fetch_all("SELECT 1")
+    message = str(info.value)
+    assert "cannot create its lock file" in message and "Permission denied" in message
+    assert "\n" not in message
+
+
 @pytest.mark.django_db(databases=["default", "warehouse"])
 def test_shim_gives_cursors_and_introspection(warehouse_db):
     conn = connections["warehouse"]
