@@ -83,8 +83,10 @@ def exit_code_for(status: str) -> int:
 
 def _create_run_with_lease(*, lease_key: str, **fields: Any) -> IngestionRun:
     """The run and its lease in one transaction; IntegrityError when the lease is taken."""
-    now = timezone.now()
     with transaction.atomic():
+        # Read the clock once the transaction holds SQLite's write lock: a claim that waited
+        # behind the previous holder's close must not be stamped as started before that close.
+        now = timezone.now()
         run = IngestionRun.objects.create(
             status=RunStatus.STARTED,
             started_at=now,
