@@ -16,7 +16,7 @@ import time
 import uuid
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from apps.core import registry
 from apps.core.jobs import JobParams, JobResult
@@ -25,6 +25,7 @@ from apps.ledger.services.errors import redact_text
 from apps.market.providers.registry import PROVIDER_NAMES
 from apps.pipeline.jobs import JobExecution, execute_job
 from apps.pipeline.requests import JobRequestError, job_params
+from optionshelper.commands import ProductCommand
 from optionshelper.warehouse import WarehouseError
 
 
@@ -97,7 +98,7 @@ def json_default(value: Any) -> Any:
     return str(value)
 
 
-class JobCommand(BaseCommand):
+class JobCommand(ProductCommand):
     """Base class of every job command (SPEC §6.1 common flags)."""
 
     job_name: str = ""

@@ -95,6 +95,9 @@ def test_shards_not_finished_within_the_bound_fail_the_pipeline(warehouse_db):
         (["--shard-size", "3"], "need --fan-out"),
         (["--fan-out", "--shard-size", "0"], "--shard-size must be"),
         (["--fan-out", "--fan-out-wait", "-1"], "--fan-out-wait must be positive"),
+        (["--dry-run", "--fan-out", "--shard-size", "0"], "--shard-size must be"),  # dry runs too
+        (["--as-of", "2026-11-20", "--from", "2026-11-10", "--to", "2026-11-12"],
+         "--as-of and --from/--to are alternatives"),
     ],
 )
 def test_run_daily_fan_out_flags_are_checked(warehouse_db, flags, message):

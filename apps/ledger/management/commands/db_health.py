@@ -10,9 +10,10 @@ import json
 import sys
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from apps.ledger.selectors import health
+from optionshelper.commands import ProductCommand
 from optionshelper.databases import metadata_db_info
 
 FAIL_ON_LEVELS = (health.WARNING, health.DEGRADED)
@@ -40,7 +41,7 @@ def _cell(value: Any) -> str:
     return "-" if value in (None, "") else str(value)
 
 
-class Command(BaseCommand):
+class Command(ProductCommand):
     help = "Show the health of runs, watermarks and checks (exit 1 with --fail-on when unhealthy)."
     requires_system_checks: list[str] = []
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from django.core.management.base import BaseCommand
-
 from optionshelper import warehouse_schema
+from optionshelper.commands import ProductCommand
 from optionshelper.databases import metadata_db_info, warehouse_info
 
 
-class Command(BaseCommand):
+class Command(ProductCommand):
     help = "Show database engines, migration state and the warehouse schema version (read-only)."
     requires_system_checks: list[str] = []  # a diagnosis must answer even when a check would fail
 

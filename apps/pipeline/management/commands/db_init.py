@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import duckdb
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db.utils import DatabaseError
 
 from optionshelper import warehouse, warehouse_schema
+from optionshelper.commands import ProductCommand
 from optionshelper.databases import metadata_db_info, warehouse_info
 
 
-class Command(BaseCommand):
+class Command(ProductCommand):
     help = "Apply Django and warehouse migrations and print the resulting versions (idempotent)."
 
     def handle(self, *args, **options):

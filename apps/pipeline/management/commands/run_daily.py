@@ -77,6 +77,8 @@ class Command(JobCommand):
             start = calendar.sessions_between(
                 end - dt.timedelta(days=4 * options["sessions"]), end
             )[-options["sessions"]]
+        if options["start"] and options["as_of"] != "latest":
+            raise UsageError("--as-of and --from/--to are alternatives (the range names its dates)")
         if (start is None) != (end is None):
             raise UsageError("--from and --to go together")
         if start and end and start > end:
@@ -89,10 +91,10 @@ class Command(JobCommand):
             raise UsageError(
                 "run_daily always records its runs; use the single jobs for --no-ledger"
             )
+        fan_out = self._fan_out(options)  # its flags are checked on a dry run too
         if options["dry_run"]:
             self._print_plan(params, start, end)
             return
-        fan_out = self._fan_out(options)
         as_json = options["json"]
         if start and end:
             sessions = calendar.sessions_between(start, end)

@@ -5,13 +5,14 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
 
 from apps.pipeline.schedules import ensure_schedules
+from optionshelper.commands import ProductCommand
 
 
-class Command(BaseCommand):
+class Command(ProductCommand):
     help = (
         "Install the django-q2 schedules (run_daily on weekdays after the close, hourly "
         "housekeeping). Idempotent: safe to run at every deploy."

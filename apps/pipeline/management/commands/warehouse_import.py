@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from optionshelper import warehouse
+from optionshelper.commands import ProductCommand
 from optionshelper.databases import warehouse_import_file
 
 
-class Command(BaseCommand):
+class Command(ProductCommand):
     help = (
         "Copy every table of an options.duckdb file into the lake named by "
         "OPTIONS_HELPER_WAREHOUSE_URL (run db_init first). The file is only read."

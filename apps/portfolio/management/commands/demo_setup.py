@@ -7,13 +7,13 @@ import secrets
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand
 
 from apps.core import calendar
 from apps.ledger.services.roles import OPERATORS, VIEWERS, roles_ensure
 from apps.market.providers.registry import get_provider
 from apps.portfolio.models import PortfolioSettings, Position, Watchlist
 from apps.portfolio.services import portfolio_import, watchlists_import
+from optionshelper.commands import ProductCommand
 
 DEMO_WATCHLIST = {"demo": ["AAPL", "MSFT", "SPY", "QQQ", "NVDA"]}
 
@@ -79,7 +79,7 @@ def demo_portfolio() -> dict:
     }
 
 
-class Command(BaseCommand):
+class Command(ProductCommand):
     help = (
         "Create the demo watchlist, portfolio and a 'demo' login (password printed once) in the "
         "viewers and operators groups."

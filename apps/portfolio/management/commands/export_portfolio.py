@@ -1,12 +1,13 @@
 import json
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from apps.portfolio.services import portfolio_export
+from optionshelper.commands import ProductCommand
 
 
-class Command(BaseCommand):
+class Command(ProductCommand):
     help = "Print (or write) the stored portfolio in the portfolio JSON format."
 
     def add_arguments(self, parser) -> None:

@@ -1,10 +1,11 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from apps.portfolio.management.commands._files import read_json
 from apps.portfolio.services import PortfolioFormatError, portfolio_import
+from optionshelper.commands import ProductCommand
 
 
-class Command(BaseCommand):
+class Command(ProductCommand):
     help = "Replace the stored portfolio with a portfolio JSON file (rejected whole if malformed)."
 
     def add_arguments(self, parser) -> None:
