@@ -563,14 +563,28 @@ def status_grid_table(grid: dict[str, Any], *, prefix: str = "grid-") -> PortalT
 CSV_CHUNK_ROWS = 1000
 
 
+def csv_value(value: Any) -> Any:
+    """One cell as the warehouse's own exports write it: JSON as JSON (not a Python repr), floats
+    to 12 significant digits (no ``4.800000000000001``; whole numbers without ``.0``), missing
+    values empty."""
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, default=str)
+    if isinstance(value, float):
+        return "" if math.isnan(value) else format(value, ".12g")
+    return value
+
+
 def records_csv_chunks(header: list[str], rows: Iterable[Iterable[Any]]) -> Iterator[str]:
-    """``header`` and ``rows`` as CSV text, ``CSV_CHUNK_ROWS`` rows per chunk (None → empty)."""
+    """``header`` and ``rows`` as CSV text (``\n`` line ends, as DuckDB writes them),
+    ``CSV_CHUNK_ROWS`` rows per chunk."""
     rows = itertools.chain([header], rows)
     while batch := list(itertools.islice(rows, CSV_CHUNK_ROWS)):
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
+        writer = csv.writer(buffer, lineterminator="\n")
         for row in batch:
-            writer.writerow(["" if v is None else v for v in row])
+            writer.writerow([csv_value(v) for v in row])
         yield buffer.getvalue()
 
 

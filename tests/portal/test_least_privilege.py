@@ -164,8 +164,21 @@ def test_warehouse_csv_streams_every_row_in_order(logged_in, portal_data, monkey
 def test_meta_csv_streams_every_row(logged_in, portal_data):
     from apps.ledger.models import IngestionRun
 
-    rows = csv_rows(logged_in.get("/data/?table=meta.ledger_ingestionrun&_export=csv"))
+    response = logged_in.get("/data/?table=meta.ledger_ingestionrun&_export=csv")
+    rows = csv_rows(response)
     assert len(rows) - 1 == IngestionRun.objects.count() > 0
+    args = [json.loads(row[rows[0].index("args")]) for row in rows[1:]]  # JSON, not a repr
+    assert all(isinstance(value, dict) for value in args)
+
+
+def test_csv_cells_are_written_as_the_warehouse_writes_them():
+    from apps.portal.tables import csv_value, records_csv_chunks
+
+    assert csv_value(4.800000000000001) == "4.8" and csv_value(6622.0) == "6622"
+    assert csv_value(-571.9999999999999) == "-572" and csv_value(float("nan")) == ""
+    assert csv_value({"schema_version": 2, "ok": None}) == '{"schema_version": 2, "ok": null}'
+    assert csv_value(None) == "" and csv_value("x") == "x"
+    assert "".join(records_csv_chunks(["a"], [[1.5]])) == "a\n1.5\n"
 
 
 def test_export_page_says_every_row(logged_in, portal_data):
