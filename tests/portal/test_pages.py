@@ -277,6 +277,12 @@ def test_hostile_filters_get_a_validation_message(logged_in, portal_data, subtes
     assert _candles_still_there() == 140
 
 
+def test_a_bad_health_filter_does_not_show_a_health_status(logged_in, portal_data):
+    body = logged_in.get("/health/", {"days": "-1"}).content.decode()
+    assert "Fix the filters" in body
+    assert 'class="badge status-' not in body  # no "unknown" badge for a mistyped filter
+
+
 def test_unknown_table_is_404(logged_in, portal_data):
     assert logged_in.get("/data/?table=warehouse.nope").status_code == 404
     assert logged_in.get("/data/?table=public.candles_daily").status_code == 404
