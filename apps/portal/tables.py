@@ -297,7 +297,7 @@ class DerivedTable(PortalTable):
     gamma_peak_strike = MoneyColumn(verbose_name="Gamma peak $")
     atm_iv_near = PctColumn(verbose_name="ATM IV %", fraction=True)
     iv_term_slope = PctColumn(
-        verbose_name="Term slope (IV pp)", fraction=True, points=True, signed=True
+        verbose_name="Term slope (IV pp)", fraction=True, points=True
     )
     rv_20d = PctColumn(verbose_name="RV20 %", fraction=True)
     rv_60d = PctColumn(verbose_name="RV60 %", fraction=True)
@@ -306,7 +306,7 @@ class DerivedTable(PortalTable):
     atm_iv_percentile = NumberColumn(verbose_name="IV pctl (0–100)", decimals=1)
     iv_history = NumberColumn(verbose_name="IV history (sessions)", decimals=0)
     em_near_pct = PctColumn(verbose_name="Exp. move %", fraction=True, decimals=2)
-    skew_near_pp = NumberColumn(verbose_name="Skew (IV pp)", decimals=2, signed=True)
+    skew_near_pp = NumberColumn(verbose_name="Skew (IV pp)", decimals=2)
     pc_oi = NumberColumn(verbose_name="P/C OI (×)", decimals=2)
     pc_vol = NumberColumn(verbose_name="P/C vol (×)", decimals=2)
 
@@ -438,9 +438,9 @@ class UnderlyingGreeksTable(PortalTable):
     positions = NumberColumn(verbose_name="Positions", decimals=0)
     market_value = MoneyColumn(verbose_name="Value $")
     pnl = MoneyColumn(verbose_name="P&L $", signed=True)
-    delta = NumberColumn(verbose_name="Δ (shares)", decimals=1, signed=True)
-    theta = MoneyColumn(verbose_name="Θ ($/day)", signed=True)
-    vega = MoneyColumn(verbose_name="Vega ($/vol pt)", signed=True)
+    delta = NumberColumn(verbose_name="Δ (shares)", decimals=1)
+    theta = MoneyColumn(verbose_name="Θ ($/day)")
+    vega = MoneyColumn(verbose_name="Vega ($/vol pt)")
 
     class Meta(PortalTable.Meta):
         order_by = ("symbol",)

@@ -1,8 +1,10 @@
 """The portal's one presentation layer for numbers and dates (templates and tables both use it).
 
 Rules: percentages always carry ``%`` (a fraction 0.291 and a percent 29.1 both show ``29.1%``
-through ``frac_pct``/``pct``), money carries ``$`` and thousands separators with its sign tinted,
-dates are ISO (``2026-12-04``) with the weekday in a tooltip, missing values show "—".
+through ``frac_pct``/``pct``), money carries ``$`` and thousands separators, dates are ISO
+(``2026-12-04``) with the weekday in a tooltip, missing values show "—". Green/red tints only
+gains and losses (P&L, price change, open-interest flow); a greek, skew or term slope shows its
+sign but no colour, since its direction is neither good nor bad.
 """
 
 from __future__ import annotations
