@@ -27,6 +27,7 @@ def _flow_chart(rows: list[DashboardSymbolRow]) -> dict[str, Any] | None:
         {"Net flow $": values},
         colors={"Net flow $": charts.sign_colors(values)},
         title="Net options flow by symbol (ΔOI $; green net building, red net unwinding)",
+        y_label="Net ΔOI $",
     )
     return spec if charts.has_data(spec) else None
 

@@ -28,6 +28,7 @@ def series_chart(parts: list[OptionsFlowPartition]) -> dict[str, Any]:
         kinds={"Volume $": "line"},
         axis={"Volume $": "y2"},
         title="Partitions over time: net ΔOI $ (bars) and volume $ (line, right axis)",
+        y_label="Net ΔOI $",
     )
 
 
@@ -40,6 +41,7 @@ def top_chart(partition: OptionsFlowPartition) -> dict[str, Any]:
         {"ΔOI $": [r.delta_oi_notional for r in rows]},
         colors={"ΔOI $": charts.sign_colors(r.delta_oi_notional for r in rows)},
         title="Top building (green) and unwinding (red)",
+        y_label="ΔOI $",
         horizontal=True,
     )
 
