@@ -9,6 +9,7 @@ session (a Monday before the close is in the future), not after the host's date.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from apps.core import calendar
@@ -36,12 +37,17 @@ class AsOf:
         return {"requested": self.requested, "market_date": self.market_date.isoformat()}
 
 
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def _requested_day(value: str | dt.date) -> dt.date:
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
         return value
     try:
+        if not _ISO_DAY.fullmatch(value.strip()):  # fromisoformat also takes 20261130, 2026-W48-1
+            raise ValueError(value)
         return dt.date.fromisoformat(value.strip())
     except ValueError:
         raise AsOfError(f"--as-of must be 'latest' or YYYY-MM-DD, got {value!r}") from None

@@ -67,8 +67,8 @@ def _number(options: dict[str, Any], key: str, kind: type, low: float, high: flo
         if isinstance(raw, bool):
             raise ValueError
         value = kind(raw)
-        if kind is int and value != float(raw):
-            raise ValueError
+        if kind is int and isinstance(raw, float) and not raw.is_integer():
+            raise ValueError  # 2.5 is not a count (a huge whole number is: its range says so)
     except (TypeError, ValueError, OverflowError):
         raise JobRequestError(f"{flag} must be a number, got {raw!r}") from None
     if not low <= value <= high:

@@ -90,6 +90,7 @@ def _usage_error(*args: str) -> str:
         (("--provider", "nope"), "unknown provider 'nope'"),
         (("--as-of", "2026-13-01"), "--as-of must be 'latest' or YYYY-MM-DD, got '2026-13-01'"),
         (("--as-of", "yesterday"), "--as-of must be 'latest' or YYYY-MM-DD, got 'yesterday'"),
+        (("--as-of", "20261120"), "--as-of must be 'latest' or YYYY-MM-DD, got '20261120'"),
         (("--as-of", FUTURE), f"--as-of {FUTURE} is in the future"),
         (("--as-of", "0001-01-01"), "--as-of 0001-01-01 is before the calendar's first session"),
         (("--symbol", ""), "--symbol must not be empty"),
@@ -113,6 +114,7 @@ def test_usage_errors_exit_2_with_one_line_and_change_nothing(seeded, args, expe
         (("--window", "0"), "--window must be between 1 and 30"),
         (("--window", "31"), "--window must be between 1 and 30"),
         (("--group-by", "sector"), "--group-by must be one of contract, strike, expiry"),
+        (("--top", "99999999999999999999"), "--top must be between 1 and 500"),
     ],
 )
 def test_compute_flow_bad_window_or_group_by(seeded, args, expected):

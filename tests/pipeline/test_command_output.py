@@ -111,6 +111,10 @@ def test_run_daily_compute_flow_and_quiet(warehouse_db):
 
     assert table(stored) and table(stored) == table(out), (stored, out)
 
+    quiet = _run("compute_flow", "--as-of", DAYS[1], "--symbol", "SPY", "--quiet")
+    assert not table(quiet) and "net ΔOI $" not in quiet, quiet  # the summary line only
+    assert "compute_flow: success" in quiet
+
     out = _run("compute_flow", "--as-of", DAYS[1], "--symbol", "SPY", "--no-persist")
     assert "not persisted (--no-persist)" in out
     assert "1 success, 0 skipped, 0 failed" in out, out

@@ -23,10 +23,11 @@ class Command(JobCommand):
         }
 
     def print_result(self, execution) -> None:
-        """Per symbol: a header row, net ΔOI $ and volume $, then the top rows of each side."""
+        """Per symbol: a header row, net ΔOI $ and volume $, then the top rows of each side
+        (``--quiet``: the summary line only)."""
         result = execution.result
         tops = (result.output.get("top") or {}) if result else {}
-        if tops:
+        if tops and not self.quiet:
             persisted = result.output.get("persisted", True)
             self.stdout.write(
                 f"window {result.output.get('window')} · group-by {result.output.get('group_by')}"
@@ -43,8 +44,7 @@ class Command(JobCommand):
                     f"{top.get('rows', 0):>7,} {_money(top.get('net_delta_oi_notional')):>16} "
                     f"{_money(top.get('net_volume_notional')):>16}"
                 )
-            if not self.quiet:
-                self._print_tops(tops)
+            self._print_tops(tops)
         super().print_result(execution)
         self.stdout.write("Not financial advice.")
 
