@@ -2,14 +2,16 @@
 
 Flow partitions land in bulk: one transaction per call, the partitions being replaced deleted by
 id (rows, then partition metadata), the partitions in one bulk insert, and the rows with
-PostgreSQL ``COPY`` (psycopg 3) or one ``executemany`` of plain values on SQLite. A concurrent
-reader sees the old or the new partition, never half of one.
+PostgreSQL ``COPY`` (psycopg 3) or one ``executemany`` of plain values on SQLite (many rows per
+statement). A concurrent reader sees the old or the new partition, never half of one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
+import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,6 +28,7 @@ KEY_FIELDS = ("symbol", "from_date", "to_date", "window", "group_by")
 ROW_TABLE_COLUMNS = ("partition_id", *KEY_FIELDS, *ROW_COLUMNS)
 _COPY_CHUNK = 8 << 20
 _VALUES_BATCH = 20_000
+_ROWS_PER_STATEMENT = 1_000
 
 
 def _q(name: str) -> str:
@@ -173,16 +176,36 @@ def flow_rows_load(table: pa.Table) -> None:
         for column in ("from_date", "to_date", "expiry"):
             i = table.schema.get_field_index(column)
             table = table.set_column(i, column, pc.cast(table[column], pa.string()))
-        placeholders = ", ".join(["%s"] * len(ROW_TABLE_COLUMNS))
-        cursor.executemany(
-            f"INSERT INTO {name} ({columns}) VALUES ({placeholders})", _plain_values(table)
-        )
+        _values_load(cursor, f"INSERT INTO {name} ({columns}) VALUES ", table)
 
 
-def _plain_values(table: pa.Table) -> Iterator[tuple]:
-    """The rows as tuples of Python values, converted _VALUES_BATCH rows at a time (memory)."""
-    for batch in table.to_batches(max_chunksize=_VALUES_BATCH):
-        yield from zip(*(column.to_pylist() for column in batch.columns), strict=True)
+def _rows_per_statement(width: int) -> int:
+    """Rows per INSERT on SQLite: up to _ROWS_PER_STATEMENT, within the library's variable limit."""
+    raw = connection.connection
+    limit = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) if hasattr(raw, "getlimit") else 999
+    return max(1, min(_ROWS_PER_STATEMENT, limit // width))
+
+
+def _values_load(cursor, insert: str, table: pa.Table) -> None:
+    """The rows as plain Python values, many rows per INSERT statement (a third less time than one
+    row per statement on SQLite: bench/bench_flow_sqlite_insert.py), converted _VALUES_BATCH rows
+    at a time (memory); the rows that do not fill a statement go in one row each at the end."""
+    width = table.num_columns
+    per = _rows_per_statement(width)
+    one_row = "(" + ", ".join(["%s"] * width) + ")"
+    rest: list[tuple] = []
+
+    def full_statements() -> Iterator[list[Any]]:
+        for batch in table.to_batches(max_chunksize=per * max(1, _VALUES_BATCH // per)):
+            rows = list(zip(*(column.to_pylist() for column in batch.columns), strict=True))
+            whole = len(rows) - len(rows) % per
+            for start in range(0, whole, per):
+                yield list(itertools.chain.from_iterable(rows[start : start + per]))
+            rest.extend(rows[whole:])
+
+    cursor.executemany(insert + ", ".join([one_row] * per), full_statements())
+    if rest:
+        cursor.executemany(insert + one_row, rest)
 
 
 def flow_partitions_prune(*, older_than: dt.date) -> dict[str, int]:

@@ -149,3 +149,29 @@ def test_replace_touches_only_its_partitions_and_loads_rows_in_batches(
     assert set(stored) == set(computed)
     for key, value in computed.items():  # sums in another order: equal to rounding
         assert stored[key] == (value if value is None else pytest.approx(value, rel=1e-9)), key
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("per_statement", "batch"), [(7, 20), (1_000, 20_000)])
+def test_rows_land_whole_whatever_the_rows_per_statement(
+    warehouse_db, monkeypatch, per_statement, batch
+) -> None:
+    """Full multi-row statements, Arrow batches that do not divide evenly and the rows left over
+    all land: every computed row exactly once."""
+    monkeypatch.setattr(stores, "_ROWS_PER_STATEMENT", per_statement)
+    monkeypatch.setattr(stores, "_VALUES_BATCH", batch)
+    for day in past_sessions(2, end=END):
+        execute_job("snapshot_options", JobParams(as_of=resolve_as_of(day), symbols=SYMBOLS))
+    options = {"window": 1, "group_by": "contract", "persist": True}
+    params = JobParams(as_of=resolve_as_of(END), symbols=SYMBOLS, options=options)
+    assert execute_job("compute_flow", params).outcome.status == "success"
+    computed = analytics_selectors.flow_batch(
+        symbols=list(SYMBOLS), as_of=END, window=1, group_by="contract"
+    ).rows.to_pandas()
+    stored = OptionsFlow.objects.filter(window=1, group_by="contract")
+    assert stored.count() == len(computed) > 2 * per_statement
+    assert sorted(stored.values_list("symbol", "row_key")) == sorted(
+        zip(computed["symbol"], computed["row_key"], strict=True)
+    )
+    total = stored.aggregate(s=Sum("delta_oi_notional"))["s"]
+    assert total == pytest.approx(computed["delta_oi_notional"].sum(), rel=1e-9)
