@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import itertools
 import sqlite3
 from collections.abc import Iterator
 from typing import Any
@@ -197,11 +196,14 @@ def _values_load(cursor, insert: str, table: pa.Table) -> None:
 
     def full_statements() -> Iterator[list[Any]]:
         for batch in table.to_batches(max_chunksize=per * max(1, _VALUES_BATCH // per)):
-            rows = list(zip(*(column.to_pylist() for column in batch.columns), strict=True))
-            whole = len(rows) - len(rows) % per
+            columns = [column.to_pylist() for column in batch.columns]
+            whole = batch.num_rows - batch.num_rows % per
             for start in range(0, whole, per):
-                yield list(itertools.chain.from_iterable(rows[start : start + per]))
-            rest.extend(rows[whole:])
+                values: list[Any] = [None] * (per * width)
+                for j, column in enumerate(columns):  # row-major: column j every width-th place
+                    values[j::width] = column[start : start + per]
+                yield values
+            rest.extend(zip(*(column[whole:] for column in columns), strict=True))
 
     cursor.executemany(insert + ", ".join([one_row] * per), full_statements())
     if rest:
