@@ -47,6 +47,7 @@ class RunLogger:
         self._events: dict[tuple[str, str], dict[str, Any]] | None = None
         self._marks: dict[tuple[str, str], dt.datetime] = {}
         self._flushed_at = time.monotonic()
+        self._events_written = False  # until then no stored event can need an update
 
     @contextlib.contextmanager
     def batched(self) -> Iterator[None]:
@@ -70,10 +71,15 @@ class RunLogger:
         if not events and not marks:
             return
         with transaction.atomic():
-            stored = set(
-                self.run.assets.filter(
-                    asset_key__in={a for a, _ in events}, partition_key__in={p for _, p in events}
-                ).values_list("asset_key", "partition_key")
+            stored = (
+                set(
+                    self.run.assets.filter(
+                        asset_key__in={a for a, _ in events},
+                        partition_key__in={p for _, p in events},
+                    ).values_list("asset_key", "partition_key")
+                )
+                if self._events_written
+                else set()
             )
             IngestionRunAsset.objects.bulk_create(
                 IngestionRunAsset(run=self.run, asset_key=a, partition_key=p, **fields)
@@ -86,7 +92,8 @@ class RunLogger:
                         run=self.run, asset_key=asset_key, partition_key=partition_key
                     ).update(**fields)
             watermarks_advance(moves=marks, run=self.run)
-        self.heartbeat(force=True)
+        self._events_written = self._events_written or bool(events)
+        self.heartbeat()  # written when due, as for every other sign of life
 
     def child_finished(self, status: str) -> None:
         """A pipeline counts each child run as one partition: success is ok, anything else failed."""
@@ -146,6 +153,7 @@ class RunLogger:
         IngestionRunAsset.objects.update_or_create(
             run=self.run, asset_key=asset_key, partition_key=partition_key, defaults=fields
         )
+        self._events_written = True
         self.heartbeat()
 
     def asset_succeeded(self, asset_key: str, partition_key: str, **fields: Any) -> None:
