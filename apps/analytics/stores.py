@@ -180,8 +180,7 @@ def flow_rows_load(table: pa.Table) -> None:
 
 def _rows_per_statement(width: int) -> int:
     """Rows per INSERT on SQLite: up to _ROWS_PER_STATEMENT, within the library's variable limit."""
-    raw = connection.connection
-    limit = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) if hasattr(raw, "getlimit") else 999
+    limit = connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
     return max(1, min(_ROWS_PER_STATEMENT, limit // width))
 
 

@@ -41,33 +41,16 @@ def test_run_rejects_unknown_vocabulary(overrides):
 def test_asset_event_and_check_reject_unknown_vocabulary():
     run = _run()
     now = timezone.now()
-    with pytest.raises(IntegrityError), transaction.atomic():
-        IngestionRunAsset.objects.create(
-            run=run,
-            asset_key="candles_daily",
-            asset_kind="table",
-            partition_key="AAPL",
-            status="ok",
-            started_at=now,
-        )
-    with pytest.raises(IntegrityError), transaction.atomic():
-        AssetCheck.objects.create(
-            run=run,
-            asset_key="candles_daily",
-            check_name="x",
-            severity="fatal",
-            status="pass",
-            checked_at=now,
-        )
-    with pytest.raises(IntegrityError), transaction.atomic():
-        AssetCheck.objects.create(
-            run=run,
-            asset_key="candles_daily",
-            check_name="x",
-            severity="error",
-            status="passed",
-            checked_at=now,
-        )
+    event = dict(run=run, asset_key="candles_daily", asset_kind="table", partition_key="AAPL")
+    check = dict(run=run, asset_key="candles_daily", check_name="x", checked_at=now)
+    bad_rows = [
+        (IngestionRunAsset, {**event, "status": "ok", "started_at": now}),
+        (AssetCheck, {**check, "severity": "fatal", "status": "pass"}),
+        (AssetCheck, {**check, "severity": "error", "status": "passed"}),
+    ]
+    for model, fields in bad_rows:
+        with pytest.raises(IntegrityError), transaction.atomic():
+            model.objects.create(**fields)
 
 
 def test_asset_event_is_unique_per_run_asset_partition():

@@ -13,7 +13,6 @@ from django.db.utils import DatabaseError
 from apps.core import calendar, registry
 from apps.ledger.models import (
     AssetCheck,
-    AssetStatus,
     AssetWatermark,
     CheckStatus,
     IngestionRun,
@@ -25,11 +24,13 @@ from apps.ledger.selectors.health_rules import (
     NOT_TRACKED,
     UNKNOWN,
     AssetHealth,
+    RunEvents,
     _check_level,
     _freshness_level,
     _run_level,
     asset_spec,
     aware,
+    run_speaks_for,
     worst,
 )
 from apps.ledger.selectors.runs import (
@@ -80,10 +81,6 @@ def latest_failing_checks() -> dict[tuple[str, str], list[tuple[str, str]]]:
     return found
 
 
-
-RunEvents = dict[tuple[str, str], str]  # (asset_key, symbol) → the event's status
-
-
 def unsuccessful_run_events(runs: dict[str, IngestionRun]) -> dict[Any, RunEvents]:
     """The asset events of each job's latest run that did not succeed (one query for all)."""
     ids = [run.pk for run in runs.values() if run.status != RunStatus.SUCCESS]
@@ -94,19 +91,6 @@ def unsuccessful_run_events(runs: dict[str, IngestionRun]) -> dict[Any, RunEvent
     for run_id, asset_key, partition_key, status in rows:
         events[run_id][asset_key, partition_key.split("|", 1)[0]] = status
     return events
-
-
-def run_speaks_for(run: IngestionRun, events: RunEvents, asset_key: str, symbol: str) -> bool:
-    """Whether a run that did not succeed says anything about one symbol's partition: it failed
-    on that symbol, or it failed before recording any of the asset's partitions and was asked
-    for that symbol (or for every symbol). A run that failed on other symbols does not."""
-    status = events.get((asset_key, symbol))
-    if status is not None:
-        return status == AssetStatus.FAILED
-    if any(asset == asset_key for asset, _ in events):
-        return False
-    asked = (run.args or {}).get("symbols") or []
-    return not asked or symbol in asked
 
 
 def _watermark_health(
@@ -125,14 +109,11 @@ def _watermark_health(
     checks = failing.get((spec.key, watermark.scope_key), []) + (
         failing.get((spec.key, registry.ALL_SCOPE), []) if watermark.scope_key != "ALL" else []
     )
-    run_level, run_reason = _run_level(spec, run)
-    if (
-        run is not None
-        and run.pk in run_events
-        and watermark.scope_key != registry.ALL_SCOPE
-        and not run_speaks_for(run, run_events[run.pk], spec.key, watermark.scope_key)
-    ):
-        run_level, run_reason = _run_level(spec, None)
+    judged = run
+    if run is not None and run.pk in run_events and watermark.scope_key != registry.ALL_SCOPE:
+        if not run_speaks_for(run, run_events[run.pk], spec.key, watermark.scope_key):
+            judged = None  # it failed on other symbols: nothing to say of this one
+    run_level, run_reason = _run_level(spec, judged)
     fresh_level, fresh_reason = _freshness_level(spec, behind, expected)
     check_level, check_reasons = _check_level(checks)
     reasons = [r for r in (run_reason, fresh_reason) if r] + check_reasons
@@ -237,6 +218,7 @@ def asset_health_rows(*, now: dt.datetime | None = None) -> list[AssetHealth]:
 
 
 WAREHOUSE_ROW = "warehouse"
+
 
 def warehouse_problem(*, produced_anything: bool, info: Any = None) -> str | None:
     """Why the warehouse cannot be read, or ``None``. A missing file counts only once something

@@ -48,6 +48,7 @@ def worse_outcome(a: str | None, b: str) -> str:
         return b
     return a
 
+
 def worst(statuses: Iterable[str]) -> str:
     """The worst known level (degraded > warning > healthy); ``unknown`` when none is known."""
     known = [s for s in statuses if s in _RANK]
@@ -85,6 +86,22 @@ def _run_level(spec: registry.AssetSpec, run: IngestionRun | None) -> tuple[str,
     if run.status == RunStatus.PARTIAL:
         return WARNING, f"latest {spec.job} run partial"
     return HEALTHY, None
+
+
+RunEvents = dict[tuple[str, str], str]  # one run's events: (asset_key, symbol) → status
+
+
+def run_speaks_for(run: IngestionRun, events: RunEvents, asset_key: str, symbol: str) -> bool:
+    """Whether a run that did not succeed says anything about one symbol's partition of an asset:
+    it failed on that symbol, or it failed before recording any of the asset's partitions and was
+    asked for that symbol (or for every symbol). A run that failed on other symbols does not."""
+    status = events.get((asset_key, symbol))
+    if status is not None:
+        return status == AssetStatus.FAILED
+    if any(asset == asset_key for asset, _ in events):
+        return False
+    asked = (run.args or {}).get("symbols") or []
+    return not asked or symbol in asked
 
 
 def _freshness_level(spec: registry.AssetSpec, behind: int, expected: dt.date) -> tuple[str, str]:
@@ -128,12 +145,15 @@ def at_least_behind(rows: Iterable[AssetHealth], sessions: int | None) -> list[A
 def is_stale(row: AssetHealth) -> bool:
     """The one "stale asset" rule: behind by at least the asset's ``stale_after`` sessions."""
     return (
-        row.sessions_behind is not None and row.sessions_behind >= asset_spec(row.asset_key).stale_after
+        row.sessions_behind is not None
+        and row.sessions_behind >= asset_spec(row.asset_key).stale_after
     )
+
 
 def aware(now: dt.datetime | None) -> dt.datetime:
     now = now or timezone.now()
     return now if now.tzinfo else now.replace(tzinfo=dt.UTC)
+
 
 def asset_spec(asset_key: str) -> registry.AssetSpec:
     """Registry spec; a watermark of an asset the registry no longer knows gets default thresholds."""
