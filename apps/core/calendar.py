@@ -20,9 +20,10 @@ _CALENDAR_START = "2000-01-03"
 _EPOCH = dt.date(1970, 1, 1)
 
 # Where the built calendar is kept between processes (``None``: no disk cache). Building it with
-# exchange-calendars (and importing that and pandas) costs seconds; reading the cache costs
-# milliseconds. Set by the market app from the data dir; tests point it at a temp dir.
+# exchange-calendars (and importing that and pandas) costs a few tenths of a second; reading the
+# cache costs milliseconds. Set by the ledger app to ``<data dir>/cache``; tests share a temp dir.
 CACHE_DIR: Path | None = None
+_CACHE_GLOB = "xnys-*.bin"
 
 
 def _build(end: str) -> tuple[array, array]:
@@ -35,10 +36,25 @@ def _build(end: str) -> tuple[array, array]:
     return array("q", days.tolist()), array("q", closes.tolist())
 
 
+def _calendar_end(today: dt.date) -> str:
+    """The last day the calendar covers: the end of the third year ahead. It moves once a year,
+    so the cache is rebuilt once a year (and on an exchange-calendars upgrade), not every day."""
+    return dt.date(today.year + 3, 12, 31).isoformat()
+
+
+def _library_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("exchange-calendars")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def _cache_file(end: str) -> Path | None:
     if CACHE_DIR is None:
         return None
-    return Path(CACHE_DIR) / f"xnys-{_CALENDAR_START}-{end}.bin"
+    return Path(CACHE_DIR) / f"xnys-{_CALENDAR_START}-{end}-xcals{_library_version()}.bin"
 
 
 def _read_cache(path: Path) -> tuple[array, array] | None:
@@ -54,12 +70,16 @@ def _read_cache(path: Path) -> tuple[array, array] | None:
 
 
 def _write_cache(path: Path, days: array, closes: array) -> None:
+    """Write the tables atomically and remove the calendars this one replaces."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         with os.fdopen(fd, "wb") as handle:
             handle.write((days + closes).tobytes())
         os.replace(tmp, path)
+        for old in path.parent.glob(_CACHE_GLOB):
+            if old != path:
+                old.unlink(missing_ok=True)
     except OSError:
         pass  # a read-only data dir only costs the rebuild next time
 
@@ -67,7 +87,7 @@ def _write_cache(path: Path, days: array, closes: array) -> None:
 @lru_cache(maxsize=1)
 def _tables() -> tuple[array, array]:
     """Loaded once per process: from the disk cache when present, else built (and cached)."""
-    end = (dt.date.today() + dt.timedelta(days=3 * 366)).isoformat()
+    end = _calendar_end(dt.date.today())
     path = _cache_file(end)
     cached = _read_cache(path) if path is not None else None
     if cached is not None:
@@ -76,6 +96,14 @@ def _tables() -> tuple[array, array]:
     if path is not None:
         _write_cache(path, days, closes)
     return days, closes
+
+
+def prepare() -> Path | None:
+    """Load the calendar now (building and caching it when needed): ``db_init`` does this so the
+    first job of a new data dir does not. Returns the cache file (``None``: no disk cache)."""
+    _tables()
+    path = _cache_file(_calendar_end(dt.date.today()))
+    return path if path is not None and path.exists() else None
 
 
 def _days() -> array:
@@ -101,6 +129,11 @@ def _date(number) -> dt.date:
 def first_session() -> dt.date:
     """The oldest session the calendar knows."""
     return _date(_days()[0])
+
+
+def last_session() -> dt.date:
+    """The newest session the calendar knows (the end of the third year ahead, or just before)."""
+    return _date(_days()[-1])
 
 
 def is_session(day: dt.date) -> bool:

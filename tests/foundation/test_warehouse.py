@@ -88,6 +88,7 @@ def test_db_init_is_safe_to_repeat(isolated_data_dir, capsys):
     assert "applied now: 1, 2, 3, 4, 5" in first
     assert "up to date" in second
     assert f"schema version {warehouse_schema.LATEST_VERSION}" in second
+    assert "calendar     NYSE sessions 2000-01-03 to " in second
     assert [row[0] for row in warehouse_schema.applied_migrations()] == [1, 2, 3, 4, 5]
 
 

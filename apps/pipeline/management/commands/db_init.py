@@ -1,4 +1,5 @@
-"""Create or upgrade both databases: Django migrations, then warehouse migrations. Safe to repeat."""
+"""Create or upgrade both databases (Django migrations, then warehouse migrations) and cache the
+trading calendar in the data dir, so the first job does not build it. Safe to repeat."""
 
 from __future__ import annotations
 
@@ -7,13 +8,17 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db.utils import DatabaseError
 
+from apps.core import calendar
 from optionshelper import warehouse, warehouse_schema
 from optionshelper.commands import ProductCommand
 from optionshelper.databases import metadata_db_info, warehouse_info
 
 
 class Command(ProductCommand):
-    help = "Apply Django and warehouse migrations and print the resulting versions (idempotent)."
+    help = (
+        "Apply Django and warehouse migrations, cache the trading calendar and print the "
+        "resulting versions (idempotent)."
+    )
 
     def handle(self, *args, **options):
         from django.conf import settings
@@ -37,6 +42,7 @@ class Command(ProductCommand):
             applied = warehouse_schema.migrate()
         except (warehouse.WarehouseError, duckdb.Error, OSError) as exc:
             raise CommandError(f"cannot set up the warehouse: {str(exc).splitlines()[0]}") from None
+        cached = calendar.prepare()
         meta, wh = metadata_db_info(), warehouse_info()
         self.stdout.write(
             f"metadata DB  {meta.engine} {meta.name}: {meta.applied_migrations} migrations applied, "
@@ -45,4 +51,8 @@ class Command(ProductCommand):
         note = f" (applied now: {', '.join(map(str, applied))})" if applied else " (up to date)"
         self.stdout.write(
             f"warehouse    {wh.mode} {wh.location}: schema version {wh.schema_version}{note}"
+        )
+        self.stdout.write(
+            f"calendar     NYSE sessions {calendar.first_session()} to {calendar.last_session()}"
+            + (f", cached in {cached}" if cached else " (not cached: its folder cannot be written)")
         )
