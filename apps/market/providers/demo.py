@@ -284,12 +284,6 @@ def _path(
     )
 
 
-def _increment(spot: float) -> float:
-    """Strike spacing near the money: the smallest listed increment >= 0.8% of spot."""
-    pos = int(np.searchsorted(_INCREMENTS, spot * 0.009))
-    return float(_INCREMENTS[min(pos, len(_INCREMENTS) - 1)])
-
-
 class _Sessions:
     """Stands in for a model where only the shared session table matters."""
 
@@ -342,46 +336,112 @@ def _make_expiry(model: _Model | _Sessions, day: dt.date, monthly: bool) -> _Exp
     return _Expiry(num, int(np.searchsorted(model.days, num)), listed, monthly)
 
 
-def _tiers(model: _Model, exp: _Expiry, i: int, inc: float):
-    """(spacing, lower band, upper band) per tier over sessions listed..i (bands only widen)."""
-    window = model.close[exp.listed : i + 1]
-    runmin, runmax = np.minimum.accumulate(window), np.maximum.accumulate(window)
-    life = (exp.day - model.days[exp.listed]) / 365.0
-    sd = min(model.base_vol, 0.45) * np.sqrt(max(life, 1 / 52))
-    return [
-        (inc, runmin - 14 * inc, runmax + 14 * inc),
-        (2 * inc, runmin * np.exp(-1.5 * sd), runmax * np.exp(1.2 * sd)),
-        (4 * inc, runmin * np.exp(-3.0 * sd), runmax * np.exp(2.2 * sd)),
+_NEVER = np.iinfo(np.int64).max // 2  # the birth of a strike never listed
+
+
+@dataclass(frozen=True)
+class _Bands:
+    """The listing bands of (model, expiry) pairs at session i, pair p = model p // E, expiry
+    p % E. Each pair's windows (sessions listed..i) lie end to end in the tier arrays, tagged by
+    ``row``; per tier the band is (lo, hi) per session and only widens (lo falls, hi rises)."""
+
+    model: np.ndarray  # per pair: model position
+    expiry: np.ndarray  # per pair: expiry position
+    listed: np.ndarray  # per pair: session index of the listing day
+    length: np.ndarray  # per pair: sessions in its window
+    row: np.ndarray  # per window session: its pair
+    tiers: list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # (spacing per pair, lo, hi)
+
+    @property
+    def last(self) -> np.ndarray:
+        """Per pair: the position of its session i in the tier arrays."""
+        return np.cumsum(self.length) - 1
+
+
+def _bands(models: list[_Model], expiries: list[_Expiry], i: int) -> _Bands:
+    """Three tiers per pair, spaced at 1, 2 and 4 increments (the smallest listed increment
+    >= 0.9% of the spot on the listing day), the wider tiers out to more standard deviations of
+    the expiry's life; each band follows the running low and high of the closes since listing."""
+    close = np.stack([m.close for m in models])
+    base_vol = np.array([m.base_vol for m in models])
+    listed = np.array([e.listed for e in expiries], dtype=np.int64)
+    days = models[0].days
+    life = np.array([(e.day - days[e.listed]) / 365.0 for e in expiries])
+    pm = np.repeat(np.arange(len(models)), len(expiries))
+    pe = np.tile(np.arange(len(expiries)), len(models))
+    pos = np.searchsorted(_INCREMENTS, close[pm, listed[pe]] * 0.009)
+    inc = _INCREMENTS[np.minimum(pos, len(_INCREMENTS) - 1)]
+    sd = np.minimum(base_vol[pm], 0.45) * np.sqrt(np.maximum(life[pe], 1 / 52))
+    runs = [
+        (np.minimum.accumulate(w, axis=1), np.maximum.accumulate(w, axis=1))
+        for w in (close[:, start : i + 1] for start in listed.tolist())
     ]
+    pairs = list(zip(pm.tolist(), pe.tolist(), strict=True))
+    runmin = np.concatenate([runs[e][0][m] for m, e in pairs])
+    runmax = np.concatenate([runs[e][1][m] for m, e in pairs])
+    length = np.maximum(i + 1 - listed, 0)[pe]
+    row = np.repeat(np.arange(len(pm)), length)
+    tiers = [
+        (inc, runmin - 14 * inc[row], runmax + 14 * inc[row]),
+        (2 * inc, runmin * np.exp(-1.5 * sd)[row], runmax * np.exp(1.2 * sd)[row]),
+        (4 * inc, runmin * np.exp(-3.0 * sd)[row], runmax * np.exp(2.2 * sd)[row]),
+    ]
+    return _Bands(pm, pe, listed[pe], length, row, tiers)
 
 
-def _births(tiers, strikes: np.ndarray, listed: int) -> np.ndarray:
-    """Session index on which each strike was first listed (large when never)."""
-    best = np.full(strikes.shape, np.iinfo(np.int64).max // 2, dtype=np.int64)
-    for spacing, lo, hi in tiers:
+def _births(bands: _Bands, pair: np.ndarray, strikes: np.ndarray) -> np.ndarray:
+    """Session index on which each strike (of pair ``pair``) was first listed (_NEVER when not
+    by session i): the first session of a tier whose band held it, the strike on that tier's grid.
+
+    A band only widens, so its first session holding a strike is the larger of the first with
+    lo <= strike and the first with hi >= strike: one binary search over every pair's window at
+    once, keyed (pair, value) as complex numbers (compared pair first, then value; exact).
+    """
+    best = np.full(strikes.shape, _NEVER, dtype=np.int64)
+    start = bands.last - bands.length + 1
+    for spacing, lo, hi in bands.tiers:
+        step = spacing[pair]
         # np.isclose(grid, strikes) for finite values, without its generic overhead
-        grid = np.round(strikes / spacing) * spacing
+        grid = np.round(strikes / step) * step
         on_grid = np.abs(grid - strikes) <= 1e-08 + 1e-05 * np.abs(strikes)
-        first_lo = np.searchsorted(-lo, -strikes, side="left")
-        first_hi = np.searchsorted(hi, strikes, side="left")
-        first = np.maximum(first_lo, first_hi)
-        ok = on_grid & (first < len(lo))
-        best = np.where(ok, np.minimum(best, first + listed), best)
+        first_lo = np.searchsorted(bands.row + 1j * -lo, pair + 1j * -strikes, side="left")
+        first_hi = np.searchsorted(bands.row + 1j * hi, pair + 1j * strikes, side="left")
+        first = np.maximum(first_lo, first_hi) - start[pair]
+        ok = on_grid & (first < bands.length[pair])
+        best = np.where(ok, np.minimum(best, first + bands.listed[pair]), best)
     return best
 
 
-def _strike_grid(model: _Model, exp: _Expiry, i: int) -> tuple[np.ndarray, np.ndarray]:
-    """Strikes listed for an expiry at session i, with each strike's listing session."""
-    inc = _increment(float(model.close[exp.listed]))
-    tiers = _tiers(model, exp, i, inc)
-    cands = [
-        np.arange(np.ceil(max(lo[-1], spacing) / spacing), np.floor(hi[-1] / spacing) + 1) * spacing
-        for spacing, lo, hi in tiers
-    ]
-    strikes = np.unique(np.round(np.concatenate(cands), 4))
-    births = _births(tiers, strikes, exp.listed)
-    keep = births <= i
-    return strikes[keep], births[keep]
+def _strike_grids(
+    models: list[_Model], expiries: list[_Expiry], i: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(pair, strike, birth) of every strike listed at session i, by pair (model by model, each
+    model's expiries in order), strikes ascending within a pair; pairs as in :func:`_bands`."""
+    if not models or not expiries:
+        return np.empty(0, np.int64), np.empty(0), np.empty(0, np.int64)
+    bands = _bands(models, expiries, i)
+    last = np.maximum(bands.last, 0)
+    pairs = np.arange(len(bands.length))
+    cand_pair, cand_strike = [], []
+    for spacing, lo, hi in bands.tiers:
+        first = np.ceil(np.maximum(lo[last], spacing) / spacing)
+        count = np.where(
+            bands.length > 0, np.maximum(np.floor(hi[last] / spacing) + 1 - first, 0), 0
+        )
+        count = count.astype(np.int64)
+        pair = np.repeat(pairs, count)
+        ramp = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+        cand_pair.append(pair)
+        cand_strike.append((first[pair] + ramp) * spacing[pair])
+    pair, strike = np.concatenate(cand_pair), np.round(np.concatenate(cand_strike), 4)
+    order = np.lexsort((strike, pair))
+    pair, strike = pair[order], strike[order]
+    new = np.ones(len(pair), dtype=bool)  # np.unique within each pair
+    new[1:] = (pair[1:] != pair[:-1]) | (strike[1:] != strike[:-1])
+    pair, strike = pair[new], strike[new]
+    birth = _births(bands, pair, strike)
+    keep = birth <= i
+    return pair[keep], strike[keep], birth[keep]
 
 
 @dataclass(frozen=True)
@@ -588,7 +648,7 @@ class DemoProvider(MarketDataProvider):
         wanted = [e for e in _expiries(model, i) if e.day == _day_number(expiry)]
         if not wanted:
             return empty_frame(CHAIN_COLUMNS)
-        return self._chains(i, [(model, wanted)])[0]
+        return self._chains(i, [model], wanted)[0]
 
     def get_chain_snapshot(self, symbol: str, *, as_of: dt.date | None = None) -> ChainSnapshot:
         """All expiries generated in one vectorised block (no per-expiry provider calls)."""
@@ -615,7 +675,7 @@ class DemoProvider(MarketDataProvider):
                 out[symbol] = exc
         for i, group in picked.items():
             expiries = _expiries(group[0][1], i)
-            chains = self._chains(i, [(model, expiries) for _, model in group])
+            chains = self._chains(i, [model for _, model in group], expiries)
             for (symbol, model), chain in zip(group, chains, strict=True):
                 out[symbol] = ChainSnapshot(
                     model.symbol, _to_date(model.days[i]), float(model.close[i]), chain, self.name
@@ -624,7 +684,7 @@ class DemoProvider(MarketDataProvider):
 
     def _snapshot(self, model: _Model, as_of: dt.date | None) -> ChainSnapshot:
         i = self._session_index(model, as_of)
-        chain = self._chains(i, [(model, _expiries(model, i))])[0]
+        chain = self._chains(i, [model], _expiries(model, i))[0]
         return ChainSnapshot(
             model.symbol, _to_date(model.days[i]), float(model.close[i]), chain, self.name
         )
@@ -656,39 +716,25 @@ class DemoProvider(MarketDataProvider):
         return out.take(order).reset_index(drop=True)
 
     # -- chain construction ------------------------------------------------------------------
-    def _chains(self, i: int, picks: list[tuple[_Model, list[_Expiry]]]) -> list[pd.DataFrame]:
-        """The chains of session i for each (model, expiries), built as one block of rows."""
-        parts = []
-        for model, expiries in picks:
-            grids = [(e, *_strike_grid(model, e, i)) for e in expiries]
-            exp_day = np.concatenate(
-                [np.full(len(k), e.day) for e, k, _ in grids] or [np.empty(0)]
-            ).astype(np.int64)
-            strike = np.concatenate([k for _, k, _ in grids] or [np.empty(0)])
-            birth = np.concatenate([b for _, _, b in grids] or [np.empty(0, dtype=np.int64)])
-            n = len(strike)
-            parts.append(
-                (
-                    np.tile(exp_day, 2),
-                    np.tile(strike, 2),
-                    np.repeat([True, False], n),
-                    np.tile(birth, 2),
-                )
-            )
-        sizes = [len(p[0]) for p in parts]
+    def _chains(self, i: int, models: list[_Model], expiries: list[_Expiry]) -> list[pd.DataFrame]:
+        """The chains of session i of every model (each listing ``expiries``), one block of rows:
+        every listed (expiry, strike) as a call and as a put, model by model."""
+        pair, grid_strike, grid_birth = _strike_grids(models, expiries, i)
+        take = np.repeat(np.arange(len(pair)), 2)
+        pair, strike, birth = pair[take], grid_strike[take], grid_birth[take]
+        call = np.tile([True, False], len(take) // 2)
+        per_model = max(len(expiries), 1)
+        exp_day = np.array([e.day for e in expiries], dtype=np.int64)[pair % per_model]
+        sizes = np.bincount(pair // per_model, minlength=len(models)).tolist()
         rm = _stack(
-            [
-                _row_model(model, np.full(size, i))
-                for (model, _), size in zip(picks, sizes, strict=True)
-            ]
+            [_row_model(model, np.full(size, i)) for model, size in zip(models, sizes, strict=True)]
         )
-        exp_day, strike, call, birth = (np.concatenate([p[j] for p in parts]) for j in range(4))
         m = _rows(rm, exp_day, strike, call, birth)
-        item = np.repeat(np.arange(len(picks)), sizes)
-        roots = np.array([_root(model.symbol) for model, _ in picks], dtype=object)
+        item = np.repeat(np.arange(len(models)), sizes)
+        roots = np.array([_root(model.symbol) for model in models], dtype=object)
         frame = self._chain_frame(i, rm, roots, item, exp_day, strike, call, m)
         stops = np.cumsum(sizes)
-        if len(picks) == 1:
+        if len(models) == 1:
             return [frame]
         return [
             frame.iloc[stop - size : stop].reset_index(drop=True)
@@ -759,11 +805,7 @@ class DemoProvider(MarketDataProvider):
         if exp.index >= len(model.days) or model.days[exp.index] != exp.day:
             return None
         last_i = min(exp.index - 1, len(model.days) - 1)
-        births = _births(
-            _tiers(model, exp, last_i, _increment(float(model.close[exp.listed]))),
-            strikes,
-            exp.listed,
-        )
+        births = _births(_bands([model], [exp], last_i), np.zeros(len(strikes), np.int64), strikes)
         sessions = np.arange(lo, min(hi, exp.index))
         nc, ns = len(strikes), len(sessions)
         ci, idx = np.repeat(np.arange(nc), ns), np.tile(sessions, nc)
