@@ -436,17 +436,16 @@ def _chain_table(
     column from the enriched frames (no intermediate frame copies); a frame Arrow cannot type
     (a vendor column of mixed Python objects) goes through pandas instead."""
     rows = _chain_rows(snapshots)
-    keys = {
-        "symbol": np.repeat(np.array([s.symbol for s in snapshots], dtype=object), sizes),
-        "snapshot_date": np.repeat(
-            np.array([s.snapshot_date for s in snapshots], dtype="datetime64[D]"), sizes
-        ),
-        "provider": np.full(len(rows), provider, dtype=object),
+    owner = pa.array(np.repeat(np.arange(len(snapshots), dtype=np.int32), sizes))
+    keys = {  # one value per snapshot, repeated by Arrow (no Python object per row)
+        "symbol": pa.array([s.symbol for s in snapshots], pa.string()).take(owner),
+        "snapshot_date": pa.array([s.snapshot_date for s in snapshots], pa.date32()).take(owner),
+        "provider": pa.repeat(pa.scalar(provider, pa.string()), len(rows)),
     }
     try:
         return pa.table(
             {
-                name: pa.array(keys[name])
+                name: keys[name]
                 if name in keys
                 else pa.array(rows[name], from_pandas=True)
                 if name in rows.columns
@@ -457,7 +456,7 @@ def _chain_table(
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         frame = _with_columns(rows, ("contract_symbol", *CHAIN_VALUE_COLUMNS))
         for name, values in keys.items():
-            frame[name] = values
+            frame[name] = values.to_numpy(zero_copy_only=False)
         return frame.loc[:, _CHAIN_FRAME_COLUMNS]
 
 
