@@ -44,6 +44,43 @@ def _d1_d2(s, k, t, vol, r, q) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return d1, d1 - vol_ok * sqrt_t, ok
 
 
+def _tails(d1: np.ndarray, d2: np.ndarray) -> tuple[np.ndarray, ...]:
+    """N(d1), N(d2), N(-d1), N(-d2)."""
+    return ndtr(d1), ndtr(d2), ndtr(-d1), ndtr(-d2)
+
+
+def _price(s, k, t, r, q, call, ok, tails) -> np.ndarray:
+    n_d1, n_d2, n_md1, n_md2 = tails
+    disc_s, disc_k = s * np.exp(-q * t), k * np.exp(-r * t)
+    call_px = disc_s * n_d1 - disc_k * n_d2
+    put_px = disc_k * n_md2 - disc_s * n_md1
+    return np.where(ok, np.where(call, call_px, put_px), np.nan)
+
+
+def _greeks(s, k, t, vol, r, q, call, d1, ok, tails) -> dict[str, np.ndarray]:
+    n_d1, n_d2, n_md1, n_md2 = tails
+    t_ok = np.where(ok, t, 1.0)
+    vol_ok = np.where(ok, vol, 1.0)
+    sqrt_t = np.sqrt(t_ok)
+    eq, er = np.exp(-q * t_ok), np.exp(-r * t_ok)
+    pdf = _pdf(d1)
+    delta = np.where(call, eq * n_d1, -eq * n_md1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gamma = eq * pdf / (s * vol_ok * sqrt_t)
+    vega = s * eq * pdf * sqrt_t
+    decay = -s * eq * pdf * vol_ok / (2.0 * sqrt_t)
+    theta_call = decay - r * k * er * n_d2 + q * s * eq * n_d1
+    theta_put = decay + r * k * er * n_md2 - q * s * eq * n_md1
+    theta = np.where(call, theta_call, theta_put) / 365.0
+    nan = np.nan
+    return {
+        "delta": np.where(ok, delta, nan),
+        "gamma": np.where(ok, gamma, nan),
+        "theta_per_day": np.where(ok, theta, nan),
+        "vega": np.where(ok, vega, nan),
+    }
+
+
 def bs_price(
     spot: ArrayLike,
     strike: ArrayLike,
@@ -57,10 +94,7 @@ def bs_price(
     s, k, t, vol, r, q = _inputs(spot, strike, t, vol, r, q)
     call = np.broadcast_to(np.asarray(is_call, dtype=bool), s.shape)
     d1, d2, ok = _d1_d2(s, k, t, vol, r, q)
-    disc_s, disc_k = s * np.exp(-q * t), k * np.exp(-r * t)
-    call_px = disc_s * ndtr(d1) - disc_k * ndtr(d2)
-    put_px = disc_k * ndtr(-d2) - disc_s * ndtr(-d1)
-    return np.where(ok, np.where(call, call_px, put_px), np.nan)
+    return _price(s, k, t, r, q, call, ok, _tails(d1, d2))
 
 
 def bs_greeks(
@@ -73,29 +107,27 @@ def bs_greeks(
     q: ArrayLike = 0.0,
 ) -> dict[str, np.ndarray]:
     """delta, gamma, theta_per_day (annual/365) and vega (per 1.00 vol); NaN where undefined."""
+    return bs_valuation(spot, strike, t, vol, r, is_call, q, with_price=False)
+
+
+def bs_valuation(
+    spot: ArrayLike,
+    strike: ArrayLike,
+    t: ArrayLike,
+    vol: ArrayLike,
+    r: ArrayLike = 0.0,
+    is_call: ArrayLike = True,
+    q: ArrayLike = 0.0,
+    *,
+    with_price: bool = True,
+) -> dict[str, np.ndarray]:
+    """:func:`bs_greeks` and (as ``price``) :func:`bs_price`, from one d1/d2: what a chain stores."""
     s, k, t, vol, r, q = _inputs(spot, strike, t, vol, r, q)
     call = np.broadcast_to(np.asarray(is_call, dtype=bool), s.shape)
     d1, d2, ok = _d1_d2(s, k, t, vol, r, q)
-    t_ok = np.where(ok, t, 1.0)
-    vol_ok = np.where(ok, vol, 1.0)
-    sqrt_t = np.sqrt(t_ok)
-    eq, er = np.exp(-q * t_ok), np.exp(-r * t_ok)
-    pdf = _pdf(d1)
-    delta = np.where(call, eq * ndtr(d1), -eq * ndtr(-d1))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        gamma = eq * pdf / (s * vol_ok * sqrt_t)
-    vega = s * eq * pdf * sqrt_t
-    decay = -s * eq * pdf * vol_ok / (2.0 * sqrt_t)
-    theta_call = decay - r * k * er * ndtr(d2) + q * s * eq * ndtr(d1)
-    theta_put = decay + r * k * er * ndtr(-d2) - q * s * eq * ndtr(-d1)
-    theta = np.where(call, theta_call, theta_put) / 365.0
-    nan = np.nan
-    return {
-        "delta": np.where(ok, delta, nan),
-        "gamma": np.where(ok, gamma, nan),
-        "theta_per_day": np.where(ok, theta, nan),
-        "vega": np.where(ok, vega, nan),
-    }
+    tails = _tails(d1, d2)
+    out = {"price": _price(s, k, t, r, q, call, ok, tails)} if with_price else {}
+    return out | _greeks(s, k, t, vol, r, q, call, d1, ok, tails)
 
 
 def _arbitrage_bounds(s, k, t, r, q, call) -> tuple[np.ndarray, np.ndarray]:
@@ -136,6 +168,19 @@ def implied_vol(
     return np.where(valid, 0.5 * (lo + hi), np.nan)
 
 
+MARK_SOURCES = ("mid", "last", "ask", "bid", "missing")  # compute_mark's sources, in rule order
+_MID, _LAST = 0, 1
+
+
+def _mark_codes(bid: ArrayLike, ask: ArrayLike, last: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """The mark and the position of its source in MARK_SOURCES (the first rule that applies)."""
+    b, a, lst = (np.asarray(x, dtype=float) for x in (bid, ask, last))
+    b, a, lst = np.broadcast_arrays(b, a, lst)
+    conditions = [(b > 0) & (a > 0), lst > 0, a > 0, b > 0]
+    mark = np.select(conditions, [(b + a) / 2.0, lst, a, b], default=np.nan)
+    return mark, np.select(conditions, [0, 1, 2, 3], default=4).astype(np.int8)
+
+
 def compute_mark(
     bid: ArrayLike, ask: ArrayLike, last: ArrayLike, volume: ArrayLike
 ) -> tuple[pd.Series, pd.Series]:
@@ -146,21 +191,22 @@ def compute_mark(
     :func:`iv_solvable`); the mark itself does not depend on it.
     """
     index = bid.index if isinstance(bid, pd.Series) else None
-    b, a, lst = (np.asarray(x, dtype=float) for x in (bid, ask, last))
-    b, a, lst = np.broadcast_arrays(b, a, lst)
-    conditions = [(b > 0) & (a > 0), lst > 0, a > 0, b > 0]
-    mark = np.select(conditions, [(b + a) / 2.0, lst, a, b], default=np.nan)
-    source = np.select(conditions, ["mid", "last", "ask", "bid"], default="missing")
+    mark, code = _mark_codes(bid, ask, last)
+    source = np.array(MARK_SOURCES, dtype=object)[code]
     return pd.Series(mark, index=index, name="mark"), pd.Series(
-        source.astype(object), index=index, name="mark_source"
+        source, index=index, name="mark_source"
     )
 
 
 def iv_solvable(mark_source: ArrayLike, volume: ArrayLike) -> np.ndarray:
     """True where an IV may be solved from the mark: a mid, or a last that actually traded."""
     src = np.asarray(mark_source, dtype=object)
-    vol = np.asarray(volume, dtype=float)
-    return (src == "mid") | ((src == "last") & (vol > 0))
+    code = np.where(src == "mid", _MID, np.where(src == "last", _LAST, -1))
+    return _solvable(code, volume)
+
+
+def _solvable(code: np.ndarray, volume: ArrayLike) -> np.ndarray:
+    return (code == _MID) | ((code == _LAST) & (np.asarray(volume, dtype=float) > 0))
 
 
 def years_to_expiry(
@@ -199,16 +245,14 @@ def enrich_chain(
     k, volume = _column(out, "strike"), _column(out, "volume")
     t = years_to_expiry(out["expiry"], as_of)
     is_call = out["option_type"].astype(str).str.lower().str.startswith("c").to_numpy()
-    mark, source = compute_mark(
-        _column(out, "bid"), _column(out, "ask"), _column(out, "last"), volume
-    )
+    mark, mark_code = _mark_codes(_column(out, "bid"), _column(out, "ask"), _column(out, "last"))
     provider_iv = _column(out, "implied_vol")
     provider_iv = np.where(provider_iv > PROVIDER_IV_FLOOR, provider_iv, np.nan)
-    need = np.isnan(provider_iv) & iv_solvable(source, volume) & (t > 0)
+    need = np.isnan(provider_iv) & _solvable(mark_code, volume) & (t > 0)
     solved = np.full(len(out), np.nan)
     if need.any():
         solved[need] = implied_vol(
-            mark.to_numpy()[need],
+            mark[need],
             s[need],
             k[need],
             t[need],
@@ -217,14 +261,13 @@ def enrich_chain(
             dividend_yield,
         )
     iv = np.where(np.isnan(provider_iv), solved, provider_iv)
-    out["mark"] = mark.to_numpy()
+    out["mark"] = mark
     out["implied_vol"] = iv
     source = np.select([~np.isnan(provider_iv), ~np.isnan(solved)], [0, 1], default=2)
     out["iv_source"] = text_series(pa.array(IV_SOURCES).take(pa.array(source)))
-    greeks = bs_greeks(s, k, t, iv, risk_free_rate, is_call, dividend_yield)
-    out["bs_price"] = bs_price(s, k, t, iv, risk_free_rate, is_call, dividend_yield)
-    for name in ("delta", "gamma", "theta_per_day", "vega"):
-        out[f"bs_{name}"] = greeks[name]
+    valuation = bs_valuation(s, k, t, iv, risk_free_rate, is_call, dividend_yield)
+    for name in ("price", "delta", "gamma", "theta_per_day", "vega"):
+        out[f"bs_{name}"] = valuation[name]
     return out
 
 

@@ -206,12 +206,17 @@ class CleanChains:
     results: list[CleanChain | ProviderError]
 
 
-def _standard_columns(symbol: str, df: pd.DataFrame) -> pd.DataFrame:
-    """The input's CHAIN_COLUMNS (missing optional ones NaN), a new frame on a fresh index."""
+def _check_columns(symbol: str, df: pd.DataFrame) -> pd.DataFrame:
+    """The input itself, once it names the required columns, each once."""
     _require(symbol, df, ("contract_symbol", "option_type", "expiry", "strike"), "chain")
     if df.columns.has_duplicates:
         twice = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
         raise ProviderError(symbol, f"chain names columns more than once: {twice}")
+    return df
+
+
+def _standard_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """The input's CHAIN_COLUMNS (missing optional ones NaN), a new frame on a fresh index."""
     out = df.reindex(columns=list(CHAIN_COLUMNS))  # pandas copies on write: the input stays
     out.index = pd.RangeIndex(len(out))
     return out
@@ -226,24 +231,33 @@ def _to_date_is_identity(values: pd.Series) -> bool:
     )
 
 
-_UTC_STAMPS = "datetime64[ns, UTC]"
+def _is_utc_stamps(values: pd.Series) -> bool:
+    """True for UTC timestamps of any resolution (pandas 3 makes microseconds by default)."""
+    return isinstance(values.dtype, pd.DatetimeTZDtype) and str(values.dtype.tz) == "UTC"
 
 
-def _standard_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """The inputs' standard frames concatenated, the date columns normalised.
+def _standard_frames(inputs: list[pd.DataFrame]) -> pd.DataFrame:
+    """The inputs' standard columns concatenated, the date columns normalised.
 
     Date parsing infers a format from a column's values, so it runs per input unless every
-    input's dates are already plain dates and UTC stamps (then it is the same on the whole).
+    input's dates are already plain dates and UTC stamps (then it is the same on the whole);
+    inputs that all name the same columns are concatenated first and given the standard ones once.
     """
     uniform = all(
-        _to_date_is_identity(f["expiry"]) and str(f["last_trade_at"].dtype) == _UTC_STAMPS
-        for f in frames
+        _to_date_is_identity(f["expiry"])
+        and "last_trade_at" in f.columns
+        and _is_utc_stamps(f["last_trade_at"])
+        for f in inputs
     )
-    if not uniform:
-        for f in frames:
-            f["expiry"] = _to_date(f["expiry"])
-            _normalise_last_trade(f)
-    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if uniform and all(f.columns.equals(inputs[0].columns) for f in inputs):
+        out = _standard_columns(pd.concat(inputs, ignore_index=True))
+    else:
+        frames = [_standard_columns(f) for f in inputs]
+        if not uniform:
+            for f in frames:
+                f["expiry"] = _to_date(f["expiry"])
+                _normalise_last_trade(f)
+        out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     if uniform:
         out["expiry"] = out["expiry"].astype(object)
         _normalise_last_trade(out)
@@ -261,12 +275,12 @@ def clean_chains(inputs: list[ChainInput]) -> CleanChains:
     frames, members = [], []
     for position, item in enumerate(inputs):
         try:
-            frames.append(_standard_columns(item.symbol, item.chain))
+            frames.append(_check_columns(item.symbol, item.chain))
             members.append(position)
         except ProviderError as exc:
             results[position] = exc
     if not frames:
-        frames.append(_standard_columns("", pd.DataFrame(columns=list(CHAIN_COLUMNS))))
+        frames.append(pd.DataFrame(columns=list(CHAIN_COLUMNS)))
         return CleanChains(_standard_frames(frames), results)  # type: ignore[arg-type]
     sizes = np.array([len(f) for f in frames], dtype=np.int64)
     item = np.repeat(np.arange(len(frames)), sizes)
