@@ -488,10 +488,6 @@ def _stack(parts: list[_RowModel]) -> _RowModel:
     return _RowModel(**{f: np.concatenate([getattr(p, f) for p in parts]) for f in names})
 
 
-def _take(rm: _RowModel, order: np.ndarray) -> _RowModel:
-    return _RowModel(**{f: getattr(rm, f)[order] for f in _RowModel.__dataclass_fields__})
-
-
 def _contract_keys(seed: np.ndarray, exp_day, strike, call) -> np.ndarray:
     """A uint64 identity per contract for the stateless hash."""
     with np.errstate(over="ignore"):
@@ -717,8 +713,9 @@ class DemoProvider(MarketDataProvider):
 
     # -- chain construction ------------------------------------------------------------------
     def _chains(self, i: int, models: list[_Model], expiries: list[_Expiry]) -> list[pd.DataFrame]:
-        """The chains of session i of every model (each listing ``expiries``), one block of rows:
-        every listed (expiry, strike) as a call and as a put, model by model."""
+        """The chains of session i of every model (each listing ``expiries``, in date order), one
+        block of rows: model by model, every listed (expiry, strike) in order as a call, then a
+        put (the grid comes ordered, so the rows need no sort)."""
         pair, grid_strike, grid_birth = _strike_grids(models, expiries, i)
         take = np.repeat(np.arange(len(pair)), 2)
         pair, strike, birth = pair[take], grid_strike[take], grid_birth[take]
@@ -742,11 +739,8 @@ class DemoProvider(MarketDataProvider):
         ]
 
     def _chain_frame(self, i, rm, roots, item, exp_day, strike, call, m) -> pd.DataFrame:
-        # Row order (symbol, expiry, strike, call before put) by one integer lexsort.
-        order = np.lexsort((~call, strike, exp_day, item))
-        exp_day, strike, call, item = exp_day[order], strike[order], call[order], item[order]
-        rm = _take(rm, order)
-        m = {key: np.asarray(value)[order] for key, value in m.items()}
+        """The rows as a chain frame, in the order they come: (symbol, expiry, strike, call
+        before put), as :meth:`_chains` builds them."""
         bid, ask = _quotes(m["theo"], rm, m["dkeys"])
         last, last_at = _last_trades(i, m, bid, ask)
         iv = np.round(m["iv"] * (1 + 0.01 * _normal(m["dkeys"], 6)), 4)
@@ -769,7 +763,8 @@ class DemoProvider(MarketDataProvider):
                 "volume": m["volume"],
                 "open_interest": m["oi"],
                 "implied_vol": iv,
-            }
+            },
+            copy=False,  # every column is a new array
         )
         return frame
 

@@ -31,11 +31,13 @@ def test_history_is_independent_of_requested_range(demo):
 
 
 def test_history_sessions_only(demo):
-    hist = validate_history("SPY", demo.get_history("SPY", dt.date(2016, 12, 19),
-                                                     dt.date(2016, 12, 30)))
+    hist = validate_history(
+        "SPY", demo.get_history("SPY", dt.date(2016, 12, 19), dt.date(2016, 12, 30))
+    )
     assert dt.date(2016, 12, 26) not in set(hist["date"])
-    assert list(hist["date"]) == calendar.sessions_between(dt.date(2016, 12, 19),
-                                                           dt.date(2016, 12, 30))
+    assert list(hist["date"]) == calendar.sessions_between(
+        dt.date(2016, 12, 19), dt.date(2016, 12, 30)
+    )
     assert (hist["low"] <= hist[["open", "close"]].min(axis=1)).all()
     assert (hist["high"] >= hist[["open", "close"]].max(axis=1)).all()
 
@@ -53,6 +55,8 @@ def test_snapshot_shape_and_realism(demo):
     print(f"demo snapshot AAPL: {(time.perf_counter() - t0) * 1000:.1f} ms")
     chain = validate_chain("AAPL", snap.chain)  # raises on negatives / crossed / duplicates
     assert list(snap.chain.columns) == list(CHAIN_COLUMNS)
+    order = snap.chain.assign(put=snap.chain["option_type"] == "put")
+    assert order.equals(order.sort_values(["expiry", "strike", "put"]))  # as the provider built it
     assert 2000 <= len(chain) <= 5000
     assert (chain["bid"] <= chain["ask"]).all() and (chain["bid"] >= 0).all()
     assert (chain["bid"] == 0).any()  # some far-OTM zero bids
@@ -87,9 +91,12 @@ def test_open_interest_evolves(demo):
     assert len(new) > 0  # new listings appeared during the week
     fresh = demo.get_chain_snapshot("NVDA", as_of=dt.date(2024, 6, 14)).chain
     first_day = set(fresh["contract_symbol"]) - set(
-        demo.get_chain_snapshot("NVDA", as_of=dt.date(2024, 6, 13)).chain["contract_symbol"])
-    assert first_day and (fresh.set_index("contract_symbol").loc[sorted(first_day),
-                                                                   "open_interest"] == 0).all()
+        demo.get_chain_snapshot("NVDA", as_of=dt.date(2024, 6, 13)).chain["contract_symbol"]
+    )
+    assert (
+        first_day
+        and (fresh.set_index("contract_symbol").loc[sorted(first_day), "open_interest"] == 0).all()
+    )
 
 
 def test_snapshot_date_is_last_session(demo):
@@ -110,14 +117,19 @@ def test_expiries_and_single_chain_match_snapshot(demo):
     snap = demo.get_chain_snapshot("AMD", as_of=DAY).chain
     assert expiries == sorted(set(snap["expiry"]))
     one = demo.get_option_chain("AMD", expiries[2], as_of=DAY)
-    pd.testing.assert_frame_equal(
-        one, snap[snap["expiry"] == expiries[2]].reset_index(drop=True))
+    pd.testing.assert_frame_equal(one, snap[snap["expiry"] == expiries[2]].reset_index(drop=True))
 
 
 def test_contracts_listing(demo):
     contracts = demo.list_option_contracts("JPM", as_of=DAY)
-    assert list(contracts.columns) == ["contract_symbol", "underlying", "expiry",
-                                       "option_type", "strike", "multiplier"]
+    assert list(contracts.columns) == [
+        "contract_symbol",
+        "underlying",
+        "expiry",
+        "option_type",
+        "strike",
+        "multiplier",
+    ]
     assert (contracts["multiplier"] == 100).all() and (contracts["underlying"] == "JPM").all()
 
 
@@ -135,12 +147,12 @@ def test_option_bars_consistent_with_chain(demo):
     assert list(bars.columns) == list(BAR_COLUMNS)
     today = bars[bars["date"] == DAY].set_index("contract_symbol")
     assert len(today) == len(traded)
-    np.testing.assert_allclose(today.loc[traded["contract_symbol"], "volume"],
-                               traded["volume"])
+    np.testing.assert_allclose(today.loc[traded["contract_symbol"], "volume"], traded["volume"])
     assert (bars["low"] <= bars["high"]).all() and (bars["close"] > 0).all()
     again = demo.get_option_bars(list(traded["contract_symbol"]), dt.date(2024, 6, 1), DAY)
     pd.testing.assert_frame_equal(
-        again, bars[bars["date"] >= dt.date(2024, 6, 1)].reset_index(drop=True))
+        again, bars[bars["date"] >= dt.date(2024, 6, 1)].reset_index(drop=True)
+    )
 
 
 @pytest.mark.parametrize("day", [dt.date(2026, 11, 23), dt.date(2026, 11, 27)])
