@@ -11,6 +11,11 @@ an order-independent hash of the chain and header tables (equal hashes: the same
     python bench/bench_ingest.py --symbols 100
     python bench/bench_ingest.py --symbols 100 --no-second-run   # e.g. alternating with c280b0f
     python bench/bench_ingest.py --symbols 50 --tracemalloc
+    python bench/bench_ingest.py --symbols 100 --cold-calendar   # the job builds the calendar
+
+``db_init`` (run before the clock, as a user runs it first) caches the NYSE calendar in the data
+dir; ``--cold-calendar`` removes that cache so the job builds it, as the first job of a data dir
+did before ``db_init`` built it (trees older than d19aa3e always do).
 """
 
 from __future__ import annotations
@@ -37,8 +42,9 @@ def parse() -> argparse.Namespace:
     p.add_argument("--data-dir", default=None, help="reuse this data dir (default: a temp dir)")
     p.add_argument("--database-url", default=None, help="metadata DB (default: SQLite in data dir)")
     p.add_argument("--tracemalloc", action="store_true", help="also report Python peak allocations")
+    p.add_argument("--no-second-run", action="store_true", help="skip the second (up_to_date) run")
     p.add_argument(
-        "--no-second-run", action="store_true", help="skip the second (up_to_date) run"
+        "--cold-calendar", action="store_true", help="the job builds the calendar (no cache)"
     )
     return p.parse_args()
 
@@ -87,13 +93,21 @@ def main() -> None:
     # The job module's imports (scipy.special via greeks) are process start-up, not ingest work:
     # load them before the clock starts, in every tree alike.
     import_module("apps.market.jobs")
+    if args.cold_calendar:
+        from apps.core import calendar
+
+        for cached in (data_dir / "cache").glob("xnys-*.bin"):
+            cached.unlink()
+        calendar._tables.cache_clear()
     symbols = tuple(f"S{i:04d}" for i in range(1, args.symbols + 1))
     as_of = dt.date.fromisoformat(args.as_of)
     rss_before = max_rss_mb()
     if args.tracemalloc:
         tracemalloc.start()
     started = time.perf_counter()
-    execution = execute_job("snapshot_options", JobParams(as_of=resolve_as_of(as_of), symbols=symbols))
+    execution = execute_job(
+        "snapshot_options", JobParams(as_of=resolve_as_of(as_of), symbols=symbols)
+    )
     seconds = time.perf_counter() - started
     peak_py = tracemalloc.get_traced_memory()[1] / 2**20 if args.tracemalloc else None
     rows = sum(p.rows for p in execution.result.partitions) if execution.result else 0
