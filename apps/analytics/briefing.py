@@ -25,13 +25,6 @@ from apps.core.briefing import DISCLAIMER, SCHEMA_VERSION, render_markdown
 from apps.core.derived import SHORT_IV_HISTORY
 from apps.core.values import json_safe
 from apps.ledger.models import AssetStatus, IngestionRunAsset
-from apps.ledger.selectors.health import (
-    UNKNOWN,
-    asset_health_rows,
-    health_by_scope,
-    latest_runs_per_job,
-    overall_health,
-)
 from apps.market import selectors
 from apps.portfolio.selectors import select_symbols
 from optionshelper import warehouse
@@ -489,15 +482,9 @@ def newest_json(directory: Path, *, up_to: dt.date | None = None) -> dict[str, A
     return report
 
 
-def _latest_jobs() -> list[dict[str, Any]]:
-    keys = ("job_name", "status", "started_at", "duration_ms")
-    return [{key: row[key] for key in keys} for row in latest_runs_per_job()]
-
-
 def dashboard_payload(report: dict[str, Any]) -> dict[str, Any]:
-    """The home page's view model: the briefing's headline facts plus the control-plane status."""
-    health_rows = asset_health_rows()
-    health = health_by_scope(health_rows)
+    """The home page's stored view model: the briefing's headline facts. Health and job status are
+    not stored: the page reads them live from the ledger, as the Health page does."""
     symbols = [
         DashboardSymbolRow(
             symbol=item["symbol"],
@@ -510,7 +497,6 @@ def dashboard_payload(report: dict[str, Any]) -> dict[str, Any]:
             flow_net_notional=item["flow"].get("net_delta_oi_notional"),
             flow_window=item["flow"].get("window"),
             warnings=len(item["warnings"]),
-            health=health.get(item["symbol"], UNKNOWN),
             stale=bool(item.get("stale")),
             stale_note=item.get("stale_note"),
         ).to_payload()
@@ -518,13 +504,11 @@ def dashboard_payload(report: dict[str, Any]) -> dict[str, Any]:
     ]
     return json_safe(
         {
-            "schema_version": 1,
+            "schema_version": 2,
             "market_date": report["market_date"],
             "built_at": timezone.now().isoformat(timespec="seconds"),
-            "overall_health": overall_health(health_rows),
             "symbols": symbols,
             "portfolio": report["portfolio"].get("totals") or {},
-            "jobs": _latest_jobs(),
             "briefing": report.get("_paths", {}),
             "disclaimer": "Not financial advice.",
         }

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+_LIVE = frozenset({"health"})
+
 
 @dataclass(frozen=True)
 class DashboardSymbolRow:
@@ -23,19 +25,19 @@ class DashboardSymbolRow:
     flow_net_notional: float | None = None  # $ ΔOI notional
     flow_window: int | None = None
     warnings: int = 0
-    health: str = "unknown"  # the symbol's health roll-up (apps.ledger.selectors.health)
+    health: str = "unknown"  # read live by the page (apps.ledger.selectors.health); not stored
     stale: bool = False  # today's inputs missing (upstream failed): older values are shown
     stale_note: str | None = None
 
     def to_payload(self) -> dict[str, Any]:
-        return asdict(self)
+        return {key: value for key, value in asdict(self).items() if key not in _LIVE}
 
     @classmethod
     def from_payload(cls, data: dict[str, Any]) -> DashboardSymbolRow | None:
         """A row from stored JSON; None for a row without a symbol."""
         if not isinstance(data, dict) or not data.get("symbol"):
             return None
-        known = {f.name for f in fields(cls)}
+        known = {f.name for f in fields(cls)} - _LIVE  # an older build's stored health is stale
         values = {k: v for k, v in data.items() if k in known and v is not None}
         return cls(**values)
 

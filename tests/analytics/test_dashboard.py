@@ -15,6 +15,7 @@ from apps.core.asof import resolve_as_of
 from apps.ledger.models import IngestionRun
 from apps.ledger.selectors.health import asset_health_rows, health_by_scope
 from apps.portal.selectors.portfolio import portfolio_view
+from apps.portal.views.dashboard import dashboard_view_model
 from apps.portfolio.management.commands.demo_setup import demo_portfolio
 from apps.portfolio.services import portfolio_import
 
@@ -35,10 +36,14 @@ def test_run_daily_latest_records_one_as_of_health_per_row_and_one_pnl(warehouse
     assert {run.as_of for run in children} | {pipeline.as_of} == {market_date}
 
     payload = DashboardView.objects.order_by("-built_at").first().payload
-    rows = rows_from_payload(payload)
+    assert {row.symbol for row in rows_from_payload(payload)} == {"AAPL", "NVDA", "SPY"}
+    # Health is read live by the page, never stored with the view (it would go stale).
+    assert "overall_health" not in payload and "health" not in payload["symbols"][0]
+    rows = dashboard_view_model()["symbols"]
     health = health_by_scope(asset_health_rows())
-    assert {row.symbol for row in rows} == {"AAPL", "NVDA", "SPY"}
-    assert {row.symbol: row.health for row in rows} == {row.symbol: health[row.symbol] for row in rows}
+    assert {row.symbol: row.health for row in rows} == {
+        row.symbol: health[row.symbol] for row in rows
+    }
     assert "unknown" not in {row.health for row in rows}
 
     page = portfolio_view()
@@ -57,6 +62,7 @@ def test_run_daily_latest_records_one_as_of_health_per_row_and_one_pnl(warehouse
 
 
 def test_a_sparse_stored_row_reads_back_with_defaults():
-    row = DashboardSymbolRow.from_payload({"symbol": "ZZZ", "unexpected": 1})
-    assert row == DashboardSymbolRow(symbol="ZZZ")
+    row = DashboardSymbolRow.from_payload({"symbol": "ZZZ", "unexpected": 1, "health": "healthy"})
+    assert row == DashboardSymbolRow(symbol="ZZZ")  # a stored health (older builds) is stale
+    assert "health" not in DashboardSymbolRow(symbol="ZZZ", health="failed").to_payload()
     assert DashboardSymbolRow.from_payload({"spot": 1.0}) is None
