@@ -10,7 +10,12 @@ import pandas as pd
 import pytest
 
 from apps.core import calendar
-from apps.market.providers.base import BAR_COLUMNS, CHAIN_COLUMNS, HISTORY_COLUMNS
+from apps.market.providers.base import (
+    BAR_COLUMNS,
+    CHAIN_COLUMNS,
+    CONTRACT_COLUMNS,
+    HISTORY_COLUMNS,
+)
 from apps.market.providers.demo import DEMO_SYMBOLS, DemoProvider
 from apps.market.providers.validation import validate_chain, validate_history
 
@@ -122,14 +127,7 @@ def test_expiries_and_single_chain_match_snapshot(demo):
 
 def test_contracts_listing(demo):
     contracts = demo.list_option_contracts("JPM", as_of=DAY)
-    assert list(contracts.columns) == [
-        "contract_symbol",
-        "underlying",
-        "expiry",
-        "option_type",
-        "strike",
-        "multiplier",
-    ]
+    assert list(contracts.columns) == list(CONTRACT_COLUMNS)
     assert (contracts["multiplier"] == 100).all() and (contracts["underlying"] == "JPM").all()
 
 
