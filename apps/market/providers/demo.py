@@ -345,8 +345,6 @@ class _Bands:
     p % E. Each pair's windows (sessions listed..i) lie end to end in the tier arrays, tagged by
     ``row``; per tier the band is (lo, hi) per session and only widens (lo falls, hi rises)."""
 
-    model: np.ndarray  # per pair: model position
-    expiry: np.ndarray  # per pair: expiry position
     listed: np.ndarray  # per pair: session index of the listing day
     length: np.ndarray  # per pair: sessions in its window
     row: np.ndarray  # per window session: its pair
@@ -386,7 +384,7 @@ def _bands(models: list[_Model], expiries: list[_Expiry], i: int) -> _Bands:
         (2 * inc, runmin * np.exp(-1.5 * sd)[row], runmax * np.exp(1.2 * sd)[row]),
         (4 * inc, runmin * np.exp(-3.0 * sd)[row], runmax * np.exp(2.2 * sd)[row]),
     ]
-    return _Bands(pm, pe, listed[pe], length, row, tiers)
+    return _Bands(listed[pe], length, row, tiers)
 
 
 def _births(bands: _Bands, pair: np.ndarray, strikes: np.ndarray) -> np.ndarray:
