@@ -169,7 +169,7 @@ def implied_vol(
 
 
 MARK_SOURCES = ("mid", "last", "ask", "bid", "missing")  # compute_mark's sources, in rule order
-_MID, _LAST = 0, 1
+_MID, _LAST = MARK_SOURCES.index("mid"), MARK_SOURCES.index("last")
 
 
 def _mark_codes(bid: ArrayLike, ask: ArrayLike, last: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -198,15 +198,10 @@ def compute_mark(
     )
 
 
-def iv_solvable(mark_source: ArrayLike, volume: ArrayLike) -> np.ndarray:
-    """True where an IV may be solved from the mark: a mid, or a last that actually traded."""
-    src = np.asarray(mark_source, dtype=object)
-    code = np.where(src == "mid", _MID, np.where(src == "last", _LAST, -1))
-    return _solvable(code, volume)
-
-
-def _solvable(code: np.ndarray, volume: ArrayLike) -> np.ndarray:
-    return (code == _MID) | ((code == _LAST) & (np.asarray(volume, dtype=float) > 0))
+def iv_solvable(mark_code: np.ndarray, volume: ArrayLike) -> np.ndarray:
+    """True where an IV may be solved from the mark: a mid, or a last that actually traded
+    (``mark_code``: the mark's source as its position in MARK_SOURCES)."""
+    return (mark_code == _MID) | ((mark_code == _LAST) & (np.asarray(volume, dtype=float) > 0))
 
 
 def years_to_expiry(
@@ -248,7 +243,7 @@ def enrich_chain(
     mark, mark_code = _mark_codes(_column(out, "bid"), _column(out, "ask"), _column(out, "last"))
     provider_iv = _column(out, "implied_vol")
     provider_iv = np.where(provider_iv > PROVIDER_IV_FLOOR, provider_iv, np.nan)
-    need = np.isnan(provider_iv) & _solvable(mark_code, volume) & (t > 0)
+    need = np.isnan(provider_iv) & iv_solvable(mark_code, volume) & (t > 0)
     solved = np.full(len(out), np.nan)
     if need.any():
         solved[need] = implied_vol(
