@@ -292,17 +292,27 @@ def _upstream_failures(symbols: list[str], market_date: dt.date) -> dict[str, st
             partition_key__in=symbols, run__as_of=market_date, asset_key__in=_UPSTREAM_ASSETS
         )
         .order_by("partition_key", "asset_key", "-run__started_at")
-        .values_list("partition_key", "asset_key", "status", "run__job_name", "extra")
+        .values_list("partition_key", "asset_key", "status", "pk")
     )
+    # Every re-run adds events for the date: the newest per (symbol, asset) is read first, and the
+    # error text only of the failed ones.
     seen: set[tuple[str, str]] = set()
-    failures: dict[str, str] = {}
-    for symbol, asset_key, status, job_name, extra in events:
+    failed: dict[str, int] = {}
+    for symbol, asset_key, status, pk in events:
         if (symbol, asset_key) in seen:
             continue
         seen.add((symbol, asset_key))
-        if status == AssetStatus.FAILED and symbol not in failures:
-            error = str((extra or {}).get("error") or "").splitlines()[:1]
-            failures[symbol] = f"{job_name} failed" + (f": {error[0][:160]}" if error else "")
+        if status == AssetStatus.FAILED and symbol not in failed:
+            failed[symbol] = pk
+    details = IngestionRunAsset.objects.filter(pk__in=failed.values()).values_list(
+        "pk", "run__job_name", "extra"
+    )
+    described = {pk: (job_name, extra) for pk, job_name, extra in details} if failed else {}
+    failures: dict[str, str] = {}
+    for symbol, pk in failed.items():
+        job_name, extra = described[pk]
+        error = str((extra or {}).get("error") or "").splitlines()[:1]
+        failures[symbol] = f"{job_name} failed" + (f": {error[0][:160]}" if error else "")
     return failures
 
 

@@ -391,6 +391,7 @@ def test_subset_run_and_failed_upstream_keep_the_whole_briefing(tracked, setting
     msft = by_symbol["MSFT"]
     assert msft["stale"] and msft["snapshot_date"] == first.isoformat()
     assert "snapshot_options failed" in msft["stale_note"]
+    assert "not a finite positive price" in msft["stale_note"]  # the failed event's own error
     assert msft["overview"]["spot"] is not None
     assert msft["stale_note"] in msft["warnings"]
 
