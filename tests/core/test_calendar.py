@@ -29,7 +29,7 @@ def fresh_cache(tmp_path, monkeypatch):
 def test_the_calendar_reaches_the_end_of_the_third_year_ahead():
     assert calendar._calendar_end(dt.date(2026, 1, 2)) == "2029-12-31"
     assert calendar._calendar_end(dt.date(2026, 12, 31)) == "2029-12-31"
-    assert calendar.last_session() >= dt.date.today() + dt.timedelta(days=3 * 365)
+    assert calendar.last_session() >= dt.date(dt.date.today().year + 3, 12, 24)
 
 
 def test_prepare_builds_once_and_later_processes_read_the_file(fresh_cache):
