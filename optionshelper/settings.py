@@ -222,6 +222,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 PROXY_COUNT = env_number("OPTIONS_HELPER_PROXY_COUNT", 0, low=0, high=10, kind=int)
 AXES_CLIENT_IP_CALLABLE = "optionshelper.auth.client_ip"
+AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"  # the 429 page, in the portal's layout
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"

@@ -219,6 +219,9 @@ def test_repeated_bad_logins_are_throttled(client, user, settings):
         assert response.status_code == 200  # the form again, with its error
     locked = client.post(login, {"username": "viewer", "password": "wrong"})
     assert locked.status_code == 429
+    page = locked.content.decode()
+    assert "Too many failed logins" in page and "paused for 15 minutes" in page
+    assert "Not financial advice" in page  # the portal's layout, not a bare line
     # Locked out: even the right password is refused for this user from this address ...
     right = client.post(login, {"username": "viewer", "password": "pw-viewer-123"})
     assert right.status_code == 429 and "_auth_user_id" not in client.session

@@ -8,6 +8,7 @@ import json
 import threading
 
 import pytest
+from django.urls import reverse
 
 from apps.portal import charts
 from optionshelper import warehouse
@@ -287,6 +288,22 @@ def test_unknown_table_is_404(logged_in, portal_data):
     assert logged_in.get("/data/?table=warehouse.nope").status_code == 404
     assert logged_in.get("/data/?table=public.candles_daily").status_code == 404
     assert logged_in.get("/data/?table=warehouse.candles_daily&sort=nope").status_code == 404
+
+
+def test_not_found_and_not_allowed_pages_keep_the_portal_layout(
+    client, logged_in, staff_user, settings
+):
+    settings.DEBUG = False  # Django's own error pages only without DEBUG
+    missing = logged_in.get("/no-such-page/")
+    assert missing.status_code == 404
+    body = missing.content.decode()
+    assert "<h1>Not found</h1>" in body and 'href="/health/"' in body  # with the navigation
+    # Staff without ledger.run_jobs may not open the gap planner: refused, in the layout.
+    client.force_login(staff_user)
+    refused = client.get(reverse("admin:ledger_ingestionrun_gap_plan"))
+    assert refused.status_code == 403
+    assert "<h1>Not allowed</h1>" in refused.content.decode()
+    assert "Not financial advice" in refused.content.decode()
 
 
 # --- status.json -----------------------------------------------------------------------------------

@@ -142,6 +142,15 @@ def isodate(value: Any) -> str:
 
 
 @register.filter
+def duration_minutes(value: Any) -> str:
+    """A timedelta as whole minutes ("15 minutes"); "" for anything else."""
+    if not isinstance(value, dt.timedelta):
+        return ""
+    minutes = max(round(value.total_seconds() / 60), 1)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+@register.filter
 def weekday(value: Any) -> str:
     day = as_date(value)
     return "" if day is None else day.strftime("%A")
