@@ -306,6 +306,13 @@ def test_not_found_and_not_allowed_pages_keep_the_portal_layout(
     assert "Not financial advice" in refused.content.decode()
 
 
+def test_a_request_for_another_host_is_a_400_page(client, settings, db):
+    settings.DEBUG, settings.ALLOWED_HOSTS = False, ["good.example"]
+    response = client.get("/", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    assert "<h1>Bad request</h1>" in response.content.decode()
+
+
 # --- status.json -----------------------------------------------------------------------------------
 
 
