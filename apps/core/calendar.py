@@ -57,6 +57,12 @@ def _cache_file(end: str) -> Path | None:
     return Path(CACHE_DIR) / f"xnys-{_CALENDAR_START}-{end}-xcals{_library_version()}.bin"
 
 
+def _current_cache_file() -> tuple[str, Path | None]:
+    """The calendar's end today and the file it is cached in."""
+    end = _calendar_end(dt.date.today())
+    return end, _cache_file(end)
+
+
 def _read_cache(path: Path) -> tuple[array, array] | None:
     """The cached tables (days then closes, int64 each), or None when absent or damaged."""
     try:
@@ -87,8 +93,7 @@ def _write_cache(path: Path, days: array, closes: array) -> None:
 @lru_cache(maxsize=1)
 def _tables() -> tuple[array, array]:
     """Loaded once per process: from the disk cache when present, else built (and cached)."""
-    end = _calendar_end(dt.date.today())
-    path = _cache_file(end)
+    end, path = _current_cache_file()
     cached = _read_cache(path) if path is not None else None
     if cached is not None:
         return cached
@@ -102,7 +107,7 @@ def prepare() -> Path | None:
     """Load the calendar now (building and caching it when needed): ``db_init`` does this so the
     first job of a new data dir does not. Returns the cache file (``None``: no disk cache)."""
     _tables()
-    path = _cache_file(_calendar_end(dt.date.today()))
+    path = _current_cache_file()[1]
     return path if path is not None and path.exists() else None
 
 

@@ -57,8 +57,8 @@ DEFAULT_CANDLE_LOOKBACK_DAYS = 400
 DEFAULT_BAR_LOOKBACK_DAYS = 30
 # Rows gathered in memory before one write transaction lands them (bounds memory and lock hold).
 # Chains land in fewer, larger transactions: at 500 symbols, 250,000-row batches made the write
-# step 2.3x a raw insert of the same rows (each batch's checkpoint costing ~0.4 s), 500,000-row
-# batches 1.1x, at the same peak memory (bench/README.md, "Issue 12, eighth round").
+# step about 3x a raw insert of the same rows (each batch's checkpoint costing ~0.4 s), 500,000-row
+# batches about 1.4x, at the same peak memory (bench/README.md, "Issue 12, eighth round").
 SNAPSHOT_BATCH_ROWS = 500_000
 BAR_BATCH_ROWS = 250_000
 CANDLE_BATCH_SYMBOLS = 200

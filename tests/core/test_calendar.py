@@ -53,7 +53,7 @@ def test_a_new_calendar_replaces_the_files_of_older_ones(fresh_cache, tmp_path):
 
 
 def test_a_damaged_cache_file_is_rebuilt(fresh_cache):
-    path = calendar._cache_file(calendar._calendar_end(dt.date.today()))
+    path = calendar._current_cache_file()[1]
     path.parent.mkdir(parents=True)
     path.write_bytes(b"\1\2\3")
     assert calendar.prepare() == path
